@@ -1,0 +1,368 @@
+"""Inventory model: sites, access points, candidate sites, and the service settings around them.
+
+Every package reads the inventory through these models, so a field means one thing everywhere.
+Secrets are never values here, only references (``env:NAME`` or ``file:KEY``) resolved at use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Japan's extreme points, with a small margin: a coordinate outside this box is a typo (swapped lat/lon,
+# a missing digit), not a site.
+JAPAN_LAT = (20.0, 46.0)
+JAPAN_LON = (122.0, 154.0)
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+SECRET_REF = re.compile(r"^(env|file):[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class SiteKind(StrEnum):
+    PUBLIC_FACILITY = "public_facility"
+    TOURIST_SPOT = "tourist_spot"
+    STATION = "station"
+    PARK = "park"
+    COMMERCIAL = "commercial"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_secret_ref(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not SECRET_REF.match(value):
+        raise ValueError(
+            "must be a secret reference 'env:VARIABLE' or 'file:KEY' (secrets are never written inline)"
+        )
+    return value
+
+
+SecretRef = Annotated[str, Field(description="env:NAME or file:KEY")]
+
+
+class SnmpSettings(_Model):
+    """SNMP credentials. v3 authPriv is the recommended default for real deployments."""
+
+    version: Literal["2c", "3"] = "3"
+    community: SecretRef | None = None
+    user: str | None = None
+    auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512", "none"] = "sha256"
+    auth_key: SecretRef | None = None
+    priv_protocol: Literal["des", "3des", "aes", "aes128", "aes192", "aes256", "none"] = "aes128"
+    priv_key: SecretRef | None = None
+    context: str = ""
+
+    _refs = field_validator("community", "auth_key", "priv_key")(_check_secret_ref)
+
+    @model_validator(mode="after")
+    def _complete(self) -> SnmpSettings:
+        if self.version == "2c" and not self.community:
+            raise ValueError("SNMP v2c needs 'community' (a secret reference such as env:SNMP_COMMUNITY)")
+        if self.version == "3":
+            if not self.user:
+                raise ValueError("SNMP v3 needs 'user'")
+            if self.auth_protocol != "none" and not self.auth_key:
+                raise ValueError("SNMP v3 with authentication needs 'auth_key' (a secret reference)")
+            if self.priv_protocol != "none" and not self.priv_key:
+                raise ValueError("SNMP v3 with privacy needs 'priv_key' (a secret reference)")
+            if self.priv_protocol != "none" and self.auth_protocol == "none":
+                raise ValueError("SNMP v3 privacy requires authentication (authPriv)")
+        return self
+
+    @property
+    def security_level(self) -> str:
+        if self.version == "2c":
+            return "v2c"
+        if self.auth_protocol == "none":
+            return "noAuthNoPriv"
+        return "authNoPriv" if self.priv_protocol == "none" else "authPriv"
+
+
+class PollSettings(_Model):
+    """Timing knobs; a site or AP may override the global defaults."""
+
+    interval_s: float = Field(60.0, gt=0, le=86400)
+    heartbeat_s: float = Field(10.0, gt=0, le=3600)
+    timeout_s: float = Field(2.0, gt=0, le=60)
+    retries: int = Field(1, ge=0, le=10)
+
+
+class PollOverrides(_Model):
+    interval_s: float | None = Field(None, gt=0, le=86400)
+    heartbeat_s: float | None = Field(None, gt=0, le=3600)
+    timeout_s: float | None = Field(None, gt=0, le=60)
+    retries: int | None = Field(None, ge=0, le=10)
+
+
+class Device(_Model):
+    """Anything polled: an AP, or a site's uplink router."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    host: str
+    port: int = Field(161, ge=1, le=65535)
+    snmp: SnmpSettings | None = None
+    poll: PollOverrides | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        if not v or any(c.isspace() for c in v):
+            raise ValueError("host must be an IP address or host name without spaces")
+        return v
+
+
+class AccessPoint(Device):
+    vendor: str = "auto"
+    model: str | None = None
+    name_ja: str | None = None
+    name_en: str | None = None
+    capacity_per_radio: int | None = Field(None, gt=0, le=10000)
+    coverage_radius_m: float | None = Field(None, gt=0, le=5000)
+    lat: float | None = None
+    lon: float | None = None
+
+
+class Uplink(Device):
+    """The router the site's APs sit behind: when it is down, the APs' silence is one site alert."""
+
+
+class _Located(_Model):
+    lat: float
+    lon: float
+
+    @model_validator(mode="after")
+    def _in_japan(self) -> _Located:
+        if not (JAPAN_LAT[0] <= self.lat <= JAPAN_LAT[1]):
+            raise ValueError(f"lat {self.lat} is outside Japan ({JAPAN_LAT[0]}..{JAPAN_LAT[1]})")
+        if not (JAPAN_LON[0] <= self.lon <= JAPAN_LON[1]):
+            raise ValueError(f"lon {self.lon} is outside Japan ({JAPAN_LON[0]}..{JAPAN_LON[1]})")
+        return self
+
+
+class Site(_Located):
+    id: str = Field(pattern=ID_PATTERN)
+    name_ja: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    kind: SiteKind
+    address: str = ""
+    installed_on: dt.date | None = None
+    location_approximate: bool = False
+    coverage_radius_m: float | None = Field(None, gt=0, le=5000)
+    snmp: SnmpSettings | None = None
+    poll: PollOverrides | None = None
+    uplink: Uplink | None = None
+    aps: list[AccessPoint] = Field(default_factory=list)
+
+
+class Candidate(_Located):
+    id: str = Field(pattern=ID_PATTERN)
+    name_ja: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    kind: SiteKind
+    annual_visitors: int = Field(ge=0)
+    install_cost_yen: int = Field(gt=0)
+    address: str = ""
+    notes: str = ""
+    location_approximate: bool = False
+    # Days a year with an event (matches, festivals) and the visitors each brings, as extra demand.
+    event_days: int = Field(0, ge=0, le=366)
+    event_visitors_per_day: int = Field(0, ge=0)
+
+
+class InfluxSettings(_Model):
+    url: str
+    api: Literal["v1", "v2"] = "v1"
+    database: str = "wifiwatch"  # v1 database, or the v2 bucket
+    org: str = ""
+    token: SecretRef | None = None
+    username: SecretRef | None = None
+    password: SecretRef | None = None
+    batch_size: int = Field(5000, gt=0, le=100000)
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    verify_tls: bool = True
+
+    _refs = field_validator("token", "username", "password")(_check_secret_ref)
+
+
+class StoreSettings(_Model):
+    path: str = "var/wifiwatch.sqlite3"
+    retention_days: int = Field(400, ge=1)
+    raw_retention_days: int = Field(35, ge=1)
+    min_free_mb: int = Field(200, ge=0)
+
+
+class AlertChannel(_Model):
+    name: str = Field(pattern=ID_PATTERN)
+    type: Literal["email", "webhook", "slack", "teams"]
+    lang: Literal["ja", "en"] = "ja"
+    # email
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    smtp_user: SecretRef | None = None
+    smtp_password: SecretRef | None = None
+    sender: str | None = None
+    to: list[str] = Field(default_factory=list)
+    # webhook / slack / teams
+    url: SecretRef | str | None = None
+    verify_tls: bool = True
+    timeout_s: float = Field(10.0, gt=0, le=120)
+    # routing: empty means everything
+    site_kinds: list[SiteKind] = Field(default_factory=list)
+    min_severity: Literal["info", "warning", "critical"] = "warning"
+
+    _refs = field_validator("smtp_user", "smtp_password")(_check_secret_ref)
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertChannel:
+        if self.type == "email" and (not self.smtp_host or not self.to or not self.sender):
+            raise ValueError("email channel needs smtp_host, sender and to")
+        if self.type != "email" and not self.url:
+            raise ValueError(f"{self.type} channel needs url")
+        return self
+
+
+class AlertSettings(_Model):
+    down_after: int = Field(3, ge=1, le=100)
+    up_after: int = Field(2, ge=1, le=100)
+    flap_changes: int = Field(4, ge=2, le=100)
+    flap_window_min: float = Field(15.0, gt=0)
+    reminder_h: float = Field(4.0, gt=0)
+    degraded_loss_pct: float = Field(20.0, ge=0, le=100)
+    degraded_rtt_ms: float = Field(300.0, gt=0)
+    saturation_minutes: float = Field(15.0, gt=0)
+    map_url: str = ""
+    channels: list[AlertChannel] = Field(default_factory=list)
+
+
+class Maintenance(_Model):
+    """A window in which alerts are silenced: one-off (start/end) or weekly (weekday + times)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    target: str = "*"  # "*", a site id or an AP id
+    reason: str = ""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    start_time: dt.time | None = None
+    end_time: dt.time | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Maintenance:
+        one_off = self.start is not None or self.end is not None
+        weekly = self.weekday is not None or self.start_time is not None or self.end_time is not None
+        if one_off == weekly:
+            raise ValueError("give either start and end, or weekday with start_time and end_time")
+        if one_off and (self.start is None or self.end is None or self.end <= self.start):
+            raise ValueError("a one-off window needs start < end")
+        if weekly and (self.weekday is None or self.start_time is None or self.end_time is None):
+            raise ValueError("a weekly window needs weekday, start_time and end_time")
+        return self
+
+
+class HttpSettings(_Model):
+    bind: str = "127.0.0.1"
+    port: int = Field(9716, ge=0, le=65535)
+    token: SecretRef | None = None
+
+    _refs = field_validator("token")(_check_secret_ref)
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> HttpSettings:
+        if not self.bind.startswith("127.") and self.bind not in ("localhost", "::1") and not self.token:
+            raise ValueError("binding the HTTP endpoint off loopback requires 'token'")
+        return self
+
+
+class ClusterSettings(_Model):
+    shard: str = "0/1"
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, v: str) -> str:
+        m = re.fullmatch(r"(\d+)/(\d+)", v)
+        if not m or not (0 <= int(m[1]) < int(m[2])):
+            raise ValueError("shard must be 'i/n' with 0 <= i < n, e.g. '0/2'")
+        return v
+
+    @property
+    def index_count(self) -> tuple[int, int]:
+        i, n = self.shard.split("/")
+        return int(i), int(n)
+
+
+class PlannerSettings(_Model):
+    coverage_radius_m: dict[SiteKind, float] = Field(
+        default_factory=lambda: {
+            SiteKind.PUBLIC_FACILITY: 30.0,
+            SiteKind.TOURIST_SPOT: 50.0,
+            SiteKind.STATION: 50.0,
+            SiteKind.PARK: 60.0,
+            SiteKind.COMMERCIAL: 40.0,
+        }
+    )
+    capacity_per_radio: int = Field(50, gt=0)
+
+
+class Inventory(_Model):
+    """The whole validated config file."""
+
+    city_ja: str = "鹿嶋市"
+    city_en: str = "Kashima City"
+    municipality_code: str = "082228"
+    secrets_file: str | None = None
+    defaults: PollSettings = PollSettings()
+    snmp: SnmpSettings | None = None
+    store: StoreSettings = StoreSettings()
+    influxdb: InfluxSettings | None = None
+    http: HttpSettings = HttpSettings()
+    cluster: ClusterSettings = ClusterSettings()
+    alerts: AlertSettings = AlertSettings()
+    planner: PlannerSettings = PlannerSettings()
+    maintenance: list[Maintenance] = Field(default_factory=list)
+    sites: list[Site] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
+
+    # -- derived views -------------------------------------------------------------------------
+    def aps(self) -> list[tuple[Site, AccessPoint]]:
+        return [(s, ap) for s in self.sites for ap in s.aps]
+
+    def site(self, site_id: str) -> Site:
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        raise KeyError(site_id)
+
+    def ap(self, ap_id: str) -> tuple[Site, AccessPoint]:
+        for s, ap in self.aps():
+            if ap.id == ap_id:
+                return s, ap
+        raise KeyError(ap_id)
+
+    def snmp_for(self, site: Site, device: Device) -> SnmpSettings | None:
+        """Device settings win over the site's, which win over the global ones."""
+        return device.snmp or site.snmp or self.snmp
+
+    def poll_for(self, site: Site, device: Device) -> PollSettings:
+        merged = self.defaults.model_dump()
+        for layer in (site.poll, device.poll):
+            if layer is not None:
+                merged.update({k: v for k, v in layer.model_dump().items() if v is not None})
+        return PollSettings(**merged)
+
+    def coverage_radius_for(self, site: Site, ap: AccessPoint | None = None) -> float:
+        if ap is not None and ap.coverage_radius_m:
+            return ap.coverage_radius_m
+        if site.coverage_radius_m:
+            return site.coverage_radius_m
+        return self.planner.coverage_radius_m.get(site.kind, 50.0)
+
+    def capacity_for(self, ap: AccessPoint) -> int:
+        return ap.capacity_per_radio or self.planner.capacity_per_radio

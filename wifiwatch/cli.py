@@ -1,0 +1,86 @@
+"""The ``wifiwatch`` command: a thin layer that parses arguments and calls the packages below it.
+
+User mistakes (bad config, unknown AP, unreachable server) end with a clear message and exit 2,
+never a traceback; each area's commands live in ``wifiwatch.commands.<area>``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from core.config import config_path
+from core.logs import setup_logging
+from core.secrets import REDACTOR, SecretError
+from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
+
+app = typer.Typer(
+    name="wifiwatch",
+    help="Monitoring and usage analytics for free public Wi-Fi / 公衆無線LAN監視",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+@app.callback()
+def _main(
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")] = "warning",
+) -> None:
+    setup_logging(os.environ.get("WIFIWATCH_LOG_LEVEL", log_level))
+
+
+@app.command("check-config")
+def check_config(config: ConfigOpt = None) -> None:
+    """Validate the inventory: exit 0 with a summary, or 2 with FILE:LINE: field: message lines."""
+    inv = load_inventory(config)
+    warnings: list[str] = []
+    resolver = resolver_for(inv, config)
+    for site, ap in inv.aps():
+        snmp = inv.snmp_for(site, ap)
+        if snmp is not None and snmp.version == "2c":
+            warnings.append(f"{ap.id}: SNMP v2c sends the community in clear text; prefer v3 authPriv")
+        if snmp is not None:
+            for ref in (snmp.community, snmp.auth_key, snmp.priv_key):
+                if ref is None:
+                    continue
+                try:
+                    resolver.resolve(ref)
+                except SecretError as e:
+                    warnings.append(f"{ap.id}: {e} (needed when polling)")
+    for w in dict.fromkeys(warnings):
+        err.print(f"[yellow]warning:[/yellow] {REDACTOR(w)}", highlight=False)
+    n_aps = len(inv.aps())
+    console.print(
+        f"{config_path(config)}: OK: {len(inv.sites)} sites, {n_aps} access points, "
+        f"{len(inv.candidates)} candidate sites, {len(inv.maintenance)} maintenance windows",
+        highlight=False,
+    )
+
+
+# Each area registers its commands on import; a missing module means that area is not built yet.
+_AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "grafana", "demo"]
+for _area in _AREAS:
+    try:
+        _mod = importlib.import_module(f"wifiwatch.commands.{_area}")
+    except ModuleNotFoundError as _e:
+        if _e.name != f"wifiwatch.commands.{_area}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except (UserError, SecretError) as e:
+        err.print(f"[red]error:[/red] {REDACTOR(str(e))}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
