@@ -44,6 +44,15 @@ def _check_secret_ref(value: str | None) -> str | None:
     return value
 
 
+def _in_range(name: str, bounds: tuple[float, float]):
+    def check(v: float | None) -> float | None:
+        if v is not None and not (bounds[0] <= v <= bounds[1]):
+            raise ValueError(f"{name} {v} is outside Japan ({bounds[0]}..{bounds[1]})")
+        return v
+
+    return check
+
+
 SecretRef = Annotated[str, Field(description="env:NAME or file:KEY")]
 
 
@@ -128,6 +137,9 @@ class AccessPoint(Device):
     lat: float | None = None
     lon: float | None = None
 
+    _lat = field_validator("lat")(_in_range("lat", JAPAN_LAT))
+    _lon = field_validator("lon")(_in_range("lon", JAPAN_LON))
+
 
 class Uplink(Device):
     """The router the site's APs sit behind: when it is down, the APs' silence is one site alert."""
@@ -137,13 +149,8 @@ class _Located(_Model):
     lat: float
     lon: float
 
-    @model_validator(mode="after")
-    def _in_japan(self) -> _Located:
-        if not (JAPAN_LAT[0] <= self.lat <= JAPAN_LAT[1]):
-            raise ValueError(f"lat {self.lat} is outside Japan ({JAPAN_LAT[0]}..{JAPAN_LAT[1]})")
-        if not (JAPAN_LON[0] <= self.lon <= JAPAN_LON[1]):
-            raise ValueError(f"lon {self.lon} is outside Japan ({JAPAN_LON[0]}..{JAPAN_LON[1]})")
-        return self
+    _lat = field_validator("lat")(_in_range("lat", JAPAN_LAT))
+    _lon = field_validator("lon")(_in_range("lon", JAPAN_LON))
 
 
 class Site(_Located):
