@@ -122,12 +122,12 @@ def test_cli_accepts_sample() -> None:
 
 def test_cli_rejects_broken_file_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(BASE.replace("lon = 140.6", "lon = 14.06").replace('vendor = "auto"', 'vendor = "acme"'))
+    bad.write_text(BASE.replace("lon = 140.6", "lon = 14.06").replace('name_en = "Site"', 'name_en = ""'))
     r = run_cli("check-config", "--config", str(bad))
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert f"{bad}:14: sites[0].lon: lon 14.06 is outside Japan" in r.stderr
-    assert f"{bad}:19: sites[0].aps[0].vendor: unknown vendor profile 'acme'" in r.stderr
+    assert f"{bad}:11: sites[0].name_en: String should have at least 1 character" in r.stderr
 
 
 def test_cli_config_from_environment(tmp_path: Path) -> None:
