@@ -136,6 +136,9 @@ class AccessPoint(Device):
     coverage_radius_m: float | None = Field(None, gt=0, le=5000)
     lat: float | None = None
     lon: float | None = None
+    # Which recording the simulated fleet serves for this AP (wifiwatch/sim/data/<name>.snmprec);
+    # defaults to the vendor profile's name, or "generic". Ignored outside the simulator.
+    simulate_as: str | None = None
 
     _lat = field_validator("lat")(_in_range("lat", JAPAN_LAT))
     _lon = field_validator("lon")(_in_range("lon", JAPAN_LON))
