@@ -1,0 +1,239 @@
+"""The polling daemon: APScheduler jobs around the fleet engine, signals, reload and the HTTP endpoint.
+
+Jobs never overlap with themselves (max_instances=1), late runs are coalesced, starts are jittered so
+a fleet of collectors does not hit the network in lock-step. SIGTERM/SIGINT stop within seconds,
+SIGHUP re-reads the inventory and keeps the old one if the new one is invalid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from collector.engine import DeviceRef, FleetEngine
+from collector.http import StatusServer
+from core.config import ConfigError, load_config
+from core.inventory import Inventory
+from core.logs import kv
+from core.paths import known_vendors
+from core.secrets import SecretResolver
+
+log = logging.getLogger("wifiwatch.daemon")
+
+
+@dataclass(frozen=True)
+class ExtraJob:
+    """A periodic job of a layer above the collector (map regeneration, rollups, forwarding)."""
+
+    name: str
+    func: Callable[[Inventory], Any]
+    interval_s: float
+    first_after_s: float = 5.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path,
+        inv: Inventory,
+        resolver: SecretResolver,
+        writer: Any,
+        alerts: Any | None = None,
+        extra_jobs: Sequence[ExtraJob] = (),
+        http: bool = True,
+        use_icmp: bool | None = None,
+        run_for_s: float | None = None,
+    ):
+        self.config_path = config_path
+        self.inv = inv
+        self.resolver = resolver
+        self.writer = writer
+        self.alerts = alerts
+        self.extra_jobs = list(extra_jobs)
+        self.http_enabled = http
+        self.use_icmp = use_icmp
+        self.run_for_s = run_for_s
+        self.engine: FleetEngine | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self._stop: asyncio.Event | None = None
+        self.http: StatusServer | None = None
+        self.started_at = time.time()
+
+    # -- entry point ----------------------------------------------------------------------------
+    def run(self) -> int:
+        return asyncio.run(self._main())
+
+    async def _main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self.engine = FleetEngine(self.inv, self.resolver, self.writer, self.alerts, self.use_icmp)
+        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
+        self._schedule()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload()))
+        if self.http_enabled:
+            self._start_http()
+        self.scheduler.start()
+        log.info("daemon started", extra=kv(devices=len(self.engine.devices), icmp=self.engine.use_icmp,
+                                           shard=self.inv.cluster.shard))
+        try:
+            if self.run_for_s is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.run_for_s)
+            else:
+                await self._stop.wait()
+        finally:
+            await self._shutdown()
+        return 0
+
+    def _request_stop(self, sig: int | None = None) -> None:
+        log.info("stopping", extra=kv(signal=signal.Signals(sig).name if sig else None))
+        if self._stop is not None:
+            self._stop.set()
+
+    def stop(self) -> None:
+        self._request_stop()
+
+    async def _shutdown(self) -> None:
+        t0 = time.perf_counter()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        # Give running cycles a moment to finish their writes, then cancel what is left.
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=3.0)
+            for t in still:
+                t.cancel()
+        if self.engine is not None:
+            await self.engine.close()
+        if self.http is not None:
+            self.http.stop()
+        log.info("daemon stopped", extra=kv(seconds=round(time.perf_counter() - t0, 2)))
+
+    # -- scheduling -----------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        """One heartbeat and one poll job per distinct interval (sites and APs may override them)."""
+        assert self.scheduler is not None and self.engine is not None
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(("heartbeat:", "poll:")):
+                job.remove()
+        groups: dict[tuple[str, float], list[DeviceRef]] = {}
+        for d in self.engine.devices:
+            p = self.inv.poll_for(d.site, d.device)
+            groups.setdefault(("heartbeat", p.heartbeat_s), []).append(d)
+            groups.setdefault(("poll", p.interval_s), []).append(d)
+        now = time.time()
+        for (kind, interval), devs in groups.items():
+            ids = [d.id for d in devs]
+            func = self._heartbeat_job if kind == "heartbeat" else self._poll_job
+            jitter = random.uniform(0, min(interval, 10.0) * 0.2)
+            self.scheduler.add_job(
+                func, "interval", seconds=interval, args=[ids], id=f"{kind}:{interval}",
+                next_run_time=_dt(now + (0.2 if kind == "heartbeat" else 1.0) + jitter),
+                max_instances=1, coalesce=True, misfire_grace_time=max(1, int(interval)),
+                replace_existing=True,
+            )
+        if self.alerts is not None and not self.scheduler.get_job("alerts:deliver"):
+            self.scheduler.add_job(self._deliver_job, "interval", seconds=2.0, id="alerts:deliver",
+                                   max_instances=1, coalesce=True, next_run_time=_dt(now + 1))
+        for job in self.extra_jobs:
+            if not self.scheduler.get_job(f"extra:{job.name}"):
+                self.scheduler.add_job(self._extra_job, "interval", seconds=job.interval_s, args=[job],
+                                       id=f"extra:{job.name}", max_instances=1, coalesce=True,
+                                       next_run_time=_dt(now + job.first_after_s))
+
+    def _select(self, ids: Sequence[str]) -> list[DeviceRef]:
+        assert self.engine is not None
+        wanted = set(ids)
+        return [d for d in self.engine.devices if d.id in wanted]
+
+    async def _heartbeat_job(self, ids: Sequence[str]) -> None:
+        assert self.engine is not None
+        try:
+            await self.engine.heartbeat_once(self._select(ids))
+        except Exception:
+            log.exception("heartbeat cycle failed")
+
+    async def _poll_job(self, ids: Sequence[str]) -> None:
+        assert self.engine is not None
+        try:
+            await self.engine.poll_once(self._select(ids))
+        except Exception:
+            log.exception("poll cycle failed")
+
+    async def _deliver_job(self) -> None:
+        try:
+            await asyncio.to_thread(self.alerts.deliver_due, time.time())  # type: ignore[union-attr]
+        except Exception:
+            log.exception("alert delivery failed")
+
+    async def _extra_job(self, job: ExtraJob) -> None:
+        try:
+            await asyncio.to_thread(job.func, self.inv)
+        except Exception:
+            log.exception("periodic job failed", extra=kv(job=job.name))
+
+    # -- reload -----------------------------------------------------------------------------------
+    async def _reload(self) -> None:
+        """SIGHUP: validate the new file first; a broken file never replaces a working inventory."""
+        try:
+            inv = load_config(self.config_path, known_vendors())
+        except ConfigError as e:
+            log.error("reload refused: the new configuration is invalid; keeping the running one",
+                      extra=kv(problems=[str(p) for p in e.problems]))
+            return
+        assert self.engine is not None
+        self.inv = inv
+        self.engine.reload(inv)
+        self._schedule()
+        log.info("configuration reloaded", extra=kv(devices=len(self.engine.devices)))
+
+    # -- health -----------------------------------------------------------------------------------
+    def health(self) -> dict[str, object]:
+        eng = self.engine
+        if eng is None:
+            return {"ok": False, "reason": "starting"}
+        hb = eng.heartbeat_stats
+        max_age = 3 * max(self.inv.defaults.heartbeat_s, 1.0)
+        age = time.time() - hb.started if hb.started else None
+        ok = age is not None and age <= max_age + hb.duration_s or (time.time() - self.started_at) < max_age
+        return {
+            "ok": bool(ok),
+            "devices": len(eng.devices),
+            "icmp": eng.use_icmp,
+            "last_heartbeat_age_s": None if age is None else round(age, 1),
+            "devices_unreachable": hb.errors,
+            "last_poll_seconds": round(eng.poll_stats.duration_s, 3),
+            "last_poll_errors": eng.poll_stats.errors,
+            "shard": self.inv.cluster.shard,
+        }
+
+    def _start_http(self) -> None:
+        token = None
+        if self.inv.http.token:
+            token = self.resolver.resolve(self.inv.http.token).reveal()
+        try:
+            self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token)
+        except OSError as e:
+            log.error("HTTP endpoint not started: cannot bind %s:%s (%s)", self.inv.http.bind,
+                      self.inv.http.port, e.strerror)
+            return
+        self.http.start()
+        log.info("http endpoint listening", extra=kv(bind=self.inv.http.bind, port=self.http.port))
+
+
+def _dt(ts: float) -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC)

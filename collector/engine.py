@@ -1,0 +1,264 @@
+"""One heartbeat cycle and one poll cycle over the fleet: the work, without the scheduling.
+
+The daemon (daemon.py) runs these on timers; ``wifiwatch poll --once`` and the tests call them directly.
+Every device's work is bounded in time and its failures become data, so one dead or misbehaving AP
+never delays or breaks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector import metrics
+from collector.icmp import PingResult, ping_batch, raw_sockets_permitted
+from collector.shard import in_shard
+from collector.snmp.client import SnmpClient
+from collector.snmp.poller import ApPoller, PollResult, snmp_heartbeat, target_for, to_points
+from collector.snmp.profiles import load_profiles
+from core.inventory import Device, Inventory, Site
+from core.logs import kv
+from core.schema import ROLE_AP, ROLE_UPLINK, Point, PointWriter
+from core.secrets import REDACTOR, SecretError, SecretResolver
+
+log = logging.getLogger("wifiwatch.collector")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRef:
+    site: Site
+    device: Device
+    role: str
+
+    @property
+    def id(self) -> str:
+        return self.device.id
+
+
+@dataclass(slots=True)
+class Ping:
+    reachable: bool
+    rtt_ms: float | None
+    loss_pct: float | None
+    method: str
+    at: float
+
+
+@dataclass
+class CycleStats:
+    started: float = 0.0
+    duration_s: float = 0.0
+    devices: int = 0
+    ok: int = 0
+    errors: int = 0
+    points: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def devices_of(inv: Inventory) -> list[DeviceRef]:
+    """APs and uplinks of this collector's shard, in inventory order."""
+    index, count = inv.cluster.index_count
+    out: list[DeviceRef] = []
+    for site in inv.sites:
+        if site.uplink is not None and in_shard(site.uplink.id, index, count):
+            out.append(DeviceRef(site, site.uplink, ROLE_UPLINK))
+        for ap in site.aps:
+            if in_shard(ap.id, index, count):
+                out.append(DeviceRef(site, ap, ROLE_AP))
+    return out
+
+
+class FleetEngine:
+    """Holds what must survive between cycles: counters, last pings, transports; reloadable."""
+
+    def __init__(
+        self,
+        inv: Inventory,
+        resolver: SecretResolver,
+        writer: PointWriter | None,
+        alerts: Any | None = None,
+        use_icmp: bool | None = None,
+        clock: Callable[[], float] = time.time,
+        max_concurrency: int = 256,
+    ):
+        self.resolver = resolver
+        self.writer = writer
+        self.alerts = alerts
+        self.clock = clock
+        self.client = SnmpClient(max_concurrency=max_concurrency)
+        self.profiles = load_profiles()
+        self.poller = ApPoller(self.client, self.profiles)
+        self.last_ping: dict[str, Ping] = {}
+        self.last_poll: dict[str, PollResult] = {}
+        self.heartbeat_stats = CycleStats()
+        self.poll_stats = CycleStats()
+        permitted = raw_sockets_permitted()
+        if use_icmp is None:
+            use_icmp = permitted
+        elif use_icmp and not permitted:
+            use_icmp = False
+        self.use_icmp = use_icmp
+        if not use_icmp:
+            log.warning(
+                "ICMP disabled: raw sockets are not permitted for this process; reachability comes from "
+                "SNMP only (run as root or grant CAP_NET_RAW to enable ICMP heartbeats)",
+                extra=kv(icmp=False),
+            )
+        self.inv = inv
+        self.devices: list[DeviceRef] = []
+        self._targets: dict[str, Any] = {}
+        self._target_errors: dict[str, str] = {}
+        self.reload(inv)
+
+    # -- configuration ------------------------------------------------------------------------
+    def reload(self, inv: Inventory) -> None:
+        """Swap the inventory, keeping counters and pings of devices that still exist."""
+        self.inv = inv
+        self.devices = devices_of(inv)
+        keep = {d.id for d in self.devices}
+        self.last_ping = {k: v for k, v in self.last_ping.items() if k in keep}
+        self.last_poll = {k: v for k, v in self.last_poll.items() if k in keep}
+        self._targets.clear()
+        self._target_errors.clear()
+        for d in self.devices:
+            try:
+                self._targets[d.id] = target_for(inv, d.site, d.device, self.resolver)
+            except SecretError as e:
+                self._target_errors[d.id] = str(e)
+                log.error("cannot poll device: %s", e, extra=kv(device=d.id))
+        if self.alerts is not None:
+            self.alerts.reload(inv)
+        metrics.DEVICES.set(len(self.devices))
+
+    def vendor_of(self, d: DeviceRef) -> str:
+        return getattr(d.device, "vendor", "generic") if d.role == ROLE_AP else "generic"
+
+    def _write(self, points: Sequence[Point]) -> None:
+        if self.writer is not None and points:
+            self.writer.write(points)
+            metrics.POINTS_WRITTEN.inc(len(points))
+
+    # -- heartbeat ----------------------------------------------------------------------------
+    async def heartbeat_once(self, devices: Sequence[DeviceRef] | None = None) -> dict[str, Ping]:
+        """Probe every device once; write ap_ping points; feed the alert state machine."""
+        devs = list(devices if devices is not None else self.devices)
+        start = self.clock()
+        t0 = time.perf_counter()
+        results: dict[str, Ping] = {}
+        if self.use_icmp:
+            timeout = min(max(self.inv.poll_for(d.site, d.device).timeout_s for d in devs), 5.0) if devs else 1.0
+            pings: list[PingResult] = await asyncio.to_thread(
+                ping_batch, [self._host(d) for d in devs], timeout, 1
+            )
+            by_host = {p.host: p for p in pings}
+            for d in devs:
+                p = by_host[self._host(d)]
+                results[d.id] = Ping(p.reachable, p.rtt_ms, p.loss_pct, "icmp", start)
+        else:
+            async def one(d: DeviceRef) -> tuple[str, Ping]:
+                target = self._targets.get(d.id)
+                if target is None:
+                    return d.id, Ping(False, None, 100.0, "snmp", start)
+                ok, rtt = await snmp_heartbeat(self.client, target)
+                return d.id, Ping(ok, rtt, 0.0 if ok else 100.0, "snmp", start)
+
+            results = dict(await asyncio.gather(*(one(d) for d in devs)))
+        self.last_ping.update(results)
+        ns = int(start * 1e9)
+        points = [
+            Point("ap_ping", {"site": d.site.id, "ap": d.id, "role": d.role},
+                  _drop_none({"reachable": r.reachable, "rtt_ms": r.rtt_ms, "loss_pct": r.loss_pct,
+                              "method": r.method}), ns)
+            for d in devs
+            for r in [results[d.id]]
+        ]
+        if self.alerts is not None:
+            from collector.alerts.state import Heartbeat
+
+            beats: dict[str, Heartbeat | None] = {
+                d.id: Heartbeat(r.reachable, r.rtt_ms, r.loss_pct) for d in devs for r in [results[d.id]]
+            }
+            points.extend(await asyncio.to_thread(self.alerts.observe, start, beats))
+        await asyncio.to_thread(self._write, points)
+        down = sum(1 for r in results.values() if not r.reachable)
+        metrics.DEVICES_DOWN.set(down)
+        elapsed = time.perf_counter() - t0
+        metrics.HEARTBEAT_SECONDS.observe(elapsed)
+        self.heartbeat_stats = CycleStats(start, elapsed, len(devs), len(devs) - down, down, len(points))
+        return results
+
+    def _host(self, d: DeviceRef) -> str:
+        return d.device.host
+
+    # -- full poll ----------------------------------------------------------------------------
+    async def poll_once(self, devices: Sequence[DeviceRef] | None = None) -> dict[str, PollResult]:
+        """Poll every device over SNMP concurrently; write status, clients and traffic points."""
+        devs = list(devices if devices is not None else self.devices)
+        start = self.clock()
+        t0 = time.perf_counter()
+
+        async def one(d: DeviceRef) -> tuple[DeviceRef, PollResult | None, str | None]:
+            target = self._targets.get(d.id)
+            if target is None:
+                return d, None, self._target_errors.get(d.id, "no SNMP target")
+            settings = self.inv.poll_for(d.site, d.device)
+            # The poller bounds itself; this outer bound is a backstop against any library hang.
+            bound = settings.timeout_s * (settings.retries + 1) * 4 + 5
+            try:
+                res = await asyncio.wait_for(self.poller.poll(d.id, target, self.vendor_of(d)), bound)
+                return d, res, None
+            except TimeoutError:
+                return d, None, f"poll exceeded {bound:.0f} s"
+            except Exception as e:  # a bug in one AP's decoding must not stop the fleet
+                log.exception("poll failed unexpectedly", extra=kv(device=d.id))
+                return d, None, REDACTOR(f"internal error: {type(e).__name__}: {e}")
+
+        outcomes = await asyncio.gather(*(one(d) for d in devs))
+        points: list[Point] = []
+        results: dict[str, PollResult] = {}
+        errors = 0
+        ns = int(start * 1e9)
+        for d, res, err in outcomes:
+            metrics.POLLS.inc()
+            ping = self.last_ping.get(d.id)
+            ping_t = (ping.reachable, ping.rtt_ms, ping.loss_pct) if ping else None
+            if res is None:
+                errors += 1
+                metrics.POLL_ERRORS.labels(d.id, "internal").inc()
+                fields = _drop_none({"snmp_ok": False, "error": err or "unknown",
+                                     "reachable": ping.reachable if ping else None,
+                                     "rtt_ms": ping.rtt_ms if ping else None})
+                points.append(Point("ap_status", {"site": d.site.id, "ap": d.id, "vendor": self.vendor_of(d),
+                                                  "role": d.role}, fields, ns))
+                continue
+            results[d.id] = res
+            self.last_poll[d.id] = res
+            if not res.ok:
+                errors += 1
+                metrics.POLL_ERRORS.labels(d.id, str(getattr(res, "error_kind", "error"))).inc()
+                log.info("poll failed", extra=kv(device=d.id, error=res.error))
+            points.extend(to_points(d.site.id, d.id, d.role, res, ns, ping_t))
+            if self.alerts is not None and d.role == ROLE_AP:
+                self.alerts.observe_clients(start, d.id, res.clients)
+        await asyncio.to_thread(self._write, points)
+        elapsed = time.perf_counter() - t0
+        metrics.POLL_SECONDS.observe(elapsed)
+        self.poll_stats = CycleStats(start, elapsed, len(devs), len(devs) - errors, errors, len(points))
+        log.info("poll cycle", extra=kv(devices=len(devs), errors=errors, seconds=round(elapsed, 3),
+                                         points=len(points)))
+        return results
+
+    async def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            res = close()
+            if asyncio.iscoroutine(res):
+                await res
+
+
+def _drop_none(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}

@@ -1,0 +1,144 @@
+"""``wifiwatch run`` (the daemon) and ``wifiwatch poll --once`` (one cycle, printed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from core.inventory import Inventory
+from core.secrets import SecretResolver
+from wifiwatch.common import ConfigOpt, config_path, console, load_inventory, resolver_for
+
+log = logging.getLogger("wifiwatch.run")
+
+
+def poll_rows(inv: Inventory, resolver: SecretResolver, use_icmp: bool | None = None) -> list[dict[str, Any]]:
+    """One heartbeat and one SNMP poll of the whole fleet, as plain rows."""
+    from collector.engine import FleetEngine
+
+    async def cycle() -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        engine = FleetEngine(inv, resolver, writer=None, use_icmp=use_icmp)
+        try:
+            pings = await engine.heartbeat_once()
+            polls = await engine.poll_once()
+        finally:
+            await engine.close()
+        return engine, pings, polls
+
+    engine, pings, polls = asyncio.run(cycle())
+    rows = []
+    for d in engine.devices:
+        ping = pings.get(d.id)
+        res = polls.get(d.id)
+        rows.append({
+            "site": d.site.id,
+            "ap": d.id,
+            "role": d.role,
+            "reachable": ping.reachable if ping else None,
+            "snmp_ok": bool(res and res.ok),
+            "rtt_ms": None if not ping or ping.rtt_ms is None else round(ping.rtt_ms, 2),
+            "clients": res.clients if res else None,
+            "clients_by_radio": dict(res.clients_by_radio) if res else {},
+            "rx_bps": res.rx_bps if res else None,
+            "tx_bps": res.tx_bps if res else None,
+            "uptime_s": res.uptime_s if res else None,
+            "vendor": (res.vendor if res and res.vendor else engine.vendor_of(d)),
+            "error": (res.error if res else engine._target_errors.get(d.id, "not polled")),
+        })
+    return rows
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("poll")
+    def poll(
+        config: ConfigOpt = None,
+        once: Annotated[bool, typer.Option("--once", help="Run one cycle and print it (the only mode)")] = True,
+        fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+        icmp: Annotated[bool | None, typer.Option("--icmp/--no-icmp", help="Force ICMP on or off")] = None,
+    ) -> None:
+        """Poll every AP once and print reachability, clients and traffic (exit 0 even if APs are down)."""
+        if fmt not in ("table", "json"):
+            raise typer.BadParameter("--format must be table or json")
+        inv = load_inventory(config)
+        rows = poll_rows(inv, resolver_for(inv, config), icmp)
+        if fmt == "json":
+            console.print_json(json.dumps(rows, ensure_ascii=False))
+            return
+        table = Table(title=f"{inv.city_ja} 公衆無線LAN: poll")
+        for col in ("site", "ap", "reachable", "snmp_ok", "rtt_ms", "clients", "rx_bps", "tx_bps", "vendor",
+                    "error"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(*[_cell(r[c]) for c in ("site", "ap", "reachable", "snmp_ok", "rtt_ms", "clients",
+                                                  "rx_bps", "tx_bps", "vendor", "error")])
+        console.print(table)
+
+    @app.command("run")
+    def run(
+        config: ConfigOpt = None,
+        map_out: Annotated[Path, typer.Option("--map-out", help="Coverage map the daemon regenerates")] = Path(
+            "var/map.html"),
+        icmp: Annotated[bool | None, typer.Option("--icmp/--no-icmp", help="Force ICMP on or off")] = None,
+        duration: Annotated[float | None, typer.Option("--duration", help="Stop after N seconds (tests)")] = None,
+    ) -> None:
+        """Run the polling daemon until SIGTERM/SIGINT; SIGHUP reloads the inventory."""
+        inv = load_inventory(config)
+        daemon = build_daemon(inv, config_path(config), resolver_for(inv, config), map_out, icmp, duration)
+        raise typer.Exit(daemon.run())
+
+
+def build_daemon(
+    inv: Inventory,
+    path: Path,
+    resolver: SecretResolver,
+    map_out: Path | None,
+    use_icmp: bool | None = None,
+    duration: float | None = None,
+    http: bool = True,
+) -> Any:
+    """Wire the store, alerting, forwarding and periodic jobs around the collector daemon."""
+    from collector.alerts.engine import AlertEngine
+    from core.store.sqlite_store import SqliteStore
+
+    from collector.daemon import Daemon, ExtraJob
+
+    store_path = Path(inv.store.path)
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(store_path, inv.store)
+    alerts = AlertEngine(inv, store_path, resolver)
+    jobs = [ExtraJob("rollup", lambda _inv: _rollup(store), 3600.0, 60.0)]
+    if inv.influxdb is not None:
+        from core.store.forwarder import Forwarder
+        from core.store.influx import make_sink
+
+        forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
+        jobs.append(ExtraJob("forward", lambda _inv: forwarder.forward_once(), 10.0, 3.0))
+    if map_out is not None:
+        from wifiwatch.views import write_current_map
+
+        jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, store, map_out), 300.0, 20.0))
+    return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration)
+
+
+def _rollup(store: Any) -> None:
+    import time
+
+    now = time.time_ns()
+    store.rollup(now)
+    store.prune(now)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "✔" if v else "✘"
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    return str(v)

@@ -1,0 +1,203 @@
+"""``wifiwatch demo``: the whole service on the embedded default, end to end, on loopback.
+
+A simulated Kashima fleet (real SNMP agents), the real daemon in its own process writing to the
+embedded store, one AP taken down and brought back while it runs, alerts delivered to a webhook
+receiver on loopback, then the status table, reports, ranking and map written to a folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from wifiwatch.common import ConfigOpt, UserError, config_path, console, load_inventory
+
+SECRET_ENV = ("WIFIWATCH_SNMP_AUTH_KEY", "WIFIWATCH_SNMP_PRIV_KEY", "WIFIWATCH_SNMP_COMMUNITY")
+
+
+class _Receiver:
+    """A loopback webhook receiver that keeps what the daemon sends, to show alerts in the demo."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    outer.messages.append({"at": time.time(), "body": json.loads(body)})
+                except ValueError:
+                    outer.messages.append({"at": time.time(), "body": body.decode("utf-8", "replace")})
+                self.send_response(200)
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: float, interval_s: float) -> str:
+    """The sample inventory with demo timings, a store in the output folder and a webhook channel."""
+    import tomlkit
+
+    doc = tomlkit.parse(base_text)
+    doc["defaults"]["heartbeat_s"] = heartbeat_s  # type: ignore[index]
+    doc["defaults"]["interval_s"] = interval_s  # type: ignore[index]
+    doc["defaults"]["timeout_s"] = 1.0  # type: ignore[index]
+    doc["store"]["path"] = str(out / "wifiwatch.sqlite3")  # type: ignore[index]
+    doc["http"]["port"] = 0  # type: ignore[index]
+    alerts = doc["alerts"]
+    alerts["map_url"] = (out / "map.html").resolve().as_uri()  # type: ignore[index]
+    chan = tomlkit.aot()
+    chan.append(tomlkit.item({"name": "demo-webhook", "type": "webhook", "url": hook_url,
+                              "min_severity": "info"}))
+    alerts["channels"] = chan  # type: ignore[index]
+    doc.pop("maintenance", None)  # the weekly window would silence a demo run on Monday night
+    return tomlkit.dumps(doc)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        config: ConfigOpt = None,
+        minutes: Annotated[float, typer.Option("--minutes", help="How long the daemon runs")] = 2.0,
+        out: Annotated[Path, typer.Option("--out", help="Folder for the store, map and reports")] = Path(
+            "demo-out"),
+        down_ap: Annotated[str, typer.Option("--down-ap", help="AP taken down during the run")] = "omachi-2",
+        history_days: Annotated[int, typer.Option("--history-days", help="Days of simulated history")] = 30,
+        lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
+    ) -> None:
+        """Run the simulated Kashima fleet, the daemon and every report; outputs go to --out."""
+        if minutes <= 0:
+            raise UserError("--minutes must be positive")
+        src = config_path(config)
+        base = load_inventory(config)
+        try:
+            base.ap(down_ap)
+        except KeyError:
+            raise UserError(f"--down-ap: no AP '{down_ap}' in {src}") from None
+        out.mkdir(parents=True, exist_ok=True)
+        for env in SECRET_ENV:  # the simulator and the daemon share these; fresh ones each run
+            os.environ.setdefault(env, secrets.token_hex(12))
+        run_demo(src, out, minutes, down_ap, history_days, lang)
+
+
+def run_demo(src: Path, out: Path, minutes: float, down_ap: str, history_days: int, lang: str) -> None:
+    from core.config import parse_config
+    from core.paths import known_vendors
+    from core.secrets import SecretResolver
+    from wifiwatch.sim.fleet import Fleet
+
+    total_s = minutes * 60.0
+    heartbeat_s = 2.0 if total_s < 600 else 10.0
+    receiver = _Receiver()
+    store_file = out / "wifiwatch.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(store_file) + suffix).unlink(missing_ok=True)
+    cfg_file = out / "demo-config.toml"
+    cfg_file.write_text(demo_config_text(src.read_text(encoding="utf-8"), out.resolve(), receiver.url,
+                                         heartbeat_s, 10.0), encoding="utf-8")
+    inv = parse_config(cfg_file.read_text(encoding="utf-8"), str(cfg_file), known_vendors())
+    resolver = SecretResolver(inv.secrets_file, base_dir=cfg_file.parent)
+
+    console.print(f"[bold]wifiwatch demo[/bold]: {inv.city_ja} / {inv.city_en}, {len(inv.aps())} APs, "
+                  f"{minutes:g} min, output in {out}/")
+    t0 = time.time()
+    _seed_history(inv, history_days)
+    console.print(f"  simulated history: {history_days} days written to {store_file} "
+                  f"({time.time() - t0:.1f} s)")
+
+    fleet = Fleet(inv, resolver, out / "sim")
+    fleet.start()
+    daemon: subprocess.Popen[bytes] | None = None
+    events: list[str] = []
+    try:
+        console.print(f"  simulated fleet: {len(fleet.status())} SNMP agents on loopback")
+        log_file = (out / "daemon.log").open("wb")
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "wifiwatch.cli", "--log-level", "info", "run", "--config", str(cfg_file),
+             "--map-out", str(out / "map.html")],
+            stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        )
+        console.print(f"  daemon: pid {daemon.pid}, heartbeat {heartbeat_s:g} s, poll 10 s, log {out}/daemon.log")
+        down_at, up_at = total_s * 0.3, total_s * 0.65
+        start = time.time()
+        state = "up"
+        while (elapsed := time.time() - start) < total_s:
+            if daemon.poll() is not None:
+                raise UserError(f"the daemon exited early (code {daemon.returncode}); see {out}/daemon.log")
+            if state == "up" and elapsed >= down_at:
+                fleet.down(down_ap)
+                state = "down"
+                events.append(f"{_hms(elapsed)} {down_ap} を停止 (simulated outage)")
+                console.print(f"  {_hms(elapsed)}  {down_ap}: taken down")
+            elif state == "down" and elapsed >= up_at:
+                fleet.up(down_ap)
+                state = "recovered"
+                events.append(f"{_hms(elapsed)} {down_ap} を復旧 (simulated recovery)")
+                console.print(f"  {_hms(elapsed)}  {down_ap}: brought back")
+            time.sleep(0.5)
+        # let the recovery be confirmed and delivered before stopping
+        time.sleep(min(2 * heartbeat_s + 3, 10))
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(10)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+        fleet.stop()
+        receiver.close()
+
+    (out / "alerts.json").write_text(json.dumps(receiver.messages, ensure_ascii=False, indent=2), encoding="utf-8")
+    console.print(f"  alerts received by the webhook: {len(receiver.messages)} (saved to {out}/alerts.json)")
+    from wifiwatch.outputs import write_outputs
+
+    written = write_outputs(inv, out, lang)
+    console.print("[bold]written:[/bold]")
+    for label, path in written:
+        console.print(f"  {label}: {path}")
+
+
+def _seed_history(inv: Any, days: int) -> None:
+    if days <= 0:
+        return
+    from analytics.synthetic import synthetic_history
+    from core.store.sqlite_store import SqliteStore
+
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
+    start = end - dt.timedelta(days=days)
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    batch: list[Any] = []
+    for p in synthetic_history(inv, start, end, seed=20261124):
+        batch.append(p)
+        if len(batch) >= 20000:
+            store.write(batch)
+            batch = []
+    if batch:
+        store.write(batch)
+    store.close()
+
+
+def _hms(s: float) -> str:
+    return f"{int(s) // 60:02d}:{int(s) % 60:02d}"
+
