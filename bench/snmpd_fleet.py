@@ -1,0 +1,128 @@
+"""A large simulated fleet for benchmarks: Debian's snmpd, many loopback endpoints per process.
+
+snmpsim is a faithful AP simulator but too slow to be a load target for thousands of APs; snmpd
+answers IF-MIB and the system group in C. One snmpd serves up to ~120 endpoints from one
+``agentaddress`` line here, so N APs take ceil(N / per_process) processes. Addresses are in
+127.1.0.0/16 (loopback only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SNMPD = shutil.which("snmpd") or "/usr/sbin/snmpd"
+
+
+def address(i: int) -> str:
+    """The i-th bench AP's loopback address (127.1.0.1 ... 127.1.255.254)."""
+    return f"127.1.{i // 254}.{1 + i % 254}"
+
+
+@dataclass
+class SnmpdFleet:
+    n: int
+    community: str
+    port: int = 1161
+    per_process: int = 100
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ww-snmpd-")))
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def hosts(self) -> list[tuple[str, int]]:
+        return [(address(i), self.port) for i in range(self.n)]
+
+    def start(self) -> None:
+        for chunk, first in enumerate(range(0, self.n, self.per_process)):
+            last = min(first + self.per_process, self.n)
+            conf = self.workdir / f"snmpd-{chunk}.conf"
+            endpoints = ",".join(f"udp:{address(i)}:{self.port}" for i in range(first, last))
+            conf.write_text(
+                f"agentaddress {endpoints}\n"
+                f"rocommunity {self.community} 127.0.0.0/8\n"
+                "sysLocation wifiwatch bench\nsysContact bench\n",
+                encoding="utf-8",
+            )
+            # -C: only this config; -f: foreground (we own the process); -Ln: no logging noise
+            self.procs.append(subprocess.Popen(
+                [SNMPD, "-f", "-Ln", "-C", "-c", str(conf), "-p", str(self.workdir / f"snmpd-{chunk}.pid")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            ))
+        self._wait_ready()
+
+    def _wait_ready(self, timeout_s: float = 30.0) -> None:
+        probes = [address(i) for i in range(0, self.n, self.per_process)] + [address(self.n - 1)]
+        deadline = time.monotonic() + timeout_s
+        pending = set(probes)
+        while pending and time.monotonic() < deadline:
+            for host in list(pending):
+                r = subprocess.run(
+                    ["snmpget", "-v2c", "-c", self.community, "-t", "0.5", "-r", "0", "-Oqv",
+                     f"{host}:{self.port}", "1.3.6.1.2.1.1.3.0"],
+                    capture_output=True, text=True,
+                )
+                if r.returncode == 0:
+                    pending.discard(host)
+            if pending:
+                time.sleep(0.2)
+        if pending:
+            self.stop()
+            raise RuntimeError(f"snmpd did not answer on {sorted(pending)[:3]}...")
+
+    def stop(self) -> None:
+        for p in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+        self.procs.clear()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def rss_kb(self) -> int:
+        total = 0
+        for p in self.procs:
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        return total
+
+
+def inventory_toml(hosts: list[tuple[str, int]], community_env: str, interval_s: float = 60.0,
+                   per_site: int = 50, shard: str = "0/1") -> str:
+    """An inventory of generic (IF-MIB) APs, ``per_site`` to a site, spread over Kashima's area."""
+    lines = [
+        '[defaults]', f'interval_s = {interval_s}', 'heartbeat_s = 10', 'timeout_s = 2.0', 'retries = 1', '',
+        '[snmp]', 'version = "2c"', f'community = "env:{community_env}"', '',
+        '[cluster]', f'shard = "{shard}"', '',
+    ]
+    for s in range(0, len(hosts), per_site):
+        lat = 35.90 + (s // per_site % 100) * 0.001
+        lines += ['[[sites]]', f'id = "site-{s // per_site}"', f'name_ja = "拠点{s // per_site}"',
+                  f'name_en = "Site {s // per_site}"', 'kind = "public_facility"', f'lat = {lat:.4f}',
+                  'lon = 140.60', '']
+        for i in range(s, min(s + per_site, len(hosts))):
+            host, port = hosts[i]
+            lines += ['[[sites.aps]]', f'id = "ap-{i}"', f'host = "{host}"', f'port = {port}', 'vendor = "generic"', '']
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def running(n: int, community: str) -> Iterator[SnmpdFleet]:
+    fleet = SnmpdFleet(n, community)
+    fleet.start()
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
