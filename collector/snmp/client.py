@@ -1,0 +1,452 @@
+"""Async SNMP client on one shared pysnmp engine: GET of scalars, GETBULK walks of several columns at once.
+
+One engine (one UDP socket, one USM table) serves the whole fleet, so a poll cycle costs no per-AP set-up.
+Every request is bounded by the target's timeout and retries; failures come back as :class:`SnmpError`
+with a ``kind`` the poller can count and a message that never holds a community or key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+import hashlib
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pyasn1.type import univ
+from pysnmp.hlapi.v3arch.asyncio import (
+    USM_AUTH_HMAC96_MD5,
+    USM_AUTH_HMAC96_SHA,
+    USM_AUTH_HMAC128_SHA224,
+    USM_AUTH_HMAC192_SHA256,
+    USM_AUTH_HMAC256_SHA384,
+    USM_AUTH_HMAC384_SHA512,
+    USM_AUTH_NONE,
+    USM_PRIV_CBC56_DES,
+    USM_PRIV_CBC168_3DES,
+    USM_PRIV_CFB128_AES,
+    USM_PRIV_CFB192_AES_BLUMENTHAL,
+    USM_PRIV_CFB256_AES_BLUMENTHAL,
+    USM_PRIV_NONE,
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_cmd,
+    get_cmd,
+)
+from pysnmp.proto import errind, rfc1902, rfc1905
+
+from core.secrets import REDACTOR, Secret
+
+ErrorKind = Literal[
+    "timeout", "auth", "bad_data", "no_such_object", "unreachable", "config", "protocol", "internal"
+]
+
+AUTH_PROTOCOLS = {
+    "none": USM_AUTH_NONE,
+    "md5": USM_AUTH_HMAC96_MD5,
+    "sha": USM_AUTH_HMAC96_SHA,
+    "sha224": USM_AUTH_HMAC128_SHA224,
+    "sha256": USM_AUTH_HMAC192_SHA256,
+    "sha384": USM_AUTH_HMAC256_SHA384,
+    "sha512": USM_AUTH_HMAC384_SHA512,
+}
+# AES-192/256 follow the Blumenthal draft, as net-snmp's AES-192/AES-256 do (Cisco's "-C" variant differs).
+PRIV_PROTOCOLS = {
+    "none": USM_PRIV_NONE,
+    "des": USM_PRIV_CBC56_DES,
+    "3des": USM_PRIV_CBC168_3DES,
+    "aes": USM_PRIV_CFB128_AES,
+    "aes128": USM_PRIV_CFB128_AES,
+    "aes192": USM_PRIV_CFB192_AES_BLUMENTHAL,
+    "aes256": USM_PRIV_CFB256_AES_BLUMENTHAL,
+}
+
+AUTH_FAILED = "SNMPv3 authentication failed (check user, auth/priv protocols and keys)"
+
+
+class SnmpError(Exception):
+    """A failed SNMP exchange; ``kind`` classifies it, the message is safe to log."""
+
+    def __init__(self, kind: ErrorKind, message: str):
+        self.kind: ErrorKind = kind
+        super().__init__(REDACTOR(message))
+
+
+@dataclass(frozen=True, slots=True)
+class V2c:
+    community: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class V3:
+    user: str
+    auth_protocol: str = "sha256"
+    auth_key: Secret | None = None
+    priv_protocol: str = "aes128"
+    priv_key: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and how to reach one agent. Credentials stay wrapped until the auth data is built."""
+
+    host: str
+    port: int = 161
+    credentials: V2c | V3 | None = None
+    timeout_s: float = 2.0
+    retries: int = 1
+    context: str = ""
+    max_repetitions: int = 25
+
+    @property
+    def attempt_budget_s(self) -> float:
+        """How long one request may take, all retries included."""
+        return self.timeout_s * (self.retries + 1)
+
+    @property
+    def label(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class Missing:
+    """An exception value in a response (noSuchObject, noSuchInstance, endOfMibView)."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<{self.kind}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Missing) and other.kind == self.kind
+
+    def __hash__(self) -> int:
+        return hash(self.kind)
+
+
+NO_SUCH_OBJECT = Missing("noSuchObject")
+NO_SUCH_INSTANCE = Missing("noSuchInstance")
+END_OF_MIB = Missing("endOfMibView")
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """One decoded value: its SNMP type name and a plain Python value."""
+
+    type: str
+    value: int | str | bytes | Missing | None
+
+    @property
+    def missing(self) -> bool:
+        return isinstance(self.value, Missing)
+
+
+Oid = tuple[int, ...]
+
+
+def parse_oid(text: str) -> Oid:
+    return tuple(int(p) for p in text.strip().strip(".").split("."))
+
+
+def oid_str(oid: Oid) -> str:
+    return ".".join(str(p) for p in oid)
+
+
+_INT_TYPES = ("Integer32", "Integer", "Counter32", "Counter64", "Gauge32", "Unsigned32", "TimeTicks")
+
+
+def decode(value: Any) -> Var:
+    """pysnmp value -> :class:`Var`; never raises (unknown types keep their pretty form)."""
+    if isinstance(value, rfc1905.NoSuchObject):
+        return Var("noSuchObject", NO_SUCH_OBJECT)
+    if isinstance(value, rfc1905.NoSuchInstance):
+        return Var("noSuchInstance", NO_SUCH_INSTANCE)
+    if isinstance(value, rfc1905.EndOfMibView):
+        return Var("endOfMibView", END_OF_MIB)
+    name = type(value).__name__
+    try:
+        if isinstance(value, rfc1902.IpAddress):
+            return Var("IpAddress", ".".join(str(b) for b in value.asOctets()))
+        if isinstance(value, univ.ObjectIdentifier):
+            return Var("ObjectIdentifier", oid_str(tuple(value)))
+        if isinstance(value, univ.Integer):
+            return Var(name if name in _INT_TYPES else "Integer32", int(value))
+        if isinstance(value, univ.OctetString):
+            return Var("OctetString", bytes(value.asOctets()))
+        if isinstance(value, univ.Null):
+            return Var("Null", None)
+    except Exception:  # a malformed value decodes to "bad" rather than breaking the whole response
+        return Var("bad", None)
+    return Var(name, str(value.prettyPrint()) if hasattr(value, "prettyPrint") else None)
+
+
+def as_text(value: int | str | bytes | Missing | None) -> str | None:
+    """Display strings are bytes on the wire; labels must be printable text."""
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "replace")
+        return "".join(c for c in text if c.isprintable()).strip() or None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+_HOLDS_SLOT: contextvars.ContextVar[bool] = contextvars.ContextVar("wifiwatch_snmp_slot", default=False)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass
+class PduCounter:
+    """Counts the PDUs one poll sends (reported in PollResult.pdus)."""
+
+    pdus: int = 0
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    timeouts: int = 0
+    auth_errors: int = 0
+    engines: int = 1
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class SnmpClient:
+    """Shared engine, bounded concurrency, cached transports and auth data per target."""
+
+    def __init__(self, max_concurrency: int = 256):
+        self.engine = SnmpEngine()
+        # USM keys users by name: a second key set for the same user name needs its own engine.
+        self._v3_engines: dict[str, SnmpEngine] = {}
+        self._v3_owner: dict[str, str] = {}
+        self._sem = asyncio.Semaphore(max_concurrency)
+        self.max_concurrency = max_concurrency
+        self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
+        self._auth: dict[tuple[Any, ...], tuple[SnmpEngine, CommunityData | UsmUserData]] = {}
+        self.stats = ClientStats()
+
+    # -- concurrency ---------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of ``max_concurrency`` slots; nested use (a poll's several PDUs) takes only one."""
+        if _HOLDS_SLOT.get():
+            yield
+            return
+        async with self._sem:
+            token = _HOLDS_SLOT.set(True)
+            try:
+                yield
+            finally:
+                _HOLDS_SLOT.reset(token)
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _auth_for(self, target: Target) -> tuple[SnmpEngine, CommunityData | UsmUserData]:
+        creds = target.credentials
+        if creds is None:
+            raise SnmpError("config", f"{target.label}: no SNMP credentials")
+        if isinstance(creds, V2c):
+            key: tuple[Any, ...] = ("v2c", creds.community.ref, _digest(creds.community.reveal()))
+            hit = self._auth.get(key)
+            if hit is None:
+                # communityIndex names the community in the engine's tables without containing it.
+                index = "c" + key[2]
+                hit = (self.engine, CommunityData(index, creds.community.reveal(), mpModel=1))
+                self._auth[key] = hit
+            return hit
+        if creds.auth_protocol not in AUTH_PROTOCOLS:
+            raise SnmpError("config", f"unknown SNMPv3 auth protocol '{creds.auth_protocol}'")
+        if creds.priv_protocol not in PRIV_PROTOCOLS:
+            raise SnmpError("config", f"unknown SNMPv3 privacy protocol '{creds.priv_protocol}'")
+        auth_key = creds.auth_key.reveal() if creds.auth_key and creds.auth_protocol != "none" else ""
+        priv_key = creds.priv_key.reveal() if creds.priv_key and creds.priv_protocol != "none" else ""
+        if creds.auth_protocol != "none" and len(auth_key) < 8:
+            raise SnmpError("config", "SNMPv3 auth key is shorter than 8 characters (RFC 3414 minimum)")
+        if creds.priv_protocol != "none" and len(priv_key) < 8:
+            raise SnmpError("config", "SNMPv3 privacy key is shorter than 8 characters (RFC 3414 minimum)")
+        fingerprint = _digest(creds.auth_protocol, auth_key, creds.priv_protocol, priv_key)
+        key = ("v3", creds.user, fingerprint)
+        hit = self._auth.get(key)
+        if hit is None:
+            owner = self._v3_owner.setdefault(creds.user, fingerprint)
+            if owner == fingerprint:
+                engine = self.engine
+            else:
+                engine = self._v3_engines.get(fingerprint + creds.user)
+                if engine is None:
+                    engine = self._v3_engines[fingerprint + creds.user] = SnmpEngine()
+                    self.stats.engines += 1
+            kwargs: dict[str, Any] = {
+                "authProtocol": AUTH_PROTOCOLS[creds.auth_protocol],
+                "privProtocol": PRIV_PROTOCOLS[creds.priv_protocol],
+            }
+            if auth_key:
+                kwargs["authKey"] = auth_key
+            if priv_key:
+                kwargs["privKey"] = priv_key
+            hit = (engine, UsmUserData(creds.user, **kwargs))
+            self._auth[key] = hit
+        return hit
+
+    async def _transport(self, target: Target) -> UdpTransportTarget:
+        key = (target.host, target.port, target.timeout_s, target.retries)
+        tr = self._transports.get(key)
+        if tr is None:
+            try:
+                tr = await UdpTransportTarget.create(
+                    (target.host, target.port), timeout=target.timeout_s, retries=target.retries
+                )
+            except Exception as e:
+                raise SnmpError("unreachable", f"{target.label}: cannot resolve host: {e}") from None
+            self._transports[key] = tr
+        return tr
+
+    # -- requests ------------------------------------------------------------------------------
+    def _check(self, target: Target, err_ind: Any, err_status: Any, err_index: Any) -> None:
+        if err_ind:
+            raise classify(err_ind, target)
+        if err_status and int(err_status) != 0:
+            status = err_status.prettyPrint() if hasattr(err_status, "prettyPrint") else str(err_status)
+            kind: ErrorKind = "no_such_object" if status in ("noSuchName",) else "protocol"
+            raise SnmpError(kind, f"{target.label}: agent returned error-status {status} at index {err_index}")
+
+    async def _send(self, target: Target, make: Any, counters: PduCounter | None) -> Any:
+        engine, auth = self._auth_for(target)
+        transport = await self._transport(target)
+        ctx = ContextData(contextName=target.context) if target.context else ContextData()
+        self.stats.requests += 1
+        if counters is not None:
+            counters.pdus += 1
+        try:
+            # pysnmp enforces timeout x retries itself; this bound is a backstop against a lost callback.
+            async with asyncio.timeout(target.attempt_budget_s + 1.0):
+                return await make(engine, auth, transport, ctx)
+        except TimeoutError:
+            self.stats.timeouts += 1
+            raise SnmpError("timeout", f"{target.label}: no SNMP response within "
+                                       f"{target.attempt_budget_s:g} s") from None
+        except SnmpError:
+            raise
+        except Exception as e:  # pysnmp raises PySnmpError subclasses for bad auth data or decoding
+            text = str(e)
+            if "decrypt" in text.lower() or "digest" in text.lower():
+                self.stats.auth_errors += 1
+                raise SnmpError("auth", f"{target.label}: {AUTH_FAILED}") from None
+            raise SnmpError("protocol", f"{target.label}: SNMP engine error: {type(e).__name__}: {text}") from None
+
+    async def get(
+        self, target: Target, oids: Sequence[Oid], counters: PduCounter | None = None
+    ) -> dict[Oid, Var]:
+        """One GET PDU for all ``oids``; missing objects come back as :data:`NO_SUCH_OBJECT` etc."""
+        if not oids:
+            return {}
+
+        async def make(engine: SnmpEngine, auth: Any, transport: Any, ctx: Any) -> Any:
+            return await get_cmd(engine, auth, transport, ctx,
+                                 *[ObjectType(ObjectIdentity(oid_str(o))) for o in oids], lookupMib=False)
+
+        async with self.slot():
+            err_ind, err_status, err_index, var_binds = await self._send(target, make, counters)
+        self._check(target, err_ind, err_status, err_index)
+        out: dict[Oid, Var] = {}
+        for vb in var_binds:
+            out[tuple(vb[0])] = decode(vb[1])
+        for o in oids:
+            out.setdefault(o, Var("noSuchObject", NO_SUCH_OBJECT))
+        return out
+
+    async def walk_columns(
+        self,
+        target: Target,
+        columns: Sequence[Oid],
+        counters: PduCounter | None = None,
+        max_rows: int = 4096,
+    ) -> dict[Oid, dict[Oid, Var]]:
+        """GETBULK the columns together until each leaves its subtree: {column: {index: value}}.
+
+        Columns that finish drop out of later requests; a non-increasing OID or ``max_rows`` stops a
+        column (an agent bug must not loop forever).
+        """
+        result: dict[Oid, dict[Oid, Var]] = {c: {} for c in columns}
+        cursor: dict[Oid, Oid] = {c: c for c in columns}
+        active = list(dict.fromkeys(columns))
+        async with self.slot():
+            while active:
+                reps = max(1, min(target.max_repetitions, 60 // max(1, len(active)) or 1))
+
+                binds = [ObjectType(ObjectIdentity(oid_str(cursor[c]))) for c in active]
+                make = functools.partial(_bulk, reps=reps, binds=binds)
+                err_ind, err_status, err_index, var_binds = await self._send(target, make, counters)
+                self._check(target, err_ind, err_status, err_index)
+                if not var_binds:
+                    break
+                done: set[Oid] = set()
+                n = len(active)
+                for i, vb in enumerate(var_binds):
+                    col = active[i % n]
+                    if col in done:
+                        continue
+                    oid = tuple(vb[0])
+                    var = decode(vb[1])
+                    if var.missing or oid[: len(col)] != col or len(oid) == len(col):
+                        done.add(col)
+                        continue
+                    if oid <= cursor[col]:
+                        done.add(col)  # agent bug: OID not increasing
+                        continue
+                    cursor[col] = oid
+                    result[col][oid[len(col):]] = var
+                    if len(result[col]) >= max_rows:
+                        done.add(col)
+                # A response shorter than one full row for a column means the agent hit its end.
+                if len(var_binds) < n:
+                    done.update(active[len(var_binds):])
+                active = [c for c in active if c not in done]
+        return result
+
+    async def close(self) -> None:
+        for engine in [self.engine, *self._v3_engines.values()]:
+            with contextlib.suppress(Exception):
+                engine.close_dispatcher()
+
+
+async def _bulk(engine: SnmpEngine, auth: Any, transport: Any, ctx: Any, *, reps: int, binds: list[Any]) -> Any:
+    return await bulk_cmd(engine, auth, transport, ctx, 0, reps, *binds, lookupMib=False)
+
+
+def classify(err_ind: Any, target: Target) -> SnmpError:
+    """pysnmp error indication -> :class:`SnmpError`; authentication failures get one clear message."""
+    if isinstance(err_ind, errind.RequestTimedOut):
+        return SnmpError("timeout", f"{target.label}: no SNMP response within {target.attempt_budget_s:g} s "
+                                    "(host down, wrong community, or blocked)")
+    auth_kinds = (errind.WrongDigest, errind.UnknownUserName, errind.DecryptionError,
+                  errind.AuthenticationFailure, errind.AuthenticationError, errind.UnsupportedSecurityLevel,
+                  errind.UnknownSecurityName)
+    if isinstance(err_ind, auth_kinds):
+        return SnmpError("auth", f"{target.label}: {AUTH_FAILED}: {err_ind}")
+    if isinstance(err_ind, errind.NotInTimeWindow):
+        return SnmpError("auth", f"{target.label}: {AUTH_FAILED}: not in time window")
+    if isinstance(err_ind, (errind.ParseError, errind.DeserializationError)):
+        return SnmpError("bad_data", f"{target.label}: malformed SNMP response: {err_ind}")
+    return SnmpError("protocol", f"{target.label}: {err_ind}")
+
+
+async def timed_get(client: SnmpClient, target: Target, oids: Iterable[Oid]) -> tuple[dict[Oid, Var], float]:
+    """A GET and its round-trip time in milliseconds."""
+    t0 = time.perf_counter()
+    out = await client.get(target, list(oids))
+    return out, (time.perf_counter() - t0) * 1000.0

@@ -1,0 +1,390 @@
+"""Poll one AP: a GET of the system scalars, a GETBULK of the profile's columns, decoded into a PollResult.
+
+Whatever the agent sends (missing objects, wrong types, truncated tables, absurd numbers) becomes a dropped
+value or a recorded error for that AP; ``poll`` does not raise for anything the network or the device does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from collector.snmp.client import (
+    V3,
+    ErrorKind,
+    Oid,
+    PduCounter,
+    SnmpClient,
+    SnmpError,
+    Target,
+    V2c,
+    Var,
+    as_text,
+    parse_oid,
+)
+from collector.snmp.counters import CounterSample, rates
+from collector.snmp.profiles import GENERIC, ClientTable, Profile, Profiles
+from core.inventory import Device, Inventory, Site
+from core.schema import Point
+from core.secrets import REDACTOR, SecretError, SecretResolver
+
+SYS_DESCR = parse_oid("1.3.6.1.2.1.1.1.0")
+SYS_OBJECT_ID = parse_oid("1.3.6.1.2.1.1.2.0")
+SYS_UPTIME = parse_oid("1.3.6.1.2.1.1.3.0")
+
+IF_DESCR = parse_oid("1.3.6.1.2.1.2.2.1.2")
+IF_SPEED = parse_oid("1.3.6.1.2.1.2.2.1.5")
+IF_OPER = parse_oid("1.3.6.1.2.1.2.2.1.8")
+IF_IN = parse_oid("1.3.6.1.2.1.2.2.1.10")
+IF_OUT = parse_oid("1.3.6.1.2.1.2.2.1.16")
+IF_NAME = parse_oid("1.3.6.1.2.1.31.1.1.1.1")
+IF_HC_IN = parse_oid("1.3.6.1.2.1.31.1.1.1.6")
+IF_HC_OUT = parse_oid("1.3.6.1.2.1.31.1.1.1.10")
+IF_HIGH_SPEED = parse_oid("1.3.6.1.2.1.31.1.1.1.15")
+IF_COLUMNS = (IF_DESCR, IF_NAME, IF_OPER, IF_HC_IN, IF_HC_OUT, IF_IN, IF_OUT, IF_SPEED, IF_HIGH_SPEED)
+
+_COUNT_TYPES = ("Integer32", "Integer", "Gauge32", "Unsigned32", "Counter32")
+MAX_CLIENTS_PER_AP = 100_000
+
+
+class TargetError(SecretError):
+    """An AP that cannot be polled as configured (missing secret, no SNMP settings); names the AP."""
+
+
+@dataclass(slots=True)
+class IfSample:
+    name: str
+    oper_up: bool | None
+    rx_bytes: int | None
+    tx_bytes: int | None
+    rx_bps: float | None = None
+    tx_bps: float | None = None
+    speed_bps: float | None = None
+    bits: int = 64
+
+
+@dataclass(slots=True)
+class PollResult:
+    device_id: str
+    ok: bool  # the agent answered SNMP
+    error: str | None = None  # safe to log: no secrets
+    error_kind: ErrorKind | None = None
+    vendor: str = GENERIC  # profile used
+    sys_object_id: str | None = None
+    uptime_s: float | None = None
+    clients: int | None = None
+    clients_by_radio: dict[str, int] = field(default_factory=dict)
+    clients_by_ssid: dict[str, int] = field(default_factory=dict)
+    interfaces: dict[str, IfSample] = field(default_factory=dict)
+    rx_bps: float | None = None
+    tx_bps: float | None = None
+    poll_ms: float = 0.0
+    pdus: int = 0
+    rebooted: bool = False
+    dropped: list[str] = field(default_factory=list)  # values ignored as implausible or malformed
+
+
+@dataclass
+class _DeviceState:
+    samples: dict[str, CounterSample] = field(default_factory=dict)
+    uptime_ticks: int | None = None
+    detected: str | None = None
+    sys_object_id: str | None = None
+
+
+def _int(var: Var | None, allowed: tuple[str, ...] = _COUNT_TYPES) -> int | None:
+    if var is None or var.missing or var.type not in allowed or not isinstance(var.value, int):
+        return None
+    return var.value
+
+
+class ApPoller:
+    """Polls devices with one shared client; remembers each device's last counters for rates."""
+
+    def __init__(self, client: SnmpClient, profiles: Profiles, clock: Callable[[], float] = time.monotonic,
+                 budget_factor: float = 3.0):
+        self.client = client
+        self.profiles = profiles
+        self.clock = clock
+        self.budget_factor = budget_factor
+        self._state: dict[str, _DeviceState] = {}
+
+    def forget(self, device_id: str) -> None:
+        self._state.pop(device_id, None)
+
+    def budget_s(self, target: Target) -> float:
+        """The whole poll's bound: a dead AP costs one request's timeouts, a live one a few PDUs."""
+        return target.attempt_budget_s * self.budget_factor
+
+    async def poll(self, device_id: str, target: Target, vendor: str = "auto") -> PollResult:
+        state = self._state.setdefault(device_id, _DeviceState())
+        res = PollResult(device_id, ok=False)
+        counters = PduCounter()
+        t0 = time.perf_counter()
+        budget = self.budget_s(target)
+        try:
+            async with self.client.slot():
+                # The slot is taken before the clock starts: queueing behind other APs is not this AP's fault.
+                async with asyncio.timeout(budget):
+                    await self._poll(state, target, vendor, res, counters)
+        except TimeoutError:
+            res.error, res.error_kind = f"{target.label}: poll exceeded its {budget:g} s budget", "timeout"
+        except SnmpError as e:
+            res.error, res.error_kind = str(e), e.kind
+        except Exception as e:  # decoding bug: this AP's result says so; the fleet carries on
+            res.error, res.error_kind = REDACTOR(f"internal error: {type(e).__name__}: {e}"), "internal"
+        res.pdus = counters.pdus
+        res.poll_ms = round((time.perf_counter() - t0) * 1000.0, 3)
+        return res
+
+    async def _poll(self, state: _DeviceState, target: Target, vendor: str, res: PollResult,
+                    counters: PduCounter) -> None:
+        pre = self.profiles.get(vendor) if vendor != "auto" else (
+            self.profiles.get(state.detected) if state.detected else None)
+        scalar_oids = [parse_oid(s.oid) for s in pre.scalars] if pre else []
+        system = await self.client.get(target, [SYS_UPTIME, SYS_OBJECT_ID, *scalar_oids], counters)
+        res.ok = True
+        oid_var = system.get(SYS_OBJECT_ID)
+        sys_oid = oid_var.value if oid_var and oid_var.type == "ObjectIdentifier" else None
+        res.sys_object_id = sys_oid if isinstance(sys_oid, str) else None
+        ticks = _int(system.get(SYS_UPTIME), ("TimeTicks",))
+        if ticks is None:
+            res.dropped.append("sysUpTime missing or not TimeTicks")
+        else:
+            res.uptime_s = ticks / 100.0
+            res.rebooted = state.uptime_ticks is not None and ticks < state.uptime_ticks
+
+        profile = self.profiles.resolve(vendor, res.sys_object_id)
+        res.vendor = profile.id
+        if vendor == "auto":
+            state.detected = profile.id
+        if pre is None or pre.id != profile.id:
+            # First poll of an auto-detected AP: its scalars need one more GET.
+            scalar_oids = [parse_oid(s.oid) for s in profile.scalars]
+            if scalar_oids:
+                system.update(await self.client.get(target, scalar_oids, counters))
+
+        columns: list[Oid] = []
+        for t in profile.clients:
+            columns.append(parse_oid(t.oid))
+            for src in (t.radio_from, t.ssid_from):
+                if src and src not in ("index", "ifname"):
+                    columns.append(parse_oid(src))
+        if profile.interfaces.enabled or any("ifname" in (t.radio_from, t.ssid_from) for t in profile.clients):
+            columns.extend(IF_COLUMNS)
+        walked = await self.client.walk_columns(target, list(dict.fromkeys(columns)), counters)
+        now = self.clock()
+        if_names = _if_names(walked)
+        _clients(profile, walked, system, if_names, res)
+        if profile.interfaces.enabled:
+            _interfaces(profile, walked, if_names, state, ticks, now, res)
+        state.uptime_ticks = ticks if ticks is not None else state.uptime_ticks
+        if res.dropped and res.error is None:
+            res.error, res.error_kind = "bad data: " + "; ".join(res.dropped[:5]), "bad_data"
+
+
+def _if_names(walked: Mapping[Oid, Mapping[Oid, Var]]) -> dict[Oid, str]:
+    names: dict[Oid, str] = {}
+    for col in (IF_DESCR, IF_NAME):  # ifName wins over ifDescr
+        for idx, var in walked.get(col, {}).items():
+            text = as_text(var.value) if var.type == "OctetString" else None
+            if text:
+                names[idx] = text[:64]
+    return names
+
+
+def _index_label(idx: Oid, part: str) -> str:
+    return str(idx[-1]) if part == "last" and idx else ".".join(str(i) for i in idx)
+
+
+def _row_label(src: str | None, idx: Oid, table: ClientTable, walked: Mapping[Oid, Mapping[Oid, Var]],
+               if_names: Mapping[Oid, str], default_prefix: str) -> str:
+    raw: str | None = None
+    if src == "ifname":
+        raw = if_names.get(idx) or f"if{_index_label(idx, 'all')}"
+    elif src and src != "index":
+        var = walked.get(parse_oid(src), {}).get(idx)
+        raw = as_text(var.value) if var is not None and not var.missing else None
+        raw = raw[:64] if raw else None
+    if raw is None:
+        key = _index_label(idx, table.index_part)
+        return table.radio_names.get(key, f"{default_prefix}{key}")
+    return table.radio_names.get(raw, raw)
+
+
+def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: Mapping[Oid, Var],
+             if_names: Mapping[Oid, str], res: PollResult) -> None:
+    if not profile.has_clients:
+        return
+    total = 0
+    any_rows = False
+    for table in profile.clients:
+        rows = walked.get(parse_oid(table.oid), {})
+        for idx, var in rows.items():
+            if table.count == "rows":
+                n = 1
+            else:
+                value = _int(var)
+                if value is None:
+                    res.dropped.append(f"{table.object or table.oid}.{_index_label(idx, 'all')}: "
+                                       f"{var.type} is not a count")
+                    continue
+                n = round(value * table.scale)
+                if n < 0 or n > table.max:
+                    res.dropped.append(f"{table.object or table.oid}.{_index_label(idx, 'all')}: "
+                                       f"{n} clients is implausible (max {table.max})")
+                    continue
+            any_rows = True
+            if table.row in ("radio", "vap"):
+                label = _row_label(table.radio_from, idx, table, walked, if_names, "radio")
+                res.clients_by_radio[label] = res.clients_by_radio.get(label, 0) + n
+            if table.row in ("ssid", "vap"):
+                label = _row_label(table.ssid_from, idx, table, walked, if_names, "ssid")
+                res.clients_by_ssid[label] = res.clients_by_ssid.get(label, 0) + n
+            if table.total:
+                total += n
+    scalar_total: int | None = None
+    for s in profile.scalars:
+        if s.use != "clients_total":
+            continue
+        v = _int(system.get(parse_oid(s.oid)))
+        if v is None or v < 0 or v > s.max:
+            res.dropped.append(f"{s.object or s.oid}: missing or implausible total")
+        else:
+            scalar_total = v
+    if scalar_total is not None:
+        res.clients = scalar_total
+    elif any_rows:
+        res.clients = total if total <= MAX_CLIENTS_PER_AP else None
+    elif profile.clients:
+        res.error = f"profile '{profile.id}': client table(s) empty or not supported by this agent"
+        res.error_kind = "no_such_object"
+
+
+def _interfaces(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], if_names: Mapping[Oid, str],
+                state: _DeviceState, ticks: int | None, now: float, res: PollResult) -> None:
+    include = re.compile(profile.interfaces.include)
+    exclude = re.compile(profile.interfaces.exclude)
+    indexes = set(walked.get(IF_OPER, {})) | set(walked.get(IF_IN, {})) | set(walked.get(IF_HC_IN, {}))
+    rx_total = tx_total = 0.0
+    have_rate = False
+    samples: dict[str, CounterSample] = {}
+    for idx in sorted(indexes):
+        name = if_names.get(idx) or f"if{_index_label(idx, 'all')}"
+        if not include.search(name) or exclude.search(name) or name in res.interfaces:
+            continue
+        oper = _int(walked.get(IF_OPER, {}).get(idx), ("Integer32", "Integer"))
+        rx = _int(walked.get(IF_HC_IN, {}).get(idx), ("Counter64",))
+        tx = _int(walked.get(IF_HC_OUT, {}).get(idx), ("Counter64",))
+        bits = 64
+        if rx is None or tx is None:  # no ifXTable: fall back to the 32-bit counters
+            rx = _int(walked.get(IF_IN, {}).get(idx), ("Counter32",))
+            tx = _int(walked.get(IF_OUT, {}).get(idx), ("Counter32",))
+            bits = 32
+        high = _int(walked.get(IF_HIGH_SPEED, {}).get(idx), ("Gauge32", "Unsigned32", "Integer32"))
+        low = _int(walked.get(IF_SPEED, {}).get(idx), ("Gauge32", "Unsigned32", "Integer32"))
+        speed = high * 1e6 if high else (float(low) if low and low < 4294967295 else None)
+        sample = IfSample(name, None if oper is None else oper == 1, rx, tx, speed_bps=speed, bits=bits)
+        cur = CounterSample(now, ticks, rx, tx, bits)
+        sample.rx_bps, sample.tx_bps = rates(state.samples.get(name), cur, speed, profile.interfaces.max_bps)
+        samples[name] = cur
+        res.interfaces[name] = sample
+        if sample.rx_bps is not None and sample.tx_bps is not None:
+            have_rate = True
+            rx_total += sample.rx_bps
+            tx_total += sample.tx_bps
+    state.samples = samples
+    if have_rate:
+        res.rx_bps, res.tx_bps = rx_total, tx_total
+
+
+def to_points(
+    site_id: str,
+    ap_id: str,
+    role: str,
+    result: PollResult,
+    time_ns: int,
+    ping: tuple[bool, float | None, float | None] | None,
+) -> list[Point]:
+    """ap_status, ap_clients (radio, or ``ssid:<name>``) and ap_traffic rows, per core/schema.py."""
+    status: dict[str, float | int | bool | str] = {
+        "reachable": ping[0] if ping is not None else result.ok,
+        "snmp_ok": result.ok,
+        "poll_ms": float(result.poll_ms),
+    }
+    if ping is not None:
+        if ping[1] is not None:
+            status["rtt_ms"] = float(ping[1])
+        if ping[2] is not None:
+            status["loss_pct"] = float(ping[2])
+    if result.uptime_s is not None:
+        status["uptime_s"] = float(result.uptime_s)
+    if result.clients is not None:
+        status["clients"] = int(result.clients)
+    if result.error:
+        status["error"] = result.error
+    points = [Point("ap_status", {"site": site_id, "ap": ap_id, "vendor": result.vendor, "role": role},
+                    status, time_ns)]
+    for radio, n in sorted(result.clients_by_radio.items()):
+        points.append(Point("ap_clients", {"site": site_id, "ap": ap_id, "radio": radio}, {"clients": int(n)},
+                            time_ns))
+    for ssid, n in sorted(result.clients_by_ssid.items()):
+        points.append(Point("ap_clients", {"site": site_id, "ap": ap_id, "radio": f"ssid:{ssid}"},
+                            {"clients": int(n)}, time_ns))
+    for name, s in sorted(result.interfaces.items()):
+        fields: dict[str, float | int | bool | str] = {}
+        if s.rx_bps is not None:
+            fields["rx_bps"] = float(s.rx_bps)
+        if s.tx_bps is not None:
+            fields["tx_bps"] = float(s.tx_bps)
+        if s.rx_bytes is not None:
+            fields["rx_bytes"] = int(s.rx_bytes)
+        if s.tx_bytes is not None:
+            fields["tx_bytes"] = int(s.tx_bytes)
+        if s.oper_up is not None:
+            fields["oper_up"] = bool(s.oper_up)
+        if fields:
+            points.append(Point("ap_traffic", {"site": site_id, "ap": ap_id, "interface": name}, fields, time_ns))
+    return points
+
+
+async def snmp_heartbeat(client: SnmpClient, target: Target) -> tuple[bool, float | None]:
+    """(answered?, rtt ms) from a GET of sysUpTime; an authentication failure still proves the AP is up."""
+    t0 = time.perf_counter()
+    try:
+        async with asyncio.timeout(target.attempt_budget_s + 1.0):
+            await client.get(target, [SYS_UPTIME])
+    except SnmpError as e:
+        if e.kind == "auth":
+            return True, (time.perf_counter() - t0) * 1000.0
+        return False, None
+    except TimeoutError:
+        return False, None
+    return True, (time.perf_counter() - t0) * 1000.0
+
+
+def target_for(inv: Inventory, site: Site, device: Device, resolver: SecretResolver) -> Target:
+    """The device's SNMP target with secrets resolved; a missing secret raises TargetError naming the AP."""
+    settings = inv.snmp_for(site, device)
+    if settings is None:
+        raise TargetError(f"{device.id}: no SNMP settings (set [snmp] globally, on the site, or on the AP)")
+    poll = inv.poll_for(site, device)
+    try:
+        creds: V2c | V3
+        if settings.version == "2c":
+            assert settings.community is not None  # guaranteed by the inventory model
+            creds = V2c(resolver.resolve(settings.community))
+        else:
+            creds = V3(
+                user=settings.user or "",
+                auth_protocol=settings.auth_protocol,
+                auth_key=resolver.resolve_optional(settings.auth_key) if settings.auth_protocol != "none" else None,
+                priv_protocol=settings.priv_protocol,
+                priv_key=resolver.resolve_optional(settings.priv_key) if settings.priv_protocol != "none" else None,
+            )
+    except SecretError as e:
+        raise TargetError(f"{device.id}: {e}") from None
+    return Target(device.host, device.port, creds, poll.timeout_s, poll.retries, settings.context)

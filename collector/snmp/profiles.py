@@ -1,0 +1,227 @@
+"""Vendor profiles: declarative TOML files saying which OIDs hold an AP's client counts.
+
+A network engineer adds a vendor by dropping ``<name>.toml`` into collector/snmp/profiles/ (or a directory
+named by ``WIFIWATCH_PROFILES_DIR``); the file stem is the name used as ``vendor = "<name>"`` in the
+inventory. collector/snmp/README.md documents every field with a worked example.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.paths import PROFILES_DIR
+
+PROFILES_ENV = "WIFIWATCH_PROFILES_DIR"
+GENERIC = "generic"
+_OID = re.compile(r"^\.?[0-9]+(\.[0-9]+)+$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _oid(v: str) -> str:
+    if not _OID.match(v.strip()):
+        raise ValueError(f"'{v}' is not a numeric OID such as 1.3.6.1.4.1.41112.1.6.1.2.1.8")
+    return v.strip().lstrip(".")
+
+
+def _label_source(v: str) -> str:
+    if v in ("index", "ifname"):
+        return v
+    return _oid(v)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClientTable(_Model):
+    """One table column whose rows count associated clients (per radio, per SSID, or per radio x SSID)."""
+
+    object: str = Field("", description="MIB object name, for people and error messages")
+    oid: str
+    row: Literal["radio", "ssid", "vap"] = "radio"
+    count: Literal["value", "rows"] = "value"
+    radio_from: str | None = None
+    ssid_from: str | None = None
+    index_part: Literal["all", "last"] = "all"
+    radio_names: dict[str, str] = Field(default_factory=dict)
+    scale: float = Field(1.0, gt=0)
+    max: int = Field(2000, gt=0, le=1_000_000)
+    total: bool = True
+
+    _oid = field_validator("oid")(_oid)
+    _labels = field_validator("radio_from", "ssid_from")(lambda v: None if v is None else _label_source(v))
+
+    @model_validator(mode="after")
+    def _labels_needed(self) -> ClientTable:
+        if self.row in ("ssid", "vap") and self.ssid_from is None and self.count == "value":
+            raise ValueError(f"row = '{self.row}' needs ssid_from (an OID column naming the SSID, or 'index')")
+        return self
+
+
+class Scalar(_Model):
+    object: str = ""
+    oid: str
+    use: Literal["clients_total", "info"] = "info"
+    max: int = Field(100_000, gt=0)
+
+    _oid = field_validator("oid")(_oid)
+
+
+class Interfaces(_Model):
+    enabled: bool = True
+    include: str = ".*"
+    exclude: str = r"^(lo|dummy|imq|teql|gre|sit|ip6tnl|tunl|ifb)"
+    max_bps: float = Field(40e9, gt=0)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as e:
+            raise ValueError(f"not a valid regular expression: {e}") from None
+        return v
+
+
+class Profile(_Model):
+    name: str = Field(min_length=1, description="display name")
+    description: str = ""
+    sys_object_id: list[str] = Field(default_factory=list)
+    clients: list[ClientTable] = Field(default_factory=list)
+    scalars: list[Scalar] = Field(default_factory=list)
+    interfaces: Interfaces = Field(default_factory=lambda: Interfaces())
+    # Set by the loader from the file stem; not written in the file.
+    id: str = Field("", exclude=True)
+
+    @field_validator("sys_object_id")
+    @classmethod
+    def _prefixes(cls, v: list[str]) -> list[str]:
+        return [_oid(p) for p in v]
+
+    @property
+    def has_clients(self) -> bool:
+        return bool(self.clients) or any(s.use == "clients_total" for s in self.scalars)
+
+    def matches(self, sys_object_id: str) -> int:
+        """Length of the longest prefix matching ``sys_object_id`` (0 if none), on OID arc boundaries."""
+        oid = sys_object_id.strip().lstrip(".")
+        best = 0
+        for p in self.sys_object_id:
+            if oid == p or oid.startswith(p + "."):
+                best = max(best, p.count(".") + 1)
+        return best
+
+
+class ProfileError(Exception):
+    """Every broken profile, one ``FILE: field: message`` line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Profiles(Mapping[str, Profile]):
+    by_name: dict[str, Profile]
+    sources: dict[str, Path]
+
+    def __getitem__(self, key: str) -> Profile:
+        return self.by_name[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.by_name)
+
+    def __len__(self) -> int:
+        return len(self.by_name)
+
+    def detect(self, sys_object_id: str | None) -> Profile:
+        """The profile whose sysObjectID prefix matches longest; ``generic`` when none does."""
+        best: tuple[int, str] = (0, GENERIC)
+        if sys_object_id:
+            for name, prof in sorted(self.by_name.items()):
+                score = prof.matches(sys_object_id)
+                if score > best[0]:
+                    best = (score, name)
+        return self.by_name.get(best[1]) or self.by_name[GENERIC]
+
+    def resolve(self, vendor: str, sys_object_id: str | None) -> Profile:
+        if vendor == "auto" or vendor not in self.by_name:
+            return self.detect(sys_object_id)
+        return self.by_name[vendor]
+
+
+def profile_dirs(extra_dirs: list[Path] | None = None) -> list[Path]:
+    """Built-in directory, then $WIFIWATCH_PROFILES_DIR entries, then ``extra_dirs``; later ones override."""
+    dirs = [PROFILES_DIR]
+    env = os.environ.get(PROFILES_ENV, "")
+    dirs += [Path(p) for p in env.split(os.pathsep) if p.strip()]
+    dirs += list(extra_dirs or [])
+    return dirs
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (("." if out else "") + str(p))
+    return out or "(file)"
+
+
+def parse_profile(path: Path) -> Profile:
+    """Validate one file; raises :class:`ProfileError` with ``FILE: field: message`` lines."""
+    stem = path.stem
+    if not _NAME.match(stem):
+        raise ProfileError([f"{path}: (file name): profile names are lower-case letters, digits, '_' or '-'"])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ProfileError([f"{path}: (syntax): malformed TOML: {e}"]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProfileError([f"{path}: (file): cannot read: {e}"]) from None
+    if "id" in data:
+        raise ProfileError([f"{path}: id: do not set 'id'; the file name ('{stem}') is the profile name"])
+    try:
+        prof = Profile.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check its spelling)"
+            elif err["type"] == "missing":
+                msg = "required field is missing"
+            problems.append(f"{path}: {_loc(tuple(err['loc']))}: {msg}")
+        raise ProfileError(problems) from None
+    return prof.model_copy(update={"id": stem})
+
+
+def load_profiles(extra_dirs: list[Path] | None = None) -> Profiles:
+    """Every profile from :func:`profile_dirs`; raises :class:`ProfileError` listing all broken files."""
+    by_name: dict[str, Profile] = {}
+    sources: dict[str, Path] = {}
+    problems: list[str] = []
+    for d in profile_dirs(extra_dirs):
+        if not d.is_dir():
+            if d != PROFILES_DIR:
+                problems.append(f"{d}: (directory): profile directory not found")
+            continue
+        for path in sorted(d.glob("*.toml")):
+            try:
+                prof = parse_profile(path)
+            except ProfileError as e:
+                problems.extend(e.problems)
+                continue
+            by_name[prof.id] = prof
+            sources[prof.id] = path
+    if GENERIC not in by_name:
+        problems.append(f"{PROFILES_DIR / (GENERIC + '.toml')}: (file): the generic profile is required")
+    if problems:
+        raise ProfileError(problems)
+    return Profiles(by_name, sources)
