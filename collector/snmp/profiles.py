@@ -13,9 +13,9 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.paths import PROFILES_DIR
 
@@ -35,6 +35,9 @@ def _label_source(v: str) -> str:
     if v in ("index", "ifname"):
         return v
     return _oid(v)
+
+
+OidText = Annotated[str, AfterValidator(_oid)]
 
 
 class _Model(BaseModel):
@@ -94,17 +97,12 @@ class Interfaces(_Model):
 class Profile(_Model):
     name: str = Field(min_length=1, description="display name")
     description: str = ""
-    sys_object_id: list[str] = Field(default_factory=list)
+    sys_object_id: list[OidText] = Field(default_factory=list)
     clients: list[ClientTable] = Field(default_factory=list)
     scalars: list[Scalar] = Field(default_factory=list)
     interfaces: Interfaces = Field(default_factory=lambda: Interfaces())
     # Set by the loader from the file stem; not written in the file.
     id: str = Field("", exclude=True)
-
-    @field_validator("sys_object_id")
-    @classmethod
-    def _prefixes(cls, v: list[str]) -> list[str]:
-        return [_oid(p) for p in v]
 
     @property
     def has_clients(self) -> bool:
