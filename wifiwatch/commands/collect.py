@@ -71,13 +71,15 @@ def register(app: typer.Typer) -> None:
             console.print_json(json.dumps(rows, ensure_ascii=False))
             return
         table = Table(title=f"{inv.city_ja} 公衆無線LAN: poll")
-        for col in ("site", "ap", "reachable", "snmp_ok", "rtt_ms", "clients", "rx_bps", "tx_bps", "vendor",
-                    "error"):
-            table.add_column(col)
+        cols = ("site", "ap", "reachable", "snmp_ok", "rtt_ms", "clients", "rx_bps", "tx_bps", "vendor")
+        for col in cols:
+            table.add_column(col, no_wrap=True)
         for r in rows:
-            table.add_row(*[_cell(r[c]) for c in ("site", "ap", "reachable", "snmp_ok", "rtt_ms", "clients",
-                                                  "rx_bps", "tx_bps", "vendor", "error")])
+            table.add_row(*[_cell(r[c]) for c in cols])
         console.print(table)
+        for r in rows:
+            if r["error"]:
+                console.print(f"  {r['ap']}: {r['error']}", highlight=False, soft_wrap=True)
 
     @app.command("run")
     def run(
