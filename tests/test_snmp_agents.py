@@ -228,7 +228,7 @@ def test_dead_agent_times_out_without_delaying_the_others(data_dir: Path, agent:
     doomed = start_agent(data_dir, tmp_path / "cache")
     host, port = doomed.endpoints[0]
     doomed.stop()
-    dead = Target(host, port, V2c(Secret("unifi", "test:c")), 0.5, 1)
+    dead = Target(host, port, V2c(Secret("unifi", "test:c")), 1.0, 1)
     live = [(f"live{i}", v2c(agent, name, i % 3), name) for i, name in enumerate(RECORDINGS)]
     t0 = time.perf_counter()
     [results] = poll(profiles, [("dead", dead, "unifi"), *live])
@@ -236,10 +236,12 @@ def test_dead_agent_times_out_without_delaying_the_others(data_dir: Path, agent:
     by_id = {r.device_id: r for r in results}
     d = by_id.pop("dead")
     assert not d.ok and d.error_kind == "timeout"
-    assert d.poll_ms <= (dead.attempt_budget_s * 3) * 1000 + 500  # within its own budget
+    # Reported after its timeout x (retries + 1), within its own poll budget.
+    # (pysnmp checks timeouts on a coarse timer, so the lower bound is loose.)
+    assert dead.attempt_budget_s * 1000 * 0.5 <= d.poll_ms <= dead.attempt_budget_s * 3 * 1000 + 500
     assert all(r.ok for r in by_id.values()), [r.error for r in by_id.values()]
-    # Live APs did not wait for the dead one: each finished well before the dead one's first timeout.
-    assert max(r.poll_ms for r in by_id.values()) < 500
+    # Live APs did not wait for the dead one: each finished before the dead one's first timeout.
+    assert max(r.poll_ms for r in by_id.values()) < dead.timeout_s * 1000
     assert elapsed < dead.attempt_budget_s * 3 + 2
 
     async def beats() -> tuple[tuple[bool, float | None], tuple[bool, float | None]]:

@@ -121,7 +121,8 @@ class ApPoller:
 
     async def poll(self, device_id: str, target: Target, vendor: str = "auto") -> PollResult:
         state = self._state.setdefault(device_id, _DeviceState())
-        res = PollResult(device_id, ok=False)
+        # Until the agent answers, keep the vendor tag it had (a down AP must not start a new series).
+        res = PollResult(device_id, ok=False, vendor=vendor if vendor != "auto" else (state.detected or "unknown"))
         counters = PduCounter()
         t0 = time.perf_counter()
         budget = self.budget_s(target)
@@ -353,6 +354,10 @@ def to_points(
 
 async def snmp_heartbeat(client: SnmpClient, target: Target) -> tuple[bool, float | None]:
     """(answered?, rtt ms) from a GET of sysUpTime; an authentication failure still proves the AP is up."""
+    try:
+        await client.prepare(target)
+    except SnmpError:
+        return False, None
     t0 = time.perf_counter()
     try:
         async with asyncio.timeout(target.attempt_budget_s + 1.0):
