@@ -334,3 +334,10 @@ def test_get_of_several_scalars_is_one_pdu(agent: Agent) -> None:
     assert pdus == 1
     assert out[parse_oid("1.3.6.1.2.1.1.5.0")].value == b"sim-unifi"
     assert out[parse_oid("1.3.6.1.2.1.1.99.0")].missing
+
+
+def test_a_dropped_in_profile_counts_table_rows(agent: Agent) -> None:
+    profiles = load_profiles([BAD_DIR / "profiles"])
+    [[res]] = poll(profiles, [("old", v2c(agent, "legacy_aruba"), "aruba_instant_legacy")])
+    assert res.ok and res.error is None and res.vendor == "aruba_instant_legacy"
+    assert res.clients == 3 and res.clients_by_radio == {} and res.clients_by_ssid == {}

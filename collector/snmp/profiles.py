@@ -49,7 +49,7 @@ class ClientTable(_Model):
 
     object: str = Field("", description="MIB object name, for people and error messages")
     oid: str
-    row: Literal["radio", "ssid", "vap"] = "radio"
+    row: Literal["radio", "ssid", "vap", "total"] = "radio"  # total: adds to the AP's total only (no label)
     count: Literal["value", "rows"] = "value"
     radio_from: str | None = None
     ssid_from: str | None = None
@@ -223,3 +223,24 @@ def load_profiles(extra_dirs: list[Path] | None = None) -> Profiles:
     if problems:
         raise ProfileError(problems)
     return Profiles(by_name, sources)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m collector.snmp.profiles [DIR ...]``: validate profiles and show what each detects."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        profiles = load_profiles([Path(a) for a in args])
+    except ProfileError as e:
+        print(e, file=sys.stderr)
+        return 1
+    for name, prof in sorted(profiles.items()):
+        prefixes = ", ".join(prof.sys_object_id) or "(fallback)"
+        tables = ", ".join(t.object or t.oid for t in prof.clients) or "no client counts"
+        print(f"{name:22} {prof.name} | sysObjectID {prefixes} | {tables} | {profiles.sources[name]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
