@@ -406,9 +406,8 @@ class SnmpClient:
                 make = functools.partial(_bulk, reps=reps, binds=binds)
                 err_ind, err_status, err_index, var_binds = await self._send(target, make, counters)
                 self._check(target, err_ind, err_status, err_index)
-                if not var_binds:
-                    break
                 done: set[Oid] = set()
+                progressed = False
                 n = len(active)
                 for i, vb in enumerate(var_binds):
                     col = active[i % n]
@@ -416,19 +415,19 @@ class SnmpClient:
                         continue
                     oid = tuple(vb[0])
                     var = decode(vb[1])
-                    if var.missing or oid[: len(col)] != col or len(oid) == len(col):
-                        done.add(col)
-                        continue
-                    if oid <= cursor[col]:
-                        done.add(col)  # agent bug: OID not increasing
+                    if var.missing or oid[: len(col)] != col or len(oid) == len(col) or oid <= cursor[col]:
+                        done.add(col)  # left the column, end of MIB, or an agent bug (OID not increasing)
+                        progressed = True
                         continue
                     cursor[col] = oid
                     result[col][oid[len(col):]] = var
+                    progressed = True
                     if len(result[col]) >= max_rows:
                         done.add(col)
-                # A response shorter than one full row for a column means the agent hit its end.
-                if len(var_binds) < n:
-                    done.update(active[len(var_binds):])
+                # A truncated response (fewer varbinds than columns) leaves the columns it did not reach
+                # active, to be continued from their cursors; a response with nothing usable ends the walk.
+                if not progressed:
+                    raise SnmpError("bad_data", f"{target.label}: empty GETBULK response")
                 active = [c for c in active if c not in done]
         return result
 
