@@ -12,9 +12,8 @@ import contextlib
 import contextvars
 import functools
 import hashlib
-import time
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pyasn1.type import univ
@@ -220,11 +219,12 @@ class PduCounter:
 
 @dataclass
 class ClientStats:
+    """Totals since start, for the daemon's metrics."""
+
     requests: int = 0
     timeouts: int = 0
     auth_errors: int = 0
     engines: int = 1
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class SnmpClient:
@@ -327,7 +327,12 @@ class SnmpClient:
     # -- requests ------------------------------------------------------------------------------
     def _check(self, target: Target, err_ind: Any, err_status: Any, err_index: Any) -> None:
         if err_ind:
-            raise classify(err_ind, target)
+            err = classify(err_ind, target)
+            if err.kind == "timeout":
+                self.stats.timeouts += 1
+            elif err.kind == "auth":
+                self.stats.auth_errors += 1
+            raise err
         if err_status and int(err_status) != 0:
             status = err_status.prettyPrint() if hasattr(err_status, "prettyPrint") else str(err_status)
             kind: ErrorKind = "no_such_object" if status in ("noSuchName",) else "protocol"
@@ -456,10 +461,3 @@ def classify(err_ind: Any, target: Target) -> SnmpError:
     if isinstance(err_ind, (errind.ParseError, errind.DeserializationError)):
         return SnmpError("bad_data", f"{target.label}: malformed SNMP response: {err_ind}")
     return SnmpError("protocol", f"{target.label}: {err_ind}")
-
-
-async def timed_get(client: SnmpClient, target: Target, oids: Iterable[Oid]) -> tuple[dict[Oid, Var], float]:
-    """A GET and its round-trip time in milliseconds."""
-    t0 = time.perf_counter()
-    out = await client.get(target, list(oids))
-    return out, (time.perf_counter() - t0) * 1000.0

@@ -115,6 +115,11 @@ class ApPoller:
     def forget(self, device_id: str) -> None:
         self._state.pop(device_id, None)
 
+    def retain(self, device_ids: set[str]) -> None:
+        """Drop the counters of devices no longer in the inventory (call after a reload)."""
+        for gone in set(self._state) - device_ids:
+            del self._state[gone]
+
     def budget_s(self, target: Target) -> float:
         """The whole poll's bound: a dead AP costs one request's timeouts, a live one a few PDUs."""
         return target.attempt_budget_s * self.budget_factor
@@ -358,17 +363,19 @@ async def snmp_heartbeat(client: SnmpClient, target: Target) -> tuple[bool, floa
         await client.prepare(target)
     except SnmpError:
         return False, None
-    t0 = time.perf_counter()
-    try:
-        async with asyncio.timeout(target.attempt_budget_s + 1.0):
-            await client.get(target, [SYS_UPTIME])
-    except SnmpError as e:
-        if e.kind == "auth":
-            return True, (time.perf_counter() - t0) * 1000.0
-        return False, None
-    except TimeoutError:
-        return False, None
-    return True, (time.perf_counter() - t0) * 1000.0
+    # Take the slot first: waiting behind busy polls must not count as the AP's round trip or timeout.
+    async with client.slot():
+        t0 = time.perf_counter()
+        try:
+            async with asyncio.timeout(target.attempt_budget_s + 1.0):
+                await client.get(target, [SYS_UPTIME])
+        except SnmpError as e:
+            if e.kind == "auth":
+                return True, (time.perf_counter() - t0) * 1000.0
+            return False, None
+        except TimeoutError:
+            return False, None
+        return True, (time.perf_counter() - t0) * 1000.0
 
 
 def target_for(inv: Inventory, site: Site, device: Device, resolver: SecretResolver) -> Target:

@@ -100,7 +100,7 @@ class Profile(_Model):
     sys_object_id: list[OidText] = Field(default_factory=list)
     clients: list[ClientTable] = Field(default_factory=list)
     scalars: list[Scalar] = Field(default_factory=list)
-    interfaces: Interfaces = Field(default_factory=lambda: Interfaces())
+    interfaces: Interfaces = Field(default_factory=lambda: Interfaces.model_validate({}))
     # Set by the loader from the file stem; not written in the file.
     id: str = Field("", exclude=True)
 
