@@ -33,6 +33,16 @@ BAD_DIR = Path(__file__).parent / "data" / "snmp"
 V3_USER = "wifiwatch"
 AUTH_KEY = "test-auth-key-5f2a"
 PRIV_KEY = "test-priv-key-9c1d"
+# More users on the same agent: every security level and each auth/priv protocol at least once.
+V3_MATRIX = [
+    ("u-md5-des", "md5", "des"),
+    ("u-sha-3des", "sha", "3des"),
+    ("u-sha224-aes192", "sha224", "aes192"),
+    ("u-sha384-aes256", "sha384", "aes256"),
+    ("u-sha512-nopriv", "sha512", "none"),
+    ("u-noauth", "none", "none"),
+]
+SNMPSIM_PRIV = {"des": "DES", "3des": "3DES", "aes192": "AES192BLMT", "aes256": "AES256BLMT"}
 
 
 def _free_port(host: str) -> int:
@@ -66,6 +76,12 @@ def start_agent(data_dir: Path, cache_dir: Path, n_endpoints: int = 1) -> Agent:
     args = [str(SNMPSIM), f"--data-dir={data_dir}", f"--cache-dir={cache_dir}", "--log-level=error",
             f"--v3-user={V3_USER}", f"--v3-auth-key={AUTH_KEY}", "--v3-auth-proto=SHA256",
             f"--v3-priv-key={PRIV_KEY}", "--v3-priv-proto=AES"]
+    for user, auth, priv in V3_MATRIX:
+        args.append(f"--v3-user={user}")
+        if auth != "none":
+            args += [f"--v3-auth-key={AUTH_KEY}", f"--v3-auth-proto={auth.upper()}"]
+        if priv != "none":
+            args += [f"--v3-priv-key={PRIV_KEY}", f"--v3-priv-proto={SNMPSIM_PRIV[priv]}"]
     args += [f"--agent-udpv4-endpoint={h}:{p}" for h, p in endpoints]
     env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -204,6 +220,15 @@ def test_v3_auth_priv_sha256_aes128(agent: Agent, profiles) -> None:  # type: ig
     [[res]] = poll(profiles, [("v3", v3(agent), "auto")])
     assert res.ok and res.error is None and res.vendor == "unifi"
     _check_counts("unifi", res, t0, time.time())
+
+
+@pytest.mark.parametrize(("user", "auth", "priv"), V3_MATRIX)
+def test_v3_security_levels_and_protocols(agent: Agent, profiles, user: str, auth: str, priv: str) -> None:  # type: ignore[no-untyped-def]
+    host, port = agent.endpoints[1]
+    creds = V3(user, auth, Secret(AUTH_KEY, "test:auth") if auth != "none" else None,
+               priv, Secret(PRIV_KEY, "test:priv") if priv != "none" else None)
+    [[res]] = poll(profiles, [(user, Target(host, port, creds, 1.0, 0), "auto")])
+    assert res.ok and res.error is None and res.vendor == "unifi", res.error
 
 
 def test_v3_wrong_auth_key_is_an_auth_error(agent: Agent, profiles, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
