@@ -122,6 +122,7 @@ class FleetEngine:
         keep = {d.id for d in self.devices}
         self.last_ping = {k: v for k, v in self.last_ping.items() if k in keep}
         self.last_poll = {k: v for k, v in self.last_poll.items() if k in keep}
+        self.poller.retain(keep)
         self._targets.clear()
         self._target_errors.clear()
         for d in self.devices:
@@ -228,7 +229,7 @@ class FleetEngine:
             ping_t = (ping.reachable, ping.rtt_ms, ping.loss_pct) if ping else None
             if res is None:
                 errors += 1
-                metrics.POLL_ERRORS.labels(d.id, "internal").inc()
+                metrics.POLL_ERRORS.labels(d.id, "config" if d.id in self._target_errors else "internal").inc()
                 fields = _drop_none({"snmp_ok": False, "error": err or "unknown",
                                      "reachable": ping.reachable if ping else None,
                                      "rtt_ms": ping.rtt_ms if ping else None})
