@@ -1,0 +1,177 @@
+"""Ship rows from the SQLite store to InfluxDB after a persisted cursor, at-least-once and idempotent.
+
+The cursor advances only after a 2xx (or after the batch is parked in the dead-letter table), in the same
+SQLite database as the rows, so a crash at any moment re-sends at most one batch; points carry explicit
+ns timestamps, so InfluxDB overwrites the re-sent ones instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.logs import kv
+from core.store.errors import SinkError
+from core.store.sqlite_store import SqliteStore
+
+log = logging.getLogger("wifiwatch.store.forwarder")
+
+
+class Sink(Protocol):
+    url: str
+    database: str
+
+    def send(self, lines: Sequence[str]) -> None: ...
+
+    def ping(self) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ForwardResult:
+    sent: int
+    dead_lettered: int
+    backlog: int
+    error: SinkError | None = None
+
+
+def backoff_delay(failures: int, base_s: float = 1.0, cap_s: float = 300.0, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(failures-1))]; never below 0.1 s."""
+    ceiling = min(cap_s, base_s * 2 ** max(0, failures - 1))
+    return max(0.1, (rng or random).uniform(0, ceiling))
+
+
+class Forwarder:
+    def __init__(
+        self,
+        store: SqliteStore,
+        sink: Sink,
+        batch_size: int = 5000,
+        *,
+        idle_s: float = 2.0,
+        backoff_cap_s: float = 300.0,
+        backoff_base_s: float = 1.0,
+    ):
+        self.store = store
+        self.sink = sink
+        self.batch_size = batch_size
+        self.idle_s = idle_s
+        self.backoff_cap_s = backoff_cap_s
+        self.backoff_base_s = backoff_base_s
+        self.failures = 0
+        self._last_cause: str | None = None
+        self._rng = random.Random()
+        if store.meta("cursor") is None:
+            store.set_cursor(0)  # marks the store as forwarding: prune keeps unsent rows from now on
+
+    # -- one batch ---------------------------------------------------------------------------
+    def forward_once(self) -> ForwardResult:
+        """Send the next batch. A retryable failure leaves the cursor where it was and is returned in ``error``."""
+        cursor = self.store.cursor()
+        rows = self.store.rows_after(cursor, self.batch_size)
+        if not rows:
+            return ForwardResult(0, 0, 0)
+        items = [(rid, p.to_line()) for rid, p in rows if p.fields]
+        try:
+            sent, dead = self._send(items)
+        except SinkError as e:
+            self._note_failure(e)
+            return ForwardResult(0, 0, self.store.backlog(), e)
+        self.store.set_cursor(rows[-1][0])
+        self._note_success(sent)
+        return ForwardResult(sent, dead, self.store.backlog())
+
+    def _send(self, items: list[tuple[int, str]]) -> tuple[int, int]:
+        """Send ``items``; returns (sent, dead-lettered). Retryable errors propagate with nothing recorded.
+
+        A batch refused for its content (400) is split in halves until the bad lines stand alone, so the good
+        lines still land; those and batches refused for credentials/database (401/403/404) are dead-lettered.
+        """
+        if not items:
+            return 0, 0
+        try:
+            self.sink.send([line for _, line in items])
+            self.store.set_cursor(items[-1][0])  # per sub-batch, so a later retryable error re-sends only the rest
+            return len(items), 0
+        except SinkError as e:
+            if e.retryable:
+                raise
+            if e.bisectable and len(items) > 1:
+                mid = len(items) // 2
+                a_sent, a_dead = self._send(items[:mid])
+                b_sent, b_dead = self._send(items[mid:])
+                return a_sent + b_sent, a_dead + b_dead
+            self._dead_letter(items, e)
+            return 0, len(items)
+
+    def _dead_letter(self, items: list[tuple[int, str]], e: SinkError) -> None:
+        self.store.dead_letter(items[0][0], items[-1][0], e.status, e.message, [line for _, line in items],
+                               advance_cursor=True)
+        self.store.set_meta("last_error", f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {e.message}")
+        log.error(
+            f"InfluxDB refused {len(items)} point(s) ({e.cause}); kept in the dead-letter table, not retried",
+            extra=kv(url=self.sink.url, database=self.sink.database, status=e.status, cause=e.cause,
+                     server_message=e.message, first_row=items[0][0], last_row=items[-1][0]),
+        )
+
+    # -- state logging: once per change, not per attempt --------------------------------------
+    def _note_failure(self, e: SinkError) -> None:
+        self.failures += 1
+        self.store.set_meta("last_error", f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {e.message}")
+        if e.cause != self._last_cause:
+            self._last_cause = e.cause
+            log.error(
+                f"forwarding to InfluxDB paused ({e.cause}): {e.message}; retrying with backoff, data kept locally",
+                extra=kv(url=self.sink.url, database=self.sink.database, cause=e.cause, status=e.status),
+            )
+
+    def _note_success(self, sent: int) -> None:
+        if self._last_cause is not None:
+            log.warning(
+                "forwarding to InfluxDB resumed",
+                extra=kv(url=self.sink.url, after_failures=self.failures, backlog=self.store.backlog()),
+            )
+        self._last_cause = None
+        self.failures = 0
+        if sent:
+            self.store.set_meta("last_ok_ns", str(time.time_ns()))
+
+    # -- loops -------------------------------------------------------------------------------
+    def next_delay(self) -> float:
+        return backoff_delay(self.failures, self.backoff_base_s, self.backoff_cap_s, self._rng)
+
+    def drain(self, stop_event: threading.Event | None = None, max_batches: int | None = None) -> ForwardResult:
+        """Send batches until the backlog is empty, an error occurs, or ``stop_event`` is set."""
+        sent = dead = batches = 0
+        while True:
+            r = self.forward_once()
+            sent += r.sent
+            dead += r.dead_lettered
+            batches += 1
+            done = r.error is not None or r.backlog == 0 or (stop_event is not None and stop_event.is_set())
+            if done or (max_batches is not None and batches >= max_batches):
+                return ForwardResult(sent, dead, r.backlog, r.error)
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Forward until ``stop_event`` is set: drain, then idle; back off with jitter while InfluxDB fails."""
+        log.info("forwarder started", extra=kv(url=self.sink.url, database=self.sink.database,
+                                               backlog=self.store.backlog()))
+        while not stop_event.is_set():
+            try:
+                r = self.drain(stop_event)
+            except Exception:  # a bug or a store error must not kill the thread silently; log and retry
+                log.exception("forwarder iteration failed")
+                self.failures += 1
+                stop_event.wait(self.next_delay())
+                continue
+            if r.error is not None:
+                stop_event.wait(self.next_delay())
+            else:
+                stop_event.wait(self.idle_s)
+        log.info("forwarder stopped", extra=kv(backlog=self.store.backlog()))

@@ -1,0 +1,492 @@
+"""The embedded store every point is written to first: the buffer in front of InfluxDB and the local history.
+
+Layout: ``series`` (measurement + tag set, one row each) and ``points`` (series, ns time, fields as JSON);
+``points.id`` is AUTOINCREMENT so it only ever grows (never reused after deletes) and serves as the
+forwarding cursor. ``rollup_hourly`` keeps count/mean/min/max per series, hour and numeric field after
+raw rows age out. ``meta`` holds the cursor and forwarding state, ``dead_letter`` the lines InfluxDB refused.
+
+Durability choice: WAL + ``synchronous=NORMAL``. A committed write survives a process crash (SIGKILL);
+only an OS crash or power loss can lose the last transactions since the previous WAL checkpoint sync.
+For one-minute monitoring samples that trade is right: FULL would fsync on every commit, which on the
+small SD/eMMC boxes this runs on costs far more than the few seconds of samples at risk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.inventory import StoreSettings
+from core.logs import kv
+from core.schema import FieldValue, Point
+
+log = logging.getLogger("wifiwatch.store")
+
+SCHEMA_VERSION = 1
+HOUR_NS = 3_600_000_000_000
+DAY_NS = 24 * HOUR_NS
+DISK_LOG_INTERVAL_S = 60.0
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    measurement TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    UNIQUE (measurement, tags)
+);
+CREATE TABLE IF NOT EXISTS points (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    time_ns INTEGER NOT NULL,
+    fields TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS points_series_time ON points (series_id, time_ns);
+CREATE INDEX IF NOT EXISTS points_time ON points (time_ns);
+CREATE TABLE IF NOT EXISTS rollup_hourly (
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    hour_ns INTEGER NOT NULL,
+    field TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    mean REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    PRIMARY KEY (series_id, hour_ns, field)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollup_hour ON rollup_hourly (hour_ns);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_ns INTEGER NOT NULL,
+    first_row INTEGER NOT NULL,
+    last_row INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT NOT NULL,
+    lines TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class HourlyRow:
+    """One series' numeric field over one hour (bools counted as 0/1)."""
+
+    measurement: str
+    tags: Mapping[str, str]
+    hour_ns: int
+    field: str
+    count: int
+    mean: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    created_ns: int
+    first_row: int
+    last_row: int
+    status: int | None
+    error: str
+    lines: list[str]
+
+
+def _clean_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """Empty tag values are dropped, as line protocol does, so both stores hold the same series."""
+    return {k: v for k, v in sorted(tags.items()) if v != ""}
+
+
+def _clean_fields(fields: Mapping[str, FieldValue]) -> dict[str, FieldValue]:
+    """NaN/inf are dropped, as Point.to_line does: InfluxDB rejects them and SQLite's JSON cannot hold them."""
+    return {k: v for k, v in fields.items() if not (isinstance(v, float) and (math.isnan(v) or math.isinf(v)))}
+
+
+def _tags_json(tags: Mapping[str, str]) -> str:
+    return json.dumps(tags, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+SeriesKey = tuple[tuple[str, str], ...]
+
+
+def series_id_key(tags: Mapping[str, str]) -> SeriesKey:
+    """The key :meth:`SqliteStore.latest` uses for a series: its sorted tag pairs."""
+    return tuple(sorted(tags.items()))
+
+
+def _is_disk_full(e: sqlite3.OperationalError) -> bool:
+    return "full" in str(e).lower()
+
+
+class SqliteStore:
+    """Thread-safe: one connection guarded by a lock (writes come from the asyncio loop and scheduler threads)."""
+
+    def __init__(self, path: str | os.PathLike[str], settings: StoreSettings, forwarding: bool | None = None):
+        """``forwarding``: whether raw rows must be forwarded before :meth:`prune` may delete them.
+
+        None means "if a forwarder has ever run against this store" (a cursor exists), so a store used
+        without InfluxDB prunes by age alone and one feeding InfluxDB never prunes unsent rows.
+        """
+        self.path = Path(path)
+        self.settings = settings
+        self._forwarding = forwarding
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        self._series: dict[tuple[str, str], int] = {}
+        self._last_disk_log = 0.0
+        self._init_schema()
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _init_schema(self) -> None:
+        c = self._conn
+        with self._lock:
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has store schema version {version}, newer than this wifiwatch ({SCHEMA_VERSION});"
+                    " upgrade wifiwatch or use another store path"
+                )
+            if version == 0:
+                # Must precede table creation: lets prune/disk-full hand freed pages back to the filesystem.
+                c.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA foreign_keys=OFF")
+            if version == 0:
+                c.executescript("BEGIN IMMEDIATE;" + _DDL + f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
+            # Future migrations: `if version < 2: ...; PRAGMA user_version=2` here.
+            for sid, m, tags in c.execute("SELECT id, measurement, tags FROM series"):
+                self._series[(m, tags)] = sid
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            in_tx = self._conn.in_transaction
+            if not in_tx:
+                self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if not in_tx and self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            else:
+                if not in_tx and self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------------
+    def write(self, points: Sequence[Point]) -> None:
+        """All points in one transaction; makes room first when the filesystem is nearly full."""
+        if not points:
+            return
+        with self._lock:
+            self._ensure_free_space(len(points))
+            try:
+                self._insert(points)
+            except sqlite3.OperationalError as e:
+                if not _is_disk_full(e):
+                    raise
+                self._log_disk_full(None, str(e))
+                self._free_rows(max(len(points) * 2, self._row_count() // 10, 1000))
+                self._insert(points)  # a second failure propagates: never silently dropped
+
+    def _insert(self, points: Sequence[Point]) -> None:
+        with self._tx() as c:
+            rows = []
+            for p in points:
+                sid = self._series_id(c, p.measurement, _clean_tags(p.tags))
+                fields = json.dumps(_clean_fields(p.fields), ensure_ascii=False, separators=(",", ":"))
+                rows.append((sid, int(p.time_ns), fields))
+            c.executemany("INSERT INTO points (series_id, time_ns, fields) VALUES (?, ?, ?)", rows)
+
+    def _series_id(self, c: sqlite3.Connection, measurement: str, tags: dict[str, str]) -> int:
+        key = (measurement, _tags_json(tags))
+        sid = self._series.get(key)
+        if sid is None:
+            c.execute("INSERT OR IGNORE INTO series (measurement, tags) VALUES (?, ?)", key)
+            sid = c.execute("SELECT id FROM series WHERE measurement=? AND tags=?", key).fetchone()[0]
+            self._series[key] = sid
+        return sid
+
+    # -- disk space --------------------------------------------------------------------------
+    def free_mb(self) -> float:
+        return shutil.disk_usage(self.path.parent).free / 1_048_576
+
+    def _ensure_free_space(self, incoming: int) -> None:
+        free = self.free_mb()
+        if free >= self.settings.min_free_mb:
+            return
+        self._log_disk_full(free, None)
+        # Delete at least as many rows as arrive so the store stops growing; the newest data is kept.
+        self._free_rows(max(incoming, 1000))
+
+    def _log_disk_full(self, free_mb: float | None, error: str | None) -> None:
+        now = time.monotonic()
+        if now - self._last_disk_log < DISK_LOG_INTERVAL_S:
+            return
+        self._last_disk_log = now
+        log.error(
+            "store filesystem nearly full: deleting the oldest raw rows (already forwarded first) to keep new data",
+            extra=kv(path=str(self.path), free_mb=None if free_mb is None else round(free_mb, 1),
+                     min_free_mb=self.settings.min_free_mb, sqlite_error=error),
+        )
+
+    def _free_rows(self, n: int) -> int:
+        """Delete the ``n`` oldest raw rows, forwarded ones first, and give the pages back to the filesystem."""
+        cursor = self.cursor()
+        with self._tx() as c:
+            deleted = c.execute(
+                "DELETE FROM points WHERE id IN (SELECT id FROM points WHERE id <= ? ORDER BY id LIMIT ?)",
+                (cursor, n),
+            ).rowcount
+            if deleted < n:
+                deleted += c.execute(
+                    "DELETE FROM points WHERE id IN (SELECT id FROM points ORDER BY time_ns LIMIT ?)",
+                    (n - deleted,),
+                ).rowcount
+        self._reclaim()
+        log.warning("deleted oldest raw rows to free disk space", extra=kv(rows=deleted, path=str(self.path)))
+        return deleted
+
+    def _reclaim(self) -> None:
+        try:
+            self._conn.execute("PRAGMA incremental_vacuum")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError as e:  # reclaiming is best effort; the delete already happened
+            log.warning("could not give freed pages back to the filesystem", extra=kv(error=str(e)))
+
+    # -- reading -----------------------------------------------------------------------------
+    def _matching_series(self, measurement: str, tags: Mapping[str, str] | None) -> dict[int, dict[str, str]]:
+        want = dict(tags or {})
+        out: dict[int, dict[str, str]] = {}
+        for sid, tj in self._conn.execute("SELECT id, tags FROM series WHERE measurement=?", (measurement,)):
+            t = json.loads(tj)
+            if all(t.get(k, "") == v for k, v in want.items()):
+                out[sid] = t
+        return out
+
+    def query(
+        self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None
+    ) -> list[Point]:
+        """PointReader: rows in [start, end), ordered by time then series; same-time rows of one series merge
+        (later wins), as InfluxDB overwrites a point written twice."""
+        with self._lock:
+            series = self._matching_series(measurement, tags)
+            if not series:
+                return []
+            merged: dict[tuple[int, int], dict[str, FieldValue]] = {}
+            for sid in series:
+                for t, fj in self._conn.execute(
+                    "SELECT time_ns, fields FROM points WHERE series_id=? AND time_ns>=? AND time_ns<? ORDER BY id",
+                    (sid, start_ns, end_ns),
+                ):
+                    merged.setdefault((t, sid), {}).update(json.loads(fj))
+        pts = [Point(measurement, series[sid], f, t) for (t, sid), f in merged.items() if f]
+        pts.sort(key=lambda p: (p.time_ns, p.series_key()))
+        return pts
+
+    def latest(self, measurement: str, tags: Mapping[str, str] | None = None) -> dict[SeriesKey, Point]:
+        """The newest point of each matching series, keyed by :func:`series_id_key`, for "current state" views."""
+        out: dict[SeriesKey, Point] = {}
+        with self._lock:
+            for sid, t in self._matching_series(measurement, tags).items():
+                row = self._conn.execute(
+                    "SELECT time_ns, fields FROM points WHERE series_id=? ORDER BY time_ns DESC, id DESC LIMIT 1",
+                    (sid,),
+                ).fetchone()
+                if row:
+                    out[series_id_key(t)] = Point(measurement, t, json.loads(row[1]), row[0])
+        return out
+
+    # -- hourly rollups ----------------------------------------------------------------------
+    def rollup(self, now_ns: int) -> int:
+        """Job: (re)compute every hour touched by rows written since the last run; returns hours updated.
+
+        Tracking by row id rather than by time means late rows (a buffered collector, an imported file)
+        still land in their hour; the current partial hour is recomputed again as rows arrive.
+        """
+        cutoff = now_ns - self.settings.raw_retention_days * DAY_NS
+        with self._tx() as c:
+            done = int(self._meta_get("rollup_row", "0"))
+            top = c.execute("SELECT COALESCE(MAX(id), 0) FROM points").fetchone()[0]
+            if top <= done:
+                return 0
+            touched = c.execute(
+                "SELECT DISTINCT series_id, time_ns / ? FROM points WHERE id > ? AND id <= ? AND time_ns >= ?",
+                (HOUR_NS, done, top, cutoff - cutoff % HOUR_NS),
+            ).fetchall()
+            for sid, hour in touched:
+                h0 = hour * HOUR_NS
+                c.execute("DELETE FROM rollup_hourly WHERE series_id=? AND hour_ns=?", (sid, h0))
+                c.execute(
+                    """INSERT INTO rollup_hourly (series_id, hour_ns, field, count, mean, min, max)
+                       SELECT p.series_id, ?, j.key, COUNT(*), AVG(j.value), MIN(j.value), MAX(j.value)
+                       FROM points p, json_each(p.fields) j
+                       WHERE p.series_id=? AND p.time_ns>=? AND p.time_ns<?
+                         AND j.type IN ('integer', 'real', 'true', 'false')
+                       GROUP BY j.key""",
+                    (h0, sid, h0, h0 + HOUR_NS),
+                )
+            self._meta_set("rollup_row", str(top))
+        return len(touched)
+
+    def query_hourly(
+        self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> list[HourlyRow]:
+        """Hourly aggregates with start_ns <= hour < end_ns, ordered by hour, series, field."""
+        with self._lock:
+            series = self._matching_series(measurement, tags)
+            out: list[HourlyRow] = []
+            for sid, t in series.items():
+                for h, f, n, mean, lo, hi in self._conn.execute(
+                    "SELECT hour_ns, field, count, mean, min, max FROM rollup_hourly "
+                    "WHERE series_id=? AND hour_ns>=? AND hour_ns<?",
+                    (sid, start_ns, end_ns),
+                ):
+                    if fields is None or f in fields:
+                        out.append(HourlyRow(measurement, t, h, f, n, mean, lo, hi))
+        out.sort(key=lambda r: (r.hour_ns, tuple(sorted(r.tags.items())), r.field))
+        return out
+
+    # -- retention ---------------------------------------------------------------------------
+    def forwarding(self) -> bool:
+        if self._forwarding is not None:
+            return self._forwarding
+        return self._meta_get("cursor", None) is not None
+
+    def prune(self, now_ns: int) -> tuple[int, int]:
+        """Job: delete raw rows past raw_retention_days (only forwarded ones when forwarding) and rollups past
+        retention_days. Rolls up first so no hour loses its aggregate. Returns (raw rows, rollup rows) deleted."""
+        self.rollup(now_ns)
+        raw_cut = now_ns - self.settings.raw_retention_days * DAY_NS
+        roll_cut = now_ns - self.settings.retention_days * DAY_NS
+        with self._tx() as c:
+            if self.forwarding():
+                raw = c.execute("DELETE FROM points WHERE time_ns < ? AND id <= ?", (raw_cut, self.cursor())).rowcount
+            else:
+                raw = c.execute("DELETE FROM points WHERE time_ns < ?", (raw_cut,)).rowcount
+            rolled = c.execute("DELETE FROM rollup_hourly WHERE hour_ns < ?", (roll_cut,)).rowcount
+        if raw or rolled:
+            self._reclaim()
+            log.info("pruned store", extra=kv(raw_rows=raw, rollup_rows=rolled))
+        return raw, rolled
+
+    # -- forwarding support ------------------------------------------------------------------
+    def _meta_get(self, key: str, default: Any) -> Any:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def _meta_set(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            return self._meta_get(key, default)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx():
+            self._meta_set(key, value)
+
+    def cursor(self) -> int:
+        """Highest row id InfluxDB has acknowledged (or dead-lettered)."""
+        with self._lock:
+            return int(self._meta_get("cursor", "0"))
+
+    def set_cursor(self, row_id: int) -> None:
+        with self._tx():
+            self._meta_set("cursor", str(row_id))
+
+    def rows_after(self, cursor: int, limit: int) -> list[tuple[int, Point]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT p.id, s.measurement, s.tags, p.time_ns, p.fields FROM points p JOIN series s "
+                "ON s.id = p.series_id WHERE p.id > ? ORDER BY p.id LIMIT ?",
+                (cursor, limit),
+            ).fetchall()
+        return [(rid, Point(m, json.loads(tj), json.loads(fj), t)) for rid, m, tj, t, fj in rows]
+
+    def backlog(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM points WHERE id > ?", (self.cursor(),)).fetchone()[0]
+
+    def dead_letter(
+        self, first_row: int, last_row: int, status: int | None, error: str, lines: Sequence[str],
+        advance_cursor: bool = False,
+    ) -> None:
+        """Park refused lines; with ``advance_cursor`` the cursor moves past them in the same transaction."""
+        with self._tx() as c:
+            if advance_cursor:
+                self._meta_set("cursor", str(max(last_row, self.cursor())))
+            c.execute(
+                "INSERT INTO dead_letter (created_ns, first_row, last_row, status, error, lines) VALUES (?,?,?,?,?,?)",
+                (time.time_ns(), first_row, last_row, status, error, "\n".join(lines)),
+            )
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, created_ns, first_row, last_row, status, error, lines FROM dead_letter "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [DeadLetter(i, c, f, la, s, e, ln.split("\n")) for i, c, f, la, s, e, ln in rows]
+
+    def dead_letter_count(self) -> tuple[int, int]:
+        """(batches, lines) held in the dead-letter table."""
+        with self._lock:
+            b, n = self._conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(lines) - LENGTH(REPLACE(lines, char(10), '')) + 1), 0) "
+                "FROM dead_letter"
+            ).fetchone()
+        return int(b), int(n)
+
+    # -- status ------------------------------------------------------------------------------
+    def _row_count(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            c = self._conn
+            rows = self._row_count()
+            oldest, newest = c.execute("SELECT MIN(time_ns), MAX(time_ns) FROM points").fetchone()
+            page = c.execute("PRAGMA page_size").fetchone()[0] * c.execute("PRAGMA page_count").fetchone()[0]
+            wal = Path(f"{self.path}-wal")
+            dl_batches, dl_lines = self.dead_letter_count()
+            return {
+                "path": str(self.path),
+                "rows": rows,
+                "series": c.execute("SELECT COUNT(*) FROM series").fetchone()[0],
+                "rollup_rows": c.execute("SELECT COUNT(*) FROM rollup_hourly").fetchone()[0],
+                "bytes": page + (wal.stat().st_size if wal.exists() else 0),
+                "oldest_ns": oldest,
+                "newest_ns": newest,
+                "cursor": self.cursor(),
+                "backlog": self.backlog(),
+                "dead_letter_batches": dl_batches,
+                "dead_letter_lines": dl_lines,
+                "last_error": self._meta_get("last_error", None),
+                "last_forward_ok_ns": self._meta_get("last_ok_ns", None),
+                "free_mb": round(self.free_mb(), 1),
+            }
