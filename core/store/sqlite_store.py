@@ -131,7 +131,10 @@ def _is_disk_full(e: sqlite3.OperationalError) -> bool:
 class SqliteStore:
     """Thread-safe: one connection guarded by a lock (writes come from the asyncio loop and scheduler threads)."""
 
-    def __init__(self, path: str | os.PathLike[str], settings: StoreSettings, forwarding: bool | None = None):
+    def __init__(
+        self, path: str | os.PathLike[str], settings: StoreSettings, forwarding: bool | None = None,
+        reserve_bytes: int = 2 * 1_048_576,
+    ):
         """``forwarding``: whether raw rows must be forwarded before :meth:`prune` may delete them.
 
         None means "if a forwarder has ever run against this store" (a cursor exists), so a store used
@@ -145,7 +148,9 @@ class SqliteStore:
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
         self._series: dict[tuple[str, str], int] = {}
         self._last_disk_log = 0.0
+        self.reserve_bytes = reserve_bytes
         self._init_schema()
+        self._make_reserve()
 
     # -- set-up ------------------------------------------------------------------------------
     def _init_schema(self) -> None:
@@ -162,6 +167,8 @@ class SqliteStore:
                 c.execute("PRAGMA auto_vacuum=INCREMENTAL")
             c.execute("PRAGMA journal_mode=WAL")
             c.execute("PRAGMA synchronous=NORMAL")
+            # A 1 MB WAL bound: the reserve file (2 MB) must cover a checkpoint's needs when the disk fills.
+            c.execute("PRAGMA wal_autocheckpoint=256")
             c.execute("PRAGMA foreign_keys=OFF")
             if version == 0:
                 c.executescript("BEGIN IMMEDIATE;" + _DDL + f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
@@ -208,8 +215,9 @@ class SqliteStore:
                 if not _is_disk_full(e):
                     raise
                 self._log_disk_full(None, str(e))
-                self._free_rows(max(len(points) * 2, self._row_count() // 10, 1000))
+                self._make_room(max(len(points) * 2, self._row_count() // 10, 1000))
                 self._insert(points)  # a second failure propagates: never silently dropped
+                self._make_reserve()
 
     def _insert(self, points: Sequence[Point]) -> None:
         with self._tx() as c:
@@ -233,13 +241,42 @@ class SqliteStore:
     def free_mb(self) -> float:
         return shutil.disk_usage(self.path.parent).free / 1_048_576
 
+    @property
+    def _reserve_path(self) -> Path:
+        return Path(f"{self.path}-reserve")
+
+    def _make_reserve(self) -> None:
+        """Keep a small file we can delete when the disk is full: SQLite needs a little room even to delete."""
+        if self.reserve_bytes <= 0 or self._reserve_path.exists():
+            return
+        try:
+            with self._reserve_path.open("wb") as f:
+                f.write(b"\0" * self.reserve_bytes)
+        except OSError:
+            self._reserve_path.unlink(missing_ok=True)
+
+    def _release_reserve(self) -> None:
+        self._reserve_path.unlink(missing_ok=True)
+
     def _ensure_free_space(self, incoming: int) -> None:
         free = self.free_mb()
         if free >= self.settings.min_free_mb:
             return
         self._log_disk_full(free, None)
         # Delete at least as many rows as arrive so the store stops growing; the newest data is kept.
-        self._free_rows(max(incoming, 1000))
+        self._make_room(max(incoming, 1000))
+
+    def _make_room(self, n: int) -> None:
+        try:
+            self._free_rows(n)
+        except sqlite3.OperationalError as e:
+            if not _is_disk_full(e):
+                raise
+            # Deleting rows itself needs room in the WAL: release the reserve file, checkpoint, try again.
+            self._release_reserve()
+            self._checkpoint()
+            self._free_rows(n)
+        self._make_reserve()
 
     def _log_disk_full(self, free_mb: float | None, error: str | None) -> None:
         now = time.monotonic()
@@ -268,6 +305,12 @@ class SqliteStore:
         self._reclaim()
         log.warning("deleted oldest raw rows to free disk space", extra=kv(rows=deleted, path=str(self.path)))
         return deleted
+
+    def _checkpoint(self) -> None:
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError as e:
+            log.warning("WAL checkpoint failed", extra=kv(error=str(e)))
 
     def _reclaim(self) -> None:
         try:
@@ -333,23 +376,37 @@ class SqliteStore:
             if top <= done:
                 return 0
             touched = c.execute(
-                "SELECT DISTINCT series_id, time_ns / ? FROM points WHERE id > ? AND id <= ? AND time_ns >= ?",
-                (HOUR_NS, done, top, cutoff - cutoff % HOUR_NS),
+                "SELECT DISTINCT series_id, time_ns / ? FROM points WHERE id > ? AND id <= ?",
+                (HOUR_NS, done, top),
             ).fetchall()
             for sid, hour in touched:
                 h0 = hour * HOUR_NS
-                c.execute("DELETE FROM rollup_hourly WHERE series_id=? AND hour_ns=?", (sid, h0))
-                c.execute(
-                    """INSERT INTO rollup_hourly (series_id, hour_ns, field, count, mean, min, max)
-                       SELECT p.series_id, ?, j.key, COUNT(*), AVG(j.value), MIN(j.value), MAX(j.value)
-                       FROM points p, json_each(p.fields) j
-                       WHERE p.series_id=? AND p.time_ns>=? AND p.time_ns<?
-                         AND j.type IN ('integer', 'real', 'true', 'false')
-                       GROUP BY j.key""",
-                    (h0, sid, h0, h0 + HOUR_NS),
-                )
+                if h0 + HOUR_NS > cutoff:
+                    # Raw rows of this hour are all still here: recompute it whole.
+                    c.execute("DELETE FROM rollup_hourly WHERE series_id=? AND hour_ns=?", (sid, h0))
+                    self._aggregate_into(c, sid, h0, 0, top)
+                else:
+                    # The hour may be partly pruned already: fold only the new rows into its aggregate.
+                    self._aggregate_into(c, sid, h0, done, top)
             self._meta_set("rollup_row", str(top))
         return len(touched)
+
+    @staticmethod
+    def _aggregate_into(c: sqlite3.Connection, sid: int, h0: int, after_id: int, upto_id: int) -> None:
+        c.execute(
+            """INSERT INTO rollup_hourly (series_id, hour_ns, field, count, mean, min, max)
+               SELECT p.series_id, ?, j.key, COUNT(*), AVG(j.value), MIN(j.value), MAX(j.value)
+               FROM points p, json_each(p.fields) j
+               WHERE p.series_id=? AND p.time_ns>=? AND p.time_ns<? AND p.id>? AND p.id<=?
+                 AND j.type IN ('integer', 'real', 'true', 'false')
+               GROUP BY j.key
+               ON CONFLICT (series_id, hour_ns, field) DO UPDATE SET
+                 mean = (mean * count + excluded.mean * excluded.count) / (count + excluded.count),
+                 count = count + excluded.count,
+                 min = MIN(min, excluded.min),
+                 max = MAX(max, excluded.max)""",
+            (h0, sid, h0, h0 + HOUR_NS, after_id, upto_id),
+        )
 
     def query_hourly(
         self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
