@@ -6,6 +6,7 @@ import logging
 import sqlite3
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def status(ap: str, t: int, clients: int = 3, rtt: float = 1.5, up: bool = True,
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
     s = SqliteStore(tmp_path / "s.sqlite3", StoreSettings(min_free_mb=0))
     yield s
     s.close()
@@ -177,7 +178,7 @@ def test_low_free_space_deletes_oldest_forwarded_first_and_logs(tmp_path: Path, 
 
 
 @pytest.fixture
-def tiny_fs(tmp_path: Path):
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
     mnt = tmp_path / "tiny"
     mnt.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True)

@@ -43,7 +43,7 @@ class InfluxV2Sink:
     def send(self, lines: Sequence[str]) -> None:
         try:
             self._write.write(bucket=self.database, org=self.org or "-", record="\n".join(lines),
-                              write_precision=WritePrecision.NS)
+                              write_precision=WritePrecision.NS)  # type: ignore[arg-type]
         except ApiException as e:
             status = int(e.status or 0)
             if status == 0:
