@@ -5,8 +5,8 @@ cursor to InfluxDB, so an InfluxDB outage or a crash never loses data accepted b
 """
 
 from core.store.errors import SinkError
-from core.store.factory import make_reader, make_sink
 from core.store.forwarder import Forwarder, ForwardResult
+from core.store.influx import make_reader, make_sink
 from core.store.sqlite_store import SqliteStore
 
 __all__ = ["ForwardResult", "Forwarder", "SinkError", "SqliteStore", "make_reader", "make_sink"]
