@@ -138,7 +138,7 @@ class VictoriaServer:
         httpx.get(f"{self.url}/internal/force_flush", timeout=10)
         r = httpx.post(f"{self.url}/api/v1/export", data={"match[]": match, "start": "0"}, timeout=10)
         r.raise_for_status()
-        return [json.loads(line) for line in r.text.splitlines() if line.strip()]
+        return [json.loads(line) for line in r.text.split("\n") if line.strip()]
 
 
 def _need(binary: str) -> None:

@@ -213,3 +213,13 @@ def test_real_full_filesystem_keeps_newest_data(tiny_fs: Path, caplog) -> None:
     assert any(r.kv.get("free_mb") is not None for r in caplog.records if r.levelno == logging.ERROR)
     assert s.query("ap_status", T0 + (batches + 19) * 1000, 2**62)[-1].time_ns == T0 + (batches + 19) * 1000 + 99
     s.close()
+
+
+def test_lines_after_equal_point_to_line_and_skip_fieldless_rows(store: SqliteStore) -> None:
+    pts = [status("ap-1", T0 + i, err="a b,c=d") for i in range(3)]
+    odd = Point("ap_event", {"site": "鹿嶋 市", "ap": "a,b=c", "kind": "down"}, {"message": 'x "y"'}, T0 + 9)
+    empty = Point("ap_ping", {"ap": "z"}, {"rtt_ms": float("nan")}, T0 + 10)
+    store.write([*pts, odd, empty])
+    lines = store.lines_after(0, 100)
+    assert [line for _, line in lines] == [p.to_line() for p in [*pts, odd]]
+    assert store.lines_after(4, 100) == [(5, "")]  # a field-less row still lets the cursor pass

@@ -73,17 +73,16 @@ class Forwarder:
     # -- one batch ---------------------------------------------------------------------------
     def forward_once(self) -> ForwardResult:
         """Send the next batch. A retryable failure leaves the cursor where it was and is returned in ``error``."""
-        cursor = self.store.cursor()
-        rows = self.store.rows_after(cursor, self.batch_size)
+        rows = self.store.lines_after(self.store.cursor(), self.batch_size)
         if not rows:
             return ForwardResult(0, 0, 0)
-        items = [(rid, p.to_line()) for rid, p in rows if p.fields]
+        items = [(rid, line) for rid, line in rows if line]
         try:
             sent, dead = self._send(items)
         except SinkError as e:
             self._note_failure(e)
             return ForwardResult(0, 0, self.store.backlog(), e)
-        self.store.set_cursor(rows[-1][0])
+        self.store.set_cursor(max(rows[-1][0], self.store.cursor()))
         self._note_success(sent)
         return ForwardResult(sent, dead, self.store.backlog())
 

@@ -147,6 +147,7 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
         self._series: dict[tuple[str, str], int] = {}
+        self._prefixes: dict[int, tuple[str, str, str]] = {}
         self._last_disk_log = 0.0
         self.reserve_bytes = reserve_bytes
         self._init_schema()
@@ -483,6 +484,32 @@ class SqliteStore:
                 (cursor, limit),
             ).fetchall()
         return [(rid, Point(m, json.loads(tj), json.loads(fj), t)) for rid, m, tj, t, fj in rows]
+
+    def lines_after(self, cursor: int, limit: int) -> list[tuple[int, str]]:
+        """Rows after ``cursor`` as (row id, line protocol), oldest first; rows without fields are skipped.
+
+        Point.to_line stays the one place that escapes; the measurement+tags prefix is cached per series
+        because escaping tags is most of the cost of forwarding.
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, series_id, time_ns, fields FROM points WHERE id > ? ORDER BY id LIMIT ?",
+                (cursor, limit),
+            ).fetchall()
+            out: list[tuple[int, str]] = []
+            for rid, sid, t, fj in rows:
+                pre = self._prefixes.get(sid)
+                if pre is None:
+                    m, tj = self._conn.execute("SELECT measurement, tags FROM series WHERE id=?", (sid,)).fetchone()
+                    bare = Point(m, {}, {}, 0).to_line()[:-3]
+                    pre = self._prefixes[sid] = (m, bare, Point(m, json.loads(tj), {}, 0).to_line()[:-3])
+                m, bare, prefix = pre
+                fields = json.loads(fj)
+                if fields:
+                    out.append((rid, prefix + Point(m, {}, fields, t).to_line()[len(bare):]))
+            if not out and rows:
+                out.append((rows[-1][0], ""))  # only field-less rows: still let the cursor move past them
+        return out
 
     def backlog(self) -> int:
         with self._lock:
