@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,8 @@ from core.inventory import Inventory
 from core.paths import known_vendors
 from core.secrets import REDACTOR, SecretResolver
 
-console = Console()
+# Piped output (logs, files, tests) keeps whole rows instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 ConfigOpt = Annotated[
