@@ -50,6 +50,9 @@ def test_status_forward_and_dead_letters(config: Path, influxd, influx_db) -> No
     assert code == 0 and "400" in out and "conflict" in out and 'clients="lots"' in out
     code, out = run("store", "status", "-c", str(config))
     assert "1 points in 1 batches" in out and "0 points" in out
+    code, out = run("store", "dead-letter", "retry", "-c", str(config))
+    assert code == 1 and "re-sent 0 batches" in out and "conflict" in out
+    assert store.dead_letter_count() == (1, 1)
     store.close()
 
 

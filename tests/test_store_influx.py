@@ -80,11 +80,19 @@ def test_v1_factory_and_missing_database_is_dead_lettered(tmp_path: Path, influx
     assert dl.status == 404 and "database not found" in dl.error and len(dl.lines) == 10
     assert any("missing database" in rec.getMessage() for rec in caplog.records)
     assert fwd.forward_once().sent == 0  # not retried forever
-    # The lines are kept verbatim: replaying them into an existing database stores them.
-    InfluxV1Sink(influxd.url, influx_db).send(dl.lines)
-    assert influxd.count(influx_db, "ap_status", "clients") == 5
-    reader = make_reader(InfluxSettings(url=influxd.url, database=influx_db), SecretResolver())
-    assert len(reader.query("ap_clients", 0, 2**62)) == 5
+    assert fwd.retry_dead_letters() == (0, 0, [f"batch {dl.id}: {dl.error}"])  # still missing: kept
+    assert store.dead_letter_count() == (1, 10)
+    # Once the database exists, the parked lines are re-sent verbatim and leave the table.
+    influxd.create_db("does_not_exist")
+    try:
+        assert fwd.retry_dead_letters() == (1, 10, [])
+        assert store.dead_letter_count() == (0, 0)
+        assert influxd.count("does_not_exist", "ap_status", "clients") == 5
+        reader = make_reader(settings, SecretResolver())
+        assert reader.query("ap_clients", 0, 2**62) == store.query("ap_clients", 0, 2**62)
+        assert len(reader.query("ap_clients", 0, 2**62)) == 5
+    finally:
+        influxd.query('DROP DATABASE "does_not_exist"')
     store.close()
 
 

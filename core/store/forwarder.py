@@ -119,6 +119,31 @@ class Forwarder:
                      server_message=e.message, first_row=items[0][0], last_row=items[-1][0]),
         )
 
+    def retry_dead_letters(self, ids: Sequence[int] | None = None) -> tuple[int, int, list[str]]:
+        """Re-send parked batches (after fixing a token or creating the database), oldest first.
+
+        A batch that lands is removed from the table; one refused again stays, with its new message.
+        Returns (batches sent, points sent, errors). Re-sending is safe: points keep their timestamps.
+        """
+        letters = sorted(self.store.dead_letters(limit=1_000_000, ids=ids), key=lambda d: d.id)
+        batches = points = 0
+        errors: list[str] = []
+        for d in letters:
+            try:
+                self.sink.send(d.lines)
+            except SinkError as e:
+                errors.append(f"batch {d.id}: {e.message}")
+                if e.retryable:
+                    break
+                continue
+            self.store.delete_dead_letter(d.id)
+            batches += 1
+            points += len(d.lines)
+        if batches:
+            log.warning("re-sent dead-lettered batches", extra=kv(batches=batches, points=points,
+                                                                 url=self.sink.url))
+        return batches, points, errors
+
     # -- state logging: once per change, not per attempt --------------------------------------
     def _note_failure(self, e: SinkError) -> None:
         self.failures += 1

@@ -24,8 +24,8 @@ def make_sink(settings: InfluxSettings, resolver: SecretResolver) -> InfluxV1Sin
     """v1: POST /write (1.x, or 2.x/3.x compatibility); v2: influxdb-client, token auth. Raises SecretError."""
     token, user, password = _creds(settings, resolver)
     if settings.api == "v2":
-        return InfluxV2Sink(settings.url, settings.database, org=settings.org, token=token,
-                            timeout_s=settings.timeout_s, verify_tls=settings.verify_tls)
+        return InfluxV2Sink(settings.url, settings.database, org=settings.org, token=token, username=user,
+                            password=password, timeout_s=settings.timeout_s, verify_tls=settings.verify_tls)
     return InfluxV1Sink(settings.url, settings.database, username=user, password=password, token=token,
                         timeout_s=settings.timeout_s, verify_tls=settings.verify_tls)
 

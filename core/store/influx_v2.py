@@ -27,6 +27,8 @@ class InfluxV2Sink:
         *,
         org: str = "",
         token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
         timeout_s: float = 10.0,
         verify_tls: bool = True,
     ):
@@ -37,6 +39,7 @@ class InfluxV2Sink:
         self._client = InfluxDBClient(
             url=self.url, token=token or "", org=org or "-", timeout=int(timeout_s * 1000), verify_ssl=verify_tls,
             retries=urllib3.Retry(total=0, redirect=0), enable_gzip=False,
+            **({"username": username, "password": password or ""} if username and not token else {}),
         )
         self._write = self._client.write_api(write_options=SYNCHRONOUS)
 

@@ -473,8 +473,9 @@ class SqliteStore:
             return int(self._meta_get("cursor", "0"))
 
     def set_cursor(self, row_id: int) -> None:
+        """Never moves back: a second forwarder (``store forward --once`` beside the daemon) can only re-send."""
         with self._tx():
-            self._meta_set("cursor", str(row_id))
+            self._meta_set("cursor", str(max(row_id, int(self._meta_get("cursor", "0")))))
 
     def rows_after(self, cursor: int, limit: int) -> list[tuple[int, Point]]:
         with self._lock:
@@ -528,14 +529,26 @@ class SqliteStore:
                 (time.time_ns(), first_row, last_row, status, error, "\n".join(lines)),
             )
 
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+    def dead_letters(self, limit: int = 100, ids: Sequence[int] | None = None) -> list[DeadLetter]:
+        """Newest first; ``ids`` selects particular batches."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, created_ns, first_row, last_row, status, error, lines FROM dead_letter "
-                "ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+            if ids is not None:
+                marks = ",".join("?" * len(ids))
+                rows = self._conn.execute(
+                    "SELECT id, created_ns, first_row, last_row, status, error, lines FROM dead_letter "
+                    f"WHERE id IN ({marks}) ORDER BY id DESC", tuple(ids),
+                ).fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT id, created_ns, first_row, last_row, status, error, lines FROM dead_letter "
+                    "ORDER BY id DESC LIMIT ?",
+                    (limit,),
+                ).fetchall()
         return [DeadLetter(i, c, f, la, s, e, ln.split("\n")) for i, c, f, la, s, e, ln in rows]
+
+    def delete_dead_letter(self, dl_id: int) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM dead_letter WHERE id=?", (dl_id,))
 
     def dead_letter_count(self) -> tuple[int, int]:
         """(batches, lines) held in the dead-letter table."""

@@ -152,3 +152,27 @@ def register(app: typer.Typer) -> None:
             for d in letters:
                 for line in d.lines:
                     console.print(REDACTOR(line), highlight=False, markup=False, soft_wrap=True)
+
+    @dead_app.command("retry")
+    def dead_retry(
+        config: ConfigOpt = None,
+        ids: Annotated[list[int] | None, typer.Option("--id", help="Only these batches (repeatable)")] = None,
+    ) -> None:
+        """Re-send parked batches after fixing the cause (token, database); exit 1 if some are refused again."""
+        from core.store.forwarder import Forwarder
+
+        inv = load_inventory(config)
+        sink = _sink(inv, config)
+        if sink is None or inv.influxdb is None:
+            raise typer.Exit(_fail("no [influxdb] section in the config: nothing to send to"))
+        store = _open_store(inv)
+        try:
+            batches, points, errors = Forwarder(store, sink, inv.influxdb.batch_size).retry_dead_letters(ids)
+        finally:
+            store.close()
+            sink.close()
+        console.print(f"re-sent {batches:,} batches ({points:,} points)", highlight=False)
+        for e in errors:
+            err.print(f"[red]error:[/red] {REDACTOR(e)}", highlight=False)
+        if errors:
+            raise typer.Exit(1)
