@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -122,17 +123,17 @@ def test_unparsable_body_and_wrong_token_are_permanent_with_server_message(influ
     assert not e.value.retryable and e.value.status == 400 and "unable to parse" in e.value.message
 
 
-class _AuthServer:
-    """A real HTTP server that rejects every write with 401, like InfluxDB with auth on and a wrong token."""
+class _StatusServer:
+    """A real HTTP server answering every write with ``status``: 401 like InfluxDB with a wrong token, 5xx/429."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 401, error: str = "authorization failed") -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         class H(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                body = b'{"error":"authorization failed"}'
-                self.send_response(401)
+                body = json.dumps({"error": error}).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -149,7 +150,7 @@ class _AuthServer:
 
 
 def test_wrong_token_is_dead_lettered_and_token_never_logged(tmp_path: Path, caplog, monkeypatch) -> None:
-    srv = _AuthServer()
+    srv = _StatusServer()
     monkeypatch.setenv("WW_TEST_INFLUX_TOKEN", "s3cret-token-value")
     settings = InfluxSettings(url=srv.url, database="wifiwatch", token="env:WW_TEST_INFLUX_TOKEN")
     store = store_for(tmp_path)
@@ -163,6 +164,19 @@ def test_wrong_token_is_dead_lettered_and_token_never_logged(tmp_path: Path, cap
     assert dl.status == 401 and "authorization failed" in dl.error and "s3cret" not in dl.error
     text = " ".join(rec.getMessage() + str(getattr(rec, "kv", "")) for rec in caplog.records)
     assert "wrong credentials" in text and "s3cret" not in text
+    srv.server.shutdown()
+    store.close()
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_server_errors_are_retryable_and_keep_the_batch(tmp_path: Path, status: int) -> None:
+    srv = _StatusServer(status, "engine overloaded")
+    store = store_for(tmp_path)
+    store.write(mixed_points(2))
+    r = Forwarder(store, InfluxV1Sink(srv.url, "db")).forward_once()
+    assert r.error is not None and r.error.retryable and r.error.status == status
+    assert "engine overloaded" in r.error.message
+    assert (r.sent, r.dead_lettered, r.backlog, store.cursor(), store.dead_letter_count()) == (0, 0, 4, 0, (0, 0))
     srv.server.shutdown()
     store.close()
 

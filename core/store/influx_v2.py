@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import urllib3
 from influxdb_client import InfluxDBClient, WritePrecision
@@ -36,10 +37,10 @@ class InfluxV2Sink:
         self.database = bucket
         self.org = org
         # retries=0: a dead server must surface at once so the forwarder backs off with the batch unsent.
+        creds: dict[str, Any] = {"username": username, "password": password or ""} if username and not token else {}
         self._client = InfluxDBClient(
             url=self.url, token=token or "", org=org or "-", timeout=int(timeout_s * 1000), verify_ssl=verify_tls,
-            retries=urllib3.Retry(total=0, redirect=0), enable_gzip=False,
-            **({"username": username, "password": password or ""} if username and not token else {}),
+            retries=urllib3.Retry(total=0, redirect=0), enable_gzip=False, **creds,
         )
         self._write = self._client.write_api(write_options=SYNCHRONOUS)
 
