@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,7 +74,9 @@ class Forwarder:
     # -- one batch ---------------------------------------------------------------------------
     def forward_once(self) -> ForwardResult:
         """Send the next batch. A retryable failure leaves the cursor where it was and is returned in ``error``."""
-        rows = self.store.lines_after(self.store.cursor(), self.batch_size)
+        return self._forward(self.store.lines_after(self.store.cursor(), self.batch_size))
+
+    def _forward(self, rows: list[tuple[int, str]]) -> ForwardResult:
         if not rows:
             return ForwardResult(0, 0, 0)
         items = [(rid, line) for rid, line in rows if line]
@@ -82,7 +85,7 @@ class Forwarder:
         except SinkError as e:
             self._note_failure(e)
             return ForwardResult(0, 0, self.store.backlog(), e)
-        self.store.set_cursor(max(rows[-1][0], self.store.cursor()))
+        self.store.set_cursor(rows[-1][0])
         self._note_success(sent)
         return ForwardResult(sent, dead, self.store.backlog())
 
@@ -171,16 +174,30 @@ class Forwarder:
         return backoff_delay(self.failures, self.backoff_base_s, self.backoff_cap_s, self._rng)
 
     def drain(self, stop_event: threading.Event | None = None, max_batches: int | None = None) -> ForwardResult:
-        """Send batches until the backlog is empty, an error occurs, or ``stop_event`` is set."""
+        """Send batches until the backlog is empty, an error occurs, or ``stop_event`` is set.
+
+        The next batch is read and formatted in a helper thread while the current one is on the wire; it is
+        used only if the cursor then stands exactly where that read started, so ordering and the cursor
+        rules are those of :meth:`forward_once`.
+        """
         sent = dead = batches = 0
-        while True:
-            r = self.forward_once()
-            sent += r.sent
-            dead += r.dead_lettered
-            batches += 1
-            done = r.error is not None or r.backlog == 0 or (stop_event is not None and stop_event.is_set())
-            if done or (max_batches is not None and batches >= max_batches):
-                return ForwardResult(sent, dead, r.backlog, r.error)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward-prefetch") as pool:
+            ahead: tuple[int, Future[list[tuple[int, str]]]] | None = None
+            while True:
+                cursor = self.store.cursor()
+                if ahead is not None and ahead[0] == cursor:
+                    rows = ahead[1].result()
+                else:
+                    rows = self.store.lines_after(cursor, self.batch_size)
+                ahead = (rows[-1][0], pool.submit(self.store.lines_after, rows[-1][0], self.batch_size)) if rows \
+                    else None
+                r = self._forward(rows)
+                sent += r.sent
+                dead += r.dead_lettered
+                batches += 1
+                done = r.error is not None or r.backlog == 0 or (stop_event is not None and stop_event.is_set())
+                if done or (max_batches is not None and batches >= max_batches):
+                    return ForwardResult(sent, dead, r.backlog, r.error)
 
     def run(self, stop_event: threading.Event) -> None:
         """Forward until ``stop_event`` is set: drain, then idle; back off with jitter while InfluxDB fails."""
