@@ -244,7 +244,7 @@ class FleetEngine:
                 log.info("poll failed", extra=kv(device=d.id, error=res.error))
             points.extend(to_points(d.site.id, d.id, d.role, res, ns, ping_t))
             if self.alerts is not None and d.role == ROLE_AP:
-                self.alerts.observe_clients(start, d.id, res.clients)
+                points.extend(self.alerts.observe_clients(start, d.id, res.clients, len(res.clients_by_radio) or None))
         await asyncio.to_thread(self._write, points)
         elapsed = time.perf_counter() - t0
         metrics.POLL_SECONDS.observe(elapsed)

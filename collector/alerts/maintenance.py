@@ -1,0 +1,39 @@
+"""Maintenance windows: one-off (start/end) or weekly (weekday and local times, Asia/Tokyo)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+from core.inventory import Maintenance
+
+JST = ZoneInfo("Asia/Tokyo")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=JST)
+
+
+def active(w: Maintenance, now: float) -> bool:
+    """Whether ``w`` covers the instant ``now`` (epoch seconds). Naive datetimes are JST."""
+    if w.start is not None and w.end is not None:
+        return _aware(w.start).timestamp() <= now < _aware(w.end).timestamp()
+    assert w.weekday is not None and w.start_time is not None and w.end_time is not None
+    local = dt.datetime.fromtimestamp(now, JST)
+    today = WEEKDAYS[local.weekday()]
+    t = local.time().replace(tzinfo=None)
+    if w.start_time <= w.end_time:
+        return today == w.weekday and w.start_time <= t < w.end_time
+    # crosses midnight: e.g. sun 23:00 - 01:00 covers late Sunday and early Monday
+    nxt = WEEKDAYS[(WEEKDAYS.index(w.weekday) + 1) % 7]
+    return (today == w.weekday and t >= w.start_time) or (today == nxt and t < w.end_time)
+
+
+def covering(windows: Iterable[Maintenance], device_id: str, site_id: str, now: float) -> Maintenance | None:
+    """The first active window whose target is this device, its site, or everything."""
+    for w in windows:
+        if w.target in ("*", device_id, site_id) and active(w, now):
+            return w
+    return None
