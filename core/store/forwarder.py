@@ -90,7 +90,8 @@ class Forwarder:
         return ForwardResult(sent, dead, self.store.backlog())
 
     def _send(self, items: list[tuple[int, str]]) -> tuple[int, int]:
-        """Send ``items``; returns (sent, dead-lettered). Retryable errors propagate with nothing recorded.
+        """Send ``items``; returns (sent, dead-lettered). Retryable errors propagate (sub-batches already done keep
+        their cursor advance, so a retry re-sends only the rest).
 
         A batch refused for its content (400) is split in halves until the bad lines stand alone, so the good
         lines still land; those and batches refused for credentials/database (401/403/404) are dead-lettered.
