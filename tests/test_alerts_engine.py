@@ -217,3 +217,31 @@ def test_verify_tls_is_on_by_default(tmp_path: Path, smtp_tls_server: Smtp, webh
     e = AlertEngine(parse_config(text, "t.toml"), tmp_path / "a.sqlite3", SecretResolver())
     with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         e.send_test("mail")
+
+
+def test_cli_alerts_test_and_maintenance(tmp_path: Path, smtp_server: Smtp, webhook: Hook) -> None:
+    import os
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "sites.toml"
+    cfg.write_text(BASE.format(smtp_port=smtp_server.port, hook=webhook.url, extra="")
+                   + f'\n[store]\npath = "{tmp_path / "store.sqlite3"}"\n')
+    root = Path(__file__).resolve().parent.parent
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "wifiwatch.cli", *args, "--config", str(cfg)],
+                              capture_output=True, text=True, cwd=root, timeout=60, env=dict(os.environ))
+
+    r = cli("alerts", "test", "--channel", "hook")
+    assert r.returncode == 0, r.stderr
+    assert webhook.received[-1]["json"]["subject"] == "【テスト】wifiwatch 通知テスト (hook)"
+    r = cli("maintenance", "add", "--target", "center", "--start", "2026-12-01T02:00", "--end", "2026-12-01T04:00",
+            "--reason", "機器交換")
+    assert r.returncode == 0, r.stderr
+    listed = cli("maintenance", "list").stdout
+    assert "center" in listed and "機器交換" in listed
+    bad = cli("maintenance", "add", "--target", "center", "--start", "tomorrow", "--end", "2026-12-01T04:00")
+    assert bad.returncode == 2 and "--start: 'tomorrow' is not an ISO date-time" in bad.stderr
+    e = AlertEngine(parse_config(cfg.read_text(), str(cfg)), tmp_path / "store.sqlite3", SecretResolver())
+    assert [w.id for w in e.windows()][-1].startswith("adhoc-") and e.windows()[-1].target == "center"
