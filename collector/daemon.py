@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class Daemon:
         http: bool = True,
         use_icmp: bool | None = None,
         run_for_s: float | None = None,
+        background: Sequence[Callable[[threading.Event], None]] = (),
     ):
         self.config_path = config_path
         self.inv = inv
@@ -63,6 +65,9 @@ class Daemon:
         self.http_enabled = http
         self.use_icmp = use_icmp
         self.run_for_s = run_for_s
+        self.background = list(background)
+        self._bg_stop = threading.Event()
+        self._bg_threads: list[threading.Thread] = []
         self.engine: FleetEngine | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self._stop: asyncio.Event | None = None
@@ -85,6 +90,10 @@ class Daemon:
         if self.http_enabled:
             self._start_http()
         self.scheduler.start()
+        for fn in self.background:  # long-running loops with their own pacing (InfluxDB forwarding)
+            t = threading.Thread(target=fn, args=(self._bg_stop,), name=getattr(fn, "__name__", "bg"), daemon=True)
+            t.start()
+            self._bg_threads.append(t)
         log.info("daemon started", extra=kv(devices=len(self.engine.devices), icmp=self.engine.use_icmp,
                                            shard=self.inv.cluster.shard))
         try:
@@ -109,12 +118,15 @@ class Daemon:
         t0 = time.perf_counter()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        self._bg_stop.set()
         # Give running cycles a moment to finish their writes, then cancel what is left.
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         if pending:
             _, still = await asyncio.wait(pending, timeout=3.0)
             for t in still:
                 t.cancel()
+        for t in self._bg_threads:
+            await asyncio.to_thread(t.join, 3.0)
         if self.engine is not None:
             await self.engine.close()
         if self.http is not None:

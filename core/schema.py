@@ -37,7 +37,10 @@ ROLE_UPLINK = "uplink"
 
 
 def _escape_tag(s: str) -> str:
-    return s.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+    # InfluxDB 1.x cannot carry a backslash or a line break in a tag reliably (a trailing backslash escapes
+    # the separator after it): they become "/" and " ", which ids and names never need.
+    s = s.replace("\\", "/").replace("\r", " ").replace("\n", " ")
+    return s.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
 def _escape_measurement(s: str) -> str:
@@ -51,7 +54,9 @@ def _field_literal(v: FieldValue) -> str:
         return f"{v}i"
     if isinstance(v, float):
         return repr(v)
-    s = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    # Line protocol has no escape for a line break inside a string field: messages are kept to one line.
+    s = str(v).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    s = s.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{s}"'
 
 

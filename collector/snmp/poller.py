@@ -346,10 +346,11 @@ def to_points(
             fields["rx_bps"] = float(s.rx_bps)
         if s.tx_bps is not None:
             fields["tx_bps"] = float(s.tx_bps)
+        # Counter64 values can exceed InfluxDB's signed 64-bit integers: bytes are written as floats.
         if s.rx_bytes is not None:
-            fields["rx_bytes"] = int(s.rx_bytes)
+            fields["rx_bytes"] = float(s.rx_bytes)
         if s.tx_bytes is not None:
-            fields["tx_bytes"] = int(s.tx_bytes)
+            fields["tx_bytes"] = float(s.tx_bytes)
         if s.oper_up is not None:
             fields["oper_up"] = bool(s.oper_up)
         if fields:

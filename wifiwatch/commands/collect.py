@@ -106,26 +106,27 @@ def build_daemon(
 ) -> Any:
     """Wire the store, alerting, forwarding and periodic jobs around the collector daemon."""
     from collector.alerts.engine import AlertEngine
-    from core.store.sqlite_store import SqliteStore
-
     from collector.daemon import Daemon, ExtraJob
+    from core.store.sqlite_store import SqliteStore
 
     store_path = Path(inv.store.path)
     store_path.parent.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(store_path, inv.store)
     alerts = AlertEngine(inv, store_path, resolver)
     jobs = [ExtraJob("rollup", lambda _inv: _rollup(store), 3600.0, 60.0)]
+    background = []
     if inv.influxdb is not None:
         from core.store.forwarder import Forwarder
         from core.store.influx import make_sink
 
         forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
-        jobs.append(ExtraJob("forward", lambda _inv: forwarder.forward_once(), 10.0, 3.0))
+        background.append(forwarder.run)  # drains, idles, backs off while InfluxDB is down
     if map_out is not None:
         from wifiwatch.views import write_current_map
 
         jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, store, map_out), 300.0, 20.0))
-    return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration)
+    return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
+                  background=background)
 
 
 def _rollup(store: Any) -> None:
