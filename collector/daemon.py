@@ -125,8 +125,8 @@ class Daemon:
             _, still = await asyncio.wait(pending, timeout=3.0)
             for t in still:
                 t.cancel()
-        for t in self._bg_threads:
-            await asyncio.to_thread(t.join, 3.0)
+        for thread in self._bg_threads:
+            await asyncio.to_thread(thread.join, 3.0)
         if self.engine is not None:
             await self.engine.close()
         if self.http is not None:

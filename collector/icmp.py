@@ -82,5 +82,6 @@ def ping_batch(hosts: Sequence[str], timeout_s: float = 1.0, probes: int = 1) ->
         host = host_of_seq.get(int(icmp.seq))
         if host is None or recv.src != host:
             continue
-        matches.append((host, int(icmp.seq), max(0.0, (float(recv.time) - float(sent.sent_time)) * 1000.0)))
+        rtt = (float(recv.time) - float(sent.sent_time or recv.time)) * 1000.0  # type: ignore[arg-type]
+        matches.append((host, int(icmp.seq), max(0.0, rtt)))
     return summarize(unique, probes, matches)

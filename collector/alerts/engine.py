@@ -281,8 +281,8 @@ class AlertEngine:
                     log.error("alert dead-lettered", extra=kv(channel=chan, kind=kind, error=str(e),
                                                               attempts=attempts + 1))
                 else:
-                    log.warning("alert delivery failed, will retry", extra=kv(channel=chan, kind=kind,
-                                                                              error=str(e), retry_in_s=next_at - now))
+                    log.warning("alert delivery failed, will retry",
+                                extra=kv(channel=chan, kind=kind, error=str(e), retry_in_s=(next_at or now) - now))
                 continue
             except Exception as e:  # a bug in one channel must not stop the others
                 log.exception("alert delivery crashed", extra=kv(channel=chan))
