@@ -84,14 +84,12 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         config: ConfigOpt = None,
-        map_out: Annotated[Path, typer.Option("--map-out", help="Coverage map the daemon regenerates")] = Path(
-            "var/map.html"),
         icmp: Annotated[bool | None, typer.Option("--icmp/--no-icmp", help="Force ICMP on or off")] = None,
         duration: Annotated[float | None, typer.Option("--duration", help="Stop after N seconds (tests)")] = None,
     ) -> None:
         """Run the polling daemon until SIGTERM/SIGINT; SIGHUP reloads the inventory."""
         inv = load_inventory(config)
-        daemon = build_daemon(inv, config_path(config), resolver_for(inv, config), map_out, icmp, duration)
+        daemon = build_daemon(inv, config_path(config), resolver_for(inv, config), icmp, duration)
         raise typer.Exit(daemon.run())
 
 
@@ -99,7 +97,6 @@ def build_daemon(
     inv: Inventory,
     path: Path,
     resolver: SecretResolver,
-    map_out: Path | None,
     use_icmp: bool | None = None,
     duration: float | None = None,
     http: bool = True,
@@ -121,10 +118,6 @@ def build_daemon(
 
         forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
         background.append(forwarder.run)  # drains, idles, backs off while InfluxDB is down
-    if map_out is not None:
-        from wifiwatch.views import write_current_map
-
-        jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, store, map_out), 300.0, 20.0))
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
                   background=background)
 

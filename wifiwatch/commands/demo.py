@@ -7,7 +7,6 @@ receiver on loopback, then the status table, reports, ranking and map written to
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import secrets
@@ -83,7 +82,6 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Folder for the store, map and reports")] = Path(
             "demo-out"),
         down_ap: Annotated[str, typer.Option("--down-ap", help="AP taken down during the run")] = "omachi-2",
-        history_days: Annotated[int, typer.Option("--history-days", help="Days of simulated history")] = 30,
         lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
     ) -> None:
         """Run the simulated Kashima fleet, the daemon and every report; outputs go to --out."""
@@ -98,10 +96,10 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         for env in SECRET_ENV:  # the simulator and the daemon share these; fresh ones each run
             os.environ.setdefault(env, secrets.token_hex(12))
-        run_demo(src, out, minutes, down_ap, history_days, lang)
+        run_demo(src, out, minutes, down_ap, lang)
 
 
-def run_demo(src: Path, out: Path, minutes: float, down_ap: str, history_days: int, lang: str) -> None:
+def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str) -> None:
     from core.config import parse_config
     from core.paths import known_vendors
     from core.secrets import SecretResolver
@@ -121,10 +119,6 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, history_days: i
 
     console.print(f"[bold]wifiwatch demo[/bold]: {inv.city_ja} / {inv.city_en}, {len(inv.aps())} APs, "
                   f"{minutes:g} min, output in {out}/")
-    t0 = time.time()
-    _seed_history(inv, history_days)
-    console.print(f"  simulated history: {history_days} days written to {store_file} "
-                  f"({time.time() - t0:.1f} s)")
 
     fleet = Fleet(inv, resolver, out / "sim")
     fleet.start()
@@ -134,8 +128,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, history_days: i
         console.print(f"  simulated fleet: {len(fleet.status())} SNMP agents on loopback")
         log_file = (out / "daemon.log").open("wb")
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "wifiwatch.cli", "--log-level", "info", "run", "--config", str(cfg_file),
-             "--map-out", str(out / "map.html")],
+            [sys.executable, "-m", "wifiwatch.cli", "--log-level", "info", "run", "--config", str(cfg_file)],
             stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )
         console.print(f"  daemon: pid {daemon.pid}, heartbeat {heartbeat_s:g} s, poll 10 s, log {out}/daemon.log")
@@ -170,32 +163,22 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, history_days: i
 
     (out / "alerts.json").write_text(json.dumps(receiver.messages, ensure_ascii=False, indent=2), encoding="utf-8")
     console.print(f"  alerts received by the webhook: {len(receiver.messages)} (saved to {out}/alerts.json)")
-    from wifiwatch.outputs import write_outputs
+    from collector.alerts.store import AlertStore
+    from core.store.sqlite_store import SqliteStore
+    from wifiwatch.outputs import current_status, status_table, write_outputs
 
+    store, alert_store = SqliteStore(Path(inv.store.path), inv.store), AlertStore(Path(inv.store.path))
+    console.print(status_table(current_status(inv, store, alert_store.load_states(), lang),
+                               f"{inv.city_ja} 公衆無線LAN 現在の状態" if lang == "ja" else f"{inv.city_en} status"))
+    for i in alert_store.incidents():
+        console.print(f"  incident {i.id}: {i.device} {i.kind} {i.duration_s or 0:.0f} s"
+                      f"{' (suppressed: ' + i.suppressed_by + ')' if i.suppressed_by else ''}", highlight=False)
+    store.close()
+    alert_store.close()
     written = write_outputs(inv, out, lang)
     console.print("[bold]written:[/bold]")
     for label, path in written:
         console.print(f"  {label}: {path}")
-
-
-def _seed_history(inv: Any, days: int) -> None:
-    if days <= 0:
-        return
-    from analytics.synthetic import synthetic_history
-    from core.store.sqlite_store import SqliteStore
-
-    end = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
-    start = end - dt.timedelta(days=days)
-    store = SqliteStore(Path(inv.store.path), inv.store)
-    batch: list[Any] = []
-    for p in synthetic_history(inv, start, end, seed=20261124):
-        batch.append(p)
-        if len(batch) >= 20000:
-            store.write(batch)
-            batch = []
-    if batch:
-        store.write(batch)
-    store.close()
 
 
 def _hms(s: float) -> str:

@@ -1,0 +1,118 @@
+"""What the demo (and an operator) writes to a folder: the current status and the incident history.
+
+Reads only the embedded store and the alert tables, so it works after the daemon has stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.inventory import Inventory
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    site: str
+    site_name: str
+    ap: str
+    ap_name: str
+    role: str
+    state: str
+    last_seen: float | None
+    reachable: bool | None
+    snmp_ok: bool | None
+    rtt_ms: float | None
+    clients: int | None
+    vendor: str | None
+
+
+def current_status(inv: Inventory, store: Any, alert_states: dict[str, Any], lang: str = "ja") -> list[StatusRow]:
+    """Per device: the alert state machine's confirmed state and the latest measurements."""
+    pings = {p.tags.get("ap"): p for p in store.latest("ap_ping").values()}
+    status = {p.tags.get("ap"): p for p in store.latest("ap_status").values()}
+    seen: dict[str, float] = {}
+    for p in store.latest("ap_ping").values():
+        if p.fields.get("reachable"):
+            seen[p.tags["ap"]] = p.time_ns / 1e9
+    rows = []
+    for site in inv.sites:
+        devices = [*([(site.uplink, "uplink")] if site.uplink else []), *[(a, "ap") for a in site.aps]]
+        for dev, role in devices:
+            st = alert_states.get(dev.id)
+            ping, stat = pings.get(dev.id), status.get(dev.id)
+            name = getattr(dev, "name_ja" if lang == "ja" else "name_en", None) or dev.id
+            rows.append(StatusRow(
+                site.id, site.name_ja if lang == "ja" else site.name_en, dev.id, name, role,
+                st.confirmed.value if st is not None else "unknown",
+                seen.get(dev.id),
+                bool(ping.fields["reachable"]) if ping else None,
+                bool(stat.fields.get("snmp_ok")) if stat else None,
+                float(ping.fields["rtt_ms"]) if ping and "rtt_ms" in ping.fields else None,
+                int(stat.fields["clients"]) if stat and "clients" in stat.fields else None,
+                stat.tags.get("vendor") if stat else None,
+            ))
+    return rows
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8-sig") as f:  # BOM: Excel on Japanese Windows reads UTF-8
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def write_outputs(inv: Inventory, out: Path, lang: str = "ja") -> list[tuple[str, Path]]:
+    """Status and incidents as CSV and JSON; returns (label, path) pairs for the caller to print."""
+    from collector.alerts.engine import fmt_duration, fmt_time
+    from collector.alerts.store import AlertStore
+    from core.store.sqlite_store import SqliteStore
+
+    out.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    alerts = AlertStore(Path(inv.store.path))
+    written: list[tuple[str, Path]] = []
+    try:
+        rows = current_status(inv, store, alerts.load_states(), lang)
+        header = ["site", "site_name", "ap", "ap_name", "role", "state", "last_seen_jst", "reachable", "snmp_ok",
+                  "rtt_ms", "clients", "vendor"]
+        _write_csv(out / "status.csv", header, [
+            [r.site, r.site_name, r.ap, r.ap_name, r.role, r.state, fmt_time(r.last_seen), r.reachable, r.snmp_ok,
+             None if r.rtt_ms is None else round(r.rtt_ms, 2), r.clients, r.vendor] for r in rows])
+        written.append(("status (CSV)", out / "status.csv"))
+        incidents = alerts.incidents()
+        _write_csv(out / "incidents.csv",
+                   ["id", "site", "device", "kind", "start_jst", "end_jst", "duration", "duration_s", "cause",
+                    "notified", "suppressed_by"],
+                   [[i.id, i.site, i.device, i.kind, fmt_time(i.start), fmt_time(i.end) if i.end else "",
+                     fmt_duration(i.duration_s, lang) if i.duration_s is not None else "", i.duration_s, i.cause,
+                     i.notified, i.suppressed_by or ""] for i in incidents])
+        written.append(("incidents (CSV)", out / "incidents.csv"))
+        (out / "status.json").write_text(json.dumps(
+            {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "devices": [r.__dict__ for r in rows],
+             "incidents": [i.__dict__ for i in incidents]}, ensure_ascii=False, indent=1), encoding="utf-8")
+        written.append(("status and incidents (JSON)", out / "status.json"))
+    finally:
+        store.close()
+        alerts.close()
+    return written
+
+
+def status_table(rows: list[StatusRow], title: str) -> Any:
+    from rich.table import Table
+
+    from collector.alerts.engine import fmt_time
+
+    table = Table(title=title)
+    for col in ("site", "AP", "state", "last seen (JST)", "clients", "RTT ms", "vendor"):
+        table.add_column(col, no_wrap=True)
+    colors = {"up": "green", "down": "red", "degraded": "yellow", "unknown": "dim"}
+    for r in rows:
+        table.add_row(r.site_name, r.ap_name, f"[{colors.get(r.state, 'white')}]{r.state}[/]", fmt_time(r.last_seen),
+                      "-" if r.clients is None else str(r.clients), "-" if r.rtt_ms is None else f"{r.rtt_ms:.1f}",
+                      r.vendor or "-")
+    return table
