@@ -198,6 +198,8 @@ class Fleet:
         self._kill(agents.values())
         self._nft_reset(delete_only=True)
         self._state_file.unlink(missing_ok=True)
+        # the v2c data files are named after the community: leave nothing secret behind
+        shutil.rmtree(self.state_dir / "agents", ignore_errors=True)
 
     @staticmethod
     def _kill(agents: object) -> None:
