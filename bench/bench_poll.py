@@ -47,9 +47,8 @@ def run_one(n: int, cycles: int, concurrency: int, store_dir: Path, shard: str =
     community = os.environ.setdefault(COMMUNITY_ENV, "bench-" + os.urandom(4).hex())
     writer: Any = None
     try:
-        from core.store.sqlite_store import SqliteStore
-
         from core.inventory import StoreSettings
+        from core.store.sqlite_store import SqliteStore
 
         writer = SqliteStore(store_dir / "bench.sqlite3", StoreSettings(min_free_mb=0))
     except ImportError:
