@@ -30,7 +30,8 @@ def covered_weight(picks: Sequence[int], weights: np.ndarray, cover: np.ndarray)
 
 def _order(picks: Sequence[int], weights: np.ndarray, cover: np.ndarray) -> tuple[int, ...]:
     """Order picks by marginal gain, so the list reads as 'most valuable first'."""
-    left, done = list(picks), []
+    left: list[int] = list(picks)
+    done: list[int] = []
     while left:
         base = covered_weight(done, weights, cover)
         best = max(left, key=lambda j: (covered_weight([*done, j], weights, cover) - base, -j))

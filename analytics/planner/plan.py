@@ -150,7 +150,10 @@ def plan(inv: Inventory, observed: Mapping[str, ApDemand] | None = None, budget_
     cands = inv.candidates
     costs = np.array([c.install_cost_yen for c in cands], dtype=float)
     round_list = list(rounds) if rounds else [0]
-    budget = float(budget_per_round if rounds else (budget_yen if budget_yen is not None else DEFAULT_BUDGET_YEN))
+    if rounds and budget_per_round is None:
+        raise ValueError("rounds need budget_per_round")
+    one = budget_per_round if rounds else budget_yen
+    budget = float(one if one is not None else DEFAULT_BUDGET_YEN)
 
     def run(radius_scale: float = 1.0, visitors_scale: float = 1.0) -> tuple[dict[int, int], list[Solution],
                                                                                np.ndarray, np.ndarray,
