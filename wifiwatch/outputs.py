@@ -99,7 +99,21 @@ def write_outputs(inv: Inventory, out: Path, lang: str = "ja") -> list[tuple[str
     finally:
         store.close()
         alerts.close()
+    written += write_ranking(inv, out, lang)
     return written
+
+
+def write_ranking(inv: Inventory, out: Path, lang: str) -> list[tuple[str, Path]]:
+    from wifiwatch.commands.plan import plan_for
+
+    result = plan_for(inv, lang=lang)
+    data = result.to_json()
+    (out / "ranking.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    cols = ["rank", "id", "name_ja", "name_en", "selected", "round", "score", "newly_covered_visitors",
+            "distance_to_nearest_ap_m", "cost_yen", "stable", "rationale"]
+    _write_csv(out / "ranking.csv", cols, [[c[k] for k in cols] for c in data["candidates"]])
+    return [("candidate ranking (JSON)", out / "ranking.json"), ("candidate ranking (CSV)", out / "ranking.csv")]
+
 
 
 def status_table(rows: list[StatusRow], title: str) -> Any:

@@ -19,12 +19,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from collector.alerts.maintenance import JST, covering
 from collector.alerts.notify import DeliveryError, Message, render, routed, send
 from collector.alerts.state import DeviceState, Heartbeat, State, Thresholds, Transition, observe_clients, step
 from collector.alerts.store import AlertStore, Incident
 from core.inventory import Device, Inventory, Maintenance, Site
 from core.logs import kv
+from core.maintenance import JST, covering
 from core.schema import Point
 from core.secrets import SecretResolver
 

@@ -25,7 +25,7 @@ def _parse_time(value: str, field: str) -> dt.datetime:
         t = dt.datetime.fromisoformat(value)
     except ValueError:
         raise UserError(f"{field}: '{value}' is not an ISO date-time such as 2026-12-01T02:00") from None
-    from collector.alerts.maintenance import JST
+    from core.maintenance import JST
 
     return t if t.tzinfo else t.replace(tzinfo=JST)
 

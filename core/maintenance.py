@@ -37,3 +37,30 @@ def covering(windows: Iterable[Maintenance], device_id: str, site_id: str, now: 
         if w.target in ("*", device_id, site_id) and active(w, now):
             return w
     return None
+
+
+def expand(windows: Iterable[Maintenance], device_id: str, site_id: str, start: float,
+           end: float) -> list[tuple[float, float, str]]:
+    """Every window occurrence touching [start, end) for this device: (from, to, window id), epoch seconds."""
+    out: list[tuple[float, float, str]] = []
+    for w in windows:
+        if w.target not in ("*", device_id, site_id):
+            continue
+        if w.start is not None and w.end is not None:
+            a, b = _aware(w.start).timestamp(), _aware(w.end).timestamp()
+            if b > start and a < end:
+                out.append((a, b, w.id))
+            continue
+        assert w.weekday is not None and w.start_time is not None and w.end_time is not None
+        day = dt.datetime.fromtimestamp(start, JST).replace(hour=0, minute=0, second=0, microsecond=0)
+        day -= dt.timedelta(days=1)
+        while day.timestamp() < end:
+            if WEEKDAYS[day.weekday()] == w.weekday:
+                a = dt.datetime.combine(day.date(), w.start_time, JST)
+                b = dt.datetime.combine(day.date(), w.end_time, JST)
+                if b <= a:
+                    b += dt.timedelta(days=1)
+                if b.timestamp() > start and a.timestamp() < end:
+                    out.append((a.timestamp(), b.timestamp(), w.id))
+            day += dt.timedelta(days=1)
+    return sorted(out)
