@@ -56,11 +56,11 @@ def expand(windows: Iterable[Maintenance], device_id: str, site_id: str, start: 
         day -= dt.timedelta(days=1)
         while day.timestamp() < end:
             if WEEKDAYS[day.weekday()] == w.weekday:
-                a = dt.datetime.combine(day.date(), w.start_time, JST)
-                b = dt.datetime.combine(day.date(), w.end_time, JST)
-                if b <= a:
-                    b += dt.timedelta(days=1)
-                if b.timestamp() > start and a.timestamp() < end:
-                    out.append((a.timestamp(), b.timestamp(), w.id))
+                t0 = dt.datetime.combine(day.date(), w.start_time, JST)
+                t1 = dt.datetime.combine(day.date(), w.end_time, JST)
+                if t1 <= t0:
+                    t1 += dt.timedelta(days=1)
+                if t1.timestamp() > start and t0.timestamp() < end:
+                    out.append((t0.timestamp(), t1.timestamp(), w.id))
             day += dt.timedelta(days=1)
     return sorted(out)
