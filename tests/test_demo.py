@@ -27,6 +27,9 @@ def test_demo_outage_alerts_outputs_and_no_secret_leaks(tmp_path: Path) -> None:
     alerts = json.loads((out / "alerts.json").read_text(encoding="utf-8"))
     assert [a["body"]["kind"] for a in alerts] == ["down", "up"]
     assert alerts[1]["body"]["subject"] == "【復旧】大町通り 大町通り 2 (中央)"
+    assert (out / "map.html").exists() and "cdn.jsdelivr" not in (out / "map.html").read_text(encoding="utf-8")
+    assert json.loads((out / "ranking.json").read_text(encoding="utf-8"))["candidates"][0]["rank"] == 1
+    assert len(list((out / "reports").glob("monthly-*-ja.html"))) == 1
     status = (out / "status.csv").read_text(encoding="utf-8-sig")
     assert status.count(",up,") == 5, status
     files = [p for p in out.rglob("*")]

@@ -86,10 +86,12 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         icmp: Annotated[bool | None, typer.Option("--icmp/--no-icmp", help="Force ICMP on or off")] = None,
         duration: Annotated[float | None, typer.Option("--duration", help="Stop after N seconds (tests)")] = None,
+        map_out: Annotated[Path | None, typer.Option("--map-out", help="Regenerate this coverage map every 5 min")]
+        = None,
     ) -> None:
         """Run the polling daemon until SIGTERM/SIGINT; SIGHUP reloads the inventory."""
         inv = load_inventory(config)
-        daemon = build_daemon(inv, config_path(config), resolver_for(inv, config), icmp, duration)
+        daemon = build_daemon(inv, config_path(config), resolver_for(inv, config), icmp, duration, map_out=map_out)
         raise typer.Exit(daemon.run())
 
 
@@ -100,6 +102,7 @@ def build_daemon(
     use_icmp: bool | None = None,
     duration: float | None = None,
     http: bool = True,
+    map_out: Path | None = None,
 ) -> Any:
     """Wire the store, alerting, forwarding and periodic jobs around the collector daemon."""
     from collector.alerts.engine import AlertEngine
@@ -118,6 +121,10 @@ def build_daemon(
 
         forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
         background.append(forwarder.run)  # drains, idles, backs off while InfluxDB is down
+    if map_out is not None:
+        from wifiwatch.views import write_current_map
+
+        jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, map_out, store=store), 300.0, 15.0))
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
                   background=background)
 

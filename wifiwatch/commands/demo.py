@@ -7,6 +7,7 @@ receiver on loopback, then the status table, reports, ranking and map written to
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -82,6 +83,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Folder for the store, map and reports")] = Path(
             "demo-out"),
         down_ap: Annotated[str, typer.Option("--down-ap", help="AP taken down during the run")] = "omachi-2",
+        history_days: Annotated[int, typer.Option("--history-days", help="Days of simulated history")] = 30,
         lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
     ) -> None:
         """Run the simulated Kashima fleet, the daemon and every report; outputs go to --out."""
@@ -96,10 +98,10 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         for env in SECRET_ENV:  # the simulator and the daemon share these; fresh ones each run
             os.environ.setdefault(env, secrets.token_hex(12))
-        run_demo(src, out, minutes, down_ap, lang)
+        run_demo(src, out, minutes, down_ap, lang, history_days)
 
 
-def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str) -> None:
+def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, history_days: int = 30) -> None:
     from core.config import parse_config
     from core.paths import known_vendors
     from core.secrets import SecretResolver
@@ -119,6 +121,10 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str) -> N
 
     console.print(f"[bold]wifiwatch demo[/bold]: {inv.city_ja} / {inv.city_en}, {len(inv.aps())} APs, "
                   f"{minutes:g} min, output in {out}/")
+    t0 = time.time()
+    n = _seed_history(inv, history_days)
+    console.print(f"  simulated history (demo data, not measured): {history_days} days, {n:,} points "
+                  f"({time.time() - t0:.1f} s)")
 
     fleet = Fleet(inv, resolver, out / "sim")
     fleet.start()
@@ -128,7 +134,8 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str) -> N
         console.print(f"  simulated fleet: {len(fleet.status())} SNMP agents on loopback")
         log_file = (out / "daemon.log").open("wb")
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "wifiwatch.cli", "--log-level", "info", "run", "--config", str(cfg_file)],
+            [sys.executable, "-m", "wifiwatch.cli", "--log-level", "info", "run", "--config", str(cfg_file),
+             "--map-out", str(out / "map.html")],
             stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )
         console.print(f"  daemon: pid {daemon.pid}, heartbeat {heartbeat_s:g} s, poll 10 s, log {out}/daemon.log")
@@ -176,9 +183,49 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str) -> N
     store.close()
     alert_store.close()
     written = write_outputs(inv, out, lang)
+    written += _reports(inv, out, lang)
     console.print("[bold]written:[/bold]")
     for label, path in written:
         console.print(f"  {label}: {path}")
+
+
+def _seed_history(inv: Any, days: int) -> int:
+    """Fill the demo's store with simulated history ending a few minutes ago, so reports have a month."""
+    if days <= 0:
+        return 0
+    from analytics.synthetic import synthetic_history
+    from core.store.sqlite_store import SqliteStore
+
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=2)
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    batch: list[Any] = []
+    n = 0
+    for p in synthetic_history(inv, end - dt.timedelta(days=days), end, seed=20261124):
+        batch.append(p)
+        if len(batch) >= 20000:
+            store.write(batch)
+            n += len(batch)
+            batch = []
+    store.write(batch)
+    store.close()
+    return n + len(batch)
+
+
+def _reports(inv: Any, out: Path, lang: str) -> list[tuple[str, Path]]:
+    from analytics.monthly import write_monthly
+    from core.store.sqlite_store import SqliteStore
+    from wifiwatch.views import write_current_map
+
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    try:
+        month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m")
+        files = write_monthly(inv, store, month, out / "reports", lang)
+        done = [("monthly report (HTML)", files[0])] + [(f"{f.stem} (CSV)", f) for f in files[1:]]
+        done.append(("coverage map (offline HTML)", write_current_map(inv, out / "map.html", lang, store=store,
+                                                                      offline=True)))
+        return done
+    finally:
+        store.close()
 
 
 def _hms(s: float) -> str:

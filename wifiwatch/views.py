@@ -1,0 +1,50 @@
+"""Gather what the map shows from the store, the alert states, analytics and the planner, then draw it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from core.inventory import Inventory
+
+
+def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str = "gsi",
+                      store: Any | None = None, offline: bool = False) -> Path:
+    from analytics.planner.demand import ap_position
+    from analytics.tables import Period, availability_rows, usage_by_ap
+    from collector.alerts.engine import fmt_time
+    from collector.alerts.store import AlertStore
+    from core.store.sqlite_store import SqliteStore
+    from maps.coverage_map import ApMapStatus, CandidateMarker, write_map
+    from wifiwatch.commands.plan import plan_for
+    from wifiwatch.outputs import current_status
+
+    path = Path(inv.store.path)
+    own = store is None
+    statuses: dict[str, ApMapStatus] = {}
+    heat: list[tuple[float, float, float]] = []
+    if path.exists() or not own:
+        store = store or SqliteStore(path, inv.store)
+        alerts = AlertStore(path)
+        try:
+            now = time.time()
+            month = Period(now - 30 * 86400, now)
+            avail = {r["ap"]: r["availability_pct"] for r in availability_rows(inv, store, month)}
+            for r in current_status(inv, store, alerts.load_states(), lang):
+                statuses[r.ap] = ApMapStatus(r.ap, r.state if r.state in ("up", "down", "degraded") else "unknown",
+                                             fmt_time(r.last_seen), r.clients, avail.get(r.ap), r.vendor)
+            for ap_id, u in usage_by_ap(inv, store, month).items():
+                if u.client_hours > 0:
+                    lat, lon = ap_position(inv, ap_id)
+                    heat.append((lat, lon, u.client_hours))
+        finally:
+            alerts.close()
+            if own:
+                store.close()
+    if heat:
+        top = max(h[2] for h in heat)
+        heat = [(a, b, c / top) for a, b, c in heat]
+    ranking = plan_for(inv, lang=lang)
+    cands = [CandidateMarker(c.id, c.rank, c.selected, c.round, c.score, c.rationale) for c in ranking.candidates]
+    return write_map(out, inv, statuses, heat, cands, lang, tiles, offline)
