@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Any, cast
 
 import folium
 from folium.plugins import HeatMap
@@ -130,7 +131,7 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
     legend += f"<div><span style='color:#1565c0'>①</span> {t['candidates']}</div>"
     if offline:
         legend += f"<div style='color:#555;font-size:11px;margin-top:4px'>{t['tiles_note']}</div>"
-    m.get_root().html.add_child(folium.Element(
+    cast(Any, m.get_root()).html.add_child(folium.Element(
         f"<div id='ww-legend' style='position:fixed;bottom:24px;left:12px;z-index:9999;background:#fff;"
         f"padding:8px 12px;border:1px solid #999;border-radius:6px;font:13px sans-serif'>"
         f"<b>{t['legend']}</b>{legend}</div>"))
