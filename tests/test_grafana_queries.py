@@ -76,7 +76,7 @@ def identifiers_known(query: str) -> list[str]:
 
 @pytest.fixture
 def fleet_in_influx(sim_fleet, influxd: InfluxServer, influx_db: str) -> tuple[InfluxServer, str, int, int]:  # type: ignore[no-untyped-def]
-    """Run the real daemon (store + alerts + forwarder to influxd) ~10 s against the Kashima sim fleet."""
+    """Run the real daemon (store + alerts + forwarder to influxd) ~11 s against the Kashima sim fleet."""
     h = sim_fleet(fast_config(f'\n[influxdb]\nurl = "{influxd.url}"\napi = "v1"\ndatabase = "{influx_db}"\n'))
     t0 = time.time_ns()
 
@@ -85,7 +85,7 @@ def fleet_in_influx(sim_fleet, influxd: InfluxServer, influx_db: str) -> tuple[I
         h.fleet.down(DOWN_AP)
 
     threading.Thread(target=unplug, daemon=True).start()
-    daemon = build_daemon(h.inventory, h.config_path, SecretResolver(), duration=10.0, http=False)
+    daemon = build_daemon(h.inventory, h.config_path, SecretResolver(), duration=11.0, http=False)
     assert daemon.run() == 0
     # what the forwarder had not sent yet when the daemon stopped
     store = SqliteStore(Path(h.inventory.store.path), h.inventory.store)
