@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.lgcode import normalize as normalize_lg_code
+
 # Japan's extreme points, with a small margin: a coordinate outside this box is a typo (swapped lat/lon,
 # a missing digit), not a site.
 JAPAN_LAT = (20.0, 46.0)
@@ -160,6 +162,8 @@ class Site(_Located):
     id: str = Field(pattern=ID_PATTERN)
     name_ja: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
+    # Katakana reading: the open-data dataset (公衆無線LANアクセスポイント一覧) requires 名称_カナ.
+    name_kana: str = ""
     kind: SiteKind
     address: str = ""
     installed_on: dt.date | None = None
@@ -321,6 +325,22 @@ class PlannerSettings(_Model):
     capacity_per_radio: int = Field(50, gt=0)
 
 
+class ReportSettings(_Model):
+    """Where the daemon writes each month's report (on the 1st, for the month before), and in which languages."""
+
+    dir: str = "var/reports"
+    langs: tuple[Literal["ja", "en"], ...] = Field(("ja",), min_length=1)
+
+
+class OpenDataSettings(_Model):
+    """Values of the open-data dataset that are the same for every site (設置者, 電話番号, SSID, URL)."""
+
+    installer: str = ""  # 設置者; empty means city_ja
+    phone: str = ""
+    ssid: str = ""
+    url: str = ""
+
+
 class Inventory(_Model):
     """The whole validated config file."""
 
@@ -336,9 +356,17 @@ class Inventory(_Model):
     cluster: ClusterSettings = ClusterSettings()
     alerts: AlertSettings = AlertSettings()
     planner: PlannerSettings = PlannerSettings()
+    reports: ReportSettings = ReportSettings()
+    opendata: OpenDataSettings = OpenDataSettings()
     maintenance: list[Maintenance] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
+
+    @field_validator("municipality_code")
+    @classmethod
+    def _lg_code(cls, v: str) -> str:
+        """全国地方公共団体コード: six digits with a correct check digit (five digits get it added)."""
+        return normalize_lg_code(v)
 
     # -- derived views -------------------------------------------------------------------------
     def aps(self) -> list[tuple[Site, AccessPoint]]:

@@ -1,0 +1,364 @@
+"""Open data (plan measure 15): the site inventory as the recommended dataset 公衆無線LANアクセスポイント一覧.
+
+Revision followed: the 推奨データセット column list as published (18 columns, below; required 名称,
+名称_カナ, 住所). The later 自治体標準オープンデータセット revision renames some columns; the importer maps
+the names it knows (全国地方公共団体コード, ID, 所在地_連結表記), the exporter writes the published order.
+One row per site (a place where the public finds Wi-Fi), never per AP: AP management addresses and
+credentials are not public. Files are written as UTF-8 with a BOM (so Excel opens them) and CRLF line ends;
+the importer also reads UTF-8 without a BOM and Shift_JIS/CP932, as municipal files often are.
+Import never raises anything but :class:`OpenDataError` (a whole-file problem); bad rows are reported
+with their line numbers and skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import tomlkit
+from pydantic import ValidationError
+
+from core.inventory import ID_PATTERN, Inventory, Site, SiteKind
+from core.lgcode import prefecture_of
+from core.schema import PointReader
+
+COLUMNS = (
+    "都道府県コード又は市区町村コード", "NO", "都道府県名", "市区町村名", "名称", "名称_カナ", "名称_英語",
+    "住所", "方書", "緯度", "経度", "設置者", "電話番号", "内線番号", "SSID", "提供エリア", "URL", "備考",
+)
+REQUIRED = ("名称", "名称_カナ", "住所")
+# What the importer needs to make an inventory site (a site without coordinates cannot be mapped or polled).
+IMPORT_REQUIRED = ("名称", "緯度", "経度")
+# Column names of the later revision (自治体標準オープンデータセット) read as their published equivalents.
+ALIASES = {"全国地方公共団体コード": COLUMNS[0], "ID": "NO", "所在地_連結表記": "住所"}
+APPROXIMATE = "位置は概略"  # 備考 marker for sites whose coordinates are approximate
+ENCODINGS = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "cp932": "Shift_JIS (CP932)"}
+
+_FIELD_COLUMN = {"id": "NO", "name_ja": "名称", "name_en": "名称_英語", "name_kana": "名称_カナ", "lat": "緯度",
+                 "lon": "経度", "address": "住所"}
+_ID = re.compile(ID_PATTERN)
+
+
+# Messages for the user, Japanese first: key -> (ja, en), formatted with the problem's parameters.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "encoding": ("文字コードは {choices} のいずれかを指定してください", "encoding must be one of {choices}"),
+    "unencodable": ("'{bad}' は {encoding} で書けません。UTF-8 を使ってください",
+                    "'{bad}' cannot be written in {encoding}; use UTF-8"),
+    "binary": ("制御文字 {char} を含んでいます（CSV のテキストファイルではありません）",
+               "contains the control character {char}: not a CSV text file"),
+    "decode": ("UTF-8 でも Shift_JIS (CP932) でもありません", "neither UTF-8 nor Shift_JIS (CP932) text"),
+    "bad_utf8": ("UTF-8 の BOM がありますが、{pos} バイト目が UTF-8 として不正です",
+                 "starts with a UTF-8 BOM but byte {pos} is not valid UTF-8"),
+    "malformed": ("CSV として読めません: {error}", "malformed CSV: {error}"),
+    "dup_column": ("見出し行に列「{column}」が2回あります", "column '{column}' appears twice in the header"),
+    "missing_columns": ("見出し行に {missing} がありません（公衆無線LANアクセスポイント一覧の列: {expected}）",
+                        "header lacks {missing} (expected the 公衆無線LANアクセスポイント一覧 columns: {expected})"),
+    "empty": ("見出し行がありません（空のファイルです）", "no header row (the file is empty)"),
+    "width": ("{n} 列あります（見出し行は {m} 列）", "{n} columns, the header has {m}"),
+    "no_name": ("空です。拠点には名称が必要です", "empty, but every site needs a name"),
+    "no_coord": ("空です。拠点には座標（10進数の度）が必要です", "empty; a site needs coordinates (decimal degrees)"),
+    "not_decimal": ("'{value}' は 35.968 のような10進数の度ではありません",
+                    "'{value}' is not a decimal number of degrees such as 35.968"),
+    "swapped": ("{lat} は経度、経度の {lon} は緯度のようです（列が入れ替わっていませんか）",
+                "{lat} looks like a longitude and 経度 {lon} like a latitude (columns swapped?)"),
+    "dup_id": ("ID '{id}' は {other} 行目ですでに使われています", "id '{id}' already used on line {other}"),
+    "invalid": ("値が不正です: {detail}", "invalid value: {detail}"),
+}
+
+
+def message(key: str, lang: str = "ja", **params: Any) -> str:
+    ja, en = MESSAGES[key]
+    return (en if lang == "en" else ja).format(**params)
+
+
+class OpenDataError(Exception):
+    """The file as a whole cannot be read (encoding, no header, required columns missing)."""
+
+    def __init__(self, where: str, key: str, **params: Any):
+        self.where, self.key, self.params = where, key, params
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str = "ja") -> str:
+        return f"{self.where}: {message(self.key, lang, **self.params)}" if self.where else message(
+            self.key, lang, **self.params)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    file: str
+    line: int
+    column: str
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def text(self, lang: str = "ja") -> str:
+        return f"{self.file}:{self.line}: {self.column}: {message(self.key, lang, **self.params)}"
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+@dataclass(frozen=True)
+class ImportedSite:
+    line: int
+    site: Site
+    notes: tuple[str, ...] = ()  # what did not fit the inventory (SSID, 電話番号 ...), kept as TOML comments
+
+
+@dataclass
+class ImportResult:
+    encoding: str
+    sites: list[ImportedSite] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+# -- export ---------------------------------------------------------------------------------------------
+def site_rows(inv: Inventory) -> tuple[list[dict[str, str]], list[str]]:
+    """Rows in the published column order, and a warning for each required cell left empty."""
+    code = inv.municipality_code
+    rows: list[dict[str, str]] = []
+    warnings: list[str] = []
+    for s in inv.sites:
+        row = dict.fromkeys(COLUMNS, "")
+        row.update({
+            COLUMNS[0]: code, "NO": s.id, "都道府県名": prefecture_of(code), "市区町村名": inv.city_ja,
+            "名称": s.name_ja, "名称_カナ": s.name_kana, "名称_英語": s.name_en, "住所": s.address,
+            "緯度": repr(s.lat), "経度": repr(s.lon), "設置者": inv.opendata.installer or inv.city_ja,
+            "電話番号": inv.opendata.phone, "SSID": inv.opendata.ssid, "URL": inv.opendata.url,
+            "備考": APPROXIMATE if s.location_approximate else "",
+        })
+        warnings += [f"site '{s.id}': {c} is required by the dataset but empty" for c in REQUIRED if not row[c]]
+        rows.append(row)
+    return rows, warnings
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], encoding: str = "utf-8-sig") -> bytes:
+    """CSV bytes: header then rows, CRLF line ends, every cell quoted only when needed (RFC 4180)."""
+    if encoding not in ENCODINGS:
+        raise OpenDataError("", "encoding", choices=", ".join(ENCODINGS))
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow(["" if r.get(c) is None else r[c] for c in columns])
+    try:
+        return buf.getvalue().encode(encoding)
+    except UnicodeEncodeError as e:
+        bad = e.object[e.start:e.end]
+        raise OpenDataError("", "unencodable", bad=bad, encoding=ENCODINGS[encoding]) from None
+
+
+USAGE_COLUMNS = (
+    "全国地方公共団体コード", "年月", "NO", "名称", "名称_英語", "緯度", "経度", "AP台数", "稼働率_%",
+    "延べ接続時間_人時", "平均同時接続数", "AP最大同時接続数", "受信量_GB", "送信量_GB",
+)
+
+
+def usage_rows(inv: Inventory, reader: PointReader, month: str) -> list[dict[str, Any]]:
+    """Monthly aggregates per site: availability, client-hours, concurrent clients, traffic volume.
+
+    Only totals over a month and a site leave the system: no per-device, per-client or sub-hour data,
+    and nothing that identifies a person (the store holds client counts, never addresses).
+    """
+    from analytics.monthly import month_period
+    from analytics.tables import availability_rows, usage_by_ap
+
+    p = month_period(month)
+    avail = {r["site"]: r["availability_pct"] for r in availability_rows(inv, reader, p) if r["ap"] == "*"}
+    by_ap = usage_by_ap(inv, reader, p)
+    rows = []
+    for s in inv.sites:
+        us = [by_ap[a.id] for a in s.aps if a.id in by_ap]
+        rows.append({
+            "全国地方公共団体コード": inv.municipality_code, "年月": month, "NO": s.id, "名称": s.name_ja,
+            "名称_英語": s.name_en, "緯度": repr(s.lat), "経度": repr(s.lon), "AP台数": len(s.aps),
+            "稼働率_%": avail.get(s.id), "延べ接続時間_人時": round(sum(u.client_hours for u in us), 1),
+            "平均同時接続数": round(sum(u.mean_clients for u in us), 2),
+            "AP最大同時接続数": max((u.peak_clients for u in us), default=0),
+            "受信量_GB": round(sum(u.rx_gb for u in us), 3), "送信量_GB": round(sum(u.tx_gb for u in us), 3),
+        })
+    return rows
+
+
+# -- import ---------------------------------------------------------------------------------------------
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def decode(data: bytes, file: str) -> tuple[str, str]:
+    """(text, encoding): UTF-8 with a BOM, else UTF-8, else CP932 (Shift_JIS as Windows writes it).
+
+    CP932 decodes almost any bytes, so text with control characters is refused as not being a CSV file.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            text, enc = data.decode("utf-8-sig"), "utf-8-sig"
+        except UnicodeDecodeError as e:
+            raise OpenDataError(file, "bad_utf8", pos=e.start + 1) from None
+    else:
+        for enc in ("utf-8", "cp932"):
+            try:
+                text = data.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise OpenDataError(file, "decode")
+    bad = _CONTROL.search(text)
+    if bad:
+        raise OpenDataError(file, "binary", char=f"U+{ord(bad[0]):04X}")
+    return text, enc
+
+
+# Cells where full-width digits/letters or half-width kana (common in municipal files) mean the plain form.
+_NFKC = {"NO", "緯度", "経度", "名称_カナ"}
+
+
+def _cell(s: str, column: str = "") -> str:
+    """A cell with outer spaces dropped; NFKC-normalised in the columns of ``_NFKC`` only (names stay as typed)."""
+    return (unicodedata.normalize("NFKC", s) if column in _NFKC else s).strip()
+
+
+def _printable(s: str) -> str:
+    """TOML comments cannot hold control characters."""
+    return "".join(c if c.isprintable() else " " for c in s)
+
+
+def _records(text: str, file: str) -> Iterable[tuple[int, list[str]]]:
+    """(first line of the record, cells) for every CSV record."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    last = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise OpenDataError(f"{file}:{last + 1}", "malformed", error=str(e)) from None
+        yield last + 1, row
+        last = reader.line_num
+
+
+def _header(cells: list[str], line: int, file: str) -> dict[str, int]:
+    plain = [unicodedata.normalize("NFKC", c).strip().lstrip("\ufeff") for c in cells]
+    names = [ALIASES.get(n, n) for n in plain]
+    index: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if n and n in index:
+            raise OpenDataError(f"{file}:{line}", "dup_column", column=n)
+        if n:
+            index[n] = i
+    missing = [c for c in IMPORT_REQUIRED if c not in index]
+    if missing:
+        raise OpenDataError(f"{file}:{line}", "missing_columns", missing=", ".join(missing),
+                            expected=", ".join(COLUMNS))
+    return index
+
+
+# Decimal degrees as the dataset writes them (no exponents, no degree-minute-second forms).
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:63]
+
+
+def read_sites(data: bytes, file: str = "<csv>", kind: SiteKind = SiteKind.PUBLIC_FACILITY) -> ImportResult:
+    """Inventory sites from a 公衆無線LANアクセスポイント一覧 CSV; bad rows become :class:`RowProblem`."""
+    text, enc = decode(data, file)
+    result = ImportResult(ENCODINGS[enc])
+    records = iter(_records(text, file))
+    for line, cells in records:
+        if any(c.strip() for c in cells):
+            header = _header(cells, line, file)
+            width = len(cells)
+            break
+    else:
+        raise OpenDataError(file, "empty")
+    seen: dict[str, int] = {}
+    for line, cells in records:
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != width:
+            result.problems.append(RowProblem(file, line, "(row)", "width", {"n": len(cells), "m": width}))
+            continue
+        problem, imported = _row(header, cells, line, file, kind, seen)
+        if problem is not None:
+            result.problems.append(problem)
+        elif imported is not None:
+            seen[imported.site.id] = line
+            result.sites.append(imported)
+    return result
+
+
+def _row(header: Mapping[str, int], cells: list[str], line: int, file: str, kind: SiteKind,
+         seen: Mapping[str, int]) -> tuple[RowProblem | None, ImportedSite | None]:
+    def get(col: str) -> str:
+        return _cell(cells[header[col]], col) if col in header else ""
+
+    name = get("名称")
+    if not name:
+        return RowProblem(file, line, "名称", "no_name"), None
+    coords: dict[str, float] = {}
+    for col in ("緯度", "経度"):
+        if not get(col):
+            return RowProblem(file, line, col, "no_coord"), None
+        if not _DECIMAL.fullmatch(get(col)):
+            return RowProblem(file, line, col, "not_decimal", {"value": get(col)}), None
+        coords[col] = float(get(col))
+    lat, lon = coords["緯度"], coords["経度"]
+    if 122 <= lat <= 154 and 20 <= lon <= 46:
+        return RowProblem(file, line, "緯度", "swapped", {"lat": lat, "lon": lon}), None
+    number = get("NO").lower()
+    site_id = number if _ID.match(number) else _slug(get("名称_英語")) or f"site-{line}"
+    if site_id in seen:
+        return RowProblem(file, line, "NO", "dup_id", {"id": site_id, "other": seen[site_id]}), None
+    notes = [f"line {line} of {file}"]
+    if not get("名称_英語"):
+        notes.append("name_en copied from 名称 (名称_英語 was empty): translate it")
+    notes += [f"{col}: {get(col)}" for col in ("SSID", "提供エリア", "設置者", "電話番号", "内線番号", "URL")
+              if get(col)]
+    remarks = get("備考")
+    if remarks and remarks != APPROXIMATE:
+        notes.append(f"備考: {remarks}")
+    address = " ".join(x for x in (get("住所"), get("方書")) if x)
+    try:
+        site = Site(id=site_id, name_ja=name, name_en=get("名称_英語") or name, name_kana=get("名称_カナ"),
+                    kind=kind, lat=lat, lon=lon, address=address, location_approximate=remarks == APPROXIMATE)
+    except ValidationError as e:
+        err = e.errors()[0]
+        col = _FIELD_COLUMN.get(str(err["loc"][0]) if err["loc"] else "", "(row)")
+        return RowProblem(file, line, col, "invalid", {"detail": str(err["msg"]).removeprefix("Value error, ")}), None
+    return None, ImportedSite(line, site, tuple(notes))
+
+
+def to_toml(sites: Sequence[ImportedSite], kind_note: bool = True) -> str:
+    """``[[sites]]`` blocks to paste into the inventory, with what did not fit as comments."""
+    if not sites:
+        return ""
+    doc = tomlkit.document()
+    if kind_note:
+        doc.add(tomlkit.comment("Imported from open data: set kind, add [sites.uplink] and [[sites.aps]] by hand."))
+    aot = tomlkit.aot()
+    for imp in sites:
+        s = imp.site
+        t = tomlkit.table()
+        for note in imp.notes:
+            t.add(tomlkit.comment(_printable(note)))
+        t.add("id", s.id)
+        t.add("name_ja", s.name_ja)
+        t.add("name_en", s.name_en)
+        t.add("name_kana", s.name_kana)
+        t.add("kind", s.kind.value)
+        t.add("lat", s.lat)
+        t.add("lon", s.lon)
+        t.add("address", s.address)
+        if s.location_approximate:
+            t.add("location_approximate", True)
+        aot.append(t)
+    doc.add("sites", aot)
+    return tomlkit.dumps(doc)

@@ -1,0 +1,135 @@
+"""``wifiwatch opendata export|import``: the site inventory as the 公衆無線LANアクセスポイント一覧 dataset, and back.
+
+Exit codes: 0 done; 1 import finished but some rows were skipped (listed with their line numbers);
+2 the file or an option cannot be used at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
+
+LangOpt = Annotated[str, typer.Option("--lang", help="ja or en (messages)")]
+
+TEXT = {
+    "ja": {"wrote": "{path}: {n} 行を書き出しました ({encoding})", "warn": "注意",
+           "read": "{file}: {enc} として読み込み、{ok} 拠点を取り込み、{bad} 行を読み飛ばしました",
+           "month": "--month: '{m}' は YYYY-MM 形式ではありません"},
+    "en": {"wrote": "{path}: wrote {n} rows ({encoding})", "warn": "warning",
+           "read": "{file}: read as {enc}, {ok} sites imported, {bad} rows skipped",
+           "month": "--month: '{m}' is not YYYY-MM"},
+}
+
+
+def _lang(lang: str) -> dict[str, str]:
+    if lang not in TEXT:
+        raise UserError("--lang must be ja or en")
+    return TEXT[lang]
+
+
+def _previous_month() -> str:
+    from analytics.usage import JST
+
+    first = dt.datetime.now(JST).replace(day=1)
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+def register(app: typer.Typer) -> None:
+    od = typer.Typer(help="Open data: 公衆無線LANアクセスポイント一覧 (推奨データセット) export and import",
+                     no_args_is_help=True)
+    app.add_typer(od, name="opendata")
+
+    @od.command("export")
+    def export(
+        out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
+        config: ConfigOpt = None,
+        usage: Annotated[bool, typer.Option("--usage", help="Monthly usage per site instead of the site list")]
+        = False,
+        months: Annotated[list[str] | None, typer.Option("--month", help="YYYY-MM (repeatable; --usage only; "
+                                                         "default: last month)")] = None,
+        encoding: Annotated[str, typer.Option("--encoding", help="utf-8-sig (default, UTF-8 with BOM), utf-8 "
+                                                                 "or cp932")] = "utf-8-sig",
+        source: Annotated[str, typer.Option("--source", help="sqlite or influx (--usage only)")] = "sqlite",
+        lang: LangOpt = "ja",
+    ) -> None:
+        """Write the sites (one row per site, never AP addresses) or monthly usage per site as CSV."""
+        from analytics import opendata as o
+
+        t = _lang(lang)
+        inv = load_inventory(config)
+        warnings: list[str] = []
+        try:
+            if usage:
+                from analytics.monthly import month_period
+                from wifiwatch.commands.report import open_reader
+
+                wanted = months or [_previous_month()]
+                for m in wanted:
+                    try:
+                        month_period(m)
+                    except ValueError:
+                        raise UserError(t["month"].format(m=m)) from None
+                reader = open_reader(inv, source, resolver_for(inv, config))
+                rows = [r for m in wanted for r in o.usage_rows(inv, reader, m)]
+                data = o.to_csv(rows, o.USAGE_COLUMNS, encoding)
+            else:
+                if months:
+                    raise UserError("--month is for --usage")
+                site_rows, warnings = o.site_rows(inv)
+                rows = list(site_rows)
+                data = o.to_csv(rows, o.COLUMNS, encoding)
+        except o.OpenDataError as e:
+            raise UserError(e.text(lang)) from None
+        for w in warnings:
+            err.print(f"[yellow]{t['warn']}:[/yellow] {w}", highlight=False)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(data)
+        except OSError as e:
+            raise UserError(f"{out}: {e.strerror}") from None
+        console.print(t["wrote"].format(path=out, n=len(rows), encoding=o.ENCODINGS[encoding]), highlight=False)
+
+    @od.command("import")
+    def import_(
+        file: Annotated[Path, typer.Argument(help="公衆無線LANアクセスポイント一覧 CSV (UTF-8 or Shift_JIS)")],
+        out: Annotated[Path | None, typer.Option("--out", help="Write the [[sites]] TOML here (default: print)")]
+        = None,
+        kind: Annotated[str, typer.Option("--kind", help="Site kind for every imported site")] = "public_facility",
+        lang: LangOpt = "ja",
+    ) -> None:
+        """Read the CSV into inventory [[sites]] blocks to paste into the inventory; bad rows are listed."""
+        from analytics import opendata as o
+        from core.inventory import SiteKind
+
+        t = _lang(lang)
+        try:
+            site_kind = SiteKind(kind)
+        except ValueError:
+            raise UserError(f"--kind must be one of {', '.join(k.value for k in SiteKind)}") from None
+        try:
+            data = file.read_bytes()
+        except OSError as e:
+            raise UserError(f"{file}: {e.strerror}") from None
+        try:
+            result = o.read_sites(data, str(file), site_kind)
+        except o.OpenDataError as e:
+            raise UserError(e.text(lang)) from None
+        for p in result.problems:
+            err.print(p.text(lang), highlight=False, markup=False, soft_wrap=True)
+        text = o.to_toml(result.sites)
+        if out is None:
+            console.out(text, end="", highlight=False)
+        else:
+            try:
+                out.write_text(text, encoding="utf-8")
+            except OSError as e:
+                raise UserError(f"{out}: {e.strerror}") from None
+        err.print(t["read"].format(file=file, enc=result.encoding, ok=len(result.sites), bad=len(result.problems)),
+                  highlight=False, markup=False)
+        if result.problems:
+            raise typer.Exit(1)
