@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from collector.engine import DeviceRef, FleetEngine
 from collector.http import StatusServer
@@ -40,6 +41,12 @@ class ExtraJob:
     func: Callable[[Inventory], Any]
     interval_s: float
     first_after_s: float = 5.0
+    cron: str | None = None  # crontab fields in Japan time (e.g. "30 2 * * *"); replaces interval_s when set
+
+
+def cron_trigger(expr: str) -> CronTrigger:
+    """A crontab expression read in Japan time: report and night jobs follow the city's calendar, not UTC."""
+    return CronTrigger.from_crontab(expr, timezone="Asia/Tokyo")
 
 
 class Daemon:
@@ -160,7 +167,12 @@ class Daemon:
             self.scheduler.add_job(self._deliver_job, "interval", seconds=2.0, id="alerts:deliver",
                                    max_instances=1, coalesce=True, next_run_time=_dt(now + 1))
         for job in self.extra_jobs:
-            if not self.scheduler.get_job(f"extra:{job.name}"):
+            if self.scheduler.get_job(f"extra:{job.name}"):
+                continue
+            if job.cron:
+                self.scheduler.add_job(self._extra_job, cron_trigger(job.cron), args=[job], id=f"extra:{job.name}",
+                                       max_instances=1, coalesce=True, misfire_grace_time=3600)
+            else:
                 self.scheduler.add_job(self._extra_job, "interval", seconds=job.interval_s, args=[job],
                                        id=f"extra:{job.name}", max_instances=1, coalesce=True,
                                        next_run_time=_dt(now + job.first_after_s))

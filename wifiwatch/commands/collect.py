@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -113,7 +114,13 @@ def build_daemon(
     store_path.parent.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(store_path, inv.store)
     alerts = AlertEngine(inv, store_path, resolver)
-    jobs = [ExtraJob("rollup", lambda _inv: _rollup(store), 3600.0, 60.0)]
+    jobs = [
+        ExtraJob("rollup", lambda _inv: store.rollup(time.time_ns()), 3600.0, 60.0),
+        # Deleting aged rows and giving the space back is the heavy part: once a night, in Japan's quiet hours.
+        ExtraJob("nightly-prune", lambda _inv: _rollup(store), 86400.0, cron="30 2 * * *"),
+        # Checked nightly: writes last month's report on the 1st, or the first night after if the daemon was down.
+        ExtraJob("monthly-report", lambda cur: _monthly_report(cur, store), 86400.0, cron="15 0 * * *"),
+    ]
     background = []
     if inv.influxdb is not None:
         from core.store.forwarder import Forwarder
@@ -129,9 +136,15 @@ def build_daemon(
                   background=background)
 
 
-def _rollup(store: Any) -> None:
-    import time
+def _monthly_report(inv: Inventory, store: Any) -> None:
+    import datetime as dt
 
+    from analytics.monthly_job import write_previous_month
+
+    write_previous_month(inv, store, dt.datetime.now(dt.UTC))
+
+
+def _rollup(store: Any) -> None:
     now = time.time_ns()
     store.rollup(now)
     store.prune(now)
