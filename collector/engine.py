@@ -210,7 +210,8 @@ class FleetEngine:
             # The poller bounds itself; this outer bound is a backstop against any library hang.
             bound = settings.timeout_s * (settings.retries + 1) * 4 + 5
             try:
-                res = await asyncio.wait_for(self.poller.poll(d.id, target, self.vendor_of(d)), bound)
+                async with asyncio.timeout(bound):  # unlike wait_for, no extra task per device
+                    res = await self.poller.poll(d.id, target, self.vendor_of(d))
                 return d, res, None
             except TimeoutError:
                 return d, None, f"poll exceeded {bound:.0f} s"

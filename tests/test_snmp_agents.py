@@ -181,7 +181,7 @@ def test_each_profile_reads_its_recorded_clients(agent: Agent, profiles, name: s
     assert set(res.interfaces) == names
     first = next(iter(res.interfaces.values()))
     assert first.rx_bytes is not None and first.rx_bps is None  # a first sample gives no rate
-    assert res.pdus >= 2
+    assert res.pdus >= 1  # scalars ride in the first GETBULK (collector/snmp/README.md)
 
 
 def test_auto_detection_picks_each_profile(agent: Agent, profiles) -> None:  # type: ignore[no-untyped-def]

@@ -12,11 +12,16 @@ import contextlib
 import contextvars
 import functools
 import hashlib
+import os
+import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pyasn1.type import univ
+from pysnmp.carrier.asyncio.dgram import udp
+from pysnmp.entity import config
+from pysnmp.entity.rfc3413 import cmdgen
 from pysnmp.hlapi.v3arch.asyncio import (
     USM_AUTH_HMAC96_MD5,
     USM_AUTH_HMAC96_SHA,
@@ -33,18 +38,18 @@ from pysnmp.hlapi.v3arch.asyncio import (
     USM_PRIV_NONE,
     CommunityData,
     ContextData,
-    ObjectIdentity,
-    ObjectType,
     SnmpEngine,
     UdpTransportTarget,
     UsmUserData,
-    bulk_cmd,
-    get_cmd,
 )
-from pysnmp.hlapi.v3arch.asyncio.cmdgen import VB_PROCESSOR
+from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1902, rfc1905
 
+from collector.snmp.types import END_OF_MIB, NO_SUCH_INSTANCE, NO_SUCH_OBJECT, Missing, Oid, Var
+from collector.snmp.v2c import ERROR_STATUS, BerError, V2cTimeout, V2cTransport
 from core.secrets import REDACTOR, Secret
+
+__all__ = ["END_OF_MIB", "NO_SUCH_INSTANCE", "NO_SUCH_OBJECT", "Missing", "Oid", "Var"]
 
 ErrorKind = Literal[
     "timeout", "auth", "bad_data", "no_such_object", "unreachable", "config", "protocol", "internal"
@@ -69,6 +74,10 @@ PRIV_PROTOCOLS = {
     "aes192": USM_PRIV_CFB192_AES_BLUMENTHAL,
     "aes256": USM_PRIV_CFB256_AES_BLUMENTHAL,
 }
+
+# Kernel memory one queued answer takes (a ~1 KiB datagram's skb on loopback is ~2-4 KiB): 8 KiB is ample.
+RCVBUF_PER_REQUEST = 8192
+V2C_WIRE_ENV = "WIFIWATCH_SNMP_V2C_WIRE"
 
 AUTH_FAILED = "SNMPv3 authentication failed (check user, auth/priv protocols and keys)"
 
@@ -117,44 +126,6 @@ class Target:
         return f"{self.host}:{self.port}"
 
 
-class Missing:
-    """An exception value in a response (noSuchObject, noSuchInstance, endOfMibView)."""
-
-    __slots__ = ("kind",)
-
-    def __init__(self, kind: str):
-        self.kind = kind
-
-    def __repr__(self) -> str:
-        return f"<{self.kind}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Missing) and other.kind == self.kind
-
-    def __hash__(self) -> int:
-        return hash(self.kind)
-
-
-NO_SUCH_OBJECT = Missing("noSuchObject")
-NO_SUCH_INSTANCE = Missing("noSuchInstance")
-END_OF_MIB = Missing("endOfMibView")
-
-
-@dataclass(frozen=True, slots=True)
-class Var:
-    """One decoded value: its SNMP type name and a plain Python value."""
-
-    type: str
-    value: int | str | bytes | Missing | None
-
-    @property
-    def missing(self) -> bool:
-        return isinstance(self.value, Missing)
-
-
-Oid = tuple[int, ...]
-
-
 def parse_oid(text: str) -> Oid:
     return tuple(int(p) for p in text.strip().strip(".").split("."))
 
@@ -168,6 +139,8 @@ _INT_TYPES = ("Integer32", "Integer", "Counter32", "Counter64", "Gauge32", "Unsi
 
 def decode(value: Any) -> Var:
     """pysnmp value -> :class:`Var`; never raises (unknown types keep their pretty form)."""
+    if isinstance(value, Var):  # already decoded by the v2c wire path
+        return value
     if isinstance(value, rfc1905.NoSuchObject):
         return Var("noSuchObject", NO_SUCH_OBJECT)
     if isinstance(value, rfc1905.NoSuchInstance):
@@ -225,12 +198,18 @@ class ClientStats:
     timeouts: int = 0
     auth_errors: int = 0
     engines: int = 1
+    rcvbuf: int = 0  # the UDP receive buffer the kernel granted (bytes)
 
 
 class SnmpClient:
-    """Shared engine, bounded concurrency, cached transports and auth data per target."""
+    """Shared engine, bounded concurrency, cached transports and auth data per target.
 
-    def __init__(self, max_concurrency: int = 256):
+    v2c requests go over :mod:`collector.snmp.v2c` (direct BER, ~50x less CPU per response than
+    pysnmp's pyasn1 path); ``v2c_wire="pysnmp"`` (or WIFIWATCH_SNMP_V2C_WIRE=pysnmp) sends them through
+    pysnmp like v3, as a fallback and as the benchmark's baseline.
+    """
+
+    def __init__(self, max_concurrency: int = 256, v2c_wire: str | None = None):
         self.engine = SnmpEngine()
         # USM keys users by name: a second key set for the same user name needs its own engine.
         self._v3_engines: dict[str, SnmpEngine] = {}
@@ -240,7 +219,13 @@ class SnmpClient:
         self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
         self._auth: dict[tuple[Any, ...], tuple[SnmpEngine, CommunityData | UsmUserData]] = {}
         self.stats = ClientStats()
-        self._warmed: set[int] = set()
+        self._tuned: set[int] = set()
+        wire = v2c_wire or os.environ.get(V2C_WIRE_ENV, "native")
+        if wire not in ("native", "pysnmp"):
+            raise ValueError(f"{V2C_WIRE_ENV}: expected 'native' or 'pysnmp', got {wire!r}")
+        self.v2c_native = wire == "native"
+        self._v2c = V2cTransport(RCVBUF_PER_REQUEST * max_concurrency)
+        self._addrs: dict[tuple[str, int], tuple[tuple[Any, ...], int]] = {}
 
     # -- concurrency ---------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -257,13 +242,6 @@ class SnmpClient:
                 _HOLDS_SLOT.reset(token)
 
     # -- set-up ----------------------------------------------------------------------------------
-    def _warm(self, engine: SnmpEngine) -> SnmpEngine:
-        """Load the engine's MIB view once (~0.3 s) so it is not billed to the first AP's round trip."""
-        if id(engine) not in self._warmed:
-            VB_PROCESSOR.make_varbinds(engine.cache, [ObjectType(ObjectIdentity("1.3.6.1.2.1.1.3.0"))])
-            self._warmed.add(id(engine))
-        return engine
-
     def _auth_for(self, target: Target) -> tuple[SnmpEngine, CommunityData | UsmUserData]:
         creds = target.credentials
         if creds is None:
@@ -274,7 +252,7 @@ class SnmpClient:
             if hit is None:
                 # communityIndex names the community in the engine's tables without containing it.
                 index = "c" + key[2]
-                hit = (self._warm(self.engine), CommunityData(index, creds.community.reveal(), mpModel=1))
+                hit = (self.engine, CommunityData(index, creds.community.reveal(), mpModel=1))
                 self._auth[key] = hit
             return hit
         if creds.auth_protocol not in AUTH_PROTOCOLS:
@@ -307,7 +285,7 @@ class SnmpClient:
                 kwargs["authKey"] = auth_key
             if priv_key:
                 kwargs["privKey"] = priv_key
-            hit = (self._warm(engine), UsmUserData(creds.user, **kwargs))
+            hit = (engine, UsmUserData(creds.user, **kwargs))
             self._auth[key] = hit
         return hit
 
@@ -334,26 +312,94 @@ class SnmpClient:
                 self.stats.auth_errors += 1
             raise err
         if err_status and int(err_status) != 0:
-            status = err_status.prettyPrint() if hasattr(err_status, "prettyPrint") else str(err_status)
+            if isinstance(err_status, int) and 0 <= err_status < len(ERROR_STATUS):
+                status = ERROR_STATUS[err_status]
+            else:
+                status = err_status.prettyPrint() if hasattr(err_status, "prettyPrint") else str(err_status)
             kind: ErrorKind = "no_such_object" if status in ("noSuchName",) else "protocol"
             raise SnmpError(kind, f"{target.label}: agent returned error-status {status} at index {err_index}")
+
+    def _tune(self, engine: SnmpEngine) -> None:
+        """Give the engine's one UDP socket a receive buffer for ``max_concurrency`` answers in flight.
+
+        Linux's default (208 KiB) holds ~100 answers; a cycle of thousands of APs otherwise loses the
+        ones that arrive while the loop is decoding, and each loss costs a full timeout and a retry.
+        The kernel caps the request at net.core.rmem_max (raise it with sysctl for very large fleets).
+        """
+        self._tuned.add(id(engine))
+        tr = config.get_transport(engine, udp.DOMAIN_NAME)
+        sock = getattr(getattr(tr, "transport", None), "get_extra_info", lambda _n: None)("socket")
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_PER_REQUEST * self.max_concurrency)
+        with contextlib.suppress(OSError):
+            self.stats.rcvbuf = int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
     async def prepare(self, target: Target) -> None:
         """Build the target's auth data and transport now, so a timed request measures only the network."""
         self._auth_for(target)
-        await self._transport(target)
+        if self._native(target):
+            await self._address(target)
+        else:
+            await self._transport(target)
+
+    def _native(self, target: Target) -> bool:
+        return self.v2c_native and isinstance(target.credentials, V2c)
+
+    async def _address(self, target: Target) -> tuple[tuple[Any, ...], int]:
+        key = (target.host, target.port)
+        hit = self._addrs.get(key)
+        if hit is None:
+            try:
+                socket.inet_pton(socket.AF_INET, target.host)
+                hit = ((target.host, target.port), socket.AF_INET)
+            except OSError:
+                try:
+                    infos = await asyncio.get_running_loop().getaddrinfo(target.host, target.port,
+                                                                         type=socket.SOCK_DGRAM)
+                except OSError as e:
+                    raise SnmpError("unreachable", f"{target.label}: cannot resolve host: {e}") from None
+                family, _, _, _, sockaddr = infos[0]
+                hit = (tuple(sockaddr), int(family))
+            self._addrs[key] = hit
+        return hit
+
+    async def _exchange(self, target: Target, oids: Sequence[Oid], bulk: tuple[int, int] | None,
+                        counters: PduCounter | None) -> Any:
+        """One request/response: (error indication, error status, error index, varbinds)."""
+        if not self._native(target):
+            return await self._send(target, functools.partial(_request, oids=oids, bulk=bulk), counters)
+        assert isinstance(target.credentials, V2c)
+        self._auth_for(target)
+        addr, family = await self._address(target)
+        self.stats.requests += 1
+        if counters is not None:
+            counters.pdus += 1
+        try:
+            r = await self._v2c.request(addr, family, target.credentials.community.reveal().encode(), oids, bulk,
+                                        target.timeout_s, target.retries)
+        except V2cTimeout:
+            return errind.requestTimedOut, 0, 0, []
+        except BerError as e:
+            raise SnmpError("bad_data", f"{target.label}: malformed SNMP response: {e}") from None
+        self.stats.rcvbuf = self._v2c.granted_rcvbuf
+        return None, r.error_status, r.error_index, r.varbinds
 
     async def _send(self, target: Target, make: Any, counters: PduCounter | None) -> Any:
         engine, auth = self._auth_for(target)
         transport = await self._transport(target)
-        ctx = ContextData(contextName=target.context) if target.context else ContextData()
+        ctx = _context(target.context)
         self.stats.requests += 1
         if counters is not None:
             counters.pdus += 1
         try:
             # pysnmp enforces timeout x retries itself; this bound is a backstop against a lost callback.
             async with asyncio.timeout(target.attempt_budget_s + 1.0):
-                return await make(engine, auth, transport, ctx)
+                answer = await make(engine, auth, transport, ctx)
+            if id(engine) not in self._tuned:
+                self._tune(engine)
+            return answer
         except TimeoutError:
             self.stats.timeouts += 1
             raise SnmpError("timeout", f"{target.label}: no SNMP response within "
@@ -373,13 +419,8 @@ class SnmpClient:
         """One GET PDU for all ``oids``; missing objects come back as :data:`NO_SUCH_OBJECT` etc."""
         if not oids:
             return {}
-
-        async def make(engine: SnmpEngine, auth: Any, transport: Any, ctx: Any) -> Any:
-            return await get_cmd(engine, auth, transport, ctx,
-                                 *[ObjectType(ObjectIdentity(oid_str(o))) for o in oids], lookupMib=False)
-
         async with self.slot():
-            err_ind, err_status, err_index, var_binds = await self._send(target, make, counters)
+            err_ind, err_status, err_index, var_binds = await self._exchange(target, list(oids), None, counters)
         self._check(target, err_ind, err_status, err_index)
         out: dict[Oid, Var] = {}
         for vb in var_binds:
@@ -394,23 +435,64 @@ class SnmpClient:
         columns: Sequence[Oid],
         counters: PduCounter | None = None,
         max_rows: int = 4096,
+        repetitions: int | None = None,
     ) -> dict[Oid, dict[Oid, Var]]:
         """GETBULK the columns together until each leaves its subtree: {column: {index: value}}.
 
         Columns that finish drop out of later requests; a non-increasing OID or ``max_rows`` stops a
-        column (an agent bug must not loop forever).
+        column (an agent bug must not loop forever). ``repetitions`` (e.g. last poll's row count + 1)
+        sizes the first request so a table that has not grown is read in one PDU.
         """
+        _, walked = await self.get_walk(target, (), columns, counters, max_rows, repetitions)
+        return walked
+
+    async def get_walk(
+        self,
+        target: Target,
+        scalars: Sequence[Oid],
+        columns: Sequence[Oid],
+        counters: PduCounter | None = None,
+        max_rows: int = 4096,
+        repetitions: int | None = None,
+    ) -> tuple[dict[Oid, Var], dict[Oid, dict[Oid, Var]]]:
+        """Scalars and column walks in as few PDUs as possible: (GET result, walk result).
+
+        Scalar instances ``x.0`` ride in the first GETBULK as non-repeaters (GETNEXT of ``x`` is ``x.0``
+        when it exists), so a poll whose tables fit in one response costs one PDU. Scalars of another
+        shape get their own GET.
+        """
+        scalars = list(dict.fromkeys(scalars))
+        system: dict[Oid, Var] = {}
+        riding = scalars if all(len(o) > 1 and o[-1] == 0 for o in scalars) else []
+        if scalars and not riding:
+            system = await self.get(target, scalars, counters)
         result: dict[Oid, dict[Oid, Var]] = {c: {} for c in columns}
         cursor: dict[Oid, Oid] = {c: c for c in columns}
         active = list(dict.fromkeys(columns))
+        if not active and riding:
+            return await self.get(target, riding, counters), result
+        first = True
         async with self.slot():
             while active:
                 reps = max(1, min(target.max_repetitions, 60 // max(1, len(active)) or 1))
-
-                binds = [ObjectType(ObjectIdentity(oid_str(cursor[c]))) for c in active]
-                make = functools.partial(_bulk, reps=reps, binds=binds)
-                err_ind, err_status, err_index, var_binds = await self._send(target, make, counters)
+                if first and repetitions is not None:
+                    reps = max(1, min(reps, repetitions))
+                ask = [o[:-1] for o in riding] + [cursor[c] for c in active] if first else [cursor[c] for c in active]
+                non_rep = len(riding) if first else 0
+                err_ind, err_status, err_index, var_binds = await self._exchange(target, ask, (non_rep, reps),
+                                                                                 counters)
                 self._check(target, err_ind, err_status, err_index)
+                if first and riding:
+                    for o, vb in zip(riding, var_binds[:non_rep], strict=False):
+                        var = decode(vb[1])
+                        # GETNEXT of x answered with something other than x.0: the scalar does not exist.
+                        system[o] = var if tuple(vb[0]) == o and not var.missing else Var("noSuchObject",
+                                                                                         NO_SUCH_OBJECT)
+                    missed = [o for o in riding if o not in system]
+                    if missed:  # a truncated response: ask for those plainly
+                        system.update(await self.get(target, missed, counters))
+                    var_binds = var_binds[non_rep:]
+                first = False
                 done: set[Oid] = set()
                 progressed = False
                 n = len(active)
@@ -434,16 +516,46 @@ class SnmpClient:
                 if not progressed:
                     raise SnmpError("bad_data", f"{target.label}: empty GETBULK response")
                 active = [c for c in active if c not in done]
-        return result
+        return system, result
 
     async def close(self) -> None:
+        self._v2c.close()
         for engine in [self.engine, *self._v3_engines.values()]:
             with contextlib.suppress(Exception):
                 engine.close_dispatcher()
 
 
-async def _bulk(engine: SnmpEngine, auth: Any, transport: Any, ctx: Any, *, reps: int, binds: list[Any]) -> Any:
-    return await bulk_cmd(engine, auth, transport, ctx, 0, reps, *binds, lookupMib=False)
+_GET = cmdgen.GetCommandGenerator()
+_BULK = cmdgen.BulkCommandGenerator()
+_NULL = univ.Null("")
+
+
+@functools.lru_cache(maxsize=64)
+def _context(name: str) -> ContextData:
+    return ContextData(contextName=name) if name else ContextData()
+
+
+async def _request(engine: SnmpEngine, auth: Any, transport: Any, ctx: ContextData, *, oids: Sequence[Oid],
+                   bulk: tuple[int, int] | None) -> tuple[Any, Any, Any, Any]:
+    """One GET (``bulk`` None) or GETBULK (non-repeaters, max-repetitions) of numeric OIDs.
+
+    Goes below pysnmp's high-level API, which resolves every OID against the MIB view on the way out
+    (a third of the CPU of a poll); varbinds come back as raw (ObjectName, value) pairs.
+    """
+    addr_name, _ = LCD.configure(engine, auth, transport, ctx.contextName)
+    future: asyncio.Future[tuple[Any, Any, Any, Any]] = asyncio.get_running_loop().create_future()
+
+    def done(_engine: Any, _handle: Any, err_ind: Any, err_status: Any, err_index: Any, var_binds: Any,
+             _ctx: Any) -> None:
+        if not future.done():
+            future.set_result((err_ind, err_status, err_index, var_binds))
+
+    binds = [(o, _NULL) for o in oids]
+    if bulk is None:
+        _GET.send_varbinds(engine, addr_name, ctx.contextEngineId, ctx.contextName, binds, done)
+    else:
+        _BULK.send_varbinds(engine, addr_name, ctx.contextEngineId, ctx.contextName, bulk[0], bulk[1], binds, done)
+    return await future
 
 
 def classify(err_ind: Any, target: Target) -> SnmpError:
