@@ -11,13 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tomlkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics.planner.demand import DemandCsvError, haversine_m, load_demand_csv, offset
 from analytics.planner.model import covered_weight, solve_exact, solve_greedy
-from analytics.planner.plan import plan
-from core.config import load_config
+from analytics.planner.plan import PlannerInputError, plan
+from core.config import ConfigError, load_config, parse_config
+from core.inventory import Inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,21 +33,38 @@ def instances(draw):  # type: ignore[no-untyped-def]
                                    min_size=n_dem, max_size=n_dem)), dtype=bool)
     costs = np.array(draw(st.lists(st.integers(1, 10), min_size=n_cand, max_size=n_cand)), dtype=float)
     budget = draw(st.integers(0, 30))
-    return w, cover, costs, budget
+    count = draw(st.none() | st.integers(1, 4))
+    return w, cover, costs, budget, count
 
 
 @settings(max_examples=80, deadline=None)
 @given(instances())
 def test_exact_equals_brute_force_and_beats_greedy(inst) -> None:  # type: ignore[no-untyped-def]
-    w, cover, costs, budget = inst
+    w, cover, costs, budget, count = inst
     best = max(covered_weight(list(s), w, cover) for r in range(cover.shape[1] + 1)
-               for s in itertools.combinations(range(cover.shape[1]), r) if costs[list(s)].sum() <= budget)
-    exact = solve_exact(w, cover, costs, budget)
-    greedy = solve_greedy(w, cover, costs, budget)
+               for s in itertools.combinations(range(cover.shape[1]), r)
+               if costs[list(s)].sum() <= budget and (count is None or r <= count))
+    exact = solve_exact(w, cover, costs, budget, count)
+    greedy = solve_greedy(w, cover, costs, budget, count)
     assert exact.covered == pytest.approx(best)
+    assert exact.mip_gap == 0.0
     assert exact.covered >= greedy.covered - 1e-9
     assert exact.cost <= budget and greedy.cost <= budget
-    assert solve_exact(w, cover, costs, budget) == exact  # deterministic
+    assert count is None or (len(exact.picks) <= count and len(greedy.picks) <= count)
+    assert solve_exact(w, cover, costs, budget, count) == exact  # deterministic
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances())
+def test_greedy_takes_the_best_gain_per_yen_first(inst) -> None:  # type: ignore[no-untyped-def]
+    w, cover, costs, budget, count = inst
+    g = solve_greedy(w, cover, costs, budget, count)
+    ratios = [covered_weight([j], w, cover) / costs[j] for j in range(len(costs))
+              if costs[j] <= budget and covered_weight([j], w, cover) > 0]
+    if not ratios:
+        assert g.picks == ()
+    else:
+        assert covered_weight([g.picks[0]], w, cover) / costs[g.picks[0]] == pytest.approx(max(ratios))
 
 
 def test_count_limit() -> None:
@@ -131,3 +150,92 @@ def test_cli_json_csv_and_errors(tmp_path: Path) -> None:
     assert csv_out[0].startswith("rank,id,name_ja,selected") and len(csv_out) == 6
     bad = cli("--rounds", "2029,20x1", "--budget-per-round", "1")
     assert bad.returncode == 2 and "--rounds" in bad.stderr and "Traceback" not in bad.stderr
+    neg = cli("--budget", "-1")
+    assert neg.returncode == 2 and "--budget: -1 yen is negative" in neg.stderr and "Traceback" not in neg.stderr
+
+
+# -- planner over small inventories built in the test -------------------------------------------------------
+
+AP_AT = (35.97, 140.63)
+FAR = (35.995, 140.66)  # about 3.9 km from AP_AT: no cluster or radius reaches across
+
+
+def inventory(cands: list[dict[str, object]], ap_radius_m: float = 80.0) -> Inventory:
+    doc = {"snmp": {"version": "2c", "community": "env:WIFIWATCH_TEST_UNUSED"},
+           "sites": [{"id": "existing", "name_ja": "既存", "name_en": "Existing", "kind": "park", "lat": AP_AT[0],
+                      "lon": AP_AT[1], "coverage_radius_m": ap_radius_m,
+                      "aps": [{"id": "ap1", "host": "127.0.0.1"}]}],
+           "candidates": cands}
+    return parse_config(tomlkit.dumps(doc), "test.toml")
+
+
+def cand(cid: str, at: tuple[float, float], **kw: object) -> dict[str, object]:
+    base: dict[str, object] = {"id": cid, "name_ja": cid, "name_en": cid, "kind": "park", "lat": at[0],
+                               "lon": at[1], "annual_visitors": 1000, "install_cost_yen": 1_000_000}
+    return {**base, **kw}
+
+
+@settings(max_examples=25, deadline=None)
+@given(kind=st.sampled_from(["public_facility", "tourist_spot", "station", "park", "commercial"]),
+       visitors=st.integers(0, 2_000_000), cost=st.integers(1, 5_000_000), event_days=st.integers(0, 30),
+       per_day=st.integers(0, 20_000), ap_radius=st.floats(20, 300), inside=st.floats(0, 0.95),
+       bearing=st.floats(0, 6.28), budget=st.integers(0, 12_000_000), covered_first=st.booleans())
+def test_a_site_inside_existing_coverage_never_outranks_an_equal_uncovered_one(
+        kind: str, visitors: int, cost: int, event_days: int, per_day: int, ap_radius: float, inside: float,
+        bearing: float, budget: int, covered_first: bool) -> None:
+    import math
+
+    at = offset(*AP_AT, inside * ap_radius * math.cos(bearing), inside * ap_radius * math.sin(bearing))
+    same = {"kind": kind, "annual_visitors": visitors, "install_cost_yen": cost, "event_days": event_days,
+            "event_visitors_per_day": per_day}
+    # ids chosen so that a tie broken by id alone would put the covered site first
+    covered, uncovered = cand("a-covered", at, **same), cand("b-open", FAR, **same)
+    inv = inventory([covered, uncovered] if covered_first else [uncovered, covered], ap_radius)
+    ranks = {c.id: c.rank for c in plan(inv, budget_yen=budget).candidates}
+    assert ranks["b-open"] < ranks["a-covered"]
+
+
+def test_sensitivity_marks_a_narrow_win_unstable_and_a_clear_one_stable() -> None:
+    east = offset(*FAR, 0, 2000)
+    # budget for one: 1,000 vs 950 visitors flips when the pick loses 20% and the other gains 20%
+    narrow = plan(inventory([cand("a", FAR, annual_visitors=1000), cand("b", east, annual_visitors=950)]),
+                  budget_yen=1_000_000).candidates
+    clear = plan(inventory([cand("a", FAR, annual_visitors=1000), cand("b", east, annual_visitors=500)]),
+                 budget_yen=1_000_000).candidates
+    assert [(c.id, c.selected, c.stable) for c in narrow] == [("a", True, False), ("b", False, False)]
+    assert [(c.id, c.selected, c.stable) for c in clear] == [("a", True, True), ("b", False, False)]
+    assert "picked_in_variants=2/3" in narrow[0].reasons and "picked_in_variants=3/3" in clear[0].reasons
+
+
+def test_planner_options_are_checked() -> None:
+    inv = inventory([cand("a", FAR)])
+    for kwargs, msg in (({"budget_yen": -1}, "--budget"), ({"count": 0}, "--count"),
+                        ({"rounds": [2029]}, "--rounds needs --budget-per-round"),
+                        ({"rounds": [2029, 2029], "budget_per_round": 5}, "appears twice")):
+        with pytest.raises(PlannerInputError, match=msg):
+            plan(inv, **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_candidates_are_named_by_file_line_and_field(tmp_path: Path) -> None:
+    sample = (ROOT / "config" / "sites.toml").read_text(encoding="utf-8")
+    bad: dict[str, dict[str, object]] = {"no-coords": {"lat": None, "lon": None}, "neg-cost": {"install_cost_yen": -5},
+           "bad-kind": {"kind": "castle"}}
+    text = sample
+    for cid, change in bad.items():
+        entry = {k: v for k, v in {**cand(cid, FAR), **change}.items() if v is not None}
+        text += "\n[[candidates]]\n" + tomlkit.dumps(entry)
+    f = tmp_path / "sites.toml"
+    f.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    # a missing field is reported at its entry's header line, a wrong one at its own line
+    header = max(i for i in range(lines.index('id = "no-coords"')) if lines[i] == "[[candidates]]") + 1
+    cost_line, kind_line = lines.index("install_cost_yen = -5") + 1, lines.index('kind = "castle"') + 1
+    n = sample.count("[[candidates]]")
+    with pytest.raises(ConfigError) as ei:
+        load_config(f)
+    got = str(ei.value).splitlines()
+    assert f"{f}:{header}: candidates[{n}].lat: required field is missing" in got
+    assert f"{f}:{header}: candidates[{n}].lon: required field is missing" in got
+    assert f"{f}:{cost_line}: candidates[{n + 1}].install_cost_yen: Input should be greater than 0" in got
+    assert any(g.startswith(f"{f}:{kind_line}: candidates[{n + 2}].kind: ") and "'park'" in g for g in got), got
+    assert len(got) == 4, got

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from core.inventory import Inventory
 
 # How far a site's visitors spread around its point: a building's visitors are inside it, a park's wide.
@@ -55,6 +57,16 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * r * math.asin(min(1.0, math.sqrt(h)))
 
 
+def distance_matrix_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Haversine distances (m) between every point 1 (rows) and every point 2 (columns), vectorised."""
+    r = 6371008.8
+    p1, p2 = np.radians(lat1)[:, None], np.radians(lat2)[None, :]
+    dp = p2 - p1
+    dl = np.radians(lon2)[None, :] - np.radians(lon1)[:, None]
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * r * np.arcsin(np.minimum(1.0, np.sqrt(h))))
+
+
 def offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
     dlat = north_m / 111_320.0
     dlon = east_m / (111_320.0 * math.cos(math.radians(lat)))
@@ -76,17 +88,21 @@ def ap_position(inv: Inventory, ap_id: str) -> tuple[float, float]:
 
 
 def build_demand(inv: Inventory, observed: Mapping[str, ApDemand] | None = None,
-                 extra: Sequence[DemandPoint] = (), visitors_scale: float = 1.0) -> list[DemandPoint]:
+                 extra: Sequence[DemandPoint] = (), visitors_scale: float = 1.0,
+                 candidate_scale: Mapping[str, float] | None = None) -> list[DemandPoint]:
+    """``candidate_scale`` moves single candidates' visitor (and event) figures, for the sensitivity runs."""
     pts: list[DemandPoint] = []
+    candidate_scale = candidate_scale or {}
     observed = observed or {}
     quiet = [ap_position(inv, a) for a, d in observed.items() if d.client_hours < LITTLE_USED_CLIENT_HOURS]
     for c in inv.candidates:
         damp = LITTLE_USED_FACTOR if any(haversine_m(c.lat, c.lon, la, lo) <= LITTLE_USED_RADIUS_M
                                          for la, lo in quiet) else 1.0
         spread = SPREAD_M.get(c.kind.value, 40.0)
-        pts += cluster(c.lat, c.lon, c.annual_visitors * visitors_scale * damp, f"candidate:{c.id}", spread)
+        scale = visitors_scale * candidate_scale.get(c.id, 1.0)
+        pts += cluster(c.lat, c.lon, c.annual_visitors * scale * damp, f"candidate:{c.id}", spread)
         if c.event_days and c.event_visitors_per_day:
-            pts += cluster(c.lat, c.lon, c.event_days * c.event_visitors_per_day * EVENT_WEIGHT * visitors_scale,
+            pts += cluster(c.lat, c.lon, c.event_days * c.event_visitors_per_day * EVENT_WEIGHT * scale,
                            f"event:{c.id}", spread)
     for ap_id, d in observed.items():
         if d.saturated_hours > 0:

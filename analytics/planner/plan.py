@@ -2,8 +2,10 @@
 
 Demand (demand.py) minus what existing APs already cover is the objective; model.py solves the
 covering problem exactly and greedily. Every candidate gets a score broken into parts and a one-line
-rationale; picks are re-solved with coverage radius and visitor figures moved by +-20% and marked
-stable when they survive every variant.
+rationale; picks are re-solved with coverage radii moved by +-20% and with visitor figures moved 20%
+against the plan (every pick's -20%, every other candidate's +20%: moving all of them the same way
+would only rescale the objective and could never change a pick), and marked stable when they survive
+every variant.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from analytics.planner.demand import ApDemand, DemandPoint, ap_position, build_demand, haversine_m
+from analytics.planner.demand import ApDemand, DemandPoint, ap_position, build_demand, distance_matrix_m, haversine_m
 from analytics.planner.model import Solution, solve_exact, solve_greedy
 from core.inventory import Candidate, Inventory
 
 DEFAULT_BUDGET_YEN = 5_000_000  # one every-other-year round (illustrative; set --budget)
-VARIANTS = (("radius", 0.8), ("radius", 1.2), ("visitors", 0.8), ("visitors", 1.2))
+VARIANTS = (("radius", 0.8), ("radius", 1.2), ("visitors", 0.2))  # visitors: picks -20%, the others +20%
+
+
+class PlannerInputError(ValueError):
+    """A budget, count or round setting the planner cannot use; the message names the option."""
 
 
 @dataclass
@@ -53,6 +59,7 @@ class PlanResult:
     greedy: float
     gap_pct: float
     budget_used_yen: int
+    proven_optimal: bool  # HiGHS closed the gap to 0 in every round
     demand_total: float
     demand_already_covered: float
 
@@ -71,17 +78,32 @@ def _existing(inv: Inventory, radius_scale: float) -> list[tuple[str, str, float
 
 
 def _matrices(inv: Inventory, demand: Sequence[DemandPoint], radius_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Demand weights with what existing APs already serve set to 0, and the candidate coverage matrix."""
     existing = _existing(inv, radius_scale)
     w = np.array([p.weight for p in demand], dtype=float)
-    for i, p in enumerate(demand):
-        if any(haversine_m(p.lat, p.lon, la, lo) <= r for _, _, la, lo, r in existing):
-            w[i] = 0.0  # already served
-    cover = np.zeros((len(demand), len(inv.candidates)), dtype=bool)
-    for j, c in enumerate(inv.candidates):
-        r = inv.planner.coverage_radius_m.get(c.kind, 50.0) * radius_scale
-        for i, p in enumerate(demand):
-            cover[i, j] = haversine_m(p.lat, p.lon, c.lat, c.lon) <= r
-    return w, cover
+    lat = np.array([p.lat for p in demand], dtype=float)
+    lon = np.array([p.lon for p in demand], dtype=float)
+    if existing and len(demand):
+        d = distance_matrix_m(lat, lon, np.array([e[2] for e in existing]), np.array([e[3] for e in existing]))
+        w[(d <= np.array([e[4] for e in existing])[None, :]).any(axis=1)] = 0.0  # already served
+    cands = inv.candidates
+    radii = np.array([inv.planner.coverage_radius_m.get(c.kind, 50.0) * radius_scale for c in cands])
+    d = distance_matrix_m(lat, lon, np.array([c.lat for c in cands]), np.array([c.lon for c in cands]))
+    return w, d <= radii[None, :]
+
+
+def _check(budget_yen: int | None, count: int | None, rounds: Sequence[int] | None,
+           budget_per_round: int | None) -> None:
+    if budget_yen is not None and budget_yen < 0:
+        raise PlannerInputError(f"--budget: {budget_yen} yen is negative")
+    if budget_per_round is not None and budget_per_round < 0:
+        raise PlannerInputError(f"--budget-per-round: {budget_per_round} yen is negative")
+    if count is not None and count < 1:
+        raise PlannerInputError(f"--count: {count} must be at least 1")
+    if rounds and budget_per_round is None:
+        raise PlannerInputError("--rounds needs --budget-per-round")
+    if rounds and len(set(rounds)) != len(rounds):
+        raise PlannerInputError(f"--rounds: a year appears twice in {', '.join(map(str, rounds))}")
 
 
 def _solve_rounds(w: np.ndarray, cover: np.ndarray, costs: np.ndarray, rounds: Sequence[int],
@@ -96,7 +118,7 @@ def _solve_rounds(w: np.ndarray, cover: np.ndarray, costs: np.ndarray, rounds: S
         idx = np.flatnonzero(free)
         sol = solve_exact(weights, sub, costs[free], budget, count)
         picks = tuple(int(idx[j]) for j in sol.picks)
-        sols.append(Solution(picks, sol.covered, sol.cost))
+        sols.append(Solution(picks, sol.covered, sol.cost, sol.mip_gap))
         for j in picks:
             assigned[j] = k
         if picks:
@@ -147,18 +169,16 @@ def _round_m(d: float) -> int:
 def plan(inv: Inventory, observed: Mapping[str, ApDemand] | None = None, budget_yen: int | None = None,
          count: int | None = None, rounds: Sequence[int] | None = None, budget_per_round: int | None = None,
          extra_demand: Sequence[DemandPoint] = (), lang: str = "ja", sensitivity: bool = True) -> PlanResult:
+    _check(budget_yen, count, rounds, budget_per_round)
     cands = inv.candidates
     costs = np.array([c.install_cost_yen for c in cands], dtype=float)
     round_list = list(rounds) if rounds else [0]
-    if rounds and budget_per_round is None:
-        raise ValueError("rounds need budget_per_round")
     one = budget_per_round if rounds else budget_yen
     budget = float(one if one is not None else DEFAULT_BUDGET_YEN)
 
-    def run(radius_scale: float = 1.0, visitors_scale: float = 1.0) -> tuple[dict[int, int], list[Solution],
-                                                                               np.ndarray, np.ndarray,
-                                                                               list[DemandPoint]]:
-        demand = build_demand(inv, observed, extra_demand, visitors_scale)
+    def run(radius_scale: float = 1.0, against: Mapping[str, float] | None = None) -> tuple[
+            dict[int, int], list[Solution], np.ndarray, np.ndarray, list[DemandPoint]]:
+        demand = build_demand(inv, observed, extra_demand, candidate_scale=against)
         w, cover = _matrices(inv, demand, radius_scale)
         assigned, sols = _solve_rounds(w, cover, costs, round_list, budget, count)
         return assigned, sols, w, cover, demand
@@ -169,7 +189,10 @@ def plan(inv: Inventory, observed: Mapping[str, ApDemand] | None = None, budget_
     stable_sets = []
     if sensitivity:
         for what, f in VARIANTS:
-            a, *_ = run(radius_scale=f) if what == "radius" else run(visitors_scale=f)
+            if what == "radius":
+                a, *_ = run(radius_scale=f)
+            else:
+                a, *_ = run(against={c.id: 1 - f if j in assigned else 1 + f for j, c in enumerate(cands)})
             stable_sets.append(set(a))
 
     existing = _existing(inv, 1.0)
@@ -197,10 +220,15 @@ def plan(inv: Inventory, observed: Mapping[str, ApDemand] | None = None, budget_
             f"observed_nearby_demand={r.observed_nearby_demand}",
             f"cost_per_visitor_yen={r.cost_per_visitor_yen}",
         ]
+        if j in assigned and stable_sets:
+            r.reasons.append(f"picked_in_variants={sum(j in st for st in stable_sets)}/{len(stable_sets)}")
         results.append(r)
     order = {j: (assigned[j], sols[assigned[j]].picks.index(j)) for j in assigned}
-    ranked = sorted(range(len(cands)), key=lambda j: (0, *order[j]) if j in order else
-                    (1, -results[j].score, results[j].id))
+    # Unpicked: by score; all else equal, the site farther from existing APs first.
+    far = {j: -(r.distance_to_nearest_ap_m if r.distance_to_nearest_ap_m is not None else float("inf"))
+           for j, r in enumerate(results)}
+    ranked = sorted(range(len(cands)), key=lambda j: (0, *order[j], 0.0, "") if j in order else
+                    (1, -results[j].score, 0, far[j], results[j].id))
     for rank, j in enumerate(ranked, start=1):
         results[j].rank = rank
     results.sort(key=lambda r: r.rank)
@@ -208,4 +236,4 @@ def plan(inv: Inventory, observed: Mapping[str, ApDemand] | None = None, budget_
     gap = 0.0 if optimum <= 0 else 100.0 * (optimum - greedy.covered) / optimum
     return PlanResult(results, None if rounds else int(budget), int(budget) if rounds else None,
                       list(rounds or []), round(optimum, 1), round(greedy.covered, 1), round(gap, 2), used,
-                      round(total, 1), round(total - float(w.sum()), 1))
+                      all(s.mip_gap == 0.0 for s in sols), round(total, 1), round(total - float(w.sum()), 1))

@@ -35,13 +35,14 @@ def observed_from_store(inv: Inventory, days: int = 30) -> dict[str, Any] | None
 def plan_for(inv: Inventory, budget: int | None = None, count: int | None = None, rounds: list[int] | None = None,
              budget_per_round: int | None = None, demand_csv: Path | None = None, lang: str = "ja") -> Any:
     from analytics.planner.demand import DemandCsvError, load_demand_csv
-    from analytics.planner.plan import plan
+    from analytics.planner.model import SolverError
+    from analytics.planner.plan import PlannerInputError, plan
 
     try:
         extra = load_demand_csv(demand_csv) if demand_csv else []
-    except DemandCsvError as e:
+        return plan(inv, observed_from_store(inv), budget, count, rounds, budget_per_round, extra, lang)
+    except (DemandCsvError, PlannerInputError, SolverError) as e:
         raise UserError(str(e)) from None
-    return plan(inv, observed_from_store(inv), budget, count, rounds, budget_per_round, extra, lang)
 
 
 def register(app: typer.Typer) -> None:
