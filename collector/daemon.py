@@ -1,8 +1,10 @@
 """The polling daemon: APScheduler jobs around the fleet engine, signals, reload and the HTTP endpoint.
 
 Jobs never overlap with themselves (max_instances=1), late runs are coalesced, starts are jittered so
-a fleet of collectors does not hit the network in lock-step. SIGTERM/SIGINT stop within seconds,
-SIGHUP re-reads the inventory and keeps the old one if the new one is invalid.
+a fleet of collectors does not hit the network in lock-step. Half-way between two heartbeats, devices in
+doubt (one miss, or one reply after an outage) are probed again, so an outage is confirmed in two heartbeat
+intervals, not three; a newly queued alert is delivered at once, not at the next delivery tick.
+SIGTERM/SIGINT stop within seconds, SIGHUP re-reads the inventory and keeps the old one if it is invalid.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from collector import clockwatch
 from collector.engine import DeviceRef, FleetEngine
 from collector.http import StatusServer
 from core.config import ConfigError, load_config
@@ -62,6 +65,7 @@ class Daemon:
         use_icmp: bool | None = None,
         run_for_s: float | None = None,
         background: Sequence[Callable[[threading.Event], None]] = (),
+        clock: Callable[[], float] = time.time,
     ):
         self.config_path = config_path
         self.inv = inv
@@ -73,6 +77,8 @@ class Daemon:
         self.use_icmp = use_icmp
         self.run_for_s = run_for_s
         self.background = list(background)
+        self.clock = clock  # the wall clock: a seam for tests that step it as NTP or an operator would
+        self._clock_watch: asyncio.Task[None] | None = None
         self._bg_stop = threading.Event()
         self._bg_threads: list[threading.Thread] = []
         self.engine: FleetEngine | None = None
@@ -80,6 +86,9 @@ class Daemon:
         self._stop: asyncio.Event | None = None
         self.http: StatusServer | None = None
         self.started_at = time.time()
+        self._cycle_locks: dict[frozenset[str], asyncio.Lock] = {}  # a group's heartbeat and re-probe in turn
+        self._deliver_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- entry point ----------------------------------------------------------------------------
     def run(self) -> int:
@@ -88,7 +97,7 @@ class Daemon:
     async def _main(self) -> int:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self.engine = FleetEngine(self.inv, self.resolver, self.writer, self.alerts, self.use_icmp)
+        self.engine = FleetEngine(self.inv, self.resolver, self.writer, self.alerts, self.use_icmp, clock=self.clock)
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
         self._schedule()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -97,6 +106,7 @@ class Daemon:
         if self.http_enabled:
             self._start_http()
         self.scheduler.start()
+        self._clock_watch = loop.create_task(clockwatch.watch(self.scheduler, self.clock))
         for fn in self.background:  # long-running loops with their own pacing (InfluxDB forwarding)
             t = threading.Thread(target=fn, args=(self._bg_stop,), name=getattr(fn, "__name__", "bg"), daemon=True)
             t.start()
@@ -123,6 +133,8 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         t0 = time.perf_counter()
+        if self._clock_watch is not None:
+            self._clock_watch.cancel()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         self._bg_stop.set()
@@ -145,24 +157,30 @@ class Daemon:
         """One heartbeat and one poll job per distinct interval (sites and APs may override them)."""
         assert self.scheduler is not None and self.engine is not None
         for job in self.scheduler.get_jobs():
-            if job.id.startswith(("heartbeat:", "poll:")):
+            if job.id.startswith(("heartbeat:", "poll:", "recheck:")):
                 job.remove()
         groups: dict[tuple[str, float], list[DeviceRef]] = {}
         for d in self.engine.devices:
             p = self.inv.poll_for(d.site, d.device)
             groups.setdefault(("heartbeat", p.heartbeat_s), []).append(d)
             groups.setdefault(("poll", p.interval_s), []).append(d)
-        now = time.time()
+        now = self.clock()
         for (kind, interval), devs in groups.items():
             ids = [d.id for d in devs]
             func = self._heartbeat_job if kind == "heartbeat" else self._poll_job
             jitter = random.uniform(0, min(interval, 10.0) * 0.2)
+            first = now + (0.2 if kind == "heartbeat" else 1.0) + jitter
             self.scheduler.add_job(
                 func, "interval", seconds=interval, args=[ids], id=f"{kind}:{interval}",
-                next_run_time=_dt(now + (0.2 if kind == "heartbeat" else 1.0) + jitter),
-                max_instances=1, coalesce=True, misfire_grace_time=max(1, int(interval)),
+                next_run_time=_dt(first), max_instances=1, coalesce=True, misfire_grace_time=max(1, int(interval)),
                 replace_existing=True,
             )
+            if kind == "heartbeat" and self.alerts is not None:
+                self.scheduler.add_job(
+                    self._heartbeat_job, "interval", seconds=interval, args=[ids, True], id=f"recheck:{interval}",
+                    next_run_time=_dt(first + interval / 2), max_instances=1, coalesce=True,
+                    misfire_grace_time=max(1, int(interval)), replace_existing=True,
+                )
         if self.alerts is not None and not self.scheduler.get_job("alerts:deliver"):
             self.scheduler.add_job(self._deliver_job, "interval", seconds=2.0, id="alerts:deliver",
                                    max_instances=1, coalesce=True, next_run_time=_dt(now + 1))
@@ -182,12 +200,24 @@ class Daemon:
         wanted = set(ids)
         return [d for d in self.engine.devices if d.id in wanted]
 
-    async def _heartbeat_job(self, ids: Sequence[str]) -> None:
+    async def _heartbeat_job(self, ids: Sequence[str], recheck: bool = False) -> None:
+        """A heartbeat cycle; ``recheck``: the half-interval one, of only the devices in doubt (often none)."""
         assert self.engine is not None
-        try:
-            await self.engine.heartbeat_once(self._select(ids))
-        except Exception:
-            log.exception("heartbeat cycle failed")
+        lock = self._cycle_locks.setdefault(frozenset(ids), asyncio.Lock())
+        async with lock:
+            if recheck:
+                ids = self.alerts.in_doubt(ids) if self.alerts is not None else []
+                if not ids:
+                    return
+            queued = getattr(self.alerts, "enqueued", 0)
+            try:
+                await self.engine.heartbeat_once(self._select(ids))
+            except Exception:
+                log.exception("heartbeat cycle failed")
+            if self.alerts is not None and getattr(self.alerts, "enqueued", 0) != queued:
+                task = asyncio.get_running_loop().create_task(self._deliver_job())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     async def _poll_job(self, ids: Sequence[str]) -> None:
         assert self.engine is not None
@@ -197,10 +227,11 @@ class Daemon:
             log.exception("poll cycle failed")
 
     async def _deliver_job(self) -> None:
-        try:
-            await asyncio.to_thread(self.alerts.deliver_due, time.time())  # type: ignore[union-attr]
-        except Exception:
-            log.exception("alert delivery failed")
+        async with self._deliver_lock:  # the periodic run and the one right after a heartbeat never overlap
+            try:
+                await asyncio.to_thread(self.alerts.deliver_due, time.time())  # type: ignore[union-attr]
+            except Exception:
+                log.exception("alert delivery failed")
 
     async def _extra_job(self, job: ExtraJob) -> None:
         try:

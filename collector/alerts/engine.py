@@ -15,7 +15,7 @@ import logging
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ class AlertEngine:
         self._send = sender
         self.states: dict[str, DeviceState] = self.store.load_states()
         self.last_clients: dict[str, int] = {}
+        self.enqueued = 0  # messages queued since start: the daemon delivers at once when it grows
         self.reload(inv)
 
     # -- configuration ------------------------------------------------------------------------------
@@ -83,6 +84,16 @@ class AlertEngine:
         return [*self.inv.maintenance, *adhoc]
 
     # -- observations --------------------------------------------------------------------------------
+    def in_doubt(self, ids: Sequence[str]) -> list[str]:
+        """Devices whose last heartbeat disagreed with their confirmed state (SUSPECT or RECOVERING).
+
+        The daemon probes these at twice the heartbeat rate, so the ``down_after`` misses that confirm an
+        outage take two heartbeat intervals instead of three: with the defaults (10 s, 3 misses) a DOWN
+        is sent 12-22 s after the AP went silent instead of 22-32 s (docs/benchmarks/alerts.md).
+        """
+        doubtful = (State.SUSPECT, State.RECOVERING)
+        return [i for i in ids if i in self.states and self.states[i].phase in doubtful]
+
     def observe(self, now: float, heartbeats: Mapping[str, Heartbeat | None]) -> list[Point]:
         """One heartbeat cycle for (typically) every device; returns ap_event points for the store."""
         changed: dict[str, DeviceState] = {}
@@ -247,8 +258,9 @@ class AlertEngine:
             if not routed(ch, severity, site_kind):
                 continue
             msg = render(kind, ch.lang, self.context(dev, ch.lang, values), severity)
-            self.store.enqueue(c, key or f"{iid}:{kind}", ch.name, kind, msg.subject, msg.body, severity,
-                               {**msg.data, "incident_id": iid}, now)
+            if self.store.enqueue(c, key or f"{iid}:{kind}", ch.name, kind, msg.subject, msg.body, severity,
+                                  {**msg.data, "incident_id": iid}, now):
+                self.enqueued += 1
 
     def _event(self, site: str, dev: str, kind: str, state: State, previous: State, severity: str,
                iid: int | None, duration: float | None, why: str | None, at: float) -> Point:
