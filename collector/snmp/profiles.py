@@ -55,7 +55,8 @@ class ClientTable(_Model):
     ssid_from: str | None = None
     index_part: Literal["all", "last"] = "all"
     radio_names: dict[str, str] = Field(default_factory=dict)
-    scale: float = Field(1.0, gt=0)
+    # Bounded and finite: an unbounded scale (TOML allows inf) would overflow on every poll.
+    scale: float = Field(1.0, gt=0, le=1000, allow_inf_nan=False)
     max: int = Field(2000, gt=0, le=1_000_000)
     total: bool = True
 
