@@ -108,3 +108,16 @@ def test_saturation_degrades_after_the_window_and_clears() -> None:
 def test_no_data_is_unknown_and_never_alerts() -> None:
     out = run([None] * 20)
     assert all(not tr for _, _, tr in out) and out[-1][1].phase == State.UNKNOWN
+
+
+@given(beats)
+def test_phase_is_in_doubt_exactly_while_a_change_is_unconfirmed(seq: list[bool | None]) -> None:
+    # The daemon re-probes SUSPECT/RECOVERING devices at twice the heartbeat rate: a reply after a miss on a
+    # device that is up must end the doubt, or it would be probed twice as often for ever.
+    for i, s, _ in run(seq):
+        if seq[i] is True and s.confirmed in (State.UP, State.DEGRADED):
+            assert s.phase == s.confirmed
+        if seq[i] is False and s.confirmed in (State.UP, State.DEGRADED, State.UNKNOWN):
+            assert s.phase == State.SUSPECT
+        if seq[i] is True and s.confirmed == State.DOWN:
+            assert s.phase == State.RECOVERING

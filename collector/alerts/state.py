@@ -136,7 +136,7 @@ def step(s: DeviceState, hb: Heartbeat | None, now: float, t: Thresholds) -> tup
         s = replace(s, bad_quality=min(s.bad_quality + 1, t.down_after), good_quality=0)
     else:
         s = replace(s, good_quality=min(s.good_quality + 1, t.up_after), bad_quality=0)
-    s = replace(s, first_fail_at=None)
+    s = replace(s, first_fail_at=None, phase=s.confirmed)  # a reply ends the suspicion a miss raised
     return _quality(s, now, t, out)
 
 
