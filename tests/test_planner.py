@@ -47,7 +47,7 @@ def test_exact_equals_brute_force_and_beats_greedy(inst) -> None:  # type: ignor
     exact = solve_exact(w, cover, costs, budget, count)
     greedy = solve_greedy(w, cover, costs, budget, count)
     assert exact.covered == pytest.approx(best)
-    assert exact.mip_gap == 0.0
+    assert exact.proven_optimal
     assert exact.covered >= greedy.covered - 1e-9
     assert exact.cost <= budget and greedy.cost <= budget
     assert count is None or (len(exact.picks) <= count and len(greedy.picks) <= count)

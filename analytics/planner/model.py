@@ -25,7 +25,12 @@ class Solution:
     picks: tuple[int, ...]  # candidate indices, in the order they add value (largest marginal gain first)
     covered: float  # total demand weight covered
     cost: int
-    mip_gap: float | None = None  # exact only: HiGHS's final relative gap (0.0 = proven optimal)
+    mip_gap: float | None = None  # exact only: HiGHS's final relative gap
+
+    @property
+    def proven_optimal(self) -> bool:
+        """HiGHS closed the gap (to rounding: it reports e.g. 1.5e-16 for a closed one)."""
+        return self.mip_gap is not None and self.mip_gap <= 1e-9
 
 
 def covered_weight(picks: Sequence[int], weights: np.ndarray, cover: np.ndarray) -> float:

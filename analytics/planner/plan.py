@@ -236,4 +236,4 @@ def plan(inv: Inventory, observed: Mapping[str, ApDemand] | None = None, budget_
     gap = 0.0 if optimum <= 0 else 100.0 * (optimum - greedy.covered) / optimum
     return PlanResult(results, None if rounds else int(budget), int(budget) if rounds else None,
                       list(rounds or []), round(optimum, 1), round(greedy.covered, 1), round(gap, 2), used,
-                      all(s.mip_gap == 0.0 for s in sols), round(total, 1), round(total - float(w.sum()), 1))
+                      all(s.proven_optimal for s in sols), round(total, 1), round(total - float(w.sum()), 1))
