@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 UP, DOWN, UNKNOWN, MAINT = "up", "down", "unknown", "maintenance"
+Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +102,53 @@ def merge(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]
     return out
 
 
+def runs(t: Floats, up: npt.NDArray[np.bool_], interval_s: float, gap_factor: float = 3.0) -> list[tuple[float, float,
+                                                                                                  str]]:
+    """:func:`segments` over arrays (``t`` ascending; at equal times the last sample counts), with neighbouring
+    segments of the same state joined: a handful of runs instead of a segment per sample."""
+    n = len(t)
+    if not n:
+        return []
+    nxt = np.empty_like(t)
+    nxt[:-1] = t[1:]
+    nxt[-1] = t[-1] + interval_s
+    stop = np.minimum(nxt, t + gap_factor * interval_s)
+    # segment 2i: the sample's state [t, stop); segment 2i+1: unknown [stop, nxt); empty ones dropped
+    a = np.empty(2 * n)
+    b = np.empty(2 * n)
+    code = np.empty(2 * n, dtype=np.int8)
+    a[0::2], b[0::2], code[0::2] = t, stop, np.where(up, 0, 1)
+    a[1::2], b[1::2], code[1::2] = stop, nxt, 2
+    keep = b > a
+    a, b, code = a[keep], b[keep], code[keep]
+    if not len(a):
+        return []
+    # the segments tile [t0, t_last + interval) without gaps: a run ends where the state changes
+    first = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+    last = np.concatenate((first[1:], [len(a)])) - 1
+    names = (UP, DOWN, UNKNOWN)
+    return [(float(a[i]), float(b[j]), names[code[i]]) for i, j in zip(first, last, strict=True)]
+
+
 def availability(samples: Sequence[Sample], start: float, end: float, interval_s: float,
                  maintenance: Sequence[tuple[float, float]] = (), gap_factor: float = 3.0) -> Availability:
     """Up, down, unknown and maintenance time within [start, end), and the outages (down runs)."""
+    pts = sorted(samples, key=lambda s: s.t)
+    t = np.array([s.t for s in pts], dtype=np.float64)
+    up = np.array([s.up for s in pts], dtype=np.bool_)
+    return availability_arrays(t, up, start, end, interval_s, maintenance, gap_factor)
+
+
+def availability_arrays(t: Floats, up: npt.NDArray[np.bool_], start: float, end: float, interval_s: float,
+                        maintenance: Sequence[tuple[float, float]] = (), gap_factor: float = 3.0) -> Availability:
+    """:func:`availability` over arrays of sample times (ascending) and states."""
     res = Availability(start, end)
     if end <= start:
         return res
     holes = merge((max(a, start), min(b, end)) for a, b in maintenance if min(b, end) > max(a, start))
     covered = 0.0
     downs: list[tuple[float, float]] = []
-    for a, b, state in segments(samples, interval_s, gap_factor):
+    for a, b, state in runs(t, up, interval_s, gap_factor):
         a, b = max(a, start), min(b, end)
         if a >= b:
             continue

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
-from analytics.tables import Period, availability_rows, capacity_rows, usage_by_ap, usage_rows
+from analytics.tables import Period, availability_rows, capacity_rows, figures, usage_by_ap, usage_rows
 from analytics.usage import JST
 from core.inventory import Inventory, SiteKind
 from core.maintenance import expand
@@ -97,10 +97,11 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
     t = L[lang]
     p = month_period(month)
     out.mkdir(parents=True, exist_ok=True)
-    avail = availability_rows(inv, reader, p)
-    usage = usage_rows(inv, reader, p)
-    cap = capacity_rows(inv, reader, p)
-    by_ap = usage_by_ap(inv, reader, p)
+    figs = figures(inv, reader, p)  # each AP's pings, status and traffic read once, shared by all tables
+    avail = availability_rows(inv, reader, p, figs=figs)
+    by_ap = usage_by_ap(inv, reader, p, figs=figs)
+    usage = usage_rows(inv, reader, p, now=by_ap)
+    cap = capacity_rows(inv, reader, p, figs=figs)
     profile: list[list[float | None]] = [[None] * 24 for _ in range(7)]
     for u in by_ap.values():
         for d, row in enumerate(u.profile_mean()):

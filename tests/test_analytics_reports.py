@@ -134,3 +134,28 @@ def test_report_cli(history, tmp_path: Path) -> None:  # type: ignore[no-untyped
 def test_period_of_a_month() -> None:
     p = month_period("2026-02")
     assert (p.end - p.start) == 28 * 86400 and isinstance(p, Period)
+
+
+def test_previous_period_survives_pruning_of_raw_rows(tmp_path: Path) -> None:
+    """On the 1st the daemon reports last month; raw rows are kept 35 days, so most of the month before has been
+    pruned by then (hourly rollups kept). The comparison must still match what the raw rows gave."""
+    store = SqliteStore(tmp_path / "s.sqlite3", StoreSettings(raw_retention_days=35))
+    p = month_period("2026-10")
+    prev_start = dt.datetime.fromtimestamp(2 * p.start - p.end, END.tzinfo)
+    store.write(list(synthetic_history(INV, prev_start, END, seed=5)))
+    before = usage_rows(INV, store, p)
+    # the nightly prune of 2026-10-31 02:30 JST, the last one before the report job of 2026-11-01 00:15
+    prune_at = int(dt.datetime(2026, 10, 31, 2, 30, tzinfo=END.tzinfo).timestamp() * 1e9)
+    raw_deleted, _ = store.prune(prune_at)
+    prev_ns = (int((2 * p.start - p.end) * 1e9), int(p.start * 1e9))
+    left = len(store.query("ap_status", *prev_ns, {"ap": "omachi-1"}))
+    full = 31 * 288
+    assert raw_deleted > 0 and left < full / 5, (raw_deleted, left)  # most of the previous period is gone
+    after = usage_rows(INV, store, p)
+    assert [r["id"] for r in after] == [r["id"] for r in before]
+    for b, a in zip(before, after, strict=True):
+        assert a["client_hours"] == b["client_hours"], a["id"]  # this month is untouched
+        assert b["client_hours_prev"] > 0
+        # within the rollup's resolution: a sample held before a gap counts one step, not up to 15 minutes
+        assert a["client_hours_prev"] == pytest.approx(b["client_hours_prev"], rel=0.01), a["id"]
+        assert abs(a["change_pct"] - b["change_pct"]) <= 1.0, a["id"]

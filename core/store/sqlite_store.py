@@ -27,9 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.inventory import StoreSettings
 from core.logs import kv
 from core.schema import FieldValue, Point
+from core.store.columns import Columns, from_rows
 
 log = logging.getLogger("wifiwatch.store")
 
@@ -110,6 +113,13 @@ def _clean_tags(tags: Mapping[str, str]) -> dict[str, str]:
 def _clean_fields(fields: Mapping[str, FieldValue]) -> dict[str, FieldValue]:
     """NaN/inf are dropped, as Point.to_line does: InfluxDB rejects them and SQLite's JSON cannot hold them."""
     return {k: v for k, v in fields.items() if not (isinstance(v, float) and (math.isnan(v) or math.isinf(v)))}
+
+
+def _json_path(field: str) -> str:
+    """A JSON path naming one top-level key, quoted so dots and brackets in a field name are taken literally."""
+    if '"' in field:
+        raise ValueError(f"field name {field!r}: a double quote cannot be read by column")
+    return '$."' + field + '"'
 
 
 def _tags_json(tags: Mapping[str, str]) -> str:
@@ -349,6 +359,62 @@ class SqliteStore:
         pts = [Point(measurement, series[sid], f, t) for (t, sid), f in merged.items() if f]
         pts.sort(key=lambda p: (p.time_ns, p.series_key()))
         return pts
+
+    def query_columns(
+        self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
+        fields: Sequence[str] = (),
+    ) -> list[Columns]:
+        """What :meth:`query` returns, restricted to ``fields``, as arrays per series (see core.store.columns).
+
+        SQLite extracts the fields from the JSON, so no dict is built per row."""
+        if not fields:
+            return []
+        sel = ", ".join("json_extract(fields, ?)" for _ in fields)
+        paths = tuple(_json_path(f) for f in fields)
+        out: list[Columns] = []
+        with self._lock:
+            for sid, t in self._matching_series(measurement, tags).items():
+                rows = self._conn.execute(
+                    f"SELECT time_ns, {sel} FROM points WHERE series_id=? AND time_ns>=? AND time_ns<? "
+                    "ORDER BY time_ns, id",
+                    (*paths, sid, start_ns, end_ns),
+                ).fetchall()
+                c = from_rows(t, rows, fields)
+                if c is not None:
+                    out.append(c)
+        return sorted(out, key=Columns.key)
+
+    def pruned_hours(
+        self, measurement: str, field: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
+    ) -> list[Columns]:
+        """Hours wholly inside [start, end) whose raw rows were pruned, wholly or in part, per series: the hourly
+        rollup counts more rows than are left, and some of them held ``field``. Values: the rollup's "count" and
+        "sum" of ``field``, which analytics use in place of the raw rows of those hours. (The rollup counts every
+        row stored; rows written twice for one time, which ``query`` merges, count twice.)
+
+        Counting raw rows per hour reads only the (series_id, time_ns) index, so this is cheap; it returns
+        nothing for a store whose raw rows are all still there."""
+        out: list[Columns] = []
+        with self._lock:
+            for sid, t in self._matching_series(measurement, tags).items():
+                roll = self._conn.execute(
+                    "SELECT hour_ns, MAX(count), SUM(CASE WHEN field=? THEN count ELSE 0 END), "
+                    "SUM(CASE WHEN field=? THEN mean * count ELSE 0 END) FROM rollup_hourly "
+                    "WHERE series_id=? AND hour_ns>=? AND hour_ns<=? GROUP BY hour_ns ORDER BY hour_ns",
+                    (field, field, sid, start_ns, end_ns - HOUR_NS),
+                ).fetchall()
+                if not roll:
+                    continue
+                raw = dict(self._conn.execute(
+                    "SELECT time_ns / ?, COUNT(*) FROM points WHERE series_id=? AND time_ns>=? AND time_ns<? "
+                    "GROUP BY 1", (HOUR_NS, sid, roll[0][0], roll[-1][0] + HOUR_NS),
+                ).fetchall())
+                gone = [(h, n, x) for h, rows, n, x in roll if n > 0 and rows > raw.get(h // HOUR_NS, 0)]
+                if gone:
+                    out.append(Columns(t, np.array([h for h, _, _ in gone], dtype=np.int64),
+                                       {"count": np.array([n for _, n, _ in gone], dtype=np.float64),
+                                        "sum": np.array([x for _, _, x in gone], dtype=np.float64)}))
+        return sorted(out, key=Columns.key)
 
     def latest(self, measurement: str, tags: Mapping[str, str] | None = None) -> dict[SeriesKey, Point]:
         """The newest point of each matching series, keyed by :func:`series_id_key`, for "current state" views."""
