@@ -92,7 +92,10 @@ def register(app: typer.Typer) -> None:
             return
         title = "整備候補地の優先順位" if lang == "ja" else "Candidate sites, ranked"
         table = Table(title=title)
-        for col in ("#", "site", "pick", "round", "score", "new visitors/yr", "cost ¥", "stable", "why"):
+        headers = (("順位", "候補地", "選定", "整備年度", "得点", "新規カバー来訪者/年", "費用(円)", "安定", "理由")
+                   if lang == "ja" else
+                   ("#", "site", "pick", "round", "score", "new visitors/yr", "cost ¥", "stable", "why"))
+        for col in headers:
             table.add_column(col)
         for r in rows:
             table.add_row(str(r["rank"]), r["name_ja"] if lang == "ja" else r["name_en"],
@@ -101,5 +104,9 @@ def register(app: typer.Typer) -> None:
                           r["rationale"])
         console.print(table)
         s = result.to_json()["summary"]
-        err.print(f"optimum {s['optimum']:,.0f} visitors/yr, greedy {s['greedy']:,.0f} (gap {s['gap_pct']}%), "
-                  f"budget used ¥{s['budget_used_yen']:,}", highlight=False)
+        if lang == "ja":
+            err.print(f"最適解 {s['optimum']:,.0f} 人/年、貪欲法 {s['greedy']:,.0f} 人/年（差 {s['gap_pct']}%）、"
+                      f"使用予算 {s['budget_used_yen']:,} 円", highlight=False)
+        else:
+            err.print(f"optimum {s['optimum']:,.0f} visitors/yr, greedy {s['greedy']:,.0f} (gap {s['gap_pct']}%), "
+                      f"budget used ¥{s['budget_used_yen']:,}", highlight=False)
