@@ -154,7 +154,10 @@ def run_one(n: int, cycles: int, concurrency: int, store_dir: Path, sample: int,
             base["ezsnmp"] = ezsnmp_baseline(few, community, 2)
     if shard == "0/1":
         ours["polled_ids"] = None
-    return {"n": n, "shard": shard, "cycles": cycles, "concurrency": concurrency, "loop": loop,
+    import collector
+
+    code = str(Path(collector.__file__ or ".").resolve().parent.parent)
+    return {"n": n, "shard": shard, "cycles": cycles, "concurrency": concurrency, "loop": loop, "code": code,
             **ours, "baseline": base, "machine": machine()}
 
 

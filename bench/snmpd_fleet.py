@@ -9,6 +9,7 @@ answers IF-MIB and the system group in C. One snmpd serves up to ~120 endpoints 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import shutil
 import signal
@@ -22,9 +23,16 @@ from pathlib import Path
 SNMPD = shutil.which("snmpd") or "/usr/sbin/snmpd"
 
 
+MAX_APS = 254 * 256  # 127.1.0.1 ... 127.1.255.254
+
+
 def address(i: int) -> str:
-    """The i-th bench AP's loopback address (127.1.0.1 ... 127.1.255.254)."""
-    return f"127.1.{i // 254}.{1 + i % 254}"
+    """The i-th bench AP's loopback address (127.1.0.1 ... 127.1.255.254): never anything off this machine."""
+    if not 0 <= i < MAX_APS:
+        raise ValueError(f"bench fleet: AP index {i} outside 0..{MAX_APS - 1} (127.1.0.0/16)")
+    addr = f"127.1.{i // 254}.{1 + i % 254}"
+    assert ipaddress.ip_address(addr).is_loopback
+    return addr
 
 
 @dataclass
