@@ -12,7 +12,8 @@ resolution for the largest N, into one SQLite store (through ``SqliteStore.write
 ``--year`` adds the rest of the year for the smallest N (2025-11-01 .. 2026-08-27) the way each store would
 hold it: SQLite as hourly rollups (raw rows past ``raw_retention_days`` are pruned; written as hourly raw
 points, rolled up, then pruned), influxd as raw 1-minute points (no downsampling is set up), and times the
-report again. The time of each report is split into the time inside ``reader.query`` and the rest.
+report again. The time of each report is split into the time inside the reader's reads (``query_columns``, ``query``,
+``pruned_hours``) and the rest; ``--profile`` prints cProfile's top functions for the smallest N.
 200 APs are not generated here (the machine is shared; see docs/benchmarks/report.md): the per-AP cost is
 fitted over the N measured and extrapolated, and printed as an extrapolation.
 """
@@ -20,14 +21,16 @@ fitted over the N measured and extrapolated, and printed as an extrapolation.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import json
 import math
 import platform
+import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ import httpx
 from analytics.monthly import write_monthly
 from core.inventory import AccessPoint, Inventory, Site, StoreSettings
 from core.schema import Point
+from core.store.columns import Columns
 from core.store.influxql import InfluxQLReader
 from core.store.sqlite_store import SqliteStore
 from tests.fixtures_influx import InfluxServer
@@ -112,7 +116,8 @@ def load(store: SqliteStore, client: httpx.Client, url: str, db: str, points: It
 
 
 class Timed:
-    """A PointReader that adds up the time and rows spent inside ``query``."""
+    """A reader that adds up the time and rows spent inside its reads (``query``, ``query_columns`` and, for the
+    embedded store, ``pruned_hours``), passing each to the reader underneath."""
 
     def __init__(self, reader: Any):
         self.reader, self.seconds, self.rows, self.calls = reader, 0.0, 0, 0
@@ -120,17 +125,44 @@ class Timed:
     def query(self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None) -> list[Point]:
         t = time.perf_counter()
         out: list[Point] = self.reader.query(measurement, start_ns, end_ns, tags)
-        self.seconds += time.perf_counter() - t
-        self.rows += len(out)
-        self.calls += 1
+        self._count(t, len(out))
         return out
 
+    def query_columns(self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
+                      fields: Sequence[str] = ()) -> list[Columns]:
+        t = time.perf_counter()
+        out: list[Columns] = self.reader.query_columns(measurement, start_ns, end_ns, tags, fields)
+        self._count(t, sum(len(c.time_ns) for c in out))
+        return out
 
-def report(inv: Inventory, reader: Any, out: Path) -> dict[str, Any]:
+    def pruned_hours(self, measurement: str, field: str, start_ns: int, end_ns: int,
+                     tags: Mapping[str, str] | None = None) -> list[Columns]:
+        if not hasattr(self.reader, "pruned_hours"):
+            return []  # InfluxDB: raw points are kept, nothing to fill in
+        t = time.perf_counter()
+        out: list[Columns] = self.reader.pruned_hours(measurement, field, start_ns, end_ns, tags)
+        self._count(t, sum(len(c.time_ns) for c in out))
+        return out
+
+    def _count(self, t: float, rows: int) -> None:
+        self.seconds += time.perf_counter() - t
+        self.rows += rows
+        self.calls += 1
+
+
+def report(inv: Inventory, reader: Any, out: Path, profile: bool = False) -> dict[str, Any]:
     timed = Timed(reader)
+    prof = cProfile.Profile() if profile else None
     t = time.perf_counter()
+    if prof:
+        prof.enable()
     write_monthly(inv, timed, MONTH, out)
+    if prof:
+        prof.disable()
     total = time.perf_counter() - t
+    if prof:
+        print(f"--- cProfile of the report from {type(reader).__name__}, N = {len(list(inv.aps()))}", file=sys.stderr)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(12)
     return {"report_s": round(total, 2), "in_query_s": round(timed.seconds, 2),
             "analytics_s": round(total - timed.seconds, 2), "queries": timed.calls, "rows_read": timed.rows}
 
@@ -154,6 +186,8 @@ def main() -> None:
     ap.add_argument("--aps", default="4,8,16", help="comma-separated N to report over (data for the largest)")
     ap.add_argument("--year", action="store_true", help="also load the rest of the year and report again")
     ap.add_argument("--target", type=int, default=200, help="N to extrapolate to")
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile the smallest N's reports (stderr); its times then include the profiler's overhead")
     a = ap.parse_args()
     ns = sorted({int(x) for x in a.aps.split(",")})
     big = inventory(ns[-1])
@@ -171,15 +205,16 @@ def main() -> None:
             result["load_two_months"] = load(store, client, server.url, "bench", samples(big, DATA_START, DATA_END))
             result["load_two_months"]["wall_s"] = round(time.perf_counter() - t, 1)
             t = time.perf_counter()
-            store.rollup(time.time_ns())  # what the hourly job has done by the 1st; reports read raw rows only
+            store.rollup(time.time_ns())  # what the hourly job has done by the 1st
             result["load_two_months"]["sqlite_rollup_s"] = round(time.perf_counter() - t, 1)
             result["loadavg"].append(loadavg())
             influx = InfluxQLReader(server.url, "bench", timeout_s=600)
             rows = []
             for n in ns:
                 inv = inventory(n)
-                s = report(inv, store, tmp / f"sqlite-{n}")
-                i = report(inv, influx, tmp / f"influx-{n}")
+                prof = a.profile and n == ns[0]
+                s = report(inv, store, tmp / f"sqlite-{n}", prof)
+                i = report(inv, influx, tmp / f"influx-{n}", prof)
                 rows.append({"aps": n, "sqlite": s, "influx": i,
                              "influx_vs_sqlite": round(i["report_s"] / s["report_s"], 2)})
                 print(json.dumps(rows[-1]), file=sys.stderr)

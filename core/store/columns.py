@@ -42,7 +42,7 @@ def from_rows(tags: dict[str, str], rows: Sequence[Sequence[object]], fields: Se
     if not rows:
         return None
     t = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))  # type: ignore[call-overload]
-    v = np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), len(fields))
+    v = np.array(rows, dtype=np.float64).reshape(len(rows), len(fields) + 1)[:, 1:]  # no slice per row
     if len(t) > 1 and bool(np.any(t[1:] == t[:-1])):
         t, v = _merge_same_time(t, v)
     keep = ~np.all(np.isnan(v), axis=1)
