@@ -136,3 +136,16 @@ def test_cli_config_from_environment(tmp_path: Path) -> None:
     bad.write_text("not toml [")
     r = run_cli("check-config", env={**os.environ, "WIFIWATCH_CONFIG": str(bad)})
     assert r.returncode == 2 and f"{bad}:1: (syntax)" in r.stderr
+
+
+def test_cli_warns_of_a_factory_default_community_without_printing_it(tmp_path: Path) -> None:
+    import os
+    cfg = tmp_path / "v2c.toml"
+    cfg.write_text(BASE.replace('version = "3"\nuser = "u"\nauth_key = "env:A"\npriv_key = "env:P"',
+                                'version = "2c"\ncommunity = "env:WW_TEST_COMMUNITY"'))
+    weak = run_cli("check-config", "--config", str(cfg), env={**os.environ, "WW_TEST_COMMUNITY": "Public"})
+    assert weak.returncode == 0, weak.stderr
+    assert "ap1: the community from 'env:WW_TEST_COMMUNITY' is a factory default" in weak.stderr
+    assert "Public" not in weak.stderr + weak.stdout
+    strong = run_cli("check-config", "--config", str(cfg), env={**os.environ, "WW_TEST_COMMUNITY": "k7-long-random"})
+    assert strong.returncode == 0 and "factory default" not in strong.stderr

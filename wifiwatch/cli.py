@@ -32,6 +32,9 @@ def _main(
     setup_logging(os.environ.get("WIFIWATCH_LOG_LEVEL", log_level))
 
 
+_DEFAULT_COMMUNITIES = {"public", "private"}
+
+
 @app.command("check-config")
 def check_config(config: ConfigOpt = None) -> None:
     """Validate the inventory: exit 0 with a summary, or 2 with FILE:LINE: field: message lines."""
@@ -47,9 +50,14 @@ def check_config(config: ConfigOpt = None) -> None:
                 if ref is None:
                     continue
                 try:
-                    resolver.resolve(ref)
+                    secret = resolver.resolve(ref)
                 except SecretError as e:
                     warnings.append(f"{ap.id}: {e} (needed when polling)")
+                    continue
+                if ref == snmp.community and secret.reveal().lower() in _DEFAULT_COMMUNITIES:
+                    # Named by reference only: the value is masked in every output, which would hide the word.
+                    warnings.append(f"{ap.id}: the community from '{ref}' is a factory default anyone can guess; "
+                                    "set a long random one (or use v3 authPriv)")
     for w in dict.fromkeys(warnings):
         err.print(f"[yellow]warning:[/yellow] {REDACTOR(w)}", highlight=False)
     n_aps = len(inv.aps())
