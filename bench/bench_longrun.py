@@ -27,13 +27,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import tomlkit
 from aiosmtpd.controller import Controller
@@ -44,6 +41,7 @@ from core.secrets import SecretResolver
 from tests.fixtures_alerts import Mailbox, free_port
 from tests.fixtures_sim import SAMPLE, SECRET_ENV, readdress
 from wifiwatch.sim.fleet import Fleet
+from wifiwatch.sim.webhook import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG_S = (75.0, 180.0)  # clearly above the ~30 s it takes to confirm DOWN (3 x 10 s heartbeats)
@@ -85,31 +83,6 @@ def schedule(aps: list[str], total_s: float, rng: random.Random, p_long: float =
     return sorted(out, key=lambda o: o.start)
 
 
-class Webhook:
-    """A loopback HTTP receiver that keeps every JSON body it is sent."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                outer.received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-
-
 def config_text(tmp: Path, smtp_port: int, hook_url: str) -> str:
     """The Kashima sample on fresh loopback addresses, with the default timings and two alert channels."""
     doc = tomlkit.parse(readdress(SAMPLE.read_text(encoding="utf-8"), tmp, tmp / "store.sqlite3"))
@@ -134,7 +107,7 @@ def sample_proc(pid: int) -> tuple[float, int]:
     return rss_kb / 1024.0, len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def count_messages(mail: Mailbox, hook: Webhook) -> dict[str, Counter[tuple[str, str]]]:
+def count_messages(mail: Mailbox, hook: WebhookReceiver) -> dict[str, Counter[tuple[str, str]]]:
     """(kind, device id) -> number of messages, per channel."""
     by_mail: Counter[tuple[str, str]] = Counter()
     for m in list(mail.messages):
@@ -146,7 +119,7 @@ def count_messages(mail: Mailbox, hook: Webhook) -> dict[str, Counter[tuple[str,
                 dev = line.rsplit("(", 1)[1].rstrip(")")
         by_mail[(str(m["X-Wifiwatch-Kind"]), dev)] += 1
     by_hook: Counter[tuple[str, str]] = Counter(
-        (str(p.get("kind")), str(p.get("device_id"))) for p in list(hook.received))
+        (str(p.get("kind")), str(p.get("device_id"))) for p in hook.bodies)
     return {"email": by_mail, "webhook": by_hook}
 
 
@@ -160,7 +133,7 @@ def main() -> None:
     total_s = args.minutes * 60.0
     for k in SECRET_ENV:
         os.environ[k] = secrets.token_hex(12)
-    mail, hook = Mailbox(), Webhook()
+    mail, hook = Mailbox(), WebhookReceiver()
     smtp_port = free_port()
     smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
@@ -201,7 +174,7 @@ def main() -> None:
                     with open("/proc/loadavg", encoding="ascii") as f:
                         loads.append(f.read().strip())
                     print(f"{now / 60:6.1f} min  RSS {rss:6.1f} MB  fds {fds:3d}  "
-                          f"messages {len(mail.messages)}/{len(hook.received)}", flush=True)
+                          f"messages {len(mail.messages)}/{len(hook.messages)}", flush=True)
                     next_sample += args.sample_s
                 if now >= total_s and not events:
                     break

@@ -14,45 +14,16 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from wifiwatch.common import ConfigOpt, UserError, config_path, console, load_inventory
+from wifiwatch.sim.webhook import WebhookReceiver
 
 SECRET_ENV = ("WIFIWATCH_SNMP_AUTH_KEY", "WIFIWATCH_SNMP_PRIV_KEY", "WIFIWATCH_SNMP_COMMUNITY")
-
-
-class _Receiver:
-    """A loopback webhook receiver that keeps what the daemon sends, to show alerts in the demo."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                try:
-                    outer.messages.append({"at": time.time(), "body": json.loads(body)})
-                except ValueError:
-                    outer.messages.append({"at": time.time(), "body": body.decode("utf-8", "replace")})
-                self.send_response(200)
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
 
 
 def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: float, interval_s: float) -> str:
@@ -109,7 +80,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
 
     total_s = minutes * 60.0
     heartbeat_s = 2.0 if total_s < 600 else 10.0
-    receiver = _Receiver()
+    receiver = WebhookReceiver()
     store_file = out / "wifiwatch.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(str(store_file) + suffix).unlink(missing_ok=True)
