@@ -44,7 +44,7 @@ from core.secrets import Secret, SecretResolver
 from core.store.sqlite_store import SqliteStore
 from tests.fixtures_sim import SimHandle
 from tests.test_daemon import fast_config
-from tests.test_snmp_agents import AUTH_KEY, PRIV_KEY, V3_USER, start_agent
+from tests.test_snmp_agents import AUTH_KEY, PRIV_KEY, V3_USER, poll, start_agent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -333,22 +333,8 @@ class GarbageAgent:
         self.sock.close()
 
 
-def _run_polls(targets: list[tuple[str, Target, str]], rounds: int = 1, pause_s: float = 0.0
-               ) -> list[list[PollResult]]:
-    async def run() -> list[list[PollResult]]:
-        client = SnmpClient()
-        poller = ApPoller(client, load_profiles())
-        out = []
-        try:
-            for r in range(rounds):
-                if r:
-                    await asyncio.sleep(pause_s)
-                out.append(list(await asyncio.gather(*(poller.poll(d, t, v) for d, t, v in targets))))
-        finally:
-            await client.close()
-        return out
-
-    return asyncio.run(run())
+def _run_polls(targets: list[tuple[str, Target, str]]) -> list[list[PollResult]]:
+    return poll(load_profiles(), targets)
 
 
 # Not a word: every Secret joins the log redactor, which would then mask it in later tests' output.
