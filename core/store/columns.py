@@ -13,7 +13,7 @@ rollup's count and sum of a field, so figures over older periods can use the rol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,18 +68,21 @@ def _merge_same_time(t: npt.NDArray[np.int64], v: npt.NDArray[np.float64]) -> tu
     return np.array(out_t, dtype=np.int64), np.array(out_v, dtype=np.float64).reshape(len(out_t), v.shape[1])
 
 
+def series_columns(chunks: Iterable[tuple[Mapping[str, str], Sequence[Sequence[object]]]],
+                   fields: Sequence[str]) -> list[Columns]:
+    """Columns per series from (tags, rows) chunks in time order; chunks of one series (a reader may split a
+    series across answers) are joined first. Sorted by tags, so every reader returns series in one order."""
+    by_series: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[Sequence[object]]]] = {}
+    for tags, rows in chunks:
+        by_series.setdefault(tuple(sorted(tags.items())), (dict(tags), []))[1].extend(rows)
+    out = [c for tags, rows in by_series.values() if (c := from_rows(tags, rows, fields)) is not None]
+    return sorted(out, key=Columns.key)
+
+
 def columns_from_points(points: Sequence[Point], fields: Sequence[str]) -> list[Columns]:
     """The same columns from ``PointReader.query`` output (for readers without ``query_columns``)."""
-    by_series: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[list[object]]]] = {}
-    for p in points:
-        row: list[object] = [p.time_ns]
-        for f in fields:
-            x = p.fields.get(f)
-            row.append(None if x is None or isinstance(x, str) else float(x))
-        by_series.setdefault(tuple(sorted(p.tags.items())), (dict(p.tags), []))[1].append(row)
-    out = []
-    for tags, rows in by_series.values():
-        c = from_rows(tags, rows, fields)
-        if c is not None:
-            out.append(c)
-    return sorted(out, key=Columns.key)
+    def row(p: Point) -> list[object]:
+        return [p.time_ns, *(None if (x := p.fields.get(f)) is None or isinstance(x, str) else float(x)
+                             for f in fields)]
+
+    return series_columns(((p.tags, [row(p)]) for p in points), fields)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from core.schema import FieldValue, Point
-from core.store.columns import Columns, from_rows
+from core.store.columns import Columns, series_columns
 
 
 class InfluxQLError(Exception):
@@ -125,16 +125,8 @@ class InfluxQLReader:
 
     def _by_series(self, q: str, names: list[str]) -> list[Columns]:
         """Run ``q`` (GROUP BY ... *) and gather each series' rows, which chunking may split, into Columns."""
-        rows: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[list[Any]]]] = {}
-        for s in self.raw(q):
-            stags = {k: v for k, v in (s.get("tags") or {}).items() if v != ""}
-            rows.setdefault(tuple(sorted(stags.items())), (stags, []))[1].extend(s.get("values", []))
-        out = []
-        for stags, vals in rows.values():
-            c = from_rows(stags, vals, names)
-            if c is not None:
-                out.append(c)
-        return sorted(out, key=Columns.key)
+        return series_columns((({k: v for k, v in (s.get("tags") or {}).items() if v != ""}, s.get("values", []))
+                               for s in self.raw(q)), names)
 
     def query_columns(
         self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
