@@ -23,7 +23,6 @@ import json
 import os
 import random
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from core.secrets import SecretResolver
 from tests.fixtures_alerts import Mailbox, free_port
 from tests.fixtures_sim import SAMPLE, SECRET_ENV, readdress
 from wifiwatch.sim.fleet import Fleet
+from wifiwatch.sim.process import stop_process
 from wifiwatch.sim.webhook import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,12 +182,7 @@ def main() -> None:
             rss, fds = sample_proc(daemon.pid)
             samples.append((time.monotonic() - t0, rss, fds))
         finally:
-            if daemon.poll() is None:
-                daemon.send_signal(signal.SIGTERM)
-                try:
-                    daemon.wait(15)
-                except subprocess.TimeoutExpired:
-                    daemon.kill()
+            stop_process(daemon, 15)
             fleet.stop()
             smtp.stop()
             hook.close()

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from wifiwatch.sim.process import stop_process
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -72,13 +74,7 @@ class InfluxServer:
         _wait(f"{self.url}/ping", 204, self.proc, log)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         self.proc = None
 
     def restart(self) -> None:
@@ -122,13 +118,7 @@ class VictoriaServer:
         _wait(f"{self.url}/health", 200, self.proc, log)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         self.proc = None
 
     def export(self, match: str) -> list[dict]:

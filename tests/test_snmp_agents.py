@@ -26,6 +26,7 @@ from core.inventory import Inventory
 from core.schema import MEASUREMENTS
 from core.secrets import Secret, SecretResolver
 from tests.test_snmp_recordings import DATA_DIR, RECORDINGS, expected
+from wifiwatch.sim.process import stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 SNMPSIM = REPO / ".venv" / "bin" / "snmpsim-command-responder"
@@ -57,13 +58,7 @@ class Agent:
     endpoints: list[tuple[str, int]]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, 5)
 
 
 def start_agent(data_dir: Path, cache_dir: Path, n_endpoints: int = 1) -> Agent:

@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from wifiwatch.common import ConfigOpt, UserError, config_path, console, load_inventory
+from wifiwatch.sim.process import stop_process
 from wifiwatch.sim.webhook import WebhookReceiver
 
 SECRET_ENV = ("WIFIWATCH_SNMP_AUTH_KEY", "WIFIWATCH_SNMP_PRIV_KEY", "WIFIWATCH_SNMP_COMMUNITY")
@@ -130,12 +130,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
         # let the recovery be confirmed and delivered before stopping
         time.sleep(min(2 * heartbeat_s + 3, 10))
     finally:
-        if daemon is not None and daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(10)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+        stop_process(daemon, 10)
         fleet.stop()
         receiver.close()
 
