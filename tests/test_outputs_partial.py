@@ -31,6 +31,7 @@ INV = load_config(ROOT / "config" / "sites.toml")
 JST = dt.timezone(dt.timedelta(hours=9))
 # 集計時点 of every report here: 20 November 2026, noon JST (November is in progress)
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=JST)
+STEP = 900  # a sample every 15 minutes: a third of the demo's points, the same shapes
 
 
 def at(y: int, m: int, d: int, h: int = 0) -> dt.datetime:
@@ -48,16 +49,16 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> SqliteStore:
     """Sep 2026 full; Oct 2026 only its last 28 hours (716 of 744 h without data); Nov 2026 full up to NOW;
     Aug 2026 empty."""
     s = SqliteStore(tmp_path_factory.mktemp("partial") / "s.sqlite3", StoreSettings(min_free_mb=0))
-    s.write(real(synthetic_history(INV, at(2026, 9, 1), at(2026, 10, 1), seed=11)))
-    s.write(real(synthetic_history(INV, at(2026, 10, 30, 20), at(2026, 11, 1), seed=12)))
-    s.write(real(synthetic_history(INV, at(2026, 11, 1), NOW, seed=13)))
+    s.write(real(synthetic_history(INV, at(2026, 9, 1), at(2026, 10, 1), seed=11, step_s=STEP)))
+    s.write(real(synthetic_history(INV, at(2026, 10, 30, 20), at(2026, 11, 1), seed=12, step_s=STEP)))
+    s.write(real(synthetic_history(INV, at(2026, 11, 1), NOW, seed=13, step_s=STEP)))
     return s
 
 
 @pytest.fixture(scope="module")
 def sim_store(tmp_path_factory: pytest.TempPathFactory) -> SqliteStore:
     s = SqliteStore(tmp_path_factory.mktemp("sim") / "s.sqlite3", StoreSettings(min_free_mb=0))
-    s.write(list(synthetic_history(INV, at(2026, 9, 1), at(2026, 11, 1), seed=14)))
+    s.write(list(synthetic_history(INV, at(2026, 9, 1), at(2026, 11, 1), seed=14, step_s=STEP)))
     return s
 
 
@@ -148,8 +149,21 @@ def _cfg(tmp_path: Path, store: SqliteStore) -> Path:
 
 
 def _cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wifiwatch.cli", *args, "--config", str(cfg)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    """The CLI in this process (``wifiwatch.cli.main`` as the console script runs it): a subprocess per call
+    would cost seconds of imports each."""
+    from wifiwatch.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["wifiwatch", *args, "--config", str(cfg)])
+        mp.setattr(sys, "stdout", out)
+        mp.setattr(sys, "stderr", err)
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code
+    return subprocess.CompletedProcess(args, int(code or 0), out.getvalue(), err.getvalue())
 
 
 def test_cli_exit_codes_on_partial_and_empty_data(real_store: SqliteStore, tmp_path: Path) -> None:
@@ -179,6 +193,35 @@ def test_capacity_csv_without_overload_has_a_header_and_a_note(real_store: Sqlit
     lines = text.splitlines()
     assert lines[0].startswith("site,ap,name,capacity,hours_over") and "coverage_pct" in lines[0]
     assert "該当なし" in lines[1]
+
+
+# -- a month after raw rows were pruned --------------------------------------------------------------------
+def test_month_after_pruning_is_reported_from_the_hourly_rollup(tmp_path: Path) -> None:
+    """Raw rows are kept 35 days, the hourly rollup 400: July's report written in September still has its
+    availability, usage and coverage; only the list of single outages is gone, and says so ("-")."""
+    s = SqliteStore(tmp_path / "s.sqlite3", StoreSettings(min_free_mb=0, raw_retention_days=35))
+    s.write(real(synthetic_history(INV, at(2026, 7, 1), at(2026, 8, 1), seed=21, step_s=STEP)))
+    p = month_period("2026-07", NOW.timestamp())
+    before_a = {(r["site"], r["ap"]): r for r in availability_rows(INV, s, p)}
+    before_u = {r["id"]: r for r in usage_rows(INV, s, p)}
+    s.rollup(int(at(2026, 8, 1, 1).timestamp() * 1e9))
+    raw, _ = s.prune(int(at(2026, 9, 5).timestamp() * 1e9))
+    assert raw > 0 and s.query("ap_ping", *p.ns) == []  # July's raw rows are gone
+    after_a = availability_rows(INV, s, p)
+    for r in after_a:
+        b = before_a[r["site"], r["ap"]]
+        assert r["coverage_pct"] == pytest.approx(b["coverage_pct"], abs=0.2) and r["provisional"] is False
+        assert r["availability_pct"] == pytest.approx(b["availability_pct"], abs=0.01), r["ap"]
+        if b["down_h"] > 0:
+            assert r["outages"] is None and r["mttr_min"] is None  # not 0: the single samples are gone
+    for r in usage_rows(INV, s, p):
+        assert r["client_hours"] == pytest.approx(before_u[r["id"]]["client_hours"], rel=0.01), r["id"]
+        assert r["provisional"] is False
+    html = write_monthly(INV, s, "2026-07", tmp_path / "jul", "ja", now=NOW.timestamp(),
+                         formats=("html",))[0].read_text(encoding="utf-8")
+    assert "（参考値）" not in html and "<td>-</td>" in html  # firm figures; outage counts unknown, not 0
+    ok = usage_export(INV, s, ["2026-07"], now=NOW.timestamp())
+    assert ok.rows and not ok.withheld
 
 
 # -- simulated history ------------------------------------------------------------------------------------
