@@ -260,3 +260,77 @@ def test_simulated_and_real_months_are_not_compared(sim_store: SqliteStore, real
     # The simulated store's September is as well covered as October: compared (both simulated).
     both = _ap(usage_rows(INV, sim_store, _period("2026-10")))
     assert both["change_pct"] is not None and both["change_prev_note"] == ""
+
+
+# -- 年度 (fiscal year) report ------------------------------------------------------------------------------
+def test_fiscal_year_in_progress_labels_months_to_come_and_reference_values(real_store: SqliteStore,
+                                                                              tmp_path: Path) -> None:
+    from analytics.fiscal import write_fiscal
+
+    files = write_fiscal(INV, real_store, 2026, tmp_path, "ja", now=NOW.timestamp(), formats=("html", "csv", "xlsx"),
+                         era="reiwa")
+    html = files[0].read_text(encoding="utf-8")
+    assert "年度報告 令和8年度" in html and "令和8年4月1日〜令和9年3月31日" in html and "集計時点" in html
+    assert 'data-in-progress="true"' in html and "施策16" in html and "施策17" in html
+    months = list(csv.DictReader(io.StringIO((tmp_path / "fiscal-2026-months.csv").read_text("utf-8-sig"))))
+    by = {(r["month"], r["site"]): r for r in months}
+    assert by["2026-12", "omachi"]["remarks"] == "未到来" and by["2027-03", "omachi"]["coverage_pct"] == ""
+    assert by["2026-09", "omachi"]["provisional"] == "false" and float(by["2026-09", "omachi"]["coverage_pct"]) > 99
+    assert by["2026-10", "omachi"]["provisional"] == "true" and "参考値" in by["2026-10", "omachi"]["remarks"]
+    assert by["2026-11", "omachi"]["in_progress"] == "true"
+    sites = list(csv.DictReader(io.StringIO((tmp_path / "fiscal-2026-sites.csv").read_text("utf-8-sig"))))
+    # a year with Sep, 28 h of Oct and 20 days of Nov is a reference value; no comparison with an empty FY2025
+    assert all(r["provisional"] == "true" and float(r["coverage_pct"]) < 30 for r in sites)
+    assert all(r["change_prev_fy_pct"] == "" and r["change_prev_fy_note"] for r in sites)
+    measures = list(csv.DictReader(io.StringIO((tmp_path / "fiscal-2026-measures.csv").read_text("utf-8-sig"))))
+    assert [m["measure"] for m in measures] == ["16", "17"] and "整備済み 1 か所" in measures[0]["progress"]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(tmp_path / "fiscal-2026-ja.xlsx")
+    assert [ws.title for ws in wb.worksheets] == ["拠点別", "月別", "施策別"]
+    assert any("集計中" in str(c.value) for c in wb.worksheets[0]["A"][:6])
+
+
+def test_fiscal_year_of_simulated_history_and_of_no_data(sim_store: SqliteStore, tmp_path: Path) -> None:
+    from analytics.fiscal import write_fiscal
+
+    html = write_fiscal(INV, sim_store, 2026, tmp_path, "ja", now=NOW.timestamp(),
+                        formats=("html",))[0].read_text(encoding="utf-8")
+    assert 'data-simulated="true"' in html and "模擬データ" in html
+    with pytest.raises(NoData, match="2025年度: データがありません"):
+        write_fiscal(INV, sim_store, 2025, tmp_path / "fy25", "ja", now=NOW.timestamp(), formats=("html",))
+    r = _cli(_cfg(tmp_path, sim_store), "report", "fiscal", "--year", "2025", "--out", str(tmp_path / "x"),
+             "--no-pdf")
+    assert r.returncode == 3 and "データがありません" in r.stderr
+
+
+def test_reports_print_to_pdf_in_chromium(real_store: SqliteStore, tmp_path: Path) -> None:
+    from analytics.export import chromium
+
+    if chromium() is None:
+        pytest.skip("needs Debian's chromium")
+    files = write_monthly(INV, real_store, "2026-10", tmp_path, "ja", now=NOW.timestamp(), formats=("pdf",))
+    assert [f.suffix for f in files] == [".pdf"]
+    data = files[0].read_bytes()
+    assert data.startswith(b"%PDF-") and data.count(b"/Type /Page") >= 2 and len(data) > 30_000
+
+
+def test_monthly_job_mails_the_report_once_written(real_store: SqliteStore, tmp_path: Path, smtp_server: Any) -> None:
+    from analytics.monthly_job import write_previous_month
+    from core.inventory import AlertChannel, ReportSettings
+
+    ch = AlertChannel(name="office-mail", type="email", smtp_host="127.0.0.1", smtp_port=smtp_server.port,
+                      starttls=False, sender="wifiwatch@city.example", to=["duty@city.example"])
+    inv = INV.model_copy(update={
+        "alerts": INV.alerts.model_copy(update={"channels": [ch]}),
+        "reports": ReportSettings(dir=str(tmp_path / "reports"), email_to=["soumu@city.example", "kikaku@city.example"],
+                                  email_channel="office-mail")})
+    files = write_previous_month(inv, real_store, at(2026, 12, 1, 0))  # November: data up to the 20th
+    assert files and [m["To"] for m in smtp_server.box.messages] == ["soumu@city.example, kikaku@city.example"]
+    msg = smtp_server.box.messages[0]
+    assert "月次報告 2026年11月" in str(msg["Subject"])
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "対象期間" in body and "参考値" in body
+    names = sorted(a.get_filename() for a in msg.iter_attachments())
+    assert names == ["monthly-2026-11-ja.pdf", "monthly-2026-11-ja.xlsx"]
+    assert write_previous_month(inv, real_store, at(2026, 12, 2, 0)) == [] and len(smtp_server.box.messages) == 1
