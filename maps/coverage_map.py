@@ -38,9 +38,10 @@ LABELS = {
            "clients": "現在の接続数", "clients_unit": "台", "avail": "30日稼働率", "vendor": "機種",
            "rank": "優先順位", "candidate": "候補地", "site": "設置場所",
            "visitors": "新たにカバーする来訪者", "visitors_unit": "人/年", "cost": "整備費用", "yen": "円",
-           "per_visitor": "来訪者1人あたり費用", "per_visitor_unit": "円/人", "score": "評価値",
+           "per_visitor": "来訪者1人あたり費用（耐用期間の総費用）", "per_visitor_unit": "円/人", "score": "評価値",
            "score_unit": "人/年・百万円", "why": "理由", "plan": "計画",
            "budget_one": "予算 {b} 円", "budget_rounds": "予算 {b} 円/回、整備年度 {r}",
+           "budget_each": "整備年度と予算 {r}", "year_budget": "{y}年度 {b} 円", "in_round": "（予算 {b} 円の回）",
            "budget_used": "使用 {u} 円", "funded_in": "{r}年度に整備", "funded_one": "この予算で整備",
            "not_funded": "この予算では対象外", "plan_of": "（{p}の計画）", "background": "背景",
            "no_background": "背景地図なし（wifiwatch tiles fetch で取得できます）",
@@ -52,9 +53,11 @@ LABELS = {
            "clients": "Clients now", "clients_unit": "", "avail": "30-day availability", "vendor": "Vendor",
            "rank": "Rank", "candidate": "Candidate", "site": "Site",
            "visitors": "Newly covered visitors", "visitors_unit": "visitors/yr", "cost": "Installation cost",
-           "yen": "yen", "per_visitor": "Cost per visitor", "per_visitor_unit": "yen/visitor", "score": "Score",
+           "yen": "yen", "per_visitor": "Cost per visitor (life cost)", "per_visitor_unit": "yen/visitor",
+           "score": "Score",
            "score_unit": "visitors/yr per million yen", "why": "Why", "plan": "Plan",
            "budget_one": "budget {b} yen", "budget_rounds": "budget {b} yen per round, rounds {r}",
+           "budget_each": "rounds and budgets {r}", "year_budget": "{y}: {b} yen", "in_round": " (a {b}-yen round)",
            "budget_used": "{u} yen used", "funded_in": "funded in {r}", "funded_one": "funded at this budget",
            "not_funded": "not funded at this budget", "plan_of": " ({p})", "background": "Background",
            "no_background": "No background map (get one with wifiwatch tiles fetch)",
@@ -101,28 +104,38 @@ class CandidateMarker:
 
 @dataclass(frozen=True)
 class PlanInfo:
-    """Which plan the candidate markers show: the budget and rounds they were picked for."""
+    """Which plan the candidate markers show: the budget of each round (fiscal year) they were picked for."""
 
-    budget_yen: int | None = None  # one round
-    budget_per_round: int | None = None
-    rounds: tuple[int, ...] = ()
+    budget_yen: int | None = None  # a one-round plan
+    round_budgets: tuple[tuple[int, int], ...] = ()  # (fiscal year, yen) of each round
     budget_used_yen: int | None = None
-
-    @classmethod
-    def of(cls, result: Any) -> PlanInfo:
-        """From the planner's PlanResult."""
-        return cls(result.budget_yen, result.budget_per_round, tuple(result.rounds), result.budget_used_yen)
 
     def describe(self, lang: str) -> str:
         t = LABELS[lang]
-        if self.rounds:
-            text = t["budget_rounds"].format(b=f"{self.budget_per_round or 0:,}",
-                                             r=", ".join(str(r) for r in self.rounds))
+        sep = "、" if lang == "ja" else ", "
+        budgets = {b for _, b in self.round_budgets}
+        if len(budgets) == 1:
+            text = t["budget_rounds"].format(b=f"{budgets.pop():,}", r=", ".join(str(y) for y, _ in self.round_budgets))
+        elif self.round_budgets:
+            text = t["budget_each"].format(r=sep.join(t["year_budget"].format(y=y, b=f"{b:,}")
+                                                      for y, b in self.round_budgets))
         else:
             text = t["budget_one"].format(b=f"{self.budget_yen or 0:,}")
         if self.budget_used_yen is not None:
-            text += ("、" if lang == "ja" else ", ") + t["budget_used"].format(u=f"{self.budget_used_yen:,}")
+            text += sep + t["budget_used"].format(u=f"{self.budget_used_yen:,}")
         return text
+
+    def round_budget(self, year: int | None) -> int | None:
+        return next((b for y, b in self.round_budgets if y == year), None)
+
+
+def plan_markers(result: Any) -> tuple[list[CandidateMarker], PlanInfo]:
+    """The markers and plan description for a planner PlanResult (``analytics.planner.plan``)."""
+    cands = [CandidateMarker(c.id, c.rank, c.selected, c.round, c.score, c.rationale, c.newly_covered_visitors,
+                             c.cost_yen, c.cost_per_visitor_yen) for c in result.candidates]
+    years = list(result.round_years)
+    rounds = [(y, r.budget_yen) for y, r in zip(years, result.rounds, strict=False) if y is not None]
+    return cands, PlanInfo(result.budget_yen if not rounds else None, tuple(rounds), result.budget_used_yen)
 
 
 @dataclass(frozen=True)
@@ -212,9 +225,14 @@ def _num(v: float | None, unit: str, digits: int = 0) -> str:
     return "-" if v is None else f"{v:,.{digits}f} {unit}".rstrip()
 
 
-def _candidate_popup(t: dict[str, str], name: str, cm: CandidateMarker, plan_text: str, lang: str) -> str:
+def _candidate_popup(lang: str, name: str, cm: CandidateMarker, plan: PlanInfo | None) -> str:
+    t = LABELS[lang]
+    plan_text = plan.describe(lang) if plan else ""
     if cm.selected:
         status = t["funded_in"].format(r=cm.round) if cm.round else t["funded_one"]
+        budget = plan.round_budget(cm.round) if plan and cm.round else None
+        if budget is not None:
+            status += t["in_round"].format(b=f"{budget:,}")
         status = f"<b style='color:{FUNDED}'>{status}</b>"
     else:
         status = f"<b style='color:#546e7a'>{t['not_funded']}</b>"
@@ -314,7 +332,7 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
             if c is None:
                 continue
             name = c.name_ja if lang == "ja" else c.name_en
-            popup = _candidate_popup(t, name, cm, plan_text or "", lang)
+            popup = _candidate_popup(lang, name, cm, plan)
             color = FUNDED if cm.selected else UNFUNDED
             folium.Marker((c.lat, c.lon), popup=folium.Popup(REDACTOR(popup), max_width=360),
                           tooltip=folium.Tooltip(html_text(f"{t['candidate']} {cm.rank}: {name}")),
