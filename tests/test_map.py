@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,7 @@ def open_map(page: Any, html: Path) -> None:
 
 CANDS = [CandidateMarker("kashima-jingu", 1, True, 2029, 120000.0, "大町通りの3APから約130m離れ", 60000, 500000, 8.33),
          CandidateMarker("kashima-jingu-station", 2, False, None, 90000.0, "駅前", 45000, 500000, 11.11)]
-PLAN = PlanInfo(budget_per_round=1_000_000, rounds=(2029, 2031), budget_used_yen=500_000)
+PLAN = PlanInfo(round_budgets=((2029, 1_000_000), (2031, 1_000_000)), budget_used_yen=500_000)
 
 
 def test_offline_map_shows_tiles_labels_metric_scale_and_plan(offline_page: Any, tmp_path: Path) -> None:
@@ -108,8 +107,8 @@ def test_offline_map_shows_tiles_labels_metric_scale_and_plan(offline_page: Any,
     # A funded candidate's popup, in Japanese with units, names its plan and round.
     offline_page.locator(".ww-funded").click()
     popup = offline_page.locator(".leaflet-popup-content").inner_text()
-    for words in ("優先順位 1: 鹿島神宮", "2029年度に整備", "60,000 人/年", "500,000 円", "8.3 円/人",
-                  "予算 1,000,000 円/回"):
+    for words in ("優先順位 1: 鹿島神宮", "2029年度に整備（予算 1,000,000 円の回）", "60,000 人/年", "500,000 円",
+                  "8.3 円/人", "予算 1,000,000 円/回"):
         assert words in popup, popup
 
 
@@ -142,26 +141,42 @@ def test_map_without_archive_has_no_background_and_says_how_to_get_one(tmp_path:
     assert "L.tileLayer" not in html and "wifiwatch tiles fetch" in html and 'src="http' not in html
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wifiwatch.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+def run_cli(capsys: Any, monkeypatch: Any, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``wifiwatch ARGS`` run in this process (a fresh interpreter costs seconds)."""
+    from wifiwatch.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["wifiwatch", *args])
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_cli_map_plan_options_and_bad_input(tmp_path: Path) -> None:
+def test_cli_map_plan_options_and_bad_input(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
     cfg = str(ROOT / "config" / "sites.toml")
-    r = run_cli("map", "--config", cfg, "--out", "m.html", "--budget-per-round", "3000000", "--rounds", "2029,2031",
-                cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    code, _, err = run_cli(capsys, monkeypatch, "map", "--config", cfg, "--out", "m.html", "--budget-per-round",
+                           "3000000", "--rounds", "2029,2031")
+    assert code == 0, err
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
-    assert "予算 3,000,000 円/回、整備年度 2029, 2031" in html and "年度に整備" in html
+    assert "予算 3,000,000 円/回、整備年度 2029, 2031" in html and "年度に整備（予算 3,000,000 円の回）" in html
     assert html.count('src="http') == 0
-    r = run_cli("map", "--config", cfg, "--out", "e.html", "--tiles", "osm", "--lang", "en", "--budget", "900000",
-                cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    html = (tmp_path / "e.html").read_text(encoding="utf-8")
-    assert "tile.openstreetmap.org" in html and "budget 900,000 yen" in html and "Candidate sites" in html
+    code, _, err = run_cli(capsys, monkeypatch, "map", "--config", cfg, "--out", "r.html", "--rounds", "2029,2031",
+                           "--round-budgets", "1000000,4000000", "--lang", "en", "--tiles", "osm")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "rounds and budgets 2029: 1,000,000 yen, 2031: 4,000,000 yen" in html and "Candidate sites" in html
+    assert "tile.openstreetmap.org" in html and html.count('src="http') == 0
+    code, _, err = run_cli(capsys, monkeypatch, "rank", "--config", cfg, "--budget", "2000000", "--map", "k.html",
+                           "--format", "json", "--no-sensitivity")
+    assert code == 0, err  # rank --map draws the same map, for rank's every option
+    assert "予算 2,000,000 円" in (tmp_path / "k.html").read_text(encoding="utf-8")
     for bad, word in ((["--tiles", "ftp://x"], "--tiles"), (["--rounds", "2029"], "--budget-per-round"),
-                      (["--tiles", "cache", "--tile-file", "nope.pmtiles"], "nope.pmtiles"),
-                      (["--rounds", "20x9", "--budget-per-round", "1"], "--rounds")):
-        r = run_cli("map", "--config", cfg, "--out", "x.html", *bad, cwd=tmp_path)
-        assert r.returncode == 2 and word in r.stderr and "Traceback" not in r.stderr, r.stderr
+                      (["--budget", "-5"], "--budget"), (["--rounds", "20x9", "--budget-per-round", "1"], "--rounds"),
+                      (["--tiles", "cache", "--tile-file", "nope.pmtiles"], "nope.pmtiles")):
+        code, _, err = run_cli(capsys, monkeypatch, "map", "--config", cfg, "--out", "x.html", *bad)
+        assert code == 2 and word in err and "Traceback" not in err, err

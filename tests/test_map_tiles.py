@@ -10,11 +10,10 @@ from __future__ import annotations
 import html
 import http.server
 import io
-import subprocess
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import folium
 import pytest
@@ -25,6 +24,7 @@ from PIL import Image
 from maps.assets import ASSETS_DIR, UnvendoredAsset, asset_names, asset_path, local_map, localize
 from maps.safe_text import html_text
 from maps.tiles import TileCache, TileError
+from tests.test_map import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,18 +68,20 @@ def mirror() -> Iterator[str]:
     srv.server_close()
 
 
-def fetch(tmp: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wifiwatch.cli", "tiles", "fetch", "--config",
-                           str(ROOT / "config" / "sites.toml"), "--file", str(tmp / "bg.pmtiles"), "--url", url,
-                           "--pause", "0", "--min-zoom", "12", "--max-zoom", "15", "--detail-from", "15", *extra],
-                          capture_output=True, text=True, timeout=120, cwd=tmp)
+@pytest.fixture
+def fetch(tmp_path: Path, capsys: Any, monkeypatch: Any) -> Callable[..., tuple[int, str, str]]:
+    def run(url: str, *extra: str) -> tuple[int, str, str]:
+        return run_cli(capsys, monkeypatch, "tiles", "fetch", "--config", str(ROOT / "config" / "sites.toml"),
+                       "--file", str(tmp_path / "bg.pmtiles"), "--url", url, "--pause", "0", "--min-zoom", "12",
+                       "--max-zoom", "15", "--detail-from", "15", *extra)
+    return run
 
 
-def test_fetch_keeps_what_the_server_served_and_credits_gsi(tmp_path: Path, mirror: str) -> None:
+def test_fetch_keeps_what_the_server_served_and_credits_gsi(tmp_path: Path, mirror: str, fetch: Any) -> None:
     _Tiles.served.clear()
-    r = fetch(tmp_path, mirror)
-    assert r.returncode == 0, r.stderr
-    assert "not served by the source" in r.stderr and "国土地理院" in r.stdout
+    code, out, err = fetch(mirror)
+    assert code == 0, err
+    assert "not served by the source" in err and "国土地理院" in out
     with TileCache(tmp_path / "bg.pmtiles") as cache:
         info = cache.info
         assert cache.source == "gsi-std" and not info.simulated and "国土地理院" in info.attribution
@@ -93,30 +95,29 @@ def test_fetch_keeps_what_the_server_served_and_credits_gsi(tmp_path: Path, mirr
     assert n_files == info.tiles == len(list((tmp_path / "out").rglob("*.png")))
 
 
-def test_failed_fetch_writes_nothing_and_keeps_the_old_archive(tmp_path: Path, mirror: str) -> None:
-    assert fetch(tmp_path, mirror).returncode == 0
+def test_failed_fetch_writes_nothing_and_keeps_the_old_archive(tmp_path: Path, mirror: str, fetch: Any) -> None:
+    assert fetch(mirror)[0] == 0
     before = (tmp_path / "bg.pmtiles").read_bytes()
     _Tiles.fail_with = 503
     try:
-        r = fetch(tmp_path, mirror)
+        code, _, err = fetch(mirror)
     finally:
         _Tiles.fail_with = 0
-    assert r.returncode == 2 and "HTTP 503" in r.stderr and "Traceback" not in r.stderr
+    assert code == 2 and "HTTP 503" in err and "Traceback" not in err
     assert (tmp_path / "bg.pmtiles").read_bytes() == before
     assert not list(tmp_path.glob("*.part"))
-    r = fetch(tmp_path, mirror, "--max-zoom", "19")
-    assert r.returncode == 2 and "zoom" in r.stderr
+    code, _, err = fetch(mirror, "--max-zoom", "19")
+    assert code == 2 and "zoom" in err
 
 
-def test_not_an_archive_is_a_clear_error(tmp_path: Path) -> None:
+def test_not_an_archive_is_a_clear_error(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
     bad = tmp_path / "x.pmtiles"
     bad.write_bytes(b"PK\x03\x04 not tiles at all")
     with pytest.raises(TileError, match="not a PMTiles"):
         TileCache(bad)
-    r = subprocess.run([sys.executable, "-m", "wifiwatch.cli", "tiles", "info", "--config",
-                        str(ROOT / "config" / "sites.toml"), "--file", str(bad)], capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 2 and "not a PMTiles" in r.stderr
+    code, _, err = run_cli(capsys, monkeypatch, "tiles", "info", "--config", str(ROOT / "config" / "sites.toml"),
+                           "--file", str(bad))
+    assert code == 2 and "not a PMTiles" in err
 
 
 def test_demo_background_says_it_is_not_a_map(tmp_path: Path) -> None:
