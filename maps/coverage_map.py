@@ -69,7 +69,7 @@ _CSS = """<style>
  font:bold 13px sans-serif;border:2px solid #fff;box-shadow:0 0 2px #333}
 .ww-cand-label{position:absolute;left:28px;top:4px}
 .ww-legend{background:#fff;padding:6px 10px;border:1px solid #999;border-radius:6px;font:12px sans-serif;
- line-height:1.5;max-width:300px}
+ line-height:1.5;max-width:330px}
 .ww-legend .sw{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:5px;vertical-align:-1px}
 .ww-legend .cv{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:5px;vertical-align:-1px;
  border:1px solid #2e7d32;background:rgba(46,125,50,.15)}

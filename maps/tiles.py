@@ -95,18 +95,20 @@ class Band:
 
 def inventory_bands(inv: Inventory, min_zoom: int = 11, max_zoom: int = 17, detail_from: int = 15,
                     margin_m: float = 400.0, overview_margin_m: float = 5000.0) -> list[Band]:
-    """Overview zooms over the town (the screen around the sites is never grey), street zooms near the sites.
+    """Overview zooms over the town (the screen around the sites is never grey); street zooms nearer the sites.
 
-    Street-level tiles are most of an archive's size, so they cover only ``margin_m`` around the sites.
+    Street-level tiles are most of an archive, so from ``detail_from`` on each zoom keeps half the margin
+    of the one before (never under ``margin_m``): about 1,100 tiles for the Kashima sample at zoom 11-17.
     """
     if not 0 <= min_zoom <= max_zoom <= 22:
         raise TileError(f"zoom range {min_zoom}-{max_zoom}: need 0 <= min <= max <= 22")
-    if detail_from <= min_zoom:
-        return [Band(min_zoom, max_zoom, inventory_bounds(inv, margin_m))]
-    if detail_from > max_zoom:
-        return [Band(min_zoom, max_zoom, inventory_bounds(inv, overview_margin_m))]
-    return [Band(min_zoom, detail_from - 1, inventory_bounds(inv, overview_margin_m)),
-            Band(detail_from, max_zoom, inventory_bounds(inv, margin_m))]
+    bands = []
+    if min_zoom < detail_from:
+        bands.append(Band(min_zoom, min(max_zoom, detail_from - 1), inventory_bounds(inv, overview_margin_m)))
+    for z in range(max(min_zoom, detail_from), max_zoom + 1):
+        margin = max(margin_m, min(overview_margin_m, overview_margin_m / 2 ** (z - detail_from + 1)))
+        bands.append(Band(z, z, inventory_bounds(inv, margin)))
+    return bands
 
 
 def tiles_covering(bands: Sequence[Band]) -> list[tuple[int, int, int]]:

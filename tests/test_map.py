@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,23 @@ def test_cli_map_plan_options_and_bad_input(tmp_path: Path, capsys: Any, monkeyp
                       (["--tiles", "cache", "--tile-file", "nope.pmtiles"], "nope.pmtiles")):
         code, _, err = run_cli(capsys, monkeypatch, "map", "--config", cfg, "--out", "x.html", *bad)
         assert code == 2 and word in err and "Traceback" not in err, err
+
+
+def test_demo_map_shows_its_stand_in_background_offline(offline_page: Any, tmp_path: Path) -> None:
+    """The demo has no internet for GSI tiles: its map draws the labelled stand-in, found beside the store."""
+    from maps.demo_background import write_demo_background
+    from maps.tiles import Band, default_tile_file
+    from wifiwatch.views import write_current_map
+
+    inv = inventory().model_copy(update={"store": inventory().store.model_copy(
+        update={"path": str(tmp_path / "store" / "wifiwatch.sqlite3")})})
+    write_demo_background(default_tile_file(inv), [Band(12, 13, (140.60, 35.95, 140.66, 36.04))])
+    out = write_current_map(inv, tmp_path / "map.html", "ja")
+    seen = watch(offline_page)
+    open_map(offline_page, out)
+    assert seen == [] and offline_page.console_errors == [] and offline_page.blocked == []
+    assert share(offline_page.screenshot(), (238, 236, 228)) > 0.3  # the stand-in's paper colour
+    assert "実際の地図ではありません" in offline_page.locator("#ww-legend").inner_text()
+    assert "デモ用簡易背景" in offline_page.locator(".leaflet-control-attribution").inner_text()
+    assert offline_page.locator(".ww-funded").count() >= 1 and re.search(r"予算 [\d,]+ 円", \
+        offline_page.locator("#ww-legend").inner_text())

@@ -86,6 +86,7 @@ def test_fetch_keeps_what_the_server_served_and_credits_gsi(tmp_path: Path, mirr
         info = cache.info
         assert cache.source == "gsi-std" and not info.simulated and "国土地理院" in info.attribution
         assert [(b.min_zoom, b.max_zoom) for b in info.bands] == [(12, 14), (15, 15)]
+        assert info.bands[0].bounds[0] < info.bands[1].bounds[0] < info.bands[1].bounds[2] < info.bands[0].bounds[2]
         ok = [t for t, status in _Tiles.served.items() if status == 200]
         assert info.tiles == len(ok) > 20 and len(_Tiles.served) > len(ok)
         for (z, x, y), status in _Tiles.served.items():
