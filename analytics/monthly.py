@@ -16,6 +16,7 @@ from jinja2 import Environment, select_autoescape
 
 from analytics.tables import Period, availability_rows, capacity_rows, figures, usage_by_ap, usage_rows
 from analytics.usage import JST
+from core.dates import parse_month
 from core.inventory import Inventory, SiteKind
 from core.maintenance import expand
 from core.schema import PointReader
@@ -84,11 +85,8 @@ def _svg_heat(profile: list[list[float | None]], days: list[str]) -> str:
 
 
 def month_period(month: str) -> Period:
-    try:
-        y, m = (int(x) for x in month.split("-"))
-        first = dt.datetime(y, m, 1, tzinfo=JST)
-    except ValueError:
-        raise ValueError(f"--month: '{month}' is not YYYY-MM") from None
+    y, m = parse_month(month)  # strict YYYY-MM within 2000-2099: the value ends up in file names
+    first = dt.datetime(y, m, 1, tzinfo=JST)
     last = first + dt.timedelta(days=calendar.monthrange(y, m)[1])
     return Period(first.timestamp(), last.timestamp())
 
