@@ -12,7 +12,7 @@ import re
 from zoneinfo import ZoneInfo
 
 JST = ZoneInfo("Asia/Tokyo")
-YEARS = (2000, 2099)  # monitoring data from before 2000 or after 2099 is a typing mistake
+YEARS = (2000, 2100)  # monitoring data from before 2000 or after 2100 is a typing mistake (as analytics.monthly)
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
