@@ -111,7 +111,7 @@ def payload(ch: AlertChannel, msg: Message) -> dict[str, Any]:
     if ch.type == "slack":
         return {"text": f"*{msg.subject}*\n{msg.body}"}
     if ch.type == "teams":
-        color = {"critical": "C0392B", "warning": "E67E22", "info": "27AE60"}[msg.severity]
+        color = {"critical": "C0392B", "warning": "E67E22"}.get(msg.severity, "27AE60")  # info, resolved: green
         return {"@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": msg.subject,
                 "themeColor": color, "title": msg.subject, "text": msg.body.replace("\n", "<br>")}
     return {"kind": msg.kind, "severity": msg.severity, "subject": msg.subject, "text": msg.body, **msg.data}
