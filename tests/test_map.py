@@ -201,3 +201,63 @@ def test_demo_map_shows_its_stand_in_background_offline(offline_page: Any, tmp_p
     assert "デモ用簡易背景" in offline_page.locator(".leaflet-control-attribution").inner_text()
     assert offline_page.locator(".ww-funded").count() >= 1 and re.search(r"予算 [\d,]+ 円", \
         offline_page.locator("#ww-legend").inner_text())
+
+
+def test_served_map_links_vendored_assets_and_tiles_from_the_archive(offline_page: Any, tmp_path: Path) -> None:
+    """What the web console does: the page, its scripts and its tiles from a loopback server, nothing else."""
+    import http.server
+    import threading
+    from urllib.parse import urlsplit
+
+    from maps.assets import asset_path
+    from maps.coverage_map import cache_background, map_html
+    from maps.tiles import TileCache
+
+    inv = inventory()
+    cache = TileCache(make_archive(tmp_path / "bg.pmtiles", inv))
+    page = map_html(inv, {}, (), CANDS, "ja", cache_background(cache, "/tiles/{z}/{x}/{y}.png"), PLAN,
+                    asset_url="/assets/").encode()
+    assert '<script src="/assets/leaflet.js"></script>' in page.decode() and b'src="http' not in page
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            path = urlsplit(self.path).path
+            body: bytes | None = None
+            kind = "text/html; charset=utf-8"
+            if path == "/map":
+                body = page
+            elif path.startswith("/assets/"):
+                try:
+                    body = asset_path(path.removeprefix("/assets/")).read_bytes()
+                    kind = "text/css" if path.endswith(".css") else "text/javascript"
+                except KeyError:
+                    body = None
+            elif path.startswith("/tiles/"):
+                z, x, y = (int(v) for v in path.removeprefix("/tiles/").removesuffix(".png").split("/"))
+                body, kind = cache.get(z, x, y), cache.media_type
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        seen = watch(offline_page)
+        offline_page.goto(f"http://127.0.0.1:{srv.server_address[1]}/map")
+        offline_page.wait_for_function("document.querySelectorAll('.ww-ap').length > 0 && "
+                                       "document.querySelectorAll('.leaflet-tile-loaded').length > 0", timeout=15000)
+        offline_page.wait_for_timeout(300)
+        assert seen == [] and offline_page.console_errors == [] and offline_page.blocked == []
+        assert share(offline_page.screenshot(), MAGENTA) > 0.3
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        cache.close()
