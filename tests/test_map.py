@@ -193,12 +193,15 @@ def test_demo_map_shows_its_stand_in_background_offline(offline_page: Any, tmp_p
         update={"path": str(tmp_path / "store" / "wifiwatch.sqlite3")})})
     write_demo_background(default_tile_file(inv), [Band(12, 13, (140.60, 35.95, 140.66, 36.04))])
     out = write_current_map(inv, tmp_path / "map.html", "ja")
+    assert out.read_text(encoding="utf-8").count('src="http') == 0
     seen = watch(offline_page)
     open_map(offline_page, out)
     assert seen == [] and offline_page.console_errors == [] and offline_page.blocked == []
     assert share(offline_page.screenshot(), (238, 236, 228)) > 0.3  # the stand-in's paper colour
     assert "実際の地図ではありません" in offline_page.locator("#ww-legend").inner_text()
     assert "デモ用簡易背景" in offline_page.locator(".leaflet-control-attribution").inner_text()
+    assert "鹿嶋市中央公民館" in offline_page.locator(".ww-site-label").all_inner_texts()
+    assert offline_page.locator(".leaflet-control-scale-line").inner_text().endswith(("m", "km"))
     assert offline_page.locator(".ww-funded").count() >= 1 and re.search(r"予算 [\d,]+ 円", \
         offline_page.locator("#ww-legend").inner_text())
 
