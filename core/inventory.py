@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.lgcode import normalize as normalize_lg_code
+from core.netbind import check_bind
 
 # Japan's extreme points, with a small margin: a coordinate outside this box is a typo (swapped lat/lon,
 # a missing digit), not a site.
@@ -290,8 +291,9 @@ class HttpSettings(_Model):
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> HttpSettings:
-        if not self.bind.startswith("127.") and self.bind not in ("localhost", "::1") and not self.token:
-            raise ValueError("binding the HTTP endpoint off loopback requires 'token'")
+        problem = check_bind(self.bind, has_token=self.token is not None)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
