@@ -16,6 +16,7 @@ from jinja2 import Environment, select_autoescape
 
 from analytics.tables import Period, availability_rows, capacity_rows, figures, usage_by_ap, usage_rows
 from analytics.usage import JST
+from core.escape import spreadsheet_dict
 from core.inventory import Inventory, SiteKind
 from core.maintenance import expand
 from core.schema import PointReader
@@ -145,4 +146,4 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             return
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
-        w.writerows(rows)
+        w.writerows(spreadsheet_dict(r) for r in rows)

@@ -8,15 +8,37 @@ on one line wherever they land (an e-mail header, a log line, a CSV row): :func:
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
+
 # OWASP: cells beginning with these are read as formulas (or, for TAB/CR, shift the parse) by spreadsheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
+# A plain signed number (or percentage) is read as a number, never as a formula: "-12.5", "+3%" stay as they are.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
+
+
 def spreadsheet_cell(value: object) -> object:
     """A text cell that a spreadsheet shows as text: a leading formula character gets a ``'`` before it."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
+
+
+def spreadsheet_row(cells: Iterable[object]) -> list[object]:
+    """:func:`spreadsheet_cell` over a row, for ``csv.writer``."""
+    return [spreadsheet_cell(c) for c in cells]
+
+
+def spreadsheet_dict(row: Mapping[str, object]) -> dict[str, object]:
+    """:func:`spreadsheet_cell` over a row's values, for ``csv.DictWriter`` (the keys are our own headers)."""
+    return {k: spreadsheet_cell(v) for k, v in row.items()}
+
+
+def formula_like(text: str) -> bool:
+    """True when a spreadsheet would run ``text`` as a formula (what an importer refuses)."""
+    return spreadsheet_cell(text) is not text
 
 
 # Everything a text renderer may treat as a line end (str.splitlines' set), plus other C0/C1 controls.

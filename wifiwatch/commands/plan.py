@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from core.escape import spreadsheet_row
 from core.inventory import Inventory
 from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory
 
@@ -87,7 +88,7 @@ def register(app: typer.Typer) -> None:
                     "stable", "rationale"]
             w.writerow(cols)
             for r in rows:
-                w.writerow([r[c] for c in cols])
+                w.writerow(spreadsheet_row(r[c] for c in cols))
             console.out(buf.getvalue(), end="")
             return
         title = "整備候補地の優先順位" if lang == "ja" else "Candidate sites, ranked"

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from core.escape import spreadsheet_dict
 from core.inventory import Inventory
 from core.secrets import SecretResolver
 from wifiwatch.common import ConfigOpt, UserError, console, load_inventory, resolver_for
@@ -54,7 +55,7 @@ def _emit(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
         if rows:
             w = csv.DictWriter(buf, fieldnames=list(rows[0]))
             w.writeheader()
-            w.writerows(rows)
+            w.writerows(spreadsheet_dict(r) for r in rows)
         console.out(buf.getvalue(), end="")
     else:
         table = Table(title=title)
