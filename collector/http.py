@@ -1,4 +1,5 @@
-"""``/healthz`` and Prometheus ``/metrics`` for the daemon, on 127.0.0.1 unless configured otherwise.
+"""``/healthz``, ``/status`` (collector.status) and ``/metrics`` for the daemon, on 127.0.0.1 unless configured
+otherwise.
 
 Off loopback a bearer token is required (the config refuses a non-loopback bind without one), since
 the metrics name every AP and its error counts.
@@ -22,8 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class StatusServer:
-    def __init__(self, bind: str, port: int, health: Callable[[], dict[str, object]], token: str | None = None):
+    def __init__(self, bind: str, port: int, health: Callable[[], dict[str, object]], token: str | None = None,
+                 status: Callable[[], dict[str, object]] | None = None):
         self._health = health
+        self._status = status
         self._token = token
         handler = self._handler()
         where = parse_bind(bind)  # the same parsing as check-config; an IPv6 address gets an IPv6 socket
@@ -72,6 +75,13 @@ class StatusServer:
                     status = outer._health()
                     code = 200 if status.get("ok") else 503
                     self._send(code, json.dumps(status, ensure_ascii=False).encode(), "application/json")
+                elif path == "/status" and outer._status is not None:
+                    try:
+                        body, code = outer._status(), 200
+                    except Exception as e:  # noqa: BLE001 - e.g. a damaged store: say so, /healthz says more
+                        log.warning("status unavailable: %s", e)
+                        body, code = {"error": f"status unavailable: {type(e).__name__}: {e}"}, 503
+                    self._send(code, json.dumps(body, ensure_ascii=False).encode(), "application/json")
                 elif path == "/metrics":
                     self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
                 else:
