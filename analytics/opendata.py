@@ -158,25 +158,36 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], encoding: 
 
 USAGE_COLUMNS = (
     "全国地方公共団体コード", "年月", "NO", "名称", "名称_英語", "緯度", "経度", "AP台数", "稼働率_%",
-    "延べ接続時間_人時", "平均同時接続数", "AP最大同時接続数", "受信量_GB", "送信量_GB",
+    "延べ接続時間_人時", "平均同時接続数", "AP最大同時接続数", "受信量_GB", "送信量_GB", "観測時間_時間", "観測率_%",
+    "備考",
 )
+SIMULATED_REMARK = "模擬データ（実測ではありません）"
 
 
-def usage_rows(inv: Inventory, reader: PointReader, month: str) -> list[dict[str, Any]]:
-    """Monthly aggregates per site: availability, client-hours, concurrent clients, traffic volume.
+def usage_rows(inv: Inventory, reader: PointReader, month: str, now: float | None = None) -> list[dict[str, Any]]:
+    """Monthly aggregates per site: availability, client-hours, concurrent clients, traffic volume, and what they
+    rest on (観測時間, 観測率: the lower of the availability and the usage coverage).
 
     Only totals over a month and a site leave the system: no per-device, per-client or sub-hour data,
-    and nothing that identifies a person (the store holds client counts, never addresses).
+    and nothing that identifies a person (the store holds client counts, never addresses). Each row also carries
+    ``_provisional`` and ``_simulated`` (not columns of the file) for :func:`usage_export` to decide on.
     """
+    from analytics import coverage as cov
     from analytics.monthly import month_period
-    from analytics.tables import availability_rows, usage_by_ap
+    from analytics.tables import availability_rows, figures, usage_by_ap
 
-    p = month_period(month)
-    avail = {r["site"]: r["availability_pct"] for r in availability_rows(inv, reader, p) if r["ap"] == "*"}
-    by_ap = usage_by_ap(inv, reader, p)
+    p = month_period(month, now)
+    figs = figures(inv, reader, p, None, ("availability", "usage"))
+    avail = {r["site"]: r["availability_pct"] for r in availability_rows(inv, reader, p, figs=figs) if r["ap"] == "*"}
+    by_ap = usage_by_ap(inv, reader, p, figs=figs)
+    min_share = inv.reports.min_share
     rows = []
     for s in inv.sites:
         us = [by_ap[a.id] for a in s.aps if a.id in by_ap]
+        a_cov = cov.total(figs[a.id].availability_cov or cov.Coverage(p.hours, p.elapsed_h, 0.0) for a in s.aps)
+        u_cov = cov.total(figs[a.id].usage_cov or cov.Coverage(p.hours, p.elapsed_h, 0.0) for a in s.aps)
+        weakest = min((a_cov, u_cov), key=lambda c: c.share)
+        simulated = a_cov.simulated or u_cov.simulated
         rows.append({
             "全国地方公共団体コード": inv.municipality_code, "年月": month, "NO": s.id, "名称": s.name_ja,
             "名称_英語": s.name_en, "緯度": repr(s.lat), "経度": repr(s.lon), "AP台数": len(s.aps),
@@ -184,8 +195,53 @@ def usage_rows(inv: Inventory, reader: PointReader, month: str) -> list[dict[str
             "平均同時接続数": round(sum(u.mean_clients for u in us), 2),
             "AP最大同時接続数": max((u.peak_clients for u in us), default=0),
             "受信量_GB": round(sum(u.rx_gb for u in us), 3), "送信量_GB": round(sum(u.tx_gb for u in us), 3),
+            "観測時間_時間": round(weakest.observed_h, 1), "観測率_%": round(100 * weakest.share, 1),
+            "備考": SIMULATED_REMARK if simulated else "",
+            "_provisional": a_cov.provisional(min_share) or u_cov.provisional(min_share) or s.aps == [],
+            "_simulated": simulated, "_empty": a_cov.empty and u_cov.empty,
         })
     return rows
+
+
+class SimulatedData(Exception):
+    """The figures rest on simulated data and were not explicitly allowed."""
+
+
+@dataclass
+class UsageExport:
+    rows: list[dict[str, Any]]
+    withheld: list[str]  # "site month: why" for every 参考値 row left out
+
+
+def usage_export(inv: Inventory, reader: PointReader, months: Sequence[str], allow_simulated: bool = False,
+                 now: float | None = None, lang: str = "ja") -> UsageExport:
+    """The rows that may be published: a 参考値 (observed on less than ``[reports] min_coverage_pct`` of its month)
+    is never published, only listed in ``withheld``; simulated data is refused (:class:`SimulatedData`) unless
+    ``allow_simulated``, and then labelled in 備考; a month with no data at all raises
+    :class:`~analytics.coverage.NoData`."""
+    from analytics.coverage import NoData
+
+    out = UsageExport([], [])
+    for m in months:
+        rows = usage_rows(inv, reader, m, now)
+        if all(r["_empty"] for r in rows):
+            raise NoData(f"{m}: データがありません" if lang == "ja" else f"{m}: no data")
+        sim = [r["NO"] for r in rows if r["_simulated"]]
+        if sim and not allow_simulated:
+            raise SimulatedData(
+                f"{m}: 模擬データ（デモ用の履歴）を含むため公開しません（拠点: {', '.join(sim)}）。"
+                "試しに書き出すときは --allow-simulated を付けてください" if lang == "ja" else
+                f"{m}: the figures rest on simulated (demo) data for {', '.join(sim)}; not published. "
+                "Use --allow-simulated to write them anyway, labelled")
+        for r in rows:
+            if r["_provisional"]:
+                out.withheld.append(
+                    f"{r['NO']} {m}: 参考値（観測率 {r['観測率_%']}%、{r['観測時間_時間']} 時間）のため公開しません"
+                    if lang == "ja" else
+                    f"{r['NO']} {m}: provisional (observed {r['観測率_%']}%, {r['観測時間_時間']} h), not published")
+                continue
+            out.rows.append({k: v for k, v in r.items() if not k.startswith("_")})
+    return out
 
 
 # -- import ---------------------------------------------------------------------------------------------

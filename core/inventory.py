@@ -376,6 +376,24 @@ class ReportSettings(_Model):
 
     dir: str = "var/reports"
     langs: tuple[Literal["ja", "en"], ...] = Field(("ja",), min_length=1)
+    # a figure observed on less of its period than this is a 参考値: marked, never compared or published
+    min_coverage_pct: float = Field(90.0, ge=0, le=100)
+    # dates as 2026年11月 (seireki) or 令和8年11月 (reiwa)
+    era: Literal["seireki", "reiwa"] = "seireki"
+    # e-mail the monthly report, once written, to these addresses through the SMTP settings of the named
+    # [[alerts.channels]] entry of type "email" (its host, port, STARTTLS, credentials and sender)
+    email_to: list[str] = Field(default_factory=list)
+    email_channel: str | None = None
+
+    @model_validator(mode="after")
+    def _email(self) -> ReportSettings:
+        if self.email_to and not self.email_channel:
+            raise ValueError("email_to needs email_channel: the name of an [[alerts.channels]] of type email")
+        return self
+
+    @property
+    def min_share(self) -> float:
+        return self.min_coverage_pct / 100
 
 
 class OpenDataSettings(_Model):
@@ -417,6 +435,13 @@ class Inventory(_Model):
     def _lg_code(cls, v: str) -> str:
         """全国地方公共団体コード: six digits with a correct check digit (five digits get it added)."""
         return normalize_lg_code(v)
+
+    @model_validator(mode="after")
+    def _report_mail_channel(self) -> Inventory:
+        name = self.reports.email_channel
+        if name is not None and not any(c.name == name and c.type == "email" for c in self.alerts.channels):
+            raise ValueError(f"reports.email_channel: no [[alerts.channels]] of type email named '{name}'")
+        return self
 
     # -- derived views -------------------------------------------------------------------------
     def aps(self) -> list[tuple[Site, AccessPoint]]:

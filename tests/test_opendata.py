@@ -288,7 +288,7 @@ def test_usage_export_matches_the_report_and_holds_no_device_data(store_config: 
     inv = load_config(store_config)
     out = store_config.parent / "usage.csv"
     r = _cli("opendata", "export", "--usage", "--month", "2026-10", "--out", str(out), "-c", str(store_config),
-             cwd=store_config.parent)
+             "--allow-simulated", cwd=store_config.parent)  # the store holds the demo's simulated history
     assert r.returncode == 0, r.stderr
     table = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline="")))
     assert tuple(table[0]) == USAGE_COLUMNS and [t["NO"] for t in table] == [s.id for s in inv.sites]

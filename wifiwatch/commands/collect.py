@@ -127,7 +127,7 @@ def build_daemon(
         # Deleting aged rows and giving the space back is the heavy part: once a night, in Japan's quiet hours.
         ExtraJob("nightly-prune", lambda _inv: _rollup(store), 86400.0, cron="30 2 * * *"),
         # Checked nightly: writes last month's report on the 1st, or the first night after if the daemon was down.
-        ExtraJob("monthly-report", lambda cur: _monthly_report(cur, store), 86400.0, cron="15 0 * * *"),
+        ExtraJob("monthly-report", lambda cur: _monthly_report(cur, store, resolver), 86400.0, cron="15 0 * * *"),
     ]
     background = []
     parts = {}
@@ -146,12 +146,12 @@ def build_daemon(
                   background=background, parts=parts)
 
 
-def _monthly_report(inv: Inventory, store: Any) -> None:
+def _monthly_report(inv: Inventory, store: Any, resolver: SecretResolver) -> None:
     import datetime as dt
 
     from analytics.monthly_job import write_previous_month
 
-    write_previous_month(inv, store, dt.datetime.now(dt.UTC))
+    write_previous_month(inv, store, dt.datetime.now(dt.UTC), resolver)
 
 
 def _rollup(store: Any) -> None:
