@@ -8,6 +8,7 @@ through the command a user runs, with hostile names in the inventory, and every 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from analytics.monthly import write_csv
+from analytics.export import write_csv
 from analytics.opendata import COLUMNS, read_sites, to_csv
 from core.escape import formula_like, has_line_break, one_line, spreadsheet_cell
 from core.inventory import StoreSettings
@@ -41,7 +42,14 @@ def _config(tmp_path: Path) -> Path:
     text = text.replace('path = "var/wifiwatch.sqlite3"', f'path = "{tmp_path / "s.sqlite3"}"')
     cfg = tmp_path / "sites.toml"
     cfg.write_text(text, encoding="utf-8")
-    SqliteStore(tmp_path / "s.sqlite3", StoreSettings(min_free_mb=0)).close()  # an empty store: names, no data
+    from analytics.synthetic import synthetic_history
+    from analytics.usage import JST
+    from core.config import load_config
+
+    # Two days of (simulated) history, so the reports have rows that carry the names.
+    with SqliteStore(tmp_path / "s.sqlite3", StoreSettings(min_free_mb=0)) as store:
+        store.write(list(synthetic_history(load_config(cfg), dt.datetime(2026, 10, 1, tzinfo=JST),
+                                           dt.datetime(2026, 10, 3, tzinfo=JST), seed=2)))
     return cfg
 
 
@@ -70,7 +78,7 @@ def test_opendata_export(tmp_path: Path) -> None:
 
 def test_report_csv_and_monthly_csv(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
-    code, out = run("report", "availability", "--from", "2026-10-01", "--to", "2026-11-01", "--format", "csv",
+    code, out = run("report", "availability", "--from", "2026-10-01", "--to", "2026-10-03", "--format", "csv",
                     "-c", str(cfg))
     assert code == 0, out
     _assert_neutral(out, 2)
