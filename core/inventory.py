@@ -292,7 +292,18 @@ class AlertSettings(_Model):
     degraded_rtt_ms: float = Field(300.0, gt=0)
     saturation_minutes: float = Field(15.0, gt=0)
     map_url: str = ""
+    # Where people open wifiwatch from a message (the web console); links in alerts are built on it.
+    base_url: str = ""
     channels: list[AlertChannel] = Field(default_factory=list)
+
+    @field_validator("map_url", "base_url")
+    @classmethod
+    def _web_link(cls, v: str) -> str:
+        """Alert links must open on the reader's phone or PC: a file:// path exists only on the server."""
+        if v and not re.match(r"^https?://[^\s/?#]+[^\s]*$", v):
+            raise ValueError(f"'{v}' is not an http:// or https:// URL (links in alerts must open on the "
+                             "reader's device; a file:// path exists only on the server)")
+        return v
 
 
 class Maintenance(_Model):

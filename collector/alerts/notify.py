@@ -114,7 +114,7 @@ def payload(ch: AlertChannel, msg: Message) -> dict[str, Any]:
     if ch.type == "slack":
         return {"text": f"*{slack_text(msg.subject)}*\n{slack_text(msg.body)}"}
     if ch.type == "teams":
-        color = {"critical": "C0392B", "warning": "E67E22", "info": "27AE60"}[msg.severity]
+        color = {"critical": "C0392B", "warning": "E67E22"}.get(msg.severity, "27AE60")  # info, resolved: green
         return {"@type": "MessageCard", "@context": "https://schema.org/extensions",
                 "summary": header_text(msg.subject), "themeColor": color, "title": teams_text(msg.subject),
                 "text": teams_text(msg.body).replace("\n", "<br>")}

@@ -40,7 +40,7 @@ def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: floa
     doc["store"]["path"] = str(out / "wifiwatch.sqlite3")  # type: ignore[index]
     doc["http"]["port"] = 0  # type: ignore[index]
     alerts = doc["alerts"]
-    alerts["map_url"] = (out / "map.html").resolve().as_uri()  # type: ignore[index]
+    alerts.pop("map_url", None)  # type: ignore[union-attr]  # links need a URL a reader can open, not a file
     chan = tomlkit.aot()
     # A webhook URL is a secret, so the config names an environment variable (the daemon inherits it).
     os.environ[DEMO_HOOK_ENV] = hook_url
