@@ -148,6 +148,8 @@ def test_a_password_in_the_sink_url_stays_out_of_log_meta_and_status(
     assert "forwarding to InfluxDB paused" in log and URL_PASSWORD not in log
     cfg = tmp_path / "c.toml"
     cfg.write_text('[store]\npath = "s.sqlite3"\nmin_free_mb = 0\n', encoding="utf-8")
-    res = CliRunner().invoke(app, ["store", "status", "-c", str(cfg)])
-    assert res.exit_code == 0 and "last error" in res.output
+    res = CliRunner().invoke(app, ["store", "status", "--json", "-c", str(cfg)])
+    assert res.exit_code == 0 and '"last_error"' in res.output
     assert URL_PASSWORD not in res.output and "***@127.0.0.1" in res.output
+    res = CliRunner().invoke(app, ["store", "status", "--lang", "en", "-c", str(cfg)], terminal_width=400)
+    assert res.exit_code == 0 and "last error" in res.output and URL_PASSWORD not in res.output
