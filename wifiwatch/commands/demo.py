@@ -185,8 +185,12 @@ def _seed_history(inv: Any, days: int) -> int:
 def _reports(inv: Any, out: Path, lang: str) -> list[tuple[str, Path]]:
     from analytics.monthly import write_monthly
     from core.store.sqlite_store import SqliteStore
+    from maps.demo_background import write_demo_background
+    from maps.tiles import default_tile_file, inventory_bands
     from wifiwatch.views import write_current_map
 
+    if not default_tile_file(inv).exists():  # no internet for GSI tiles: a stand-in, labelled as one
+        write_demo_background(default_tile_file(inv), inventory_bands(inv))
     store = SqliteStore(Path(inv.store.path), inv.store)
     try:
         month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m")
