@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.config_checks import host_problem
 from core.escape import has_line_break
 from core.lgcode import normalize as normalize_lg_code
 from core.netbind import check_bind
@@ -138,6 +139,9 @@ class Device(_Model):
     def _host(cls, v: str) -> str:
         if not v or any(c.isspace() for c in v):
             raise ValueError("host must be an IP address or host name without spaces")
+        problem = host_problem(v)  # IPv4 (127.0.1.999 is refused), IPv6 or a DNS name
+        if problem is not None:
+            raise ValueError(problem[0])
         return v
 
 
