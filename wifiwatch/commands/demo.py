@@ -26,6 +26,9 @@ from wifiwatch.sim.webhook import WebhookReceiver
 SECRET_ENV = ("WIFIWATCH_SNMP_AUTH_KEY", "WIFIWATCH_SNMP_PRIV_KEY", "WIFIWATCH_SNMP_COMMUNITY")
 
 
+DEMO_HOOK_ENV = "WIFIWATCH_DEMO_WEBHOOK_URL"
+
+
 def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: float, interval_s: float) -> str:
     """The sample inventory with demo timings, a store in the output folder and a webhook channel."""
     import tomlkit
@@ -39,7 +42,9 @@ def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: floa
     alerts = doc["alerts"]
     alerts.pop("map_url", None)  # type: ignore[union-attr]  # links need a URL a reader can open, not a file
     chan = tomlkit.aot()
-    chan.append(tomlkit.item({"name": "demo-webhook", "type": "webhook", "url": hook_url,
+    # A webhook URL is a secret, so the config names an environment variable (the daemon inherits it).
+    os.environ[DEMO_HOOK_ENV] = hook_url
+    chan.append(tomlkit.item({"name": "demo-webhook", "type": "webhook", "url": f"env:{DEMO_HOOK_ENV}",
                               "min_severity": "info"}))
     alerts["channels"] = chan  # type: ignore[index]
     doc.pop("maintenance", None)  # the weekly window would silence a demo run on Monday night
