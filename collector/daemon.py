@@ -66,6 +66,7 @@ class Daemon:
         run_for_s: float | None = None,
         background: Sequence[Callable[[threading.Event], None]] = (),
         clock: Callable[[], float] = time.time,
+        http_app: Callable[[Daemon, str | None], Any] | None = None,
     ):
         self.config_path = config_path
         self.inv = inv
@@ -74,6 +75,7 @@ class Daemon:
         self.alerts = alerts
         self.extra_jobs = list(extra_jobs)
         self.http_enabled = http
+        self.http_app = http_app  # builds the ASGI app served on [http] (the console); None: the endpoints alone
         self.use_icmp = use_icmp
         self.run_for_s = run_for_s
         self.background = list(background)
@@ -279,7 +281,8 @@ class Daemon:
         if self.inv.http.token:
             token = self.resolver.resolve(self.inv.http.token).reveal()
         try:
-            self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token)
+            app = self.http_app(self, token) if self.http_app is not None else None
+            self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token, app=app)
         except OSError as e:
             log.error("HTTP endpoint not started: cannot bind %s:%s (%s)", self.inv.http.bind,
                       self.inv.http.port, e.strerror)

@@ -254,6 +254,17 @@ class AlertSettings(_Model):
     saturation_minutes: float = Field(15.0, gt=0)
     map_url: str = ""
     channels: list[AlertChannel] = Field(default_factory=list)
+    # An outage nobody acknowledged (console 障害 page) within this many minutes also goes to escalate_channel.
+    escalate_after_min: float | None = Field(None, gt=0)
+    escalate_channel: str | None = None
+
+    @model_validator(mode="after")
+    def _escalation(self) -> AlertSettings:
+        if (self.escalate_after_min is None) != (self.escalate_channel is None):
+            raise ValueError("escalation needs both escalate_after_min and escalate_channel")
+        if self.escalate_channel is not None and self.escalate_channel not in {c.name for c in self.channels}:
+            raise ValueError(f"escalate_channel '{self.escalate_channel}' is not one of the alert channels")
+        return self
 
 
 class Maintenance(_Model):
@@ -293,6 +304,20 @@ class HttpSettings(_Model):
         if not self.bind.startswith("127.") and self.bind not in ("localhost", "::1") and not self.token:
             raise ValueError("binding the HTTP endpoint off loopback requires 'token'")
         return self
+
+
+class ConsoleSettings(_Model):
+    """The web console the daemon (and ``wifiwatch web``) serves on the [http] bind and port."""
+
+    enabled: bool = True
+    idle_timeout_min: float = Field(30.0, gt=0, le=24 * 60)  # a session unused this long must log in again
+    login_attempts_per_min: int = Field(10, ge=1, le=1000)  # per client address, on POST /login
+    secure_cookies: bool = False  # set when a TLS-terminating reverse proxy is in front (cookies only over https)
+    # Single sign-on behind a reverse proxy: it authenticates and sends the user name in this header. Trusted only
+    # from the proxy's address(es); the user must exist (`wifiwatch users add`), which gives the role.
+    trusted_header: str | None = None
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    history: Literal["store", "influxdb"] = "store"  # where site/AP charts read from
 
 
 class ClusterSettings(_Model):
@@ -353,6 +378,7 @@ class Inventory(_Model):
     store: StoreSettings = StoreSettings()
     influxdb: InfluxSettings | None = None
     http: HttpSettings = HttpSettings()
+    console: ConsoleSettings = ConsoleSettings()
     cluster: ClusterSettings = ClusterSettings()
     alerts: AlertSettings = AlertSettings()
     planner: PlannerSettings = PlannerSettings()

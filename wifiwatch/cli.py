@@ -69,7 +69,7 @@ def check_config(config: ConfigOpt = None) -> None:
 
 
 # Each area registers its commands on import; a missing module means that area is not built yet.
-_AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "grafana", "demo", "opendata"]
+_AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "grafana", "demo", "opendata", "web"]
 for _area in _AREAS:
     try:
         _mod = importlib.import_module(f"wifiwatch.commands.{_area}")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from collector.alerts import ack, escalation, rota
 from collector.alerts.notify import DeliveryError, Message, render, routed, send
 from collector.alerts.state import DeviceState, Heartbeat, State, Thresholds, Transition, observe_clients, step
 from collector.alerts.store import AlertStore, Incident
@@ -56,6 +57,9 @@ class AlertEngine:
     def __init__(self, inv: Inventory, db_path: Path | str, resolver: SecretResolver,
                  clock: Callable[[], float] = time.time, sender: Callable[..., None] = send):
         self.store = AlertStore(Path(db_path))
+        with self.store.tx() as c:  # the console's tables: acknowledgements and the on-duty rota
+            ack.ensure_schema(c)
+            rota.ensure_schema(c)
         self.resolver = resolver
         self.clock = clock
         self._send = sender
@@ -221,13 +225,29 @@ class AlertEngine:
     def _reminders(self, c: sqlite3.Connection, now: float) -> None:
         every = self.inv.alerts.reminder_h * 3600
         rows = c.execute("SELECT * FROM incidents WHERE end IS NULL AND notified=1 AND kind IN "
-                         "('down','site_down','monitoring_lost') AND last_notified <= ?", (now - every,)).fetchall()
+                         f"('down','site_down','monitoring_lost') AND last_notified <= ? AND {ack.UNACKED}",
+                         (now - every,)).fetchall()
         for row in rows:
             inc = Incident(*row)
             n = inc.reminders + 1
             self._notify(c, inc.id, "reminder", inc.severity, None if inc.device == HOST else inc.device, now,
                          {"since_ts": inc.start, "duration_s": now - inc.start}, key=f"{inc.id}:reminder:{n}")
             c.execute("UPDATE incidents SET last_notified=?, reminders=? WHERE id=?", (now, n, inc.id))
+        self._escalate(c, now)
+
+    def _escalate(self, c: sqlite3.Connection, now: float) -> None:
+        """Unacknowledged outages past ``escalate_after_min`` go to the escalation channel too (once each)."""
+        a = self.inv.alerts
+        ch = self.channels.get(a.escalate_channel or "")
+        if a.escalate_after_min is None or ch is None:
+            return
+        for iid, dev, kind, start, severity in escalation.due(c, now, a.escalate_after_min * 60):
+            device = None if dev == HOST else dev
+            msg = render("escalation", ch.lang, self.context(device, ch.lang, {
+                "since_ts": start, "duration_s": now - start, "cause": kind}), severity)
+            if self.store.enqueue(c, f"{iid}:escalate", ch.name, "escalation", msg.subject, msg.body, severity,
+                                  {**msg.data, "incident_id": iid}, now):
+                self.enqueued += 1
 
     # -- messages -----------------------------------------------------------------------------------------
     def context(self, dev: str | None, lang: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -254,8 +274,10 @@ class AlertEngine:
     def _notify(self, c: sqlite3.Connection, iid: int, kind: str, severity: str, dev: str | None, now: float,
                 values: dict[str, Any], key: str | None = None) -> None:
         site_kind = self.devices[dev][0].kind.value if dev in self.devices else ""
+        site_id = self.devices[dev][0].id if dev in self.devices else "*"
+        shifts = rota.shifts(c)
         for ch in self.channels.values():
-            if not routed(ch, severity, site_kind):
+            if not routed(ch, severity, site_kind) or not rota.on_duty(shifts, ch.name, site_id, now):
                 continue
             msg = render(kind, ch.lang, self.context(dev, ch.lang, values), severity)
             if self.store.enqueue(c, key or f"{iid}:{kind}", ch.name, kind, msg.subject, msg.body, severity,
