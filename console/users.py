@@ -17,6 +17,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from core.store import dbfile
+
 ROLES = ("viewer", "operator", "planner", "admin")
 # What each role may do; every role may look.
 CAN: dict[str, frozenset[str]] = {
@@ -29,12 +31,22 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 hashes any length; a bound keeps a login request's work bounded
 
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS console_users (name TEXT PRIMARY KEY, hash TEXT NOT NULL, role TEXT NOT NULL, "
-    "lang TEXT NOT NULL DEFAULT 'ja', created REAL NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS console_audit (id INTEGER PRIMARY KEY, at REAL NOT NULL, user TEXT NOT NULL, "
-    "action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '')",
-)
+COMPONENT, PREFIX = "console", "console_"  # its own namespace in the store's file (core.store.dbfile)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS console_users (name TEXT PRIMARY KEY, hash TEXT NOT NULL, role TEXT NOT NULL,
+  lang TEXT NOT NULL DEFAULT 'ja', created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS console_audit (id INTEGER PRIMARY KEY, at REAL NOT NULL, user TEXT NOT NULL,
+  action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
+"""
+dbfile.check_namespace(PREFIX, SCHEMA)
+
+
+def _create(c: sqlite3.Connection) -> None:
+    for stmt in dbfile.statements(SCHEMA):
+        c.execute(stmt)
+
+
+MIGRATIONS = (dbfile.Migration(1, "console users and audit log", _create),)
 _HASHER = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password (no user enumeration).
 _DUMMY = _HASHER.hash("not-a-password-of-anyone")
@@ -88,11 +100,9 @@ def check_password(password: str) -> str:
 class UserStore:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        self._conn = dbfile.connect(path)
         self._lock = threading.RLock()
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        for stmt in SCHEMA:
-            self._conn.execute(stmt)
+        dbfile.migrate(self._conn, COMPONENT, MIGRATIONS, lambda _c: 0, str(path))
 
     def close(self) -> None:
         with self._lock:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS incident_ack (
+from core.store.dbfile import check_namespace
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS alert_ack (
   incident_id INTEGER PRIMARY KEY, user TEXT NOT NULL, at REAL NOT NULL, note TEXT NOT NULL DEFAULT '')"""
 MAX_NOTE = 2000
 
@@ -22,22 +24,25 @@ class Ack:
     note: str
 
 
+check_namespace("alert_", SCHEMA)
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.execute(SCHEMA)
 
 
 def acknowledge(c: sqlite3.Connection, incident_id: int, user: str, note: str, now: float) -> bool:
     """Record the acknowledgement of an open incident; False when it is closed, unknown or already acknowledged."""
-    row = c.execute("SELECT end FROM incidents WHERE id=?", (incident_id,)).fetchone()
+    row = c.execute("SELECT end FROM alert_incidents WHERE id=?", (incident_id,)).fetchone()
     if row is None or row[0] is not None:
         return False
-    cur = c.execute("INSERT OR IGNORE INTO incident_ack(incident_id, user, at, note) VALUES (?,?,?,?)",
+    cur = c.execute("INSERT OR IGNORE INTO alert_ack(incident_id, user, at, note) VALUES (?,?,?,?)",
                     (incident_id, user, now, note[:MAX_NOTE]))
     return cur.rowcount == 1
 
 
 def acks(c: sqlite3.Connection) -> dict[int, Ack]:
-    return {r[0]: Ack(*r) for r in c.execute("SELECT incident_id, user, at, note FROM incident_ack")}
+    return {r[0]: Ack(*r) for r in c.execute("SELECT incident_id, user, at, note FROM alert_ack")}
 
 
-UNACKED = "id NOT IN (SELECT incident_id FROM incident_ack)"  # an SQL condition on the incidents table
+UNACKED = "id NOT IN (SELECT incident_id FROM alert_ack)"  # an SQL condition on alert_incidents

@@ -143,8 +143,8 @@ class AlertEngine:
 
     # -- incidents -------------------------------------------------------------------------------------
     def _open(self, c: sqlite3.Connection, device: str, kind: str) -> Incident | None:
-        row = c.execute("SELECT * FROM incidents WHERE device=? AND kind=? AND end IS NULL ORDER BY id DESC LIMIT 1",
-                        (device, kind)).fetchone()
+        row = c.execute("SELECT * FROM alert_incidents WHERE device=? AND kind=? AND end IS NULL "
+                        "ORDER BY id DESC LIMIT 1", (device, kind)).fetchone()
         return Incident(*row) if row else None
 
     def _host_network(self, c: sqlite3.Connection, now: float, all_failing: bool, n: int) -> list[Point]:
@@ -213,18 +213,18 @@ class AlertEngine:
 
     def _create(self, c: sqlite3.Connection, dev: str, site: str, kind: str, start: float, cause: str,
                 why: str | None, severity: str) -> int:
-        cur = c.execute("INSERT INTO incidents(device, site, kind, start, cause, suppressed_by, notified, "
+        cur = c.execute("INSERT INTO alert_incidents(device, site, kind, start, cause, suppressed_by, notified, "
                         "last_notified, severity) VALUES (?,?,?,?,?,?,?,?,?)",
                         (dev, site, kind, start, cause, why, int(why is None), start if why is None else None,
                          severity))
         return int(cur.lastrowid or 0)
 
     def _close(self, c: sqlite3.Connection, inc: Incident, now: float) -> None:
-        c.execute("UPDATE incidents SET end=?, duration_s=? WHERE id=?", (now, now - inc.start, inc.id))
+        c.execute("UPDATE alert_incidents SET end=?, duration_s=? WHERE id=?", (now, now - inc.start, inc.id))
 
     def _reminders(self, c: sqlite3.Connection, now: float) -> None:
         every = self.inv.alerts.reminder_h * 3600
-        rows = c.execute("SELECT * FROM incidents WHERE end IS NULL AND notified=1 AND kind IN "
+        rows = c.execute("SELECT * FROM alert_incidents WHERE end IS NULL AND notified=1 AND kind IN "
                          f"('down','site_down','monitoring_lost') AND last_notified <= ? AND {ack.UNACKED}",
                          (now - every,)).fetchall()
         for row in rows:
@@ -232,7 +232,7 @@ class AlertEngine:
             n = inc.reminders + 1
             self._notify(c, inc.id, "reminder", inc.severity, None if inc.device == HOST else inc.device, now,
                          {"since_ts": inc.start, "duration_s": now - inc.start}, key=f"{inc.id}:reminder:{n}")
-            c.execute("UPDATE incidents SET last_notified=?, reminders=? WHERE id=?", (now, n, inc.id))
+            c.execute("UPDATE alert_incidents SET last_notified=?, reminders=? WHERE id=?", (now, n, inc.id))
         self._escalate(c, now)
 
     def _escalate(self, c: sqlite3.Connection, now: float) -> None:

@@ -18,7 +18,7 @@ def due(c: sqlite3.Connection, now: float, after_s: float) -> list[tuple[int, st
     severity)."""
     kinds = ",".join("?" * len(ESCALATED_KINDS))
     return c.execute(
-        f"SELECT id, device, kind, start, severity FROM incidents WHERE end IS NULL AND notified=1 "
+        f"SELECT id, device, kind, start, severity FROM alert_incidents WHERE end IS NULL AND notified=1 "
         f"AND kind IN ({kinds}) AND start <= ? AND {UNACKED} AND NOT EXISTS "
-        "(SELECT 1 FROM outbox WHERE outbox.key = incidents.id || ':escalate')",
+        "(SELECT 1 FROM alert_outbox o WHERE o.key = alert_incidents.id || ':escalate')",
         (*ESCALATED_KINDS, now - after_s)).fetchall()

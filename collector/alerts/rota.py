@@ -12,10 +12,12 @@ import sqlite3
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from core.store.dbfile import check_namespace
+
 JST = ZoneInfo("Asia/Tokyo")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS duty_rota (
+SCHEMA = """CREATE TABLE IF NOT EXISTS alert_rota (
   id INTEGER PRIMARY KEY, channel TEXT NOT NULL, target TEXT NOT NULL DEFAULT '*', weekdays TEXT NOT NULL,
   start_time TEXT NOT NULL, end_time TEXT NOT NULL, person TEXT NOT NULL DEFAULT '')"""
 
@@ -41,6 +43,9 @@ class Shift:
         return (day in self.weekdays and t >= self.start) or (before in self.weekdays and t < self.end)
 
 
+check_namespace("alert_", SCHEMA)
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.execute(SCHEMA)
 
@@ -59,19 +64,19 @@ def parse_weekdays(text: str) -> tuple[str, ...]:
 def shifts(c: sqlite3.Connection) -> list[Shift]:
     return [Shift(i, ch, tg, tuple(wd.split(",")), dt.time.fromisoformat(a), dt.time.fromisoformat(b), p)
             for i, ch, tg, wd, a, b, p in c.execute(
-                "SELECT id, channel, target, weekdays, start_time, end_time, person FROM duty_rota ORDER BY id")]
+                "SELECT id, channel, target, weekdays, start_time, end_time, person FROM alert_rota ORDER BY id")]
 
 
 def add_shift(c: sqlite3.Connection, channel: str, target: str, weekdays: tuple[str, ...], start: dt.time,
               end: dt.time, person: str) -> int:
-    cur = c.execute("INSERT INTO duty_rota(channel, target, weekdays, start_time, end_time, person) "
+    cur = c.execute("INSERT INTO alert_rota(channel, target, weekdays, start_time, end_time, person) "
                     "VALUES (?,?,?,?,?,?)", (channel, target, ",".join(weekdays), start.isoformat("minutes"),
                                              end.isoformat("minutes"), person))
     return int(cur.lastrowid or 0)
 
 
 def remove_shift(c: sqlite3.Connection, shift_id: int) -> bool:
-    return c.execute("DELETE FROM duty_rota WHERE id=?", (shift_id,)).rowcount == 1
+    return c.execute("DELETE FROM alert_rota WHERE id=?", (shift_id,)).rowcount == 1
 
 
 def on_duty(all_shifts: list[Shift], channel: str, site_id: str, now: float) -> bool:
