@@ -64,7 +64,8 @@ def status_router(health: Callable[[], dict[str, object]], status: Callable[[], 
 def status_app(health: Callable[[], dict[str, object]], status: Callable[[], dict[str, Any]] | None = None,
                token: str | None = None) -> Litestar:
     """The endpoints alone (daemon without the console, tests)."""
-    return Litestar(route_handlers=[status_router(health, status, token)], openapi_config=None)
+    return Litestar(route_handlers=[status_router(health, status, token)], openapi_config=None,
+                    logging_config=None)
 
 
 def bind_socket(bind: str, port: int) -> socket.socket:

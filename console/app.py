@@ -86,6 +86,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
         exception_handlers={NotAuthorizedException: _not_authorized, PermissionDeniedException: _forbidden,
                             TooManyRequestsException: _too_many},
         openapi_config=None,
+        logging_config=None,  # the daemon's key=value logging (core.logs) stays in charge
         on_shutdown=[ctx.close],
     )
     app.state.console = ctx
