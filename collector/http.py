@@ -1,4 +1,5 @@
-"""``/healthz``, Prometheus ``/metrics`` and ``/status`` on an ASGI server (uvicorn) in its own thread.
+"""``/healthz``, ``/status`` (collector.status) and Prometheus ``/metrics`` on an ASGI server (uvicorn) in its
+own thread.
 
 uvicorn serves every connection from one event loop (no thread per connection, which a few slow clients
 could exhaust), with a connection limit and a keep-alive timeout. The endpoints are a Litestar router, so
@@ -55,7 +56,12 @@ def status_router(health: Callable[[], dict[str, object]], status: Callable[[], 
     if status is not None:
         @get("/status", sync_to_thread=True)
         def status_json() -> Response[dict[str, Any]]:
-            return Response(status(), media_type=MediaType.JSON)
+            try:
+                return Response(status(), media_type=MediaType.JSON)
+            except Exception as e:  # noqa: BLE001 - e.g. a damaged store: say so, /healthz says more
+                log.warning("status unavailable: %s", e)
+                return Response({"error": f"status unavailable: {type(e).__name__}: {e}"}, status_code=503,
+                                media_type=MediaType.JSON)
 
         handlers.append(status_json)
     return Router(path="/", route_handlers=handlers, guards=[bearer], include_in_schema=False)
@@ -90,7 +96,7 @@ class StatusServer:
     """An ASGI app on uvicorn in a background thread; ``app`` defaults to the machine endpoints alone."""
 
     def __init__(self, bind: str, port: int, health: Callable[[], dict[str, object]], token: str | None = None,
-                 app: Any = None, status: Callable[[], dict[str, Any]] | None = None):
+                 status: Callable[[], dict[str, Any]] | None = None, app: Any = None):
         import uvicorn
 
         self.sock = bind_socket(bind, port)  # bound here, so a busy port fails the caller, not the thread

@@ -188,6 +188,11 @@ class Candidate(_Located):
     # Days a year with an event (matches, festivals) and the visitors each brings, as extra demand.
     event_days: int = Field(0, ge=0, le=366)
     event_visitors_per_day: int = Field(0, ge=0)
+    # Planner: 地区 for district balance, and the running cost and life that cost per visitor spreads over
+    # (None: [planner] defaults).
+    district: str = ""
+    running_cost_yen_per_year: int | None = Field(None, ge=0)
+    life_years: int | None = Field(None, ge=1, le=30)
 
 
 class InfluxSettings(_Model):
@@ -348,6 +353,10 @@ class PlannerSettings(_Model):
         }
     )
     capacity_per_radio: int = Field(50, gt=0)
+    # Cost per visitor over an AP's life: install plus this running cost (line, maintenance) a year, over this
+    # many years, unless a candidate gives its own. ILLUSTRATIVE defaults; set them from the city's contracts.
+    running_cost_yen_per_year: int = Field(120_000, ge=0)
+    life_years: int = Field(5, ge=1, le=30)
 
 
 class ReportSettings(_Model):

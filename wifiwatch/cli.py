@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
 import sys
 from typing import Annotated
 
@@ -15,8 +16,9 @@ import typer
 
 from core.config import config_path
 from core.logs import setup_logging
-from core.secrets import REDACTOR, SecretError
-from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
+from core.secrets import SecretError
+from core.store.dbfile import SchemaError, explain
+from wifiwatch.common import CURRENT_STORE, ConfigOpt, UserError, console, error_line, load_inventory, resolver_for
 
 app = typer.Typer(
     name="wifiwatch",
@@ -59,7 +61,7 @@ def check_config(config: ConfigOpt = None) -> None:
                     warnings.append(f"{ap.id}: the community from '{ref}' is a factory default anyone can guess; "
                                     "set a long random one (or use v3 authPriv)")
     for w in dict.fromkeys(warnings):
-        err.print(f"[yellow]warning:[/yellow] {REDACTOR(w)}", highlight=False)
+        error_line(w, "warning")
     n_aps = len(inv.aps())
     console.print(
         f"{config_path(config)}: OK: {len(inv.sites)} sites, {n_aps} access points, "
@@ -69,7 +71,8 @@ def check_config(config: ConfigOpt = None) -> None:
 
 
 # Each area registers its commands on import; a missing module means that area is not built yet.
-_AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "grafana", "demo", "opendata", "web"]
+_AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "grafana", "demo", "opendata", "status",
+          "web"]
 for _area in _AREAS:
     try:
         _mod = importlib.import_module(f"wifiwatch.commands.{_area}")
@@ -83,8 +86,12 @@ for _area in _AREAS:
 def main() -> None:
     try:
         app()
-    except (UserError, SecretError) as e:
-        err.print(f"[red]error:[/red] {REDACTOR(str(e))}", highlight=False)
+    except (UserError, SecretError, SchemaError) as e:
+        error_line(str(e))
+        sys.exit(2)
+    except sqlite3.Error as e:  # a damaged, locked or unreadable store: what is wrong and what to do, one line
+        reason, advice = explain(e, CURRENT_STORE[0] if CURRENT_STORE else "the store file")
+        error_line(f"{reason}; {advice}")
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

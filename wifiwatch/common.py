@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from core.config import ConfigError, config_path, load_config
 from core.inventory import Inventory
@@ -28,19 +29,31 @@ class UserError(Exception):
     """A mistake the user can fix; printed without a traceback, exit 2."""
 
 
+def error_line(message: str, label: str = "error") -> None:
+    """One line on stderr; the message is escaped, so "[influxdb]" or "[bold]" in it print as written."""
+    color = "red" if label == "error" else "yellow"
+    err.print(f"[{color}]{label}:[/{color}] {escape(REDACTOR(message))}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {REDACTOR(message)}", highlight=False, markup=True)
+    error_line(message)
     return typer.Exit(code)
+
+
+# The store file of the configuration loaded by this command: named when a store error ends the command.
+CURRENT_STORE: list[str] = []
 
 
 def load_inventory(path: Path | None) -> Inventory:
     """Load and validate, or exit 2 listing every problem."""
     try:
-        return load_config(path, known_vendors())
+        inv = load_config(path, known_vendors())
     except ConfigError as e:
         for p in e.problems:
             err.print(str(p), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    CURRENT_STORE[:] = [inv.store.path]
+    return inv
 
 
 def resolver_for(inv: Inventory, path: Path | None) -> SecretResolver:

@@ -137,3 +137,22 @@ def migrate(
             conn.execute("ROLLBACK")
         raise
     return current
+
+
+def explain(e: sqlite3.Error, path: str) -> tuple[str, str]:
+    """(reason, what to do) for an SQLite error of the store file: the operator's next step, in one line."""
+    msg = str(e)
+    low = msg.lower()
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return (f"the store file {path} is damaged ({msg})",
+                f"stop wifiwatch, move {path} (and its -wal/-shm files) aside, keep them for recovery "
+                f"(sqlite3 FILE .recover), then start wifiwatch again: it creates a new store; points already "
+                f"forwarded to InfluxDB are safe")
+    if "full" in low:
+        return f"the disk holding {path} is full ({msg})", "free space on that filesystem"
+    if "readonly" in low or "read-only" in low or "permission" in low or "unable to open" in low:
+        return (f"cannot write the store file {path} ({msg})",
+                "check the file's and its directory's owner and permissions")
+    if "locked" in low:
+        return f"the store file {path} is locked ({msg})", "check that no other program holds it open"
+    return f"store error on {path} ({msg})", "see the SQLite message"

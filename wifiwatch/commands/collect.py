@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +15,8 @@ from rich.table import Table
 
 from core.inventory import Inventory
 from core.secrets import SecretResolver
-from wifiwatch.common import ConfigOpt, config_path, console, load_inventory, resolver_for
+from core.store.dbfile import SchemaError, explain
+from wifiwatch.common import ConfigOpt, UserError, config_path, console, load_inventory, resolver_for
 
 log = logging.getLogger("wifiwatch.run")
 
@@ -112,8 +114,14 @@ def build_daemon(
 
     store_path = Path(inv.store.path)
     store_path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(store_path, inv.store)
-    alerts = AlertEngine(inv, store_path, resolver)
+    try:
+        store = SqliteStore(store_path, inv.store)
+        alerts = AlertEngine(inv, store_path, resolver)
+    except sqlite3.Error as e:  # damaged, unreadable or locked: one clear line and what to do, not a traceback
+        reason, advice = explain(e, str(store_path))
+        raise UserError(f"{reason}; {advice}") from None
+    except SchemaError as e:
+        raise UserError(str(e)) from None
     jobs = [
         ExtraJob("rollup", lambda _inv: store.rollup(time.time_ns()), 3600.0, 60.0),
         # Deleting aged rows and giving the space back is the heavy part: once a night, in Japan's quiet hours.
@@ -122,18 +130,20 @@ def build_daemon(
         ExtraJob("monthly-report", lambda cur: _monthly_report(cur, store), 86400.0, cron="15 0 * * *"),
     ]
     background = []
+    parts = {}
     if inv.influxdb is not None:
         from core.store.forwarder import Forwarder
         from core.store.influx import make_sink
 
         forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
         background.append(forwarder.run)  # drains, idles, backs off while InfluxDB is down
+        parts["forwarder"] = forwarder.health
     if map_out is not None:
         from wifiwatch.views import write_current_map
 
         jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, map_out, store=store), 300.0, 15.0))
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
-                  background=background, http_app=_console_app(resolver, store, map_out) if inv.console.enabled
+                  background=background, parts=parts, http_app=_console_app(resolver, store, map_out) if inv.console.enabled
                   else None)
 
 
