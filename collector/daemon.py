@@ -347,7 +347,13 @@ class Daemon:
         if self.inv.http.token:
             token = self.resolver.resolve(self.inv.http.token).reveal()
         try:
-            app = self.http_app(self, token) if self.http_app is not None else None
+            app = None
+            if self.http_app is not None:
+                try:
+                    app = self.http_app(self, token)
+                except Exception as e:  # noqa: BLE001 - the console must never take /healthz down with it
+                    log.error("web console not started; serving /healthz, /status and /metrics alone",
+                              extra=kv(error=f"{type(e).__name__}: {e}"))
             self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token, self.status, app=app)
         except OSError as e:
             log.error("HTTP endpoint not started: cannot bind %s:%s (%s)", self.inv.http.bind,

@@ -117,13 +117,9 @@ class StatusServer:
         except Exception:
             log.exception("HTTP server stopped with an error")
 
-    def start(self, wait_s: float = 10.0) -> None:
+    def start(self) -> None:
+        """Returns at once: the socket already listens, so early connections wait in its backlog."""
         self._thread.start()
-        deadline = threading.Event()
-        for _ in range(int(wait_s * 50)):
-            if self.server.started or not self._thread.is_alive():
-                break
-            deadline.wait(0.02)
 
     def stop(self) -> None:
         self.server.should_exit = True

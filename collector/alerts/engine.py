@@ -57,9 +57,14 @@ class AlertEngine:
     def __init__(self, inv: Inventory, db_path: Path | str, resolver: SecretResolver,
                  clock: Callable[[], float] = time.time, sender: Callable[..., None] = send):
         self.store = AlertStore(Path(db_path))
-        with self.store.tx() as c:  # the console's tables: acknowledgements and the on-duty rota
-            ack.ensure_schema(c)
-            rota.ensure_schema(c)
+        self.duty = True  # acknowledgements, escalation and the rota (their tables exist)
+        try:
+            with self.store.tx() as c:
+                ack.ensure_schema(c)
+                rota.ensure_schema(c)
+        except sqlite3.DatabaseError as e:  # a damaged file: the daemon still starts, /healthz names the store
+            self.duty = False
+            log.info("alert tables for acknowledgements and the rota not created", extra=kv(error=str(e)))
         self.resolver = resolver
         self.clock = clock
         self._send = sender
@@ -225,7 +230,8 @@ class AlertEngine:
     def _reminders(self, c: sqlite3.Connection, now: float) -> None:
         every = self.inv.alerts.reminder_h * 3600
         rows = c.execute("SELECT * FROM alert_incidents WHERE end IS NULL AND notified=1 AND kind IN "
-                         f"('down','site_down','monitoring_lost') AND last_notified <= ? AND {ack.UNACKED}",
+                         "('down','site_down','monitoring_lost') AND last_notified <= ?"
+                         + (f" AND {ack.UNACKED}" if self.duty else ""),
                          (now - every,)).fetchall()
         for row in rows:
             inc = Incident(*row)
@@ -239,7 +245,7 @@ class AlertEngine:
         """Unacknowledged outages past ``escalate_after_min`` go to the escalation channel too (once each)."""
         a = self.inv.alerts
         ch = self.channels.get(a.escalate_channel or "")
-        if a.escalate_after_min is None or ch is None:
+        if a.escalate_after_min is None or ch is None or not self.duty:
             return
         for iid, dev, kind, start, severity in escalation.due(c, now, a.escalate_after_min * 60):
             device = None if dev == HOST else dev
@@ -275,7 +281,7 @@ class AlertEngine:
                 values: dict[str, Any], key: str | None = None) -> None:
         site_kind = self.devices[dev][0].kind.value if dev in self.devices else ""
         site_id = self.devices[dev][0].id if dev in self.devices else "*"
-        shifts = rota.shifts(c)
+        shifts = rota.shifts(c) if self.duty else []
         for ch in self.channels.values():
             if not routed(ch, severity, site_kind) or not rota.on_duty(shifts, ch.name, site_id, now):
                 continue

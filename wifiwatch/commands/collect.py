@@ -143,8 +143,8 @@ def build_daemon(
 
         jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, map_out, store=store), 300.0, 15.0))
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
-                  background=background, parts=parts, http_app=_console_app(resolver, store, map_out) if inv.console.enabled
-                  else None)
+                  background=background, parts=parts,
+                  http_app=_console_app(resolver, store, map_out) if inv.console.enabled else None)
 
 
 def _console_app(resolver: SecretResolver, store: Any, map_out: Path | None) -> Any:
