@@ -23,6 +23,7 @@ from typing import Any
 import tomlkit
 from pydantic import ValidationError
 
+from core.escape import formula_like, one_line, spreadsheet_row
 from core.inventory import ID_PATTERN, Inventory, Site, SiteKind
 from core.lgcode import prefecture_of
 from core.schema import PointReader
@@ -68,6 +69,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                 "{lat} looks like a longitude and 経度 {lon} like a latitude (columns swapped?)"),
     "dup_id": ("ID '{id}' は {other} 行目ですでに使われています", "id '{id}' already used on line {other}"),
     "invalid": ("値が不正です: {detail}", "invalid value: {detail}"),
+    "formula": ("'{value}' は表計算ソフトが数式として実行する文字 (= + - @) で始まるため取り込みません",
+                "'{value}' begins with a character spreadsheets run as a formula (= + - @): not imported"),
 }
 
 
@@ -145,7 +148,7 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], encoding: 
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(columns)
     for r in rows:
-        w.writerow(["" if r.get(c) is None else r[c] for c in columns])
+        w.writerow(spreadsheet_row("" if r.get(c) is None else r[c] for c in columns))
     try:
         return buf.getvalue().encode(encoding)
     except UnicodeEncodeError as e:
@@ -155,25 +158,36 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], encoding: 
 
 USAGE_COLUMNS = (
     "全国地方公共団体コード", "年月", "NO", "名称", "名称_英語", "緯度", "経度", "AP台数", "稼働率_%",
-    "延べ接続時間_人時", "平均同時接続数", "AP最大同時接続数", "受信量_GB", "送信量_GB",
+    "延べ接続時間_人時", "平均同時接続数", "AP最大同時接続数", "受信量_GB", "送信量_GB", "観測時間_時間", "観測率_%",
+    "備考",
 )
+SIMULATED_REMARK = "模擬データ（実測ではありません）"
 
 
-def usage_rows(inv: Inventory, reader: PointReader, month: str) -> list[dict[str, Any]]:
-    """Monthly aggregates per site: availability, client-hours, concurrent clients, traffic volume.
+def usage_rows(inv: Inventory, reader: PointReader, month: str, now: float | None = None) -> list[dict[str, Any]]:
+    """Monthly aggregates per site: availability, client-hours, concurrent clients, traffic volume, and what they
+    rest on (観測時間, 観測率: the lower of the availability and the usage coverage).
 
     Only totals over a month and a site leave the system: no per-device, per-client or sub-hour data,
-    and nothing that identifies a person (the store holds client counts, never addresses).
+    and nothing that identifies a person (the store holds client counts, never addresses). Each row also carries
+    ``_provisional`` and ``_simulated`` (not columns of the file) for :func:`usage_export` to decide on.
     """
+    from analytics import coverage as cov
     from analytics.monthly import month_period
-    from analytics.tables import availability_rows, usage_by_ap
+    from analytics.tables import availability_rows, figures, usage_by_ap
 
-    p = month_period(month)
-    avail = {r["site"]: r["availability_pct"] for r in availability_rows(inv, reader, p) if r["ap"] == "*"}
-    by_ap = usage_by_ap(inv, reader, p)
+    p = month_period(month, now)
+    figs = figures(inv, reader, p, None, ("availability", "usage"))
+    avail = {r["site"]: r["availability_pct"] for r in availability_rows(inv, reader, p, figs=figs) if r["ap"] == "*"}
+    by_ap = usage_by_ap(inv, reader, p, figs=figs)
+    min_share = inv.reports.min_share
     rows = []
     for s in inv.sites:
         us = [by_ap[a.id] for a in s.aps if a.id in by_ap]
+        a_cov = cov.total(figs[a.id].availability_cov or cov.Coverage(p.hours, p.elapsed_h, 0.0) for a in s.aps)
+        u_cov = cov.total(figs[a.id].usage_cov or cov.Coverage(p.hours, p.elapsed_h, 0.0) for a in s.aps)
+        weakest = min((a_cov, u_cov), key=lambda c: c.share)
+        simulated = a_cov.simulated or u_cov.simulated
         rows.append({
             "全国地方公共団体コード": inv.municipality_code, "年月": month, "NO": s.id, "名称": s.name_ja,
             "名称_英語": s.name_en, "緯度": repr(s.lat), "経度": repr(s.lon), "AP台数": len(s.aps),
@@ -181,8 +195,53 @@ def usage_rows(inv: Inventory, reader: PointReader, month: str) -> list[dict[str
             "平均同時接続数": round(sum(u.mean_clients for u in us), 2),
             "AP最大同時接続数": max((u.peak_clients for u in us), default=0),
             "受信量_GB": round(sum(u.rx_gb for u in us), 3), "送信量_GB": round(sum(u.tx_gb for u in us), 3),
+            "観測時間_時間": round(weakest.observed_h, 1), "観測率_%": round(100 * weakest.share, 1),
+            "備考": SIMULATED_REMARK if simulated else "",
+            "_provisional": a_cov.provisional(min_share) or u_cov.provisional(min_share) or s.aps == [],
+            "_simulated": simulated, "_empty": a_cov.empty and u_cov.empty,
         })
     return rows
+
+
+class SimulatedData(Exception):
+    """The figures rest on simulated data and were not explicitly allowed."""
+
+
+@dataclass
+class UsageExport:
+    rows: list[dict[str, Any]]
+    withheld: list[str]  # "site month: why" for every 参考値 row left out
+
+
+def usage_export(inv: Inventory, reader: PointReader, months: Sequence[str], allow_simulated: bool = False,
+                 now: float | None = None, lang: str = "ja") -> UsageExport:
+    """The rows that may be published: a 参考値 (observed on less than ``[reports] min_coverage_pct`` of its month)
+    is never published, only listed in ``withheld``; simulated data is refused (:class:`SimulatedData`) unless
+    ``allow_simulated``, and then labelled in 備考; a month with no data at all raises
+    :class:`~analytics.coverage.NoData`."""
+    from analytics.coverage import NoData
+
+    out = UsageExport([], [])
+    for m in months:
+        rows = usage_rows(inv, reader, m, now)
+        if all(r["_empty"] for r in rows):
+            raise NoData(f"{m}: データがありません" if lang == "ja" else f"{m}: no data")
+        sim = [r["NO"] for r in rows if r["_simulated"]]
+        if sim and not allow_simulated:
+            raise SimulatedData(
+                f"{m}: 模擬データ（デモ用の履歴）を含むため公開しません（拠点: {', '.join(sim)}）。"
+                "試しに書き出すときは --allow-simulated を付けてください" if lang == "ja" else
+                f"{m}: the figures rest on simulated (demo) data for {', '.join(sim)}; not published. "
+                "Use --allow-simulated to write them anyway, labelled")
+        for r in rows:
+            if r["_provisional"]:
+                out.withheld.append(
+                    f"{r['NO']} {m}: 参考値（観測率 {r['観測率_%']}%、{r['観測時間_時間']} 時間）のため公開しません"
+                    if lang == "ja" else
+                    f"{r['NO']} {m}: provisional (observed {r['観測率_%']}%, {r['観測時間_時間']} h), not published")
+                continue
+            out.rows.append({k: v for k, v in r.items() if not k.startswith("_")})
+    return out
 
 
 # -- import ---------------------------------------------------------------------------------------------
@@ -219,8 +278,9 @@ _NFKC = {"NO", "緯度", "経度", "名称_カナ"}
 
 
 def _cell(s: str, column: str = "") -> str:
-    """A cell with outer spaces dropped; NFKC-normalised in the columns of ``_NFKC`` only (names stay as typed)."""
-    return (unicodedata.normalize("NFKC", s) if column in _NFKC else s).strip()
+    """A cell on one line (a quoted line break becomes a space), outer spaces dropped; NFKC-normalised in the
+    columns of ``_NFKC`` only (names stay as typed)."""
+    return one_line(unicodedata.normalize("NFKC", s) if column in _NFKC else s)
 
 
 def _printable(s: str) -> str:
@@ -258,6 +318,8 @@ def _header(cells: list[str], line: int, file: str) -> dict[str, int]:
                             expected=", ".join(COLUMNS))
     return index
 
+
+_TEXT_COLUMNS = ("名称", "名称_カナ", "名称_英語", "住所", "方書")
 
 # Decimal degrees as the dataset writes them (no exponents, no degree-minute-second forms).
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
@@ -303,6 +365,9 @@ def _row(header: Mapping[str, int], cells: list[str], line: int, file: str, kind
     name = get("名称")
     if not name:
         return RowProblem(file, line, "名称", "no_name"), None
+    for col in _TEXT_COLUMNS:  # what becomes an inventory name or address, and later lands in CSVs and reports
+        if formula_like(get(col)):
+            return RowProblem(file, line, col, "formula", {"value": get(col)[:40]}), None
     coords: dict[str, float] = {}
     for col in ("緯度", "経度"):
         if not get(col):

@@ -1,6 +1,8 @@
 """Simulated history for the demo: a daily client curve, weekend peaks, a few outages. Deterministic per seed.
 
-Demo data only: the demo writes it to its own store and says so; the daemon never writes it.
+Demo data only: the demo writes it to its own store and says so; the daemon never writes it. Every point carries
+the tag ``simulated="true"`` (analytics.coverage.SIMULATED_TAG), so every report, table and export that reads it
+says so, and open data refuses it unless asked explicitly; the tag travels with the points to InfluxDB too.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import math
 import random
 from collections.abc import Iterator
 
+from analytics.coverage import SIMULATED_TAG
 from core.inventory import Inventory
 from core.schema import Point
 
@@ -37,7 +40,7 @@ def synthetic_history(inv: Inventory, start: dt.datetime, end: dt.datetime, seed
         for t in range(t0, t1, STEP_S):
             up = not any(a <= t < b for a, b in outages)
             ns = t * 10**9
-            tags = {"site": site.id, "ap": dev.id, "role": role}
+            tags = {"site": site.id, "ap": dev.id, "role": role, SIMULATED_TAG: "true"}
             yield Point("ap_ping", tags, {"reachable": up, "rtt_ms": round(rnd.uniform(0.5, 4), 2) if up else 0.0,
                                           "loss_pct": 0.0 if up else 100.0, "method": "icmp"}, ns)
             if role != "ap":
@@ -47,8 +50,9 @@ def synthetic_history(inv: Inventory, start: dt.datetime, end: dt.datetime, seed
             fields: dict[str, bool | int] = {"reachable": up, "snmp_ok": up}
             if up:
                 fields["clients"] = n
-            yield Point("ap_status", {"site": site.id, "ap": dev.id, "vendor": vendor, "role": role}, fields, ns)
+            yield Point("ap_status", {"site": site.id, "ap": dev.id, "vendor": vendor, "role": role,
+                                      SIMULATED_TAG: "true"}, fields, ns)
             if up:
                 rx = n * rnd.uniform(150e3, 400e3)
-                yield Point("ap_traffic", {"site": site.id, "ap": dev.id, "interface": "eth0"},
+                yield Point("ap_traffic", {"site": site.id, "ap": dev.id, "interface": "eth0", SIMULATED_TAG: "true"},
                             {"rx_bps": rx, "tx_bps": rx * 0.2, "oper_up": True}, ns)

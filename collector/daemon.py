@@ -355,9 +355,9 @@ class Daemon:
                     log.error("web console not started; serving /healthz, /status and /metrics alone",
                               extra=kv(error=f"{type(e).__name__}: {e}"))
             self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token, self.status, app=app)
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: core.netbind.BindError (a name that stopped resolving)
             log.error("HTTP endpoint not started: cannot bind %s:%s (%s)", self.inv.http.bind,
-                      self.inv.http.port, e.strerror)
+                      self.inv.http.port, getattr(e, "strerror", None) or e)
             return
         self.http.start()
         log.info("http endpoint listening", extra=kv(bind=self.inv.http.bind, port=self.http.port))

@@ -25,6 +25,7 @@ from litestar.handlers import BaseRouteHandler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.metrics import REGISTRY
+from core.netbind import parse_bind
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,13 @@ def status_app(health: Callable[[], dict[str, object]], status: Callable[[], dic
 
 
 def bind_socket(bind: str, port: int) -> socket.socket:
-    """A listening TCP socket for ``bind`` (IPv4 or IPv6 literal, or a name) and ``port``; OSError if it cannot."""
-    family, kind, proto, _, addr = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM,
-                                                      flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(family, kind, proto)
+    """A listening TCP socket for ``bind`` (IPv4 or IPv6 literal, or a name) and ``port``; OSError if it cannot,
+    core.netbind.BindError (a ValueError) if ``bind`` is no address."""
+    where = parse_bind(bind)  # the same parsing as check-config; an IPv6 address gets an IPv6 socket
+    sock = socket.socket(where.family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(addr)
+        sock.bind((where.listen_host, port))
         sock.listen(128)
     except OSError:
         sock.close()

@@ -24,6 +24,9 @@ DEVICES = Gauge("wifiwatch_devices", "Devices polled by this collector (its shar
 DEVICES_DOWN = Gauge("wifiwatch_devices_unreachable", "Devices unreachable at the last heartbeat", registry=REGISTRY)
 FORWARD_BACKLOG = Gauge("wifiwatch_forward_backlog_rows", "Rows not yet forwarded to InfluxDB", registry=REGISTRY)
 OUTBOX = Gauge("wifiwatch_alert_outbox", "Alert messages waiting to be delivered", registry=REGISTRY)
+SERIES_DROPPED = Counter("wifiwatch_series_dropped_total",
+                         "Per-AP series (interfaces, radios, SSIDs) not written because an AP exceeded its cap",
+                         ["kind"], registry=REGISTRY)
 
 
 def _guarded(read: Callable[[], float]) -> Callable[[], float]:

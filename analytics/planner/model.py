@@ -239,6 +239,8 @@ def solve_plan(p: Problem) -> Solution:
     w = p.weights.astype(float)
     must = p.must_cover if p.must_cover is not None else np.zeros(len(w), dtype=bool)
     reach = np.asarray(p.cover.sum(axis=1)).ravel() > 0
+    if (must & ~reach).any():
+        raise InfeasibleError(f"{int((must & ~reach).sum())} must-cover demand points are within reach of no candidate")
     keep = np.flatnonzero(((w > 0) | must) & reach)
     wk, a, mk = _aggregate(w[keep], sparse.csr_matrix(p.cover[keep], dtype=float), must[keep])
     n_dem = len(wk)
@@ -272,7 +274,7 @@ def solve_plan(p: Problem) -> Solution:
         res = _milp(c, cons + cuts, integrality, lb, ub, tight)
         status = getattr(res, "status", None)
         x = getattr(res, "x", None)
-        if status == 2 and not cuts:
+        if status == 2:  # cuts only ever remove integer points that break a constraint: none is left
             raise InfeasibleError("no plan meets every constraint (budgets, forced sites, must-cover points, "
                                   "district limits)")
         if status != 0 or x is None:

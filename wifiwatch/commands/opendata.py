@@ -1,7 +1,9 @@
 """``wifiwatch opendata export|import``: the site inventory as the 公衆無線LANアクセスポイント一覧 dataset, and back.
 
 Exit codes: 0 done; 1 import finished but some rows were skipped (listed with their line numbers);
-2 the file or an option cannot be used at all.
+2 the file or an option cannot be used at all, or (--usage) the figures rest on simulated data and
+--allow-simulated was not given; 3 (--usage) no figure to publish: the month holds no data, or every figure is a
+参考値 (observed on less than ``[reports] min_coverage_pct`` of its month; such figures are never published).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ LangOpt = Annotated[str, typer.Option("--lang", help="ja or en (messages)")]
 TEXT = {
     "ja": {"wrote": "{path}: {n} 行を書き出しました ({encoding})", "warn": "注意",
            "read": "{file}: {enc} として読み込み、{ok} 拠点を取り込み、{bad} 行を読み飛ばしました",
-           "month": "--month: '{m}' は YYYY-MM 形式ではありません"},
+           "month": "--month: '{m}' は 2000-01〜2100-12 の年月 (YYYY-MM 形式、例 2026-11) ではありません"},
     "en": {"wrote": "{path}: wrote {n} rows ({encoding})", "warn": "warning",
            "read": "{file}: read as {enc}, {ok} sites imported, {bad} rows skipped",
            "month": "--month: '{m}' is not YYYY-MM"},
@@ -55,6 +57,9 @@ def register(app: typer.Typer) -> None:
         encoding: Annotated[str, typer.Option("--encoding", help="utf-8-sig (default, UTF-8 with BOM), utf-8 "
                                                                  "or cp932")] = "utf-8-sig",
         source: Annotated[str, typer.Option("--source", help="sqlite or influx (--usage only)")] = "sqlite",
+        allow_simulated: Annotated[bool, typer.Option(
+            "--allow-simulated", help="--usage: write figures that rest on simulated (demo) data, labelled in 備考")]
+        = False,
         lang: LangOpt = "ja",
     ) -> None:
         """Write the sites (one row per site, never AP addresses) or monthly usage per site as CSV."""
@@ -74,8 +79,23 @@ def register(app: typer.Typer) -> None:
                         month_period(m)
                     except ValueError:
                         raise UserError(t["month"].format(m=m)) from None
+                from analytics.coverage import NoData
+                from wifiwatch.commands.report import no_data
+
                 reader = open_reader(inv, source, resolver_for(inv, config))
-                rows = [r for m in wanted for r in o.usage_rows(inv, reader, m)]
+                try:
+                    export = o.usage_export(inv, reader, wanted, allow_simulated, lang=lang)
+                except NoData as e:
+                    raise no_data(str(e)) from None
+                except o.SimulatedData as e:
+                    raise UserError(str(e)) from None
+                warnings += export.withheld
+                if not export.rows:
+                    for w in warnings:
+                        err.print(w, highlight=False, markup=False)
+                    raise no_data("公開できる数値がありません（すべて参考値）" if lang == "ja"
+                                  else "nothing to publish: every figure is provisional")
+                rows = export.rows
                 data = o.to_csv(rows, o.USAGE_COLUMNS, encoding)
             else:
                 if months:
@@ -86,7 +106,8 @@ def register(app: typer.Typer) -> None:
         except o.OpenDataError as e:
             raise UserError(e.text(lang)) from None
         for w in warnings:
-            err.print(f"[yellow]{t['warn']}:[/yellow] {w}", highlight=False)
+            err.print(f"[yellow]{t['warn']}:[/yellow] ", end="", highlight=False)
+            err.print(w, highlight=False, markup=False)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data)
