@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOSTILE_SITE = '<img src=x onerror="window.__xss=1">${7*7} 鹿嶋'
 HOSTILE_AP = "<script>window.__xss=2</script>{{7*7}} ${document.cookie}"
 ROLES = ("viewer", "operator", "planner", "admin")
+HOOK_ENV = "WIFIWATCH_TEST_CONSOLE_HOOK"  # webhook URLs are secrets: given by reference
 
 
 @dataclass
@@ -86,7 +87,8 @@ def console_config(tmp: Path, hook_url: str, port: int, host: str) -> str:
     alerts.update({"reminder_h": 0.003, "escalate_after_min": 0.15,  # type: ignore[union-attr]
                    "escalate_channel": "duty-phone"})
     chan = tomlkit.aot()
-    chan.append(tomlkit.item({"name": "duty-phone", "type": "webhook", "url": hook_url, "min_severity": "info"}))
+    chan.append(tomlkit.item({"name": "duty-phone", "type": "webhook", "url": f"env:{HOOK_ENV}",
+                              "min_severity": "info"}))
     alerts["channels"] = chan  # type: ignore[index]
     doc.pop("maintenance", None)
     sites = doc["sites"]
@@ -110,10 +112,10 @@ def console_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleRun
     from tests.fixtures_sim import SECRET_ENV
 
     tmp = tmp_path_factory.mktemp("console")
-    env = {**os.environ, **{k: secrets.token_hex(10) for k in SECRET_ENV}}
+    hook = WebhookReceiver()
+    env = {**os.environ, **{k: secrets.token_hex(10) for k in SECRET_ENV}, HOOK_ENV: hook.url}
     saved = {k: os.environ.get(k) for k in SECRET_ENV}
     os.environ.update({k: env[k] for k in SECRET_ENV})  # the fleet reads the keys from this process's env
-    hook = WebhookReceiver()
     host = f"127.{secrets.randbelow(180) + 64}.{secrets.randbelow(250)}.250"
     port = _free_tcp_port(host)
     cfg = tmp / "sites.toml"

@@ -31,11 +31,11 @@ escalate_channel = "boss"
 [[alerts.channels]]
 name = "duty"
 type = "webhook"
-url = "http://127.0.0.1:9/duty"
+url = "env:WW_TEST_DUTY_HOOK"
 [[alerts.channels]]
 name = "boss"
 type = "webhook"
-url = "http://127.0.0.1:9/boss"
+url = "env:WW_TEST_BOSS_HOOK"
 min_severity = "critical"
 [[sites]]
 id = "omachi"
