@@ -7,7 +7,6 @@ pixels show whether Leaflet drew them); hostile names must stay text; the map ex
 from __future__ import annotations
 
 import io
-import json
 import re
 import sys
 from pathlib import Path
@@ -24,12 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent
 MAGENTA = (255, 0, 255)
 
 
-def inventory(**names: str) -> Any:
-    """The sample inventory with some names replaced (TOML basic strings take JSON's escapes)."""
-    text = (ROOT / "config" / "sites.toml").read_text(encoding="utf-8")
-    for old, new in names.items():
-        text = text.replace(f'name_ja = "{old}"', f"name_ja = {json.dumps(new, ensure_ascii=False)}", 1)
-    return parse_config(text, "sites.toml")
+def inventory() -> Any:
+    return parse_config((ROOT / "config" / "sites.toml").read_text(encoding="utf-8"), "sites.toml")
+
+
+def renamed(inv: Any, site: str, ap: str, cand: str) -> Any:
+    """The inventory with the first site, its second AP and the Kashima Jingu candidate renamed, bypassing
+    validation: check-config refuses line breaks in names, but a map must survive any name that reaches it
+    (an older store, an import, a future field)."""
+    s0 = inv.sites[0]
+    aps = [a.model_copy(update={"name_ja": ap}) if k == 1 else a for k, a in enumerate(s0.aps)]
+    sites = [s0.model_copy(update={"name_ja": site, "aps": aps}), *inv.sites[1:]]
+    cands = [c.model_copy(update={"name_ja": cand}) if c.id == "kashima-jingu" else c for c in inv.candidates]
+    return inv.model_copy(update={"sites": sites, "candidates": cands})
 
 
 def solid_png(rgb: tuple[int, int, int]) -> bytes:
@@ -117,7 +123,7 @@ HOSTILE = "${alert(1)}`x`</script><img src=x onerror=alert(2)>\"q'\nline2\\"
 
 
 def test_hostile_names_are_shown_as_text_and_never_run(offline_page: Any, tmp_path: Path) -> None:
-    inv = inventory(**{"大町通り": HOSTILE + "site", "大町通り 2 (中央)": HOSTILE + "ap", "鹿島神宮": HOSTILE + "cand"})
+    inv = renamed(inventory(), HOSTILE + "site", HOSTILE + "ap", HOSTILE + "cand")
     cands = [CandidateMarker("kashima-jingu", 1, True, None, 1.0, HOSTILE + "why", 10, 20, 2.0)]
     out = write_map(tmp_path / "map.html", inv, {"omachi-2": ApMapStatus("omachi-2", "up", HOSTILE, 1, 1.0, HOSTILE)},
                     (), cands, "ja", tile_file=make_archive(tmp_path / "bg.pmtiles", inv), plan=PlanInfo(1000))
