@@ -299,6 +299,17 @@ class AlertSettings(_Model):
     # Where people open wifiwatch from a message (the web console); links in alerts are built on it.
     base_url: str = ""
     channels: list[AlertChannel] = Field(default_factory=list)
+    # An outage nobody acknowledged (console 障害 page) within this many minutes also goes to escalate_channel.
+    escalate_after_min: float | None = Field(None, gt=0)
+    escalate_channel: str | None = None
+
+    @model_validator(mode="after")
+    def _escalation(self) -> AlertSettings:
+        if (self.escalate_after_min is None) != (self.escalate_channel is None):
+            raise ValueError("escalation needs both escalate_after_min and escalate_channel")
+        if self.escalate_channel is not None and self.escalate_channel not in {c.name for c in self.channels}:
+            raise ValueError(f"escalate_channel '{self.escalate_channel}' is not one of the alert channels")
+        return self
 
     @field_validator("map_url", "base_url")
     @classmethod
@@ -350,6 +361,20 @@ class HttpSettings(_Model):
         if problem:
             raise ValueError(problem)
         return self
+
+
+class ConsoleSettings(_Model):
+    """The web console the daemon (and ``wifiwatch web``) serves on the [http] bind and port."""
+
+    enabled: bool = True
+    idle_timeout_min: float = Field(30.0, gt=0, le=24 * 60)  # a session unused this long must log in again
+    login_attempts_per_min: int = Field(10, ge=1, le=1000)  # per client address, on POST /login
+    secure_cookies: bool = False  # set when a TLS-terminating reverse proxy is in front (cookies only over https)
+    # Single sign-on behind a reverse proxy: it authenticates and sends the user name in this header. Trusted only
+    # from the proxy's address(es); the user must exist (`wifiwatch users add`), which gives the role.
+    trusted_header: str | None = None
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    history: Literal["store", "influxdb"] = "store"  # where site/AP charts read from
 
 
 class ClusterSettings(_Model):
@@ -434,6 +459,7 @@ class Inventory(_Model):
     store: StoreSettings = StoreSettings()
     influxdb: InfluxSettings | None = None
     http: HttpSettings = HttpSettings()
+    console: ConsoleSettings = ConsoleSettings()
     cluster: ClusterSettings = ClusterSettings()
     alerts: AlertSettings = AlertSettings()
     planner: PlannerSettings = PlannerSettings()
