@@ -253,6 +253,16 @@ def test_steady_state_poll_is_one_or_two_pdus(polled: dict[str, Polled], profile
     # Cisco Business Wireless 240AC: the AireOS profile (its WLAN table answers).
     ("1.3.6.1.4.1.9.6.1.37.240.1", "Cisco Business Wireless", {"1.3.6.1.4.1.14179.2.1.1.1.2": True},
      "cisco_aireos"),
+    # ZoneDirector and Unleashed share a sysObjectID; each has its own MIB.
+    ("1.3.6.1.4.1.25053.3.1.5.15", "Ruckus Wireless ZD1200", {"1.3.6.1.4.1.25053.1.2.2.1.1.1.1.1.1": True},
+     "ruckus_zonedirector"),
+    ("1.3.6.1.4.1.25053.3.1.5.15", "Ruckus Unleashed", {"1.3.6.1.4.1.25053.1.15.1.1.1.15.2": True},
+     "ruckus_unleashed"),
+    # Catalyst 9800: a Cisco IOS product OID, found by sysDescr and confirmed by its WLAN table.
+    ("1.3.6.1.4.1.9.1.2391", "Cisco IOS Software [Cupertino], C9800 Software (C9800_IOSXE-K9), Version 17.9",
+     {"1.3.6.1.4.1.14179.2.1.1.1.2": True}, "cisco_9800"),
+    # Japanese-market APs without a published client MIB: recognised, IF-MIB only.
+    ("1.3.6.1.4.1.1182.1.99", "WLX402 Rev.16.00.18", {}, "yamaha_wlx"),
     # A Cisco switch is not an autonomous AP.
     ("1.3.6.1.4.1.9.1.1208", "Cisco IOS Software, C2960X", {}, "generic"),
     # Aruba Instant: 8.4+ has aiRadioClientNum, 6.x only aiClientTable.

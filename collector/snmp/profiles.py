@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 1
     for name, prof in sorted(profiles.items()):
-        prefixes = ", ".join(prof.sys_object_id) or "(fallback)"
+        prefixes = ", ".join(prof.sys_object_id) or (f"sysDescr /{prof.sys_descr}/" if prof.sys_descr else "(fallback)")
         tables = ", ".join([*(t.object or t.oid for t in prof.clients),
                             *(s.object or s.oid for s in prof.scalars if s.use == "clients_total")])
         tables = tables or "no client counts"
