@@ -171,6 +171,11 @@ def _cross_checks(
                                    "no SNMP settings: set [snmp] globally, on the site, or on the AP"))
     for i, cand in enumerate(inv.candidates):
         claim(cand.id, ("candidates", i))
+    for i, ctl in enumerate(inv.controllers):  # controllers share the device id space
+        claim(ctl.id, ("controllers", i))
+        if known_vendors is not None and ctl.vendor != "auto" and ctl.vendor not in known_vendors:
+            out.append(Problem(file, line_for(lines, ("controllers", i, "vendor")),
+                               format_path(("controllers", i, "vendor")), f"unknown vendor profile '{ctl.vendor}'"))
     names = {m.id for m in inv.maintenance}
     if len(names) != len(inv.maintenance):
         out.append(Problem(file, line_for(lines, ("maintenance",)), "maintenance", "duplicate maintenance id"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -124,3 +125,14 @@ def test_bad_file_name(tmp_path: Path) -> None:
     p = _write(tmp_path, "Bad Name", 'name = "x"\n')
     with pytest.raises(ProfileError, match="profile names are lower-case"):
         parse_profile(p)
+
+
+def test_readme_support_matrix_lists_every_profile_with_its_support_level() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "collector" / "snmp" / "README.md").read_text(encoding="utf-8")
+    cells = [re.split(r"(?<!\\)\|", line) for line in readme.splitlines() if line.startswith("| `")]
+    rows = {c[1].strip().strip("`"): "|".join(c) for c in cells if len(c) == 8}
+    for name, prof in load_profiles().items():
+        assert name in rows, f"{name}: missing from the support matrix in collector/snmp/README.md"
+        level = "tested (real walk)" if prof.support.startswith("tested") else "MIB only"
+        if name != "generic":
+            assert level in rows[name], (name, rows[name])
