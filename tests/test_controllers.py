@@ -47,13 +47,14 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     for name in ("ewc", "vrp_ac6605-26"):
         shutil.copy(REAL / f"{name}.snmprec", data / f"{name}.snmprec")
     (data / "cloud.snmprec").write_text(cloud_snmprec(), encoding="utf-8")
-    a = start_agent(data, tmp_path_factory.mktemp("ctlcache"), community="cloud")
+    a = start_agent(data, tmp_path_factory.mktemp("ctlcache"), n_endpoints=2, community="cloud")
     yield a
     a.stop()
 
 
 def inventory(agent: Agent, cloud_port: int | None = None) -> Inventory:
     host, port = agent.endpoints[0]
+    host2, port2 = agent.endpoints[1]  # one device per address (check-config refuses two on one host:port)
     text = f'''
 [defaults]
 timeout_s = 0.5
@@ -75,8 +76,8 @@ vendor = "meraki_cloud"
 [[controllers]]
 id = "ac"
 site = "center"
-host = "{host}"
-port = {port}
+host = "{host2}"
+port = {port2}
 snmp = {{ version = "2c", community = "env:H14_AC" }}
 
 [[sites]]
