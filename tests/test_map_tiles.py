@@ -17,7 +17,7 @@ from typing import Any
 
 import folium
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -93,7 +93,13 @@ def test_fetch_keeps_what_the_server_served_and_credits_gsi(tmp_path: Path, mirr
             assert cache.get(z, x, y) == (tile_png(z, x, y) if status == 200 else None)
         assert cache.get(12, 5000, 0) is None and cache.get(40, 0, 0) is None
         n_files = cache.extract(tmp_path / "out")
-    assert n_files == info.tiles == len(list((tmp_path / "out").rglob("*.png")))
+        assert n_files == info.tiles == len(list((tmp_path / "out").rglob("*.png")))
+        (tmp_path / "out" / "mark").write_text("x")
+        assert cache.extract(tmp_path / "out") == n_files and (tmp_path / "out" / "mark").exists()  # unchanged
+    assert fetch(mirror, "--max-zoom", "14")[0] == 0  # a new archive replaces the unpacked tiles
+    with TileCache(tmp_path / "bg.pmtiles") as cache:
+        assert cache.extract(tmp_path / "out") == cache.info.tiles < n_files
+    assert not (tmp_path / "out" / "mark").exists() and not (tmp_path / "out" / "15").exists()
 
 
 def test_failed_fetch_writes_nothing_and_keeps_the_old_archive(tmp_path: Path, mirror: str, fetch: Any) -> None:
@@ -152,3 +158,19 @@ def test_names_are_inert_in_html_and_js_template_literals(name: str) -> None:
     control = {chr(c) for c in range(32)} | {"\x7f", "\u2028", "\u2029"}
     back = html.unescape(out)  # what the browser shows: the same characters, a space for line breaks
     assert [c for c in back if c != " "] == [c for c in name if c != " " and c not in control]
+
+
+@given(st.floats(24.0, 45.0), st.floats(123.0, 153.0), st.floats(1e-4, 0.05), st.floats(1e-4, 0.05),
+       st.integers(5, 16))
+@example(35.0, 135.0, 0.01, 0.01, 10)  # the area starts on a tile edge
+def test_tiles_covering_holds_every_point_of_the_area(lat: float, lon: float, dlat: float, dlon: float,
+                                                       z: int) -> None:
+    import mercantile
+
+    from maps.tiles import Band, tiles_covering
+
+    got = set(tiles_covering([Band(z, z, (lon, lat, lon + dlon, lat + dlat))]))
+    for fy in (0.001, 0.37, 0.999):  # inside the area: a point on its very edge only touches a tile
+        for fx in (0.001, 0.61, 0.999):
+            t = mercantile.tile(lon + fx * dlon, lat + fy * dlat, z)
+            assert (t.z, t.x, t.y) in got
