@@ -346,9 +346,9 @@ class Daemon:
             token = self.resolver.resolve(self.inv.http.token).reveal()
         try:
             self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token, self.status)
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: core.netbind.BindError (a name that stopped resolving)
             log.error("HTTP endpoint not started: cannot bind %s:%s (%s)", self.inv.http.bind,
-                      self.inv.http.port, e.strerror)
+                      self.inv.http.port, getattr(e, "strerror", None) or e)
             return
         self.http.start()
         log.info("http endpoint listening", extra=kv(bind=self.inv.http.bind, port=self.http.port))

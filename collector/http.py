@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.metrics import REGISTRY
+from core.netbind import parse_bind
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ class StatusServer:
         self._status = status
         self._token = token
         handler = self._handler()
-        self.httpd = ThreadingHTTPServer((bind, port), handler)
+        where = parse_bind(bind)  # the same parsing as check-config; an IPv6 address gets an IPv6 socket
+        server_cls = type("Server", (ThreadingHTTPServer,), {"address_family": where.family})
+        self.httpd = server_cls((where.listen_host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
 

@@ -13,7 +13,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.config_checks import host_problem
+from core.escape import has_line_break
 from core.lgcode import normalize as normalize_lg_code
+from core.netbind import check_bind
+from core.secrets import url_credentials
 
 # Japan's extreme points, with a small margin: a coordinate outside this box is a typo (swapped lat/lon,
 # a missing digit), not a site.
@@ -43,6 +47,15 @@ def _check_secret_ref(value: str | None) -> str | None:
         raise ValueError(
             "must be a secret reference 'env:VARIABLE' or 'file:KEY' (secrets are never written inline)"
         )
+    return value
+
+
+def _one_line(value: str | None) -> str | None:
+    """Names land in e-mail subjects, chat messages, CSV rows and log lines: one line, no control characters."""
+    if value is not None and has_line_break(value):
+        bad = next(c for c in value if has_line_break(c))
+        raise ValueError(f"must be one line of text, but contains a line break or control character "
+                         f"(U+{ord(bad):04X})")
     return value
 
 
@@ -126,6 +139,9 @@ class Device(_Model):
     def _host(cls, v: str) -> str:
         if not v or any(c.isspace() for c in v):
             raise ValueError("host must be an IP address or host name without spaces")
+        problem = host_problem(v)  # IPv4 (127.0.1.999 is refused), IPv6 or a DNS name
+        if problem is not None:
+            raise ValueError(problem[0])
         return v
 
 
@@ -142,6 +158,7 @@ class AccessPoint(Device):
     # defaults to the vendor profile's name, or "generic". Ignored outside the simulator.
     simulate_as: str | None = None
 
+    _names = field_validator("model", "name_ja", "name_en")(_one_line)
     _lat = field_validator("lat")(_in_range("lat", JAPAN_LAT))
     _lon = field_validator("lon")(_in_range("lon", JAPAN_LON))
 
@@ -174,6 +191,8 @@ class Site(_Located):
     uplink: Uplink | None = None
     aps: list[AccessPoint] = Field(default_factory=list)
 
+    _names = field_validator("name_ja", "name_en", "name_kana", "address")(_one_line)
+
 
 class Candidate(_Located):
     id: str = Field(pattern=ID_PATTERN)
@@ -194,6 +213,8 @@ class Candidate(_Located):
     running_cost_yen_per_year: int | None = Field(None, ge=0)
     life_years: int | None = Field(None, ge=1, le=30)
 
+    _names = field_validator("name_ja", "name_en", "address")(_one_line)
+
 
 class InfluxSettings(_Model):
     url: str
@@ -208,6 +229,15 @@ class InfluxSettings(_Model):
     verify_tls: bool = True
 
     _refs = field_validator("token", "username", "password")(_check_secret_ref)
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_credentials(cls, v: str) -> str:
+        # The message never repeats the URL: it holds the very password it complains about.
+        if url_credentials(v):
+            raise ValueError("credentials inside the URL are not allowed (they would reach logs and status "
+                             "output): give username/password or token as env:/file: references instead")
+        return v
 
 
 class StoreSettings(_Model):
@@ -229,8 +259,8 @@ class AlertChannel(_Model):
     smtp_password: SecretRef | None = None
     sender: str | None = None
     to: list[str] = Field(default_factory=list)
-    # webhook / slack / teams
-    url: SecretRef | str | None = None
+    # webhook / slack / teams: the URL is a bearer secret (anyone who has it can post as the city)
+    url: SecretRef | None = None
     verify_tls: bool = True
     timeout_s: float = Field(10.0, gt=0, le=120)
     # routing: empty means everything
@@ -238,6 +268,14 @@ class AlertChannel(_Model):
     min_severity: Literal["info", "warning", "critical"] = "warning"
 
     _refs = field_validator("smtp_user", "smtp_password")(_check_secret_ref)
+
+    @field_validator("url")
+    @classmethod
+    def _url_ref(cls, v: str | None) -> str | None:
+        if v is not None and not SECRET_REF.match(v):
+            raise ValueError("a webhook URL is a secret (whoever has it can post as the city): give it as "
+                             "env:VARIABLE or file:KEY, not inline")
+        return v
 
     @model_validator(mode="after")
     def _complete(self) -> AlertChannel:
@@ -258,7 +296,18 @@ class AlertSettings(_Model):
     degraded_rtt_ms: float = Field(300.0, gt=0)
     saturation_minutes: float = Field(15.0, gt=0)
     map_url: str = ""
+    # Where people open wifiwatch from a message (the web console); links in alerts are built on it.
+    base_url: str = ""
     channels: list[AlertChannel] = Field(default_factory=list)
+
+    @field_validator("map_url", "base_url")
+    @classmethod
+    def _web_link(cls, v: str) -> str:
+        """Alert links must open on the reader's phone or PC: a file:// path exists only on the server."""
+        if v and not re.match(r"^https?://[^\s/?#]+[^\s]*$", v):
+            raise ValueError(f"'{v}' is not an http:// or https:// URL (links in alerts must open on the "
+                             "reader's device; a file:// path exists only on the server)")
+        return v
 
 
 class Maintenance(_Model):
@@ -272,6 +321,8 @@ class Maintenance(_Model):
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
     start_time: dt.time | None = None
     end_time: dt.time | None = None
+
+    _reason = field_validator("reason")(_one_line)
 
     @model_validator(mode="after")
     def _shape(self) -> Maintenance:
@@ -295,8 +346,9 @@ class HttpSettings(_Model):
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> HttpSettings:
-        if not self.bind.startswith("127.") and self.bind not in ("localhost", "::1") and not self.token:
-            raise ValueError("binding the HTTP endpoint off loopback requires 'token'")
+        problem = check_bind(self.bind, has_token=self.token is not None)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -367,6 +419,8 @@ class OpenDataSettings(_Model):
     ssid: str = ""
     url: str = ""
 
+    _values = field_validator("installer", "phone", "ssid", "url")(_one_line)
+
 
 class Inventory(_Model):
     """The whole validated config file."""
@@ -388,6 +442,8 @@ class Inventory(_Model):
     maintenance: list[Maintenance] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
+
+    _names = field_validator("city_ja", "city_en")(_one_line)
 
     @field_validator("municipality_code")
     @classmethod

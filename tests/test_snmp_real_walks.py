@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +71,27 @@ class Polled:
     auto: list[PollResult]
 
 
+MANY = 1000  # names in the hostile recording (issue 19: series cardinality)
+
+
+def many_names_snmprec(n: int = MANY) -> str:
+    """A UniFi-looking agent reporting ``n`` interfaces and ``n`` VAPs, each with a new name."""
+    lines = ["1.3.6.1.2.1.1.1.0|4|UAP hostile", "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.41112", "1.3.6.1.2.1.1.3.0|67|100"]
+    for col, tag, value in ((2, 4, "eth{i}"), (8, 2, "1"), (10, 65, "{i}")):
+        lines += [f"1.3.6.1.2.1.2.2.1.{col}.{i}|{tag}|{value.format(i=i)}" for i in range(1, n + 1)]
+    vap = "1.3.6.1.4.1.41112.1.6.1.2.1"
+    for col, tag, value in ((6, 4, "ssid-{i}"), (8, 66, "1"), (9, 4, "r{i}")):
+        lines += [f"{vap}.{col}.{i}|{tag}|{value.format(i=i)}" for i in range(1, n + 1)]
+    return "\n".join(lines) + "\n"
+
+
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    a = start_agent(REAL_DIR, tmp_path_factory.mktemp("realcache"), community="airos")
+    data = tmp_path_factory.mktemp("realdata")
+    for f in REAL_DIR.glob("*.snmprec"):
+        shutil.copy(f, data / f.name)
+    (data / "many_names.snmprec").write_text(many_names_snmprec(), encoding="utf-8")
+    a = start_agent(data, tmp_path_factory.mktemp("realcache"), community="airos")
     yield a
     a.stop()
 
@@ -217,3 +236,140 @@ def test_steady_state_poll_is_one_or_two_pdus(polled: dict[str, Polled], profile
         assert max(steady) <= max(2, fewest), (walk, mode, steady, varbinds)
     print(f"PDUS {walk} first={polled[walk].named[0].pdus} steady={polled[walk].named[-1].pdus} "
           f"auto-first={polled[walk].auto[0].pdus} auto-steady={polled[walk].auto[-1].pdus} varbinds={varbinds}")
+
+
+# -- detection -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("sys_oid", "descr", "present", "want"), [
+    # 10002.1 is sent by airMAX and by older UniFi firmware: the signature decides, both ways.
+    ("1.3.6.1.4.1.10002.1", "Linux 2.6.32", {"1.3.6.1.4.1.41112.1.4.5.1.15": True}, "airos"),
+    ("1.3.6.1.4.1.10002.1", "Linux 3.3.8", {"1.3.6.1.4.1.41112.1.6.1.2.1.6": True}, "unifi"),
+    # net-snmp's generic sysObjectID: UniFi nanoHD by its table, OpenWrt by its sysDescr and extend table.
+    ("1.3.6.1.4.1.8072.3.2.10", "Linux U6-Lite 4.4.153", {"1.3.6.1.4.1.41112.1.6.1.2.1.6": True}, "unifi"),
+    ("1.3.6.1.4.1.8072.3.2.10", "Linux OpenWrt 5.4.137", {"1.3.6.1.4.1.8072.1.3.2.3.1.1": True}, "openwrt"),
+    ("1.3.6.1.4.1.8072.3.2.10", "Linux debian 6.1", {}, "generic"),
+    # airFiber answers 41112 but has no unifiVapTable: not UniFi.
+    ("1.3.6.1.4.1.41112.1.3", "Linux airFiber", {}, "generic"),
+    # Cisco Business Wireless 240AC: the AireOS profile (its WLAN table answers).
+    ("1.3.6.1.4.1.9.6.1.37.240.1", "Cisco Business Wireless", {"1.3.6.1.4.1.14179.2.1.1.1.2": True},
+     "cisco_aireos"),
+    # A Cisco switch is not an autonomous AP.
+    ("1.3.6.1.4.1.9.1.1208", "Cisco IOS Software, C2960X", {}, "generic"),
+    # Aruba Instant: 8.4+ has aiRadioClientNum, 6.x only aiClientTable.
+    ("1.3.6.1.4.1.14823.1.2.34", "ArubaOS (MODEL: 225)", {"1.3.6.1.4.1.14823.2.3.3.1.2.4.1.1": True,
+                                                            "1.3.6.1.4.1.14823.2.3.3.1.2.2.1.21": True},
+     "aruba_instant"),
+    ("1.3.6.1.4.1.14823.1.2.34", "ArubaOS (MODEL: 225)", {"1.3.6.1.4.1.14823.2.3.3.1.2.4.1.1": True},
+     "aruba_instant6"),
+])
+def test_decide_uses_the_signature_where_prefixes_are_shared(profiles: Profiles, sys_oid: str, descr: str,
+                                                             present: dict[str, bool], want: str) -> None:
+    from collector.snmp.detect import candidates, decide, probe_oids
+
+    oids = probe_oids(profiles, candidates(profiles, sys_oid, descr))
+    det = decide(profiles, sys_oid, descr, {o: present.get(o, False) for o in oids})
+    assert det.profile == want, det.evidence()
+    assert det.probed
+    if want != "generic":
+        chosen = [c for c in det.candidates if c.profile == want]
+        assert chosen and chosen[0].verdict.startswith("chosen")
+    assert all(c.verdict for c in det.candidates)
+
+
+def test_identity_change_re_detects_and_logs(agent: Agent, profiles: Profiles,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A firmware upgrade (here: a different walk behind the same AP id) is noticed and re-detected."""
+
+    async def run() -> list[PollResult]:
+        client = SnmpClient()
+        poller = ApPoller(client, profiles)
+        try:
+            out = [await poller.poll("ap1", target(agent, "zyxelnwa"), "auto"),
+                   await poller.poll("ap1", target(agent, "zyxelnwa"), "auto"),
+                   await poller.poll("ap1", target(agent, "zyxelwlc_nxc2500"), "auto")]
+            assert poller.detection("ap1") is not None
+            return out
+        finally:
+            await client.close()
+
+    with caplog.at_level("INFO", logger="wifiwatch.collector.snmp"):
+        first, steady, changed = asyncio.run(run())
+    assert (first.vendor, first.clients, first.detection is not None) == ("zyxel_nwa", 65, True)
+    assert steady.detection is None and steady.pdus == 1  # no probe while sysObjectID/sysDescr stay
+    assert (changed.vendor, changed.clients) == ("zyxel_nxc", 45)
+    assert changed.detection is not None and "zyxel_nwa: ruled out" in changed.detection.evidence()
+    msgs = [r.getMessage() for r in caplog.records]
+    assert "vendor detected" in msgs and any("re-detected" in m for m in msgs)
+
+
+def test_detect_command_lists_candidates_and_the_winner(agent: Agent, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from wifiwatch.cli import app
+
+    host, port = agent.endpoints[0]
+    cfg = tmp_path / "sites.toml"
+    cfg.write_text(f'''
+[snmp]
+version = "2c"
+community = "env:H14_COMMUNITY"
+[[sites]]
+id = "omachi"
+name_ja = "大町通り"
+name_en = "Omachi-dori"
+kind = "tourist_spot"
+lat = 35.97
+lon = 140.63
+[[sites.aps]]
+id = "ap1"
+host = "{host}"
+port = {port}
+''', encoding="utf-8")
+    monkeypatch.setenv("H14_COMMUNITY", "airos")
+    r = CliRunner().invoke(app, ["detect", "ap1", "-c", str(cfg), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    assert "unifi" in r.output and "ruled out: signature not found" in r.output
+    assert "chosen: airos" in r.output and "1.3.6.1.4.1.10002.1" in r.output
+    r = CliRunner().invoke(app, ["detect", "ap1", "-c", str(cfg), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["profile"] == "airos" and {c["profile"] for c in out["candidates"]} == {"airos", "unifi"}
+    r = CliRunner().invoke(app, ["detect", "nope", "-c", str(cfg)])
+    assert r.exit_code == 2 and "no such AP" in r.output and "Traceback" not in r.output
+
+
+# -- series cardinality (issue 19, point 2) ---------------------------------------------------------------
+
+def test_an_agent_with_thousands_of_names_is_capped_counted_and_logged(agent: Agent, profiles: Profiles,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from collector import metrics
+    from collector.snmp.poller import SeriesCaps, to_points
+
+    caps = SeriesCaps()
+    before = {k: metrics.SERIES_DROPPED.labels(k)._value.get() for k in ("interfaces", "radios", "ssids")}
+
+    async def run() -> list[PollResult]:
+        client = SnmpClient()
+        poller = ApPoller(client, profiles, caps=caps)
+        t = Target(*agent.endpoints[0], V2c(Secret("many_names", "test:c")), 5.0, 1)
+        try:
+            return [await poller.poll("hostile", t, "unifi"), await poller.poll("hostile", t, "unifi")]
+        finally:
+            await client.close()
+
+    with caplog.at_level("WARNING", logger="wifiwatch.collector.snmp"):
+        first, second = asyncio.run(run())
+    for res in (first, second):
+        assert res.ok and res.clients == MANY  # the total still counts every row
+        assert len(res.interfaces) == caps.interfaces and len(res.clients_by_ssid) == caps.ssids
+        assert len(res.clients_by_radio) == caps.radios
+        assert res.capped == {"interfaces": MANY - caps.interfaces, "ssids": MANY - caps.ssids,
+                              "radios": MANY - caps.radios}
+        points = to_points("s", "hostile", "ap", res, 0, None)
+        assert len(points) == 1 + caps.radios + caps.ssids + caps.interfaces
+    after = {k: metrics.SERIES_DROPPED.labels(k)._value.get() for k in before}
+    assert after["interfaces"] - before["interfaces"] == 2 * (MANY - caps.interfaces)
+    assert after["ssids"] - before["ssids"] == 2 * (MANY - caps.ssids)
+    warned = [r for r in caplog.records if "more series than allowed" in r.getMessage()]
+    assert len(warned) == 1  # once while it lasts, not every poll

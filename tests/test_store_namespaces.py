@@ -296,9 +296,9 @@ def test_out_of_retries_alert_is_dead_lettered_on_the_daemons_store(tmp_path: Pa
     finally:
         eng.close()
         daemon.writer.close()
-    code, out = _cli("alerts", "list", "-c", str(cfg))
+    code, out = _cli("alerts", "list", "--lang", "en", "-c", str(cfg))
     assert code == 0 and "ap1" in out and "1 dead-lettered" in out, out
-    code, out = _cli("store", "status", "-c", str(cfg))
+    code, out = _cli("store", "status", "--lang", "en", "-c", str(cfg))
     assert code == 0 and "1 points in 1 batches" in out, out
 
 
@@ -314,11 +314,11 @@ def test_alerts_list_and_store_status_answer_on_every_kind_of_store(tmp_path: Pa
         store_path.write_bytes(b"")
     else:
         _release1_file(store_path, store_first=kind == "release1-store-first")
-    code, out = _cli("alerts", "list", "-c", str(cfg))
+    code, out = _cli("alerts", "list", "--lang", "en", "-c", str(cfg))
     assert code == 0 and "Traceback" not in out and "Error" not in out, out
     if kind.startswith("release1"):
         assert "ap-1" in out and "ap-2" in out
-    code, out = _cli("store", "status", "-c", str(cfg))
+    code, out = _cli("store", "status", "--lang", "en", "-c", str(cfg))
     assert code == 0 and "Traceback" not in out and "Error" not in out, out
     want = {"fresh": "0 in 0 series", "zero-bytes": "0 in 0 series"}.get(kind, "45 in 2 series")
     assert want in out, out

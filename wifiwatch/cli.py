@@ -38,9 +38,15 @@ _DEFAULT_COMMUNITIES = {"public", "private"}
 
 
 @app.command("check-config")
-def check_config(config: ConfigOpt = None) -> None:
-    """Validate the inventory: exit 0 with a summary, or 2 with FILE:LINE: field: message lines."""
-    inv = load_inventory(config)
+def check_config(
+    config: ConfigOpt = None,
+    lang: Annotated[str, typer.Option("--lang", help="ja (default) or en")] = "ja",
+) -> None:
+    """Validate the inventory: exit 0 with a summary, or 2 listing every problem as FILE:LINE: field: message."""
+    from wifiwatch.labels import check_lang
+
+    check_lang(lang)
+    inv = load_inventory(config, lang)
     warnings: list[str] = []
     resolver = resolver_for(inv, config)
     for site, ap in inv.aps():
@@ -61,17 +67,20 @@ def check_config(config: ConfigOpt = None) -> None:
                     warnings.append(f"{ap.id}: the community from '{ref}' is a factory default anyone can guess; "
                                     "set a long random one (or use v3 authPriv)")
     for w in dict.fromkeys(warnings):
-        error_line(w, "warning")
+        error_line(w, "注意" if lang == "ja" else "warning")
     n_aps = len(inv.aps())
-    console.print(
-        f"{config_path(config)}: OK: {len(inv.sites)} sites, {n_aps} access points, "
-        f"{len(inv.candidates)} candidate sites, {len(inv.maintenance)} maintenance windows",
-        highlight=False,
-    )
+    if lang == "ja":
+        summary = (f"{config_path(config)}: OK: 拠点 {len(inv.sites)}、アクセスポイント {n_aps}、"
+                   f"候補地 {len(inv.candidates)}、保守時間帯 {len(inv.maintenance)}")
+    else:
+        summary = (f"{config_path(config)}: OK: {len(inv.sites)} sites, {n_aps} access points, "
+                   f"{len(inv.candidates)} candidate sites, {len(inv.maintenance)} maintenance windows")
+    console.print(summary, highlight=False, markup=False)
 
 
 # Each area registers its commands on import; a missing module means that area is not built yet.
-_AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "grafana", "demo", "opendata", "status"]
+_AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "tiles", "grafana", "demo", "opendata",
+          "status", "detect"]
 for _area in _AREAS:
     try:
         _mod = importlib.import_module(f"wifiwatch.commands.{_area}")

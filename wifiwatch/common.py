@@ -44,13 +44,13 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 CURRENT_STORE: list[str] = []
 
 
-def load_inventory(path: Path | None) -> Inventory:
-    """Load and validate, or exit 2 listing every problem."""
+def load_inventory(path: Path | None, lang: str = "ja") -> Inventory:
+    """Load and validate, or exit 2 listing every problem (``FILE:LINE: field: message``, in ``lang``)."""
     try:
         inv = load_config(path, known_vendors())
     except ConfigError as e:
         for p in e.problems:
-            err.print(str(p), highlight=False, markup=False, soft_wrap=True)
+            err.print(REDACTOR(p.text(lang)), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     CURRENT_STORE[:] = [inv.store.path]
     return inv

@@ -22,6 +22,7 @@ from typing import Any
 from collector.alerts.notify import DeliveryError, Message, render, routed, send
 from collector.alerts.state import DeviceState, Heartbeat, State, Thresholds, Transition, observe_clients, step
 from collector.alerts.store import AlertStore, Incident
+from collector.alerts.wording import cause_text, links
 from core.inventory import Device, Inventory, Maintenance, Site
 from core.logs import kv
 from core.maintenance import JST, covering
@@ -34,6 +35,7 @@ MAX_ATTEMPTS = 6
 HOST = "*"  # the pseudo-device of "monitoring host lost network"
 OPENS = {"down": "down", "site_down": "site_down", "degraded": "degraded", "flapping": "flapping"}
 CLOSES = {"up": "down", "site_up": "site_down", "degraded_clear": "degraded", "flap_end": "flapping"}
+RESOLVED = "resolved"  # the severity of a recovery message: it routes like its outage but alarms nobody
 SEVERITY = {"down": "critical", "site_down": "critical", "monitoring_lost": "critical", "degraded": "warning",
             "flapping": "warning"}
 
@@ -157,9 +159,10 @@ class AlertEngine:
         if not all_failing and inc is not None and n:
             self._close(c, inc, now)
             if inc.notified:
-                self._notify(c, inc.id, "monitoring_restored", "critical", None, now,
-                             {"since_ts": inc.start, "until_ts": now, "duration_s": now - inc.start})
-            return [self._event("*", HOST, "monitoring_restored", State.UP, State.DOWN, "critical", inc.id,
+                self._notify(c, inc.id, "monitoring_restored", RESOLVED, None, now,
+                             {"since_ts": inc.start, "until_ts": now, "duration_s": now - inc.start},
+                             route_as=inc.severity)
+            return [self._event("*", HOST, "monitoring_restored", State.UP, State.DOWN, RESOLVED, inc.id,
                                 now - inc.start, None, at=now)]
         return []
 
@@ -200,11 +203,11 @@ class AlertEngine:
         end = tr.end
         self._close(c, opened, end)
         duration = end - opened.start
-        if opened.notified:
-            self._notify(c, opened.id, kind, opened.severity, dev, now,
+        if opened.notified:  # to the same channels the opening went to, marked resolved
+            self._notify(c, opened.id, kind, RESOLVED, dev, now,
                          {**extra, "since_ts": opened.start, "until_ts": end, "duration_s": duration,
-                          "state": tr.current.value})
-        return [self._event(site.id, dev, kind, tr.current, tr.previous, opened.severity, opened.id, duration,
+                          "state": tr.current.value}, route_as=opened.severity)
+        return [self._event(site.id, dev, kind, tr.current, tr.previous, RESOLVED, opened.id, duration,
                             opened.suppressed_by, now)]
 
     def _create(self, c: sqlite3.Connection, dev: str, site: str, kind: str, start: float, cause: str,
@@ -231,7 +234,7 @@ class AlertEngine:
 
     # -- messages -----------------------------------------------------------------------------------------
     def context(self, dev: str | None, lang: str, values: dict[str, Any]) -> dict[str, Any]:
-        ctx: dict[str, Any] = {"map_url": self.inv.alerts.map_url or "-", "device_id": dev or "-"}
+        ctx: dict[str, Any] = {**links(self.inv.alerts), "device_id": dev or "-"}
         if dev is not None and dev in self.devices:
             site, device, _ = self.devices[dev]
             ctx["site_name"] = site.name_ja if lang == "ja" else site.name_en
@@ -247,15 +250,18 @@ class AlertEngine:
         for k in ("cause", "ap_count", "device_count", "channel"):
             if k in values:
                 ctx[k] = values[k]
+        if "cause" in ctx:
+            ctx["cause"] = cause_text(str(ctx["cause"]), lang)
         if "state" in values:
             ctx["state"] = values["state"]
         return ctx
 
     def _notify(self, c: sqlite3.Connection, iid: int, kind: str, severity: str, dev: str | None, now: float,
-                values: dict[str, Any], key: str | None = None) -> None:
+                values: dict[str, Any], key: str | None = None, route_as: str | None = None) -> None:
+        """``route_as``: the severity that picks the channels (a recovery goes where its outage went)."""
         site_kind = self.devices[dev][0].kind.value if dev in self.devices else ""
         for ch in self.channels.values():
-            if not routed(ch, severity, site_kind):
+            if not routed(ch, route_as or severity, site_kind):
                 continue
             msg = render(kind, ch.lang, self.context(dev, ch.lang, values), severity)
             if self.store.enqueue(c, key or f"{iid}:{kind}", ch.name, kind, msg.subject, msg.body, severity,

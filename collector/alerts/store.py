@@ -205,6 +205,14 @@ class AlertStore:
             c.execute("INSERT INTO alert_maintenance(id, target, start, end, reason) VALUES (?,?,?,?,?)",
                       (wid, target, start, end, reason))
 
+    def remove_maintenance(self, wid: str) -> bool:
+        with self.tx() as c:
+            return c.execute("DELETE FROM alert_maintenance WHERE id=?", (wid,)).rowcount == 1
+
+    def set_maintenance_end(self, wid: str, end: str) -> bool:
+        with self.tx() as c:
+            return c.execute("UPDATE alert_maintenance SET end=? WHERE id=?", (end, wid)).rowcount == 1
+
     def maintenance(self) -> list[tuple[str, str, str, str, str]]:
         with self._lock:
             return self._conn.execute("SELECT id, target, start, end, reason FROM alert_maintenance "

@@ -64,25 +64,32 @@ def register(app: typer.Typer) -> None:
         once: Annotated[bool, typer.Option("--once", help="Run one cycle and print it (the only mode)")] = True,
         fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
         icmp: Annotated[bool | None, typer.Option("--icmp/--no-icmp", help="Force ICMP on or off")] = None,
+        lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
     ) -> None:
         """Poll every AP once and print reachability, clients and traffic (exit 0 even if APs are down)."""
+        from rich.text import Text
+
+        from wifiwatch.labels import check_lang, label
+
         if fmt not in ("table", "json"):
-            raise typer.BadParameter("--format must be table or json")
+            raise UserError(f"--format: '{fmt}' is not one of table, json")
+        check_lang(lang)
         inv = load_inventory(config)
         rows = poll_rows(inv, resolver_for(inv, config), icmp)
         if fmt == "json":
             console.print_json(json.dumps(rows, ensure_ascii=False))
             return
-        table = Table(title=f"{inv.city_ja} 公衆無線LAN: poll")
+        city = inv.city_ja + " 公衆無線LAN" if lang == "ja" else inv.city_en + " public Wi-Fi"
+        table = Table(title=Text(f"{city}: {label('title_poll', lang)}"))
         cols = ("site", "ap", "reachable", "snmp_ok", "rtt_ms", "clients", "rx_bps", "tx_bps", "vendor")
         for col in cols:
-            table.add_column(col, no_wrap=True)
+            table.add_column(label(col, lang), no_wrap=True)
         for r in rows:
-            table.add_row(*[_cell(r[c]) for c in cols])
+            table.add_row(*[Text(_cell(r[c])) for c in cols])
         console.print(table)
         for r in rows:
             if r["error"]:
-                console.print(f"  {r['ap']}: {r['error']}", highlight=False, soft_wrap=True)
+                console.print(f"  {r['ap']}: {r['error']}", highlight=False, soft_wrap=True, markup=False)
 
     @app.command("run")
     def run(

@@ -26,6 +26,9 @@ from wifiwatch.sim.webhook import WebhookReceiver
 SECRET_ENV = ("WIFIWATCH_SNMP_AUTH_KEY", "WIFIWATCH_SNMP_PRIV_KEY", "WIFIWATCH_SNMP_COMMUNITY")
 
 
+DEMO_HOOK_ENV = "WIFIWATCH_DEMO_WEBHOOK_URL"
+
+
 def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: float, interval_s: float) -> str:
     """The sample inventory with demo timings, a store in the output folder and a webhook channel."""
     import tomlkit
@@ -37,9 +40,11 @@ def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: floa
     doc["store"]["path"] = str(out / "wifiwatch.sqlite3")  # type: ignore[index]
     doc["http"]["port"] = 0  # type: ignore[index]
     alerts = doc["alerts"]
-    alerts["map_url"] = (out / "map.html").resolve().as_uri()  # type: ignore[index]
+    alerts.pop("map_url", None)  # type: ignore[union-attr]  # links need a URL a reader can open, not a file
     chan = tomlkit.aot()
-    chan.append(tomlkit.item({"name": "demo-webhook", "type": "webhook", "url": hook_url,
+    # A webhook URL is a secret, so the config names an environment variable (the daemon inherits it).
+    os.environ[DEMO_HOOK_ENV] = hook_url
+    chan.append(tomlkit.item({"name": "demo-webhook", "type": "webhook", "url": f"env:{DEMO_HOOK_ENV}",
                               "min_severity": "info"}))
     alerts["channels"] = chan  # type: ignore[index]
     doc.pop("maintenance", None)  # the weekly window would silence a demo run on Monday night
@@ -180,8 +185,12 @@ def _seed_history(inv: Any, days: int) -> int:
 def _reports(inv: Any, out: Path, lang: str) -> list[tuple[str, Path]]:
     from analytics.monthly import write_monthly
     from core.store.sqlite_store import SqliteStore
+    from maps.demo_background import write_demo_background
+    from maps.tiles import default_tile_file, inventory_bands
     from wifiwatch.views import write_current_map
 
+    if not default_tile_file(inv).exists():  # no internet for GSI tiles: a stand-in, labelled as one
+        write_demo_background(default_tile_file(inv), inventory_bands(inv))
     store = SqliteStore(Path(inv.store.path), inv.store)
     try:
         month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m")

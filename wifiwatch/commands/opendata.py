@@ -21,7 +21,7 @@ LangOpt = Annotated[str, typer.Option("--lang", help="ja or en (messages)")]
 TEXT = {
     "ja": {"wrote": "{path}: {n} 行を書き出しました ({encoding})", "warn": "注意",
            "read": "{file}: {enc} として読み込み、{ok} 拠点を取り込み、{bad} 行を読み飛ばしました",
-           "month": "--month: '{m}' は YYYY-MM 形式ではありません"},
+           "month": "--month: '{m}' は 2000-01〜2100-12 の年月 (YYYY-MM 形式、例 2026-11) ではありません"},
     "en": {"wrote": "{path}: wrote {n} rows ({encoding})", "warn": "warning",
            "read": "{file}: read as {enc}, {ok} sites imported, {bad} rows skipped",
            "month": "--month: '{m}' is not YYYY-MM"},

@@ -214,11 +214,9 @@ def register(app: typer.Typer) -> None:
             sensitivity=sensitivity)
         result = plan_scenario(inv, scenario)
         if map_out is not None:
-            from maps.coverage_map import CandidateMarker, write_map
+            from wifiwatch.views import write_current_map
 
-            cands = [CandidateMarker(c.id, c.rank, c.selected, c.round, c.score, c.rationale)
-                     for c in result.candidates]
-            write_map(map_out, inv, {}, (), cands, lang)
+            write_current_map(inv, map_out, lang, plan=result)  # the same map as `wifiwatch map`, this plan
             err.print(("地図: " if lang == "ja" else "map: ") + str(map_out), highlight=False)
         if fmt == "json":
             console.print_json(json.dumps(result.to_json(), ensure_ascii=False))

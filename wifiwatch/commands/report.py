@@ -52,13 +52,12 @@ def open_reader(inv: Inventory, source: str, resolver: SecretResolver) -> Any:
 
 
 def _date(value: str, field: str) -> float:
-    from analytics.usage import JST
+    from core.dates import DateError, parse_day
 
     try:
-        d = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{field}: '{value}' is not a date such as 2026-11-01") from None
-    return (d if d.tzinfo else d.replace(tzinfo=JST)).timestamp()
+        return parse_day(value, field).timestamp()
+    except DateError as e:
+        raise UserError(str(e)) from None
 
 
 NOTICE = {
