@@ -120,9 +120,10 @@ def summary_lines(result: PlanResult, lang: str) -> list[str]:
     s = result
     ja = lang == "ja"
     out = []
+    name = {c.id: (c.name_ja if ja else c.name_en) for c in s.candidates}
     for r in s.rounds:
         label = (f"{r.year}年度" if ja else f"FY{r.year}") if r.year is not None else ("今回" if ja else "this round")
-        names = ", ".join(r.picks) or ("なし" if ja else "none")
+        names = ("、" if ja else ", ").join(name[i] for i in r.picks) or ("なし" if ja else "none")
         out.append(f"{label}: {names} / " + (f"{r.spent_yen:,}円 / 予算{r.available_yen:,}円 / 新規カバー"
                                              if ja else f"{r.spent_yen:,} yen of {r.available_yen:,} / covers ")
                    + _people(r.covered, lang) + _note(r.note, ja))
@@ -247,7 +248,7 @@ def register(app: typer.Typer) -> None:
 
 def print_table(result: PlanResult, lang: str) -> None:
     """The ranked table (figures only) and, under it, every site's reasons in full: wrapped, never cut."""
-    from analytics.planner.plan import fmt_distance
+    from analytics.planner.plan import fmt_distance, fmt_yen
 
     ja = lang == "ja"
     table = Table(title="整備候補地の優先順位" if ja else "Candidate sites, ranked")
@@ -262,7 +263,7 @@ def print_table(result: PlanResult, lang: str) -> None:
         d = "-" if c.distance_to_nearest_ap_m is None else fmt_distance(c.distance_to_nearest_ap_m, lang)
         table.add_row(str(c.rank), c.name_ja if ja else c.name_en, "✔" if c.selected else "",
                       str(c.round or ""), f"{c.score:,.0f}", f"{c.newly_covered_visitors:,}", f"{c.cost_yen:,}",
-                      "-" if c.cost_per_visitor_yen is None else f"{c.cost_per_visitor_yen:,.0f}", d,
+                      "-" if c.cost_per_visitor_yen is None else fmt_yen(c.cost_per_visitor_yen), d,
                       "✔" if c.stable else ("" if c.selected else "-"))
     console.print(table)
     console.print("理由" if ja else "Reasons", style="bold")
@@ -270,4 +271,4 @@ def print_table(result: PlanResult, lang: str) -> None:
         console.print(f"{c.rank}. {c.name_ja if ja else c.name_en}: {c.rationale}", highlight=False,
                       soft_wrap=False, overflow="fold")
     for line in summary_lines(result, lang):
-        err.print(line, highlight=False, overflow="fold")
+        err.print(line, highlight=False, overflow="fold", soft_wrap=False, crop=False)
