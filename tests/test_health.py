@@ -188,9 +188,10 @@ def test_store_status_and_alerts_list_on_a_damaged_store_are_one_line_errors(tmp
     _damage(store)
     cfg = tmp_path / "sites.toml"
     cfg.write_text(f'[store]\npath = "{store}"\nmin_free_mb = 0\n', encoding="utf-8")
+    from tests.test_cli_text import run_main
+
     for args in (["store", "status"], ["status"], ["alerts", "list"]):
-        r = subprocess.run([sys.executable, "-m", "wifiwatch.cli", *args, "-c", str(cfg)], cwd=ROOT,
-                           capture_output=True, text=True, timeout=60)
+        r = run_main(*args, "-c", str(cfg))
         if args == ["alerts", "list"]:  # the alert tables are intact: a true (empty) answer
             assert r.returncode == 0 and not r.stderr, r.stderr
             continue
@@ -215,16 +216,17 @@ def test_status_is_the_daemons_view_over_http_and_on_the_command_line(run: Calla
                 ["devices"][0]["state"] == "down" and j)
     assert [x["device"] for x in doc["devices"]] == ["ap1"] and doc["counts"]["down"] == 1
     assert doc["devices"][0]["reachable"] is False and doc["devices"][0]["stale"] is False
-    env = {**os.environ, "COLUMNS": "200"}
-    cli = [sys.executable, "-m", "wifiwatch.cli", "status", "-c", str(d.cfg)]
-    r = subprocess.run([*cli, "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    from tests.test_cli_text import run_main
+
+    cli = ("status", "-c", str(d.cfg))
+    r = run_main(*cli, "--format", "json")
     assert r.returncode == 0, r.stderr
     mine = json.loads(r.stdout)
     assert [(x["device"], x["state"], x["since"]) for x in mine["devices"]] == [
         (x["device"], x["state"], x["since"]) for x in doc["devices"]]
-    r = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    r = run_main(*cli)
     assert r.returncode == 0 and "拠点" in r.stdout and "状態" in r.stdout and "停止" in r.stdout, r.stdout
     assert "中央公民館" in r.stdout
     d.stop()
-    r = subprocess.run([*cli, "--lang", "en"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    r = run_main(*cli, "--lang", "en")
     assert r.returncode == 0 and "state" in r.stdout and "Community Center" in r.stdout and "down" in r.stdout
