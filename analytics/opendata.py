@@ -23,6 +23,7 @@ from typing import Any
 import tomlkit
 from pydantic import ValidationError
 
+from core.escape import formula_like, one_line, spreadsheet_row
 from core.inventory import ID_PATTERN, Inventory, Site, SiteKind
 from core.lgcode import prefecture_of
 from core.schema import PointReader
@@ -68,6 +69,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                 "{lat} looks like a longitude and 経度 {lon} like a latitude (columns swapped?)"),
     "dup_id": ("ID '{id}' は {other} 行目ですでに使われています", "id '{id}' already used on line {other}"),
     "invalid": ("値が不正です: {detail}", "invalid value: {detail}"),
+    "formula": ("'{value}' は表計算ソフトが数式として実行する文字 (= + - @) で始まるため取り込みません",
+                "'{value}' begins with a character spreadsheets run as a formula (= + - @): not imported"),
 }
 
 
@@ -145,7 +148,7 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], encoding: 
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(columns)
     for r in rows:
-        w.writerow(["" if r.get(c) is None else r[c] for c in columns])
+        w.writerow(spreadsheet_row("" if r.get(c) is None else r[c] for c in columns))
     try:
         return buf.getvalue().encode(encoding)
     except UnicodeEncodeError as e:
@@ -275,8 +278,9 @@ _NFKC = {"NO", "緯度", "経度", "名称_カナ"}
 
 
 def _cell(s: str, column: str = "") -> str:
-    """A cell with outer spaces dropped; NFKC-normalised in the columns of ``_NFKC`` only (names stay as typed)."""
-    return (unicodedata.normalize("NFKC", s) if column in _NFKC else s).strip()
+    """A cell on one line (a quoted line break becomes a space), outer spaces dropped; NFKC-normalised in the
+    columns of ``_NFKC`` only (names stay as typed)."""
+    return one_line(unicodedata.normalize("NFKC", s) if column in _NFKC else s)
 
 
 def _printable(s: str) -> str:
@@ -314,6 +318,8 @@ def _header(cells: list[str], line: int, file: str) -> dict[str, int]:
                             expected=", ".join(COLUMNS))
     return index
 
+
+_TEXT_COLUMNS = ("名称", "名称_カナ", "名称_英語", "住所", "方書")
 
 # Decimal degrees as the dataset writes them (no exponents, no degree-minute-second forms).
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
@@ -359,6 +365,9 @@ def _row(header: Mapping[str, int], cells: list[str], line: int, file: str, kind
     name = get("名称")
     if not name:
         return RowProblem(file, line, "名称", "no_name"), None
+    for col in _TEXT_COLUMNS:  # what becomes an inventory name or address, and later lands in CSVs and reports
+        if formula_like(get(col)):
+            return RowProblem(file, line, col, "formula", {"value": get(col)[:40]}), None
     coords: dict[str, float] = {}
     for col in ("緯度", "経度"):
         if not get(col):

@@ -70,6 +70,7 @@ class Daemon:
         background: Sequence[Callable[[threading.Event], None]] = (),
         clock: Callable[[], float] = time.time,
         parts: Mapping[str, Callable[[], str | None]] | None = None,
+        http_app: Callable[[Daemon, str | None], Any] | None = None,
     ):
         """``parts``: further health checks by part name (the forwarder's), each None when fine or the reason."""
         self.config_path = config_path
@@ -79,6 +80,7 @@ class Daemon:
         self.alerts = alerts
         self.extra_jobs = list(extra_jobs)
         self.http_enabled = http
+        self.http_app = http_app  # builds the ASGI app served on [http] (the console); None: the endpoints alone
         self.use_icmp = use_icmp
         self.run_for_s = run_for_s
         self.background = list(background)
@@ -345,10 +347,17 @@ class Daemon:
         if self.inv.http.token:
             token = self.resolver.resolve(self.inv.http.token).reveal()
         try:
-            self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token, self.status)
-        except OSError as e:
+            app = None
+            if self.http_app is not None:
+                try:
+                    app = self.http_app(self, token)
+                except Exception as e:  # noqa: BLE001 - the console must never take /healthz down with it
+                    log.error("web console not started; serving /healthz, /status and /metrics alone",
+                              extra=kv(error=f"{type(e).__name__}: {e}"))
+            self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token, self.status, app=app)
+        except (OSError, ValueError) as e:  # ValueError: core.netbind.BindError (a name that stopped resolving)
             log.error("HTTP endpoint not started: cannot bind %s:%s (%s)", self.inv.http.bind,
-                      self.inv.http.port, e.strerror)
+                      self.inv.http.port, getattr(e, "strerror", None) or e)
             return
         self.http.start()
         log.info("http endpoint listening", extra=kv(bind=self.inv.http.bind, port=self.http.port))

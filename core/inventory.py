@@ -14,7 +14,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.config_checks import host_problem
+from core.escape import has_line_break
 from core.lgcode import normalize as normalize_lg_code
+from core.netbind import check_bind
+from core.secrets import url_credentials
 
 # Japan's extreme points, with a small margin: a coordinate outside this box is a typo (swapped lat/lon,
 # a missing digit), not a site.
@@ -44,6 +47,15 @@ def _check_secret_ref(value: str | None) -> str | None:
         raise ValueError(
             "must be a secret reference 'env:VARIABLE' or 'file:KEY' (secrets are never written inline)"
         )
+    return value
+
+
+def _one_line(value: str | None) -> str | None:
+    """Names land in e-mail subjects, chat messages, CSV rows and log lines: one line, no control characters."""
+    if value is not None and has_line_break(value):
+        bad = next(c for c in value if has_line_break(c))
+        raise ValueError(f"must be one line of text, but contains a line break or control character "
+                         f"(U+{ord(bad):04X})")
     return value
 
 
@@ -146,6 +158,7 @@ class AccessPoint(Device):
     # defaults to the vendor profile's name, or "generic". Ignored outside the simulator.
     simulate_as: str | None = None
 
+    _names = field_validator("model", "name_ja", "name_en")(_one_line)
     _lat = field_validator("lat")(_in_range("lat", JAPAN_LAT))
     _lon = field_validator("lon")(_in_range("lon", JAPAN_LON))
 
@@ -178,6 +191,8 @@ class Site(_Located):
     uplink: Uplink | None = None
     aps: list[AccessPoint] = Field(default_factory=list)
 
+    _names = field_validator("name_ja", "name_en", "name_kana", "address")(_one_line)
+
 
 class Candidate(_Located):
     id: str = Field(pattern=ID_PATTERN)
@@ -198,6 +213,8 @@ class Candidate(_Located):
     running_cost_yen_per_year: int | None = Field(None, ge=0)
     life_years: int | None = Field(None, ge=1, le=30)
 
+    _names = field_validator("name_ja", "name_en", "address")(_one_line)
+
 
 class InfluxSettings(_Model):
     url: str
@@ -212,6 +229,15 @@ class InfluxSettings(_Model):
     verify_tls: bool = True
 
     _refs = field_validator("token", "username", "password")(_check_secret_ref)
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_credentials(cls, v: str) -> str:
+        # The message never repeats the URL: it holds the very password it complains about.
+        if url_credentials(v):
+            raise ValueError("credentials inside the URL are not allowed (they would reach logs and status "
+                             "output): give username/password or token as env:/file: references instead")
+        return v
 
 
 class StoreSettings(_Model):
@@ -233,8 +259,8 @@ class AlertChannel(_Model):
     smtp_password: SecretRef | None = None
     sender: str | None = None
     to: list[str] = Field(default_factory=list)
-    # webhook / slack / teams
-    url: SecretRef | str | None = None
+    # webhook / slack / teams: the URL is a bearer secret (anyone who has it can post as the city)
+    url: SecretRef | None = None
     verify_tls: bool = True
     timeout_s: float = Field(10.0, gt=0, le=120)
     # routing: empty means everything
@@ -242,6 +268,14 @@ class AlertChannel(_Model):
     min_severity: Literal["info", "warning", "critical"] = "warning"
 
     _refs = field_validator("smtp_user", "smtp_password")(_check_secret_ref)
+
+    @field_validator("url")
+    @classmethod
+    def _url_ref(cls, v: str | None) -> str | None:
+        if v is not None and not SECRET_REF.match(v):
+            raise ValueError("a webhook URL is a secret (whoever has it can post as the city): give it as "
+                             "env:VARIABLE or file:KEY, not inline")
+        return v
 
     @model_validator(mode="after")
     def _complete(self) -> AlertChannel:
@@ -265,6 +299,17 @@ class AlertSettings(_Model):
     # Where people open wifiwatch from a message (the web console); links in alerts are built on it.
     base_url: str = ""
     channels: list[AlertChannel] = Field(default_factory=list)
+    # An outage nobody acknowledged (console 障害 page) within this many minutes also goes to escalate_channel.
+    escalate_after_min: float | None = Field(None, gt=0)
+    escalate_channel: str | None = None
+
+    @model_validator(mode="after")
+    def _escalation(self) -> AlertSettings:
+        if (self.escalate_after_min is None) != (self.escalate_channel is None):
+            raise ValueError("escalation needs both escalate_after_min and escalate_channel")
+        if self.escalate_channel is not None and self.escalate_channel not in {c.name for c in self.channels}:
+            raise ValueError(f"escalate_channel '{self.escalate_channel}' is not one of the alert channels")
+        return self
 
     @field_validator("map_url", "base_url")
     @classmethod
@@ -288,6 +333,8 @@ class Maintenance(_Model):
     start_time: dt.time | None = None
     end_time: dt.time | None = None
 
+    _reason = field_validator("reason")(_one_line)
+
     @model_validator(mode="after")
     def _shape(self) -> Maintenance:
         one_off = self.start is not None or self.end is not None
@@ -310,9 +357,24 @@ class HttpSettings(_Model):
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> HttpSettings:
-        if not self.bind.startswith("127.") and self.bind not in ("localhost", "::1") and not self.token:
-            raise ValueError("binding the HTTP endpoint off loopback requires 'token'")
+        problem = check_bind(self.bind, has_token=self.token is not None)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+class ConsoleSettings(_Model):
+    """The web console the daemon (and ``wifiwatch web``) serves on the [http] bind and port."""
+
+    enabled: bool = True
+    idle_timeout_min: float = Field(30.0, gt=0, le=24 * 60)  # a session unused this long must log in again
+    login_attempts_per_min: int = Field(10, ge=1, le=1000)  # per client address, on POST /login
+    secure_cookies: bool = False  # set when a TLS-terminating reverse proxy is in front (cookies only over https)
+    # Single sign-on behind a reverse proxy: it authenticates and sends the user name in this header. Trusted only
+    # from the proxy's address(es); the user must exist (`wifiwatch users add`), which gives the role.
+    trusted_header: str | None = None
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    history: Literal["store", "influxdb"] = "store"  # where site/AP charts read from
 
 
 class ClusterSettings(_Model):
@@ -382,6 +444,8 @@ class OpenDataSettings(_Model):
     ssid: str = ""
     url: str = ""
 
+    _values = field_validator("installer", "phone", "ssid", "url")(_one_line)
+
 
 class Inventory(_Model):
     """The whole validated config file."""
@@ -395,6 +459,7 @@ class Inventory(_Model):
     store: StoreSettings = StoreSettings()
     influxdb: InfluxSettings | None = None
     http: HttpSettings = HttpSettings()
+    console: ConsoleSettings = ConsoleSettings()
     cluster: ClusterSettings = ClusterSettings()
     alerts: AlertSettings = AlertSettings()
     planner: PlannerSettings = PlannerSettings()
@@ -403,6 +468,8 @@ class Inventory(_Model):
     maintenance: list[Maintenance] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
+
+    _names = field_validator("city_ja", "city_en")(_one_line)
 
     @field_validator("municipality_code")
     @classmethod

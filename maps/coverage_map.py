@@ -349,6 +349,16 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
     return m
 
 
+def map_html(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequence[tuple[float, float, float]] = (),
+             candidates: Sequence[CandidateMarker] = (), lang: str = "ja", background: Background | None = None,
+             plan: PlanInfo | None = None, asset_url: str | None = None) -> str:
+    """The map page as text, for a server: scripts linked under ``asset_url`` (``maps.assets.asset_path``
+    serves them) or inlined, tiles from ``background`` (e.g. ``cache_background(cache, "/map/tiles/{z}/{x}/{y}.png")``
+    with ``TileCache.get`` answering those URLs)."""
+    html = render_map(inv, statuses, heat, candidates, lang, background, plan).get_root().render()
+    return REDACTOR(localize(html, asset_url))
+
+
 def tiles_folder(html_path: Path) -> Path:
     """Where a map file's background tiles go: a folder beside it, named after it."""
     return html_path.with_name(html_path.stem + "_tiles")
@@ -377,9 +387,8 @@ def write_map(path: Path, inv: Inventory, statuses: Mapping[str, ApMapStatus],
             raise TileError(f"{tile_file}: no tile archive there (make one with `wifiwatch tiles fetch`)")
     elif tiles != "none":
         background = online_background(tiles, lang)
-    html = render_map(inv, statuses, heat, candidates, lang, background, plan).get_root().render()
-    html = localize(html, asset_url)
+    html = map_html(inv, statuses, heat, candidates, lang, background, plan, asset_url)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(REDACTOR(html), encoding="utf-8")
+    tmp.write_text(html, encoding="utf-8")
     tmp.replace(path)  # never leave a half-written map for someone to open
     return path

@@ -300,8 +300,25 @@ class TileCache:
         data = self._reader.get(z, x, y)
         return bytes(data) if data is not None else None
 
+    @property
+    def media_type(self) -> str:
+        """The Content-Type the console serves tiles with."""
+        return {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}.get(self.tile_format,
+                                                                                   "application/octet-stream")
+
+    def _stamp(self) -> str:
+        st = self.path.stat()
+        return f"{self.path.resolve()}:{st.st_size}:{st.st_mtime_ns}\n"
+
     def extract(self, folder: Path) -> int:
-        """Unpack every tile to ``folder/z/x/y.<format>`` (replacing what was there); returns the count."""
+        """Unpack every tile to ``folder/z/x/y.<format>`` (replacing what was there); returns the count.
+
+        A folder already unpacked from this very archive is left as it is (the daemon redraws its map
+        every few minutes; the tiles change only when the archive does).
+        """
+        stamp = folder / ".archive"
+        if stamp.is_file() and stamp.read_text(encoding="utf-8") == self._stamp():
+            return self.info.tiles
         tmp = folder.with_name(folder.name + ".part")
         shutil.rmtree(tmp, ignore_errors=True)
         n = 0
@@ -310,6 +327,7 @@ class TileCache:
             d.mkdir(parents=True, exist_ok=True)
             (d / f"{y}.{self.tile_format}").write_bytes(data)
             n += 1
+        (tmp / ".archive").write_text(self._stamp(), encoding="utf-8")
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():

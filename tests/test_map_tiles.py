@@ -93,7 +93,13 @@ def test_fetch_keeps_what_the_server_served_and_credits_gsi(tmp_path: Path, mirr
             assert cache.get(z, x, y) == (tile_png(z, x, y) if status == 200 else None)
         assert cache.get(12, 5000, 0) is None and cache.get(40, 0, 0) is None
         n_files = cache.extract(tmp_path / "out")
-    assert n_files == info.tiles == len(list((tmp_path / "out").rglob("*.png")))
+        assert n_files == info.tiles == len(list((tmp_path / "out").rglob("*.png")))
+        (tmp_path / "out" / "mark").write_text("x")
+        assert cache.extract(tmp_path / "out") == n_files and (tmp_path / "out" / "mark").exists()  # unchanged
+    assert fetch(mirror, "--max-zoom", "14")[0] == 0  # a new archive replaces the unpacked tiles
+    with TileCache(tmp_path / "bg.pmtiles") as cache:
+        assert cache.extract(tmp_path / "out") == cache.info.tiles < n_files
+    assert not (tmp_path / "out" / "mark").exists() and not (tmp_path / "out" / "15").exists()
 
 
 def test_failed_fetch_writes_nothing_and_keeps_the_old_archive(tmp_path: Path, mirror: str, fetch: Any) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.escape import spreadsheet_row
 from core.inventory import Inventory
 
 
@@ -54,7 +55,7 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     with path.open("w", newline="", encoding="utf-8-sig") as f:  # BOM: Excel on Japanese Windows reads UTF-8
         w = csv.writer(f)
         w.writerow(header)
-        w.writerows(rows)
+        w.writerows(spreadsheet_row(r) for r in rows)
 
 
 def write_outputs(inv: Inventory, out: Path, lang: str = "ja") -> list[tuple[str, Path]]:

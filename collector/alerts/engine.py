@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from collector.alerts import ack, escalation, rota
 from collector.alerts.notify import DeliveryError, Message, render, routed, send
 from collector.alerts.state import DeviceState, Heartbeat, State, Thresholds, Transition, observe_clients, step
 from collector.alerts.store import AlertStore, Incident
@@ -58,6 +59,14 @@ class AlertEngine:
     def __init__(self, inv: Inventory, db_path: Path | str, resolver: SecretResolver,
                  clock: Callable[[], float] = time.time, sender: Callable[..., None] = send):
         self.store = AlertStore(Path(db_path))
+        self.duty = True  # acknowledgements, escalation and the rota (their tables exist)
+        try:
+            with self.store.tx() as c:
+                ack.ensure_schema(c)
+                rota.ensure_schema(c)
+        except sqlite3.DatabaseError as e:  # a damaged file: the daemon still starts, /healthz names the store
+            self.duty = False
+            log.info("alert tables for acknowledgements and the rota not created", extra=kv(error=str(e)))
         self.resolver = resolver
         self.clock = clock
         self._send = sender
@@ -224,13 +233,30 @@ class AlertEngine:
     def _reminders(self, c: sqlite3.Connection, now: float) -> None:
         every = self.inv.alerts.reminder_h * 3600
         rows = c.execute("SELECT * FROM alert_incidents WHERE end IS NULL AND notified=1 AND kind IN "
-                         "('down','site_down','monitoring_lost') AND last_notified <= ?", (now - every,)).fetchall()
+                         "('down','site_down','monitoring_lost') AND last_notified <= ?"
+                         + (f" AND {ack.UNACKED}" if self.duty else ""),
+                         (now - every,)).fetchall()
         for row in rows:
             inc = Incident(*row)
             n = inc.reminders + 1
             self._notify(c, inc.id, "reminder", inc.severity, None if inc.device == HOST else inc.device, now,
                          {"since_ts": inc.start, "duration_s": now - inc.start}, key=f"{inc.id}:reminder:{n}")
             c.execute("UPDATE alert_incidents SET last_notified=?, reminders=? WHERE id=?", (now, n, inc.id))
+        self._escalate(c, now)
+
+    def _escalate(self, c: sqlite3.Connection, now: float) -> None:
+        """Unacknowledged outages past ``escalate_after_min`` go to the escalation channel too (once each)."""
+        a = self.inv.alerts
+        ch = self.channels.get(a.escalate_channel or "")
+        if a.escalate_after_min is None or ch is None or not self.duty:
+            return
+        for iid, dev, kind, start, severity in escalation.due(c, now, a.escalate_after_min * 60):
+            device = None if dev == HOST else dev
+            msg = render("escalation", ch.lang, self.context(device, ch.lang, {
+                "since_ts": start, "duration_s": now - start, "cause": kind}), severity)
+            if self.store.enqueue(c, f"{iid}:escalate", ch.name, "escalation", msg.subject, msg.body, severity,
+                                  {**msg.data, "incident_id": iid}, now):
+                self.enqueued += 1
 
     # -- messages -----------------------------------------------------------------------------------------
     def context(self, dev: str | None, lang: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -260,8 +286,10 @@ class AlertEngine:
                 values: dict[str, Any], key: str | None = None, route_as: str | None = None) -> None:
         """``route_as``: the severity that picks the channels (a recovery goes where its outage went)."""
         site_kind = self.devices[dev][0].kind.value if dev in self.devices else ""
+        site_id = self.devices[dev][0].id if dev in self.devices else "*"
+        shifts = rota.shifts(c) if self.duty else []
         for ch in self.channels.values():
-            if not routed(ch, route_as or severity, site_kind):
+            if not routed(ch, route_as or severity, site_kind) or not rota.on_duty(shifts, ch.name, site_id, now):
                 continue
             msg = render(kind, ch.lang, self.context(dev, ch.lang, values), severity)
             if self.store.enqueue(c, key or f"{iid}:{kind}", ch.name, kind, msg.subject, msg.body, severity,

@@ -150,7 +150,21 @@ def build_daemon(
 
         jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, map_out, store=store), 300.0, 15.0))
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
-                  background=background, parts=parts)
+                  background=background, parts=parts,
+                  http_app=_console_app(resolver, store, map_out) if inv.console.enabled else None)
+
+
+def _console_app(resolver: SecretResolver, store: Any, map_out: Path | None) -> Any:
+    """The web console on the daemon's [http] port, beside /healthz, /metrics and /status."""
+
+    def build(daemon: Any, token: str | None) -> Any:
+        from console.app import create_app
+        from console.context import open_context
+
+        return create_app(open_context(lambda: daemon.inv, resolver, store=store, health=daemon.health,
+                                       status=getattr(daemon, "status", None), token=token, map_file=map_out))
+
+    return build
 
 
 def _monthly_report(inv: Inventory, store: Any, resolver: SecretResolver) -> None:
