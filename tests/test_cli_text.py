@@ -84,7 +84,8 @@ def run_main(*argv: str) -> Result:
     from wifiwatch.common import console, err
 
     out, errs = io.StringIO(), io.StringIO()
-    saved = (sys.argv, console.file, err.file, console.width)
+    # The consoles' own setting (None: whatever sys.stdout is at print time), not the stream it resolves to now.
+    saved = (sys.argv, console._file, err._file, console._width)
     sys.argv = ["wifiwatch", *argv]
     console.file, err.file, console.width = out, errs, 250
     code = 0
@@ -94,7 +95,7 @@ def run_main(*argv: str) -> Result:
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     finally:
-        sys.argv, console.file, err.file, console.width = saved
+        sys.argv, console.file, err.file, console._width = saved
     return Result(code, out.getvalue(), errs.getvalue())
 
 
