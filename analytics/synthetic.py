@@ -27,9 +27,10 @@ def _clients(base: float, t: float, rnd: random.Random) -> int:
     return max(0, int(base * day * weekend + rnd.gauss(0, base * 0.08)))
 
 
-def synthetic_history(inv: Inventory, start: dt.datetime, end: dt.datetime, seed: int = 1) -> Iterator[Point]:
+def synthetic_history(inv: Inventory, start: dt.datetime, end: dt.datetime, seed: int = 1,
+                      step_s: int = STEP_S) -> Iterator[Point]:
     rnd = random.Random(seed)
-    t0, t1 = int(start.timestamp()) // STEP_S * STEP_S, int(end.timestamp())
+    t0, t1 = int(start.timestamp()) // step_s * step_s, int(end.timestamp())
     devices = [(s, ap, "ap") for s, ap in inv.aps()] + [(s, s.uplink, "uplink") for s in inv.sites if s.uplink]
     for site, dev, role in devices:
         base = {"tourist_spot": 45.0, "public_facility": 25.0}.get(site.kind.value, 20.0) * rnd.uniform(0.7, 1.3)
@@ -37,7 +38,7 @@ def synthetic_history(inv: Inventory, start: dt.datetime, end: dt.datetime, seed
         for _ in range(rnd.randint(0, 3)):
             a = rnd.uniform(t0, t1)
             outages.append((a, a + rnd.uniform(600, 4 * 3600)))
-        for t in range(t0, t1, STEP_S):
+        for t in range(t0, t1, step_s):
             up = not any(a <= t < b for a, b in outages)
             ns = t * 10**9
             tags = {"site": site.id, "ap": dev.id, "role": role, SIMULATED_TAG: "true"}

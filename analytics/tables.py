@@ -125,6 +125,7 @@ class ApFigures:
     peak_sample: int = 0
     availability_cov: Coverage | None = None
     usage_cov: Coverage | None = None  # client samples: usage and capacity
+    hours_over: dict[float, float] | None = None  # capacity -> hours above it (hourly path; else from levels)
 
 
 def ap_figures(inv: Inventory, reader: PointReader, s: Site, ap: AccessPoint, p: Period,
@@ -166,8 +167,14 @@ def ap_figures(inv: Inventory, reader: PointReader, s: Site, ap: AccessPoint, p:
 
 def figures(inv: Inventory, reader: PointReader, p: Period, site: str | None = None,
             parts: Collection[str] = ("availability", "usage", "capacity")) -> dict[str, ApFigures]:
-    """Per AP (in inventory order): read each measurement the ``parts`` need once, compute, keep only the
-    figures (a month of one AP's samples is a few MB; the figures are small)."""
+    """Per AP (in inventory order). A reader that aggregates by the hour (both stores) answers for the whole fleet
+    in a few queries (analytics.hourly); any other reader is read per AP and measurement, as raw columns, keeping
+    only the figures (a month of one AP's samples is a few MB; the figures are small)."""
+    from analytics.hourly import can_aggregate, hourly_figures
+
+    if can_aggregate(reader):
+        out: dict[str, ApFigures] = hourly_figures(inv, reader, p, site, parts)
+        return out
     return {ap.id: ap_figures(inv, reader, s, ap, p, parts) for s, ap in inv.aps() if not site or s.id == site}
 
 
@@ -203,9 +210,9 @@ def _avail_row(site: str, site_ja: str, site_en: str, ap: str, ap_ja: str, ap_en
             "ap_name_en": ap_en,
             "availability_pct": None if a.pct is None else round(a.pct, 3), "up_h": round(a.up_s / 3600, 2),
             "down_h": round(a.down_s / 3600, 3), "unknown_h": round(a.unknown_s / 3600, 2),
-            "maintenance_h": round(a.maintenance_s / 3600, 2), "outages": a.n_outages,
-            "mttr_min": None if a.mttr_s is None else round(a.mttr_s / 60, 1),
-            "longest_outage_min": None if a.longest_s is None else round(a.longest_s / 60, 1),
+            "maintenance_h": round(a.maintenance_s / 3600, 2), "outages": a.n_outages if a.outages_known else None,
+            "mttr_min": None if a.mttr_s is None or not a.outages_known else round(a.mttr_s / 60, 1),
+            "longest_outage_min": None if a.longest_s is None or not a.outages_known else round(a.longest_s / 60, 1),
             "maintenance_windows": ",".join(maint), **cov.fields(c, min_share)}
 
 
@@ -285,6 +292,12 @@ def client_hours_by_ap(inv: Inventory, reader: PointReader, p: Period,
     This is the earlier period of a usage comparison: the embedded store keeps raw rows ``raw_retention_days``
     (35), so when the report for a month is written on the 1st, most of the month before it is left only as hourly
     rollups. Reading raw rows alone would count those hours as no use at all."""
+    from analytics.hourly import can_aggregate
+
+    if can_aggregate(reader):  # the hourly rollup holds pruned hours too
+        figs = figures(inv, reader, p, site, ("clients",))
+        return {k: (f.usage.client_hours if f.usage else 0.0, f.usage_cov or Coverage(p.hours, p.elapsed_h, 0.0))
+                for k, f in figs.items()}
     a0, a1 = p.ns
     out = {}
     for s, ap in inv.aps():
@@ -374,9 +387,13 @@ def capacity_rows(inv: Inventory, reader: PointReader, p: Period, min_hours: flo
     rows = []
     for s, ap in inv.aps():
         f = figs[ap.id]
-        assert f.levels is not None and f.usage_cov is not None
+        assert f.usage_cov is not None
         cap = inv.capacity_for(ap) * radios
-        h = hours_over_levels(*f.levels, cap)
+        if f.levels is not None:
+            h = hours_over_levels(*f.levels, cap)
+        else:
+            assert f.hours_over is not None and cap in f.hours_over, "capacity figures read for another radio count"
+            h = f.hours_over[cap]
         if h > min_hours:
             rows.append({"site": s.id, "ap": ap.id, "name": ap.name_ja or ap.id, "capacity": cap,
                          "hours_over": round(h, 2), "peak_clients": f.peak_sample,

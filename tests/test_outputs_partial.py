@@ -31,6 +31,7 @@ INV = load_config(ROOT / "config" / "sites.toml")
 JST = dt.timezone(dt.timedelta(hours=9))
 # 集計時点 of every report here: 20 November 2026, noon JST (November is in progress)
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=JST)
+STEP = 900  # a sample every 15 minutes: a third of the demo's points, the same shapes
 
 
 def at(y: int, m: int, d: int, h: int = 0) -> dt.datetime:
@@ -48,16 +49,16 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> SqliteStore:
     """Sep 2026 full; Oct 2026 only its last 28 hours (716 of 744 h without data); Nov 2026 full up to NOW;
     Aug 2026 empty."""
     s = SqliteStore(tmp_path_factory.mktemp("partial") / "s.sqlite3", StoreSettings(min_free_mb=0))
-    s.write(real(synthetic_history(INV, at(2026, 9, 1), at(2026, 10, 1), seed=11)))
-    s.write(real(synthetic_history(INV, at(2026, 10, 30, 20), at(2026, 11, 1), seed=12)))
-    s.write(real(synthetic_history(INV, at(2026, 11, 1), NOW, seed=13)))
+    s.write(real(synthetic_history(INV, at(2026, 9, 1), at(2026, 10, 1), seed=11, step_s=STEP)))
+    s.write(real(synthetic_history(INV, at(2026, 10, 30, 20), at(2026, 11, 1), seed=12, step_s=STEP)))
+    s.write(real(synthetic_history(INV, at(2026, 11, 1), NOW, seed=13, step_s=STEP)))
     return s
 
 
 @pytest.fixture(scope="module")
 def sim_store(tmp_path_factory: pytest.TempPathFactory) -> SqliteStore:
     s = SqliteStore(tmp_path_factory.mktemp("sim") / "s.sqlite3", StoreSettings(min_free_mb=0))
-    s.write(list(synthetic_history(INV, at(2026, 9, 1), at(2026, 11, 1), seed=14)))
+    s.write(list(synthetic_history(INV, at(2026, 9, 1), at(2026, 11, 1), seed=14, step_s=STEP)))
     return s
 
 
@@ -148,8 +149,21 @@ def _cfg(tmp_path: Path, store: SqliteStore) -> Path:
 
 
 def _cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wifiwatch.cli", *args, "--config", str(cfg)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    """The CLI in this process (``wifiwatch.cli.main`` as the console script runs it): a subprocess per call
+    would cost seconds of imports each."""
+    from wifiwatch.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["wifiwatch", *args, "--config", str(cfg)])
+        mp.setattr(sys, "stdout", out)
+        mp.setattr(sys, "stderr", err)
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code
+    return subprocess.CompletedProcess(args, int(code or 0), out.getvalue(), err.getvalue())
 
 
 def test_cli_exit_codes_on_partial_and_empty_data(real_store: SqliteStore, tmp_path: Path) -> None:
@@ -179,6 +193,35 @@ def test_capacity_csv_without_overload_has_a_header_and_a_note(real_store: Sqlit
     lines = text.splitlines()
     assert lines[0].startswith("site,ap,name,capacity,hours_over") and "coverage_pct" in lines[0]
     assert "該当なし" in lines[1]
+
+
+# -- a month after raw rows were pruned --------------------------------------------------------------------
+def test_month_after_pruning_is_reported_from_the_hourly_rollup(tmp_path: Path) -> None:
+    """Raw rows are kept 35 days, the hourly rollup 400: July's report written in September still has its
+    availability, usage and coverage; only the list of single outages is gone, and says so ("-")."""
+    s = SqliteStore(tmp_path / "s.sqlite3", StoreSettings(min_free_mb=0, raw_retention_days=35))
+    s.write(real(synthetic_history(INV, at(2026, 7, 1), at(2026, 8, 1), seed=21, step_s=STEP)))
+    p = month_period("2026-07", NOW.timestamp())
+    before_a = {(r["site"], r["ap"]): r for r in availability_rows(INV, s, p)}
+    before_u = {r["id"]: r for r in usage_rows(INV, s, p)}
+    s.rollup(int(at(2026, 8, 1, 1).timestamp() * 1e9))
+    raw, _ = s.prune(int(at(2026, 9, 5).timestamp() * 1e9))
+    assert raw > 0 and s.query("ap_ping", *p.ns) == []  # July's raw rows are gone
+    after_a = availability_rows(INV, s, p)
+    for r in after_a:
+        b = before_a[r["site"], r["ap"]]
+        assert r["coverage_pct"] == pytest.approx(b["coverage_pct"], abs=0.2) and r["provisional"] is False
+        assert r["availability_pct"] == pytest.approx(b["availability_pct"], abs=0.01), r["ap"]
+        if b["down_h"] > 0:
+            assert r["outages"] is None and r["mttr_min"] is None  # not 0: the single samples are gone
+    for r in usage_rows(INV, s, p):
+        assert r["client_hours"] == pytest.approx(before_u[r["id"]]["client_hours"], rel=0.01), r["id"]
+        assert r["provisional"] is False
+    html = write_monthly(INV, s, "2026-07", tmp_path / "jul", "ja", now=NOW.timestamp(),
+                         formats=("html",))[0].read_text(encoding="utf-8")
+    assert "（参考値）" not in html and "<td>-</td>" in html  # firm figures; outage counts unknown, not 0
+    ok = usage_export(INV, s, ["2026-07"], now=NOW.timestamp())
+    assert ok.rows and not ok.withheld
 
 
 # -- simulated history ------------------------------------------------------------------------------------
@@ -217,3 +260,77 @@ def test_simulated_and_real_months_are_not_compared(sim_store: SqliteStore, real
     # The simulated store's September is as well covered as October: compared (both simulated).
     both = _ap(usage_rows(INV, sim_store, _period("2026-10")))
     assert both["change_pct"] is not None and both["change_prev_note"] == ""
+
+
+# -- 年度 (fiscal year) report ------------------------------------------------------------------------------
+def test_fiscal_year_in_progress_labels_months_to_come_and_reference_values(real_store: SqliteStore,
+                                                                              tmp_path: Path) -> None:
+    from analytics.fiscal import write_fiscal
+
+    files = write_fiscal(INV, real_store, 2026, tmp_path, "ja", now=NOW.timestamp(), formats=("html", "csv", "xlsx"),
+                         era="reiwa")
+    html = files[0].read_text(encoding="utf-8")
+    assert "年度報告 令和8年度" in html and "令和8年4月1日〜令和9年3月31日" in html and "集計時点" in html
+    assert 'data-in-progress="true"' in html and "施策16" in html and "施策17" in html
+    months = list(csv.DictReader(io.StringIO((tmp_path / "fiscal-2026-months.csv").read_text("utf-8-sig"))))
+    by = {(r["month"], r["site"]): r for r in months}
+    assert by["2026-12", "omachi"]["remarks"] == "未到来" and by["2027-03", "omachi"]["coverage_pct"] == ""
+    assert by["2026-09", "omachi"]["provisional"] == "false" and float(by["2026-09", "omachi"]["coverage_pct"]) > 99
+    assert by["2026-10", "omachi"]["provisional"] == "true" and "参考値" in by["2026-10", "omachi"]["remarks"]
+    assert by["2026-11", "omachi"]["in_progress"] == "true"
+    sites = list(csv.DictReader(io.StringIO((tmp_path / "fiscal-2026-sites.csv").read_text("utf-8-sig"))))
+    # a year with Sep, 28 h of Oct and 20 days of Nov is a reference value; no comparison with an empty FY2025
+    assert all(r["provisional"] == "true" and float(r["coverage_pct"]) < 30 for r in sites)
+    assert all(r["change_prev_fy_pct"] == "" and r["change_prev_fy_note"] for r in sites)
+    measures = list(csv.DictReader(io.StringIO((tmp_path / "fiscal-2026-measures.csv").read_text("utf-8-sig"))))
+    assert [m["measure"] for m in measures] == ["16", "17"] and "整備済み 1 か所" in measures[0]["progress"]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(tmp_path / "fiscal-2026-ja.xlsx")
+    assert [ws.title for ws in wb.worksheets] == ["拠点別", "月別", "施策別"]
+    assert any("集計中" in str(c.value) for c in wb.worksheets[0]["A"][:6])
+
+
+def test_fiscal_year_of_simulated_history_and_of_no_data(sim_store: SqliteStore, tmp_path: Path) -> None:
+    from analytics.fiscal import write_fiscal
+
+    html = write_fiscal(INV, sim_store, 2026, tmp_path, "ja", now=NOW.timestamp(),
+                        formats=("html",))[0].read_text(encoding="utf-8")
+    assert 'data-simulated="true"' in html and "模擬データ" in html
+    with pytest.raises(NoData, match="2025年度: データがありません"):
+        write_fiscal(INV, sim_store, 2025, tmp_path / "fy25", "ja", now=NOW.timestamp(), formats=("html",))
+    r = _cli(_cfg(tmp_path, sim_store), "report", "fiscal", "--year", "2025", "--out", str(tmp_path / "x"),
+             "--no-pdf")
+    assert r.returncode == 3 and "データがありません" in r.stderr
+
+
+def test_reports_print_to_pdf_in_chromium(real_store: SqliteStore, tmp_path: Path) -> None:
+    from analytics.export import chromium
+
+    if chromium() is None:
+        pytest.skip("needs Debian's chromium")
+    files = write_monthly(INV, real_store, "2026-10", tmp_path, "ja", now=NOW.timestamp(), formats=("pdf",))
+    assert [f.suffix for f in files] == [".pdf"]
+    data = files[0].read_bytes()
+    assert data.startswith(b"%PDF-") and data.count(b"/Type /Page") >= 2 and len(data) > 30_000
+
+
+def test_monthly_job_mails_the_report_once_written(real_store: SqliteStore, tmp_path: Path, smtp_server: Any) -> None:
+    from analytics.monthly_job import write_previous_month
+    from core.inventory import AlertChannel, ReportSettings
+
+    ch = AlertChannel(name="office-mail", type="email", smtp_host="127.0.0.1", smtp_port=smtp_server.port,
+                      starttls=False, sender="wifiwatch@city.example", to=["duty@city.example"])
+    inv = INV.model_copy(update={
+        "alerts": INV.alerts.model_copy(update={"channels": [ch]}),
+        "reports": ReportSettings(dir=str(tmp_path / "reports"), email_to=["soumu@city.example", "kikaku@city.example"],
+                                  email_channel="office-mail")})
+    files = write_previous_month(inv, real_store, at(2026, 12, 1, 0))  # November: data up to the 20th
+    assert files and [m["To"] for m in smtp_server.box.messages] == ["soumu@city.example, kikaku@city.example"]
+    msg = smtp_server.box.messages[0]
+    assert "月次報告 2026年11月" in str(msg["Subject"])
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "対象期間" in body and "参考値" in body
+    names = sorted(a.get_filename() for a in msg.iter_attachments())
+    assert names == ["monthly-2026-11-ja.pdf", "monthly-2026-11-ja.xlsx"]
+    assert write_previous_month(inv, real_store, at(2026, 12, 2, 0)) == [] and len(smtp_server.box.messages) == 1

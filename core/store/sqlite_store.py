@@ -37,6 +37,7 @@ from core.schema import FieldValue, Point
 from core.store import dbfile
 from core.store.columns import Columns, from_rows
 from core.store.dbfile import check_namespace
+from core.store.sqlite_hourly import HourlyReads
 
 log = logging.getLogger("wifiwatch.store")
 
@@ -174,7 +175,7 @@ def _is_disk_full(e: sqlite3.OperationalError) -> bool:
     return "full" in str(e).lower()
 
 
-class SqliteStore:
+class SqliteStore(HourlyReads):
     """Thread-safe: one connection guarded by a lock (writes come from the asyncio loop and scheduler threads)."""
 
     def __init__(

@@ -113,7 +113,8 @@ def _emit(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    report = typer.Typer(help="Availability, usage, capacity and monthly reports", no_args_is_help=True)
+    report = typer.Typer(help="Availability, usage, capacity, monthly and 年度 reports. Exit 3: the period holds "
+                         "no data (データがありません).", no_args_is_help=True)
     app.add_typer(report, name="report")
 
     def period_cmd(kind: str) -> Any:
@@ -194,5 +195,42 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"{e} (or use --no-pdf)") from None
         except ValueError as e:
             raise UserError(str(e)) from None
+        for f in files:
+            console.print(str(f), markup=False, highlight=False)
+
+    @report.command("fiscal")
+    def fiscal(
+        year: Annotated[str, typer.Option("--year", help="Fiscal year, e.g. 2026 (April 2026 - March 2027)")],
+        out: Annotated[Path, typer.Option("--out", help="Folder for the HTML report, CSV, .xlsx and PDF")],
+        config: ConfigOpt = None,
+        lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
+        source: SourceOpt = "sqlite",
+        era: EraOpt = None,
+        pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print the HTML to PDF (Chromium)")] = True,
+    ) -> None:
+        """年度 (April-March) report per site, per month and per plan measure 16/17 with the plan's progress.
+
+        Exit 3 when the year holds no data (データがありません); nothing is written then."""
+        from analytics.coverage import NoData
+        from analytics.export import PdfError
+        from analytics.fiscal import parse_fy, write_fiscal
+        from analytics.monthly import FORMATS
+
+        if lang not in ("ja", "en"):
+            raise UserError("--lang must be ja or en")
+        _era(era)
+        try:
+            fy = parse_fy(year)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        inv = load_inventory(config)
+        reader = open_reader(inv, source, resolver_for(inv, config))
+        formats = FORMATS if pdf else tuple(f for f in FORMATS if f != "pdf")
+        try:
+            files = write_fiscal(inv, reader, fy, out, lang, formats=formats, era=era)
+        except NoData as e:
+            raise no_data(str(e)) from None
+        except PdfError as e:
+            raise UserError(f"{e} (or use --no-pdf)") from None
         for f in files:
             console.print(str(f), markup=False, highlight=False)
