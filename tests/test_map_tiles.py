@@ -125,6 +125,13 @@ def test_not_an_archive_is_a_clear_error(tmp_path: Path, capsys: Any, monkeypatc
     code, _, err = run_cli(capsys, monkeypatch, "tiles", "info", "--config", str(ROOT / "config" / "sites.toml"),
                            "--file", str(bad))
     assert code == 2 and "not a PMTiles" in err
+    from maps.tiles import Band, write_archive
+
+    evil = tmp_path / "e.pmtiles"  # an archive from elsewhere whose metadata tries to name files outside
+    write_archive(evil, [(1, 0, 0, b"x")], [Band(1, 1, (0, 0, 1, 1))], {"format": "png/../../../escaped"})
+    with TileCache(evil) as cache, pytest.raises(TileError, match="not png"):
+        cache.extract(tmp_path / "ex")
+    assert not list(tmp_path.rglob("*escaped*"))
 
 
 def test_demo_background_says_it_is_not_a_map(tmp_path: Path) -> None:

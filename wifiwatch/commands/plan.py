@@ -19,6 +19,18 @@ if TYPE_CHECKING:
     from analytics.planner.plan import PlanResult, Scenario
 
 
+# The options that choose a plan's budget and rounds; `wifiwatch map` takes the same ones.
+BudgetOpt = Annotated[int | None, typer.Option("--budget", help="Yen for one round (default 5,000,000)")]
+CountOpt = Annotated[int | None, typer.Option("--count", help="At most K sites per round")]
+RoundsOpt = Annotated[str | None, typer.Option("--rounds", help="Fiscal years, e.g. 2029,2031")]
+BudgetPerRoundOpt = Annotated[int | None, typer.Option("--budget-per-round", help="Yen each round")]
+RoundBudgetsOpt = Annotated[str | None, typer.Option("--round-budgets", help="Yen per round, e.g. 3000000,5000000")]
+CarryOverOpt = Annotated[bool, typer.Option("--carry-over", help="Unspent money moves to the next round")]
+ForceOpt = Annotated[str | None, typer.Option("--force", help="Candidate ids to fund in any case")]
+ExcludeOpt = Annotated[str | None, typer.Option("--exclude", help="Candidate ids never to fund")]
+DemandCsvOpt = Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
+
+
 def observed_from_store(inv: Inventory, days: int = 30) -> Any:
     """Observed demand from the embedded store over the last ``days``, or None when there is no store yet."""
     from analytics.planner.observed import observed_from_store as load
@@ -141,16 +153,14 @@ def register(app: typer.Typer) -> None:
     @app.command("rank")
     def rank(
         config: ConfigOpt = None,
-        budget: Annotated[int | None, typer.Option("--budget", help="Yen for one round (default 5,000,000)")] = None,
-        count: Annotated[int | None, typer.Option("--count", help="At most K sites per round")] = None,
-        rounds: Annotated[str | None, typer.Option("--rounds", help="Fiscal years, e.g. 2029,2031")] = None,
-        budget_per_round: Annotated[int | None, typer.Option("--budget-per-round", help="Yen each round")] = None,
-        round_budgets: Annotated[str | None, typer.Option("--round-budgets",
-                                                          help="Yen per round, e.g. 3000000,5000000")] = None,
-        carry_over: Annotated[bool, typer.Option("--carry-over", help="Unspent money moves to the next round")]
-        = False,
-        force: Annotated[str | None, typer.Option("--force", help="Candidate ids to fund in any case")] = None,
-        exclude: Annotated[str | None, typer.Option("--exclude", help="Candidate ids never to fund")] = None,
+        budget: BudgetOpt = None,
+        count: CountOpt = None,
+        rounds: RoundsOpt = None,
+        budget_per_round: BudgetPerRoundOpt = None,
+        round_budgets: RoundBudgetsOpt = None,
+        carry_over: CarryOverOpt = False,
+        force: ForceOpt = None,
+        exclude: ExcludeOpt = None,
         population: Annotated[Path | None, typer.Option("--population",
                                                         help="e-Stat census mesh CSV (JIS X 0410 codes)")] = None,
         shelters: Annotated[Path | None, typer.Option("--shelters",
@@ -164,8 +174,7 @@ def register(app: typer.Typer) -> None:
         district_min: Annotated[int, typer.Option("--district-min", help="At least N sites in each 地区")] = 0,
         district_max: Annotated[int | None, typer.Option("--district-max", help="At most N sites in any 地区")]
         = None,
-        demand_csv: Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
-        = None,
+        demand_csv: DemandCsvOpt = None,
         map_out: Annotated[Path | None, typer.Option("--map", help="Also draw the plan on a map (HTML)")] = None,
         sensitivity: Annotated[bool, typer.Option("--sensitivity/--no-sensitivity",
                                                   help="Re-solve with radii and visitors varied")] = True,
