@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
+from wifiwatch.common import ConfigOpt, UserError, console, err, error_line, load_inventory, resolver_for
 
 LangOpt = Annotated[str, typer.Option("--lang", help="ja or en (messages)")]
 
@@ -106,8 +106,7 @@ def register(app: typer.Typer) -> None:
         except o.OpenDataError as e:
             raise UserError(e.text(lang)) from None
         for w in warnings:
-            err.print(f"[yellow]{t['warn']}:[/yellow] ", end="", highlight=False)
-            err.print(w, highlight=False, markup=False)
+            error_line(w, t["warn"])
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data)
