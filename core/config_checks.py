@@ -53,12 +53,14 @@ def _tables(data: Any, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _devices(data: dict[str, Any]) -> Iterator[tuple[Path_, dict[str, Any], str]]:
-    """(path, table, role) of every uplink and AP."""
+    """(path, table, role) of every uplink, AP and controller."""
     for i, site in _tables(data, "sites"):
         if isinstance(site.get("uplink"), dict):
             yield ("sites", i, "uplink"), site["uplink"], "uplink"
         for j, ap in _tables(site, "aps"):
             yield ("sites", i, "aps", j), ap, "ap"
+    for i, ctl in _tables(data, "controllers"):  # controllers share the device id and address space
+        yield ("controllers", i), ctl, "controller"
 
 
 def check(data: Any, known_vendors: set[str] | None) -> list[Finding]:

@@ -145,6 +145,20 @@ class Device(_Model):
         return v
 
 
+class ControllerMatch(_Model):
+    """How an AP is found among the APs its controller reports: any given key that matches."""
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    mac: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$")
+    serial: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one(self) -> ControllerMatch:
+        if self.name is None and self.mac is None and self.serial is None:
+            raise ValueError("give at least one of name, mac, serial")
+        return self
+
+
 class AccessPoint(Device):
     vendor: str = "auto"
     model: str | None = None
@@ -157,10 +171,34 @@ class AccessPoint(Device):
     # Which recording the simulated fleet serves for this AP (wifiwatch/sim/data/<name>.snmprec);
     # defaults to the vendor profile's name, or "generic". Ignored outside the simulator.
     simulate_as: str | None = None
+    # An AP managed by a controller ([[controllers]]): which row of the controller's AP table is this AP
+    # (by name, MAC or serial), and whether its up/down comes from the controller's join state (for APs that
+    # cannot be pinged: behind NAT, on LTE uplinks) instead of ping.
+    controller: str | None = Field(None, pattern=ID_PATTERN)
+    controller_match: ControllerMatch | None = None
+    availability_from: Literal["ping", "controller"] = "ping"
+
+    @model_validator(mode="after")
+    def _controller_complete(self) -> AccessPoint:
+        if self.controller_match is not None and self.controller is None:
+            raise ValueError("controller_match needs controller (the id of a [[controllers]] entry)")
+        if self.availability_from == "controller" and (self.controller is None or self.controller_match is None):
+            raise ValueError('availability_from = "controller" needs controller and controller_match')
+        return self
 
     _names = field_validator("model", "name_ja", "name_en")(_one_line)
     _lat = field_validator("lat")(_in_range("lat", JAPAN_LAT))
     _lon = field_validator("lon")(_in_range("lon", JAPAN_LON))
+
+
+class Controller(Device):
+    """A wireless controller (WLC, Catalyst 9800, SmartZone, Unleashed master, FortiGate, Meraki cloud, Huawei
+    AC): one SNMP target reporting many APs. Its APs are listed under their sites with ``controller = id``."""
+
+    site: str = Field(pattern=ID_PATTERN, description="the site it is installed at (its own series go there)")
+    vendor: str = "auto"
+    name_ja: str | None = None
+    name_en: str | None = None
 
 
 class Uplink(Device):
@@ -468,6 +506,7 @@ class Inventory(_Model):
     maintenance: list[Maintenance] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
+    controllers: list[Controller] = Field(default_factory=list)
 
     _names = field_validator("city_ja", "city_en")(_one_line)
 
@@ -484,7 +523,25 @@ class Inventory(_Model):
             raise ValueError(f"reports.email_channel: no [[alerts.channels]] of type email named '{name}'")
         return self
 
+    @model_validator(mode="after")
+    def _controllers_exist(self) -> Inventory:
+        ids = {c.id for c in self.controllers}
+        sites = {s.id for s in self.sites}
+        for c in self.controllers:
+            if c.site not in sites:
+                raise ValueError(f"controller {c.id}: site '{c.site}' is not in [[sites]]")
+        for site in self.sites:
+            for ap in site.aps:
+                if ap.controller is not None and ap.controller not in ids:
+                    raise ValueError(f"{ap.id}: controller '{ap.controller}' is not in [[controllers]] "
+                                     f"(known: {', '.join(sorted(ids)) or 'none'})")
+        return self
+
     # -- derived views -------------------------------------------------------------------------
+    def managed_by(self, controller_id: str) -> list[tuple[Site, AccessPoint]]:
+        """The APs that name ``controller_id`` as their controller."""
+        return [(s, ap) for s, ap in self.aps() if ap.controller == controller_id]
+
     def aps(self) -> list[tuple[Site, AccessPoint]]:
         return [(s, ap) for s in self.sites for ap in s.aps]
 

@@ -291,7 +291,11 @@ class TileCache:
 
     @property
     def tile_format(self) -> str:
-        return str(self._meta.get("format", "png"))
+        """png, jpg or webp: it names unpacked files, so nothing else from the archive gets that far."""
+        fmt = str(self._meta.get("format", "png"))
+        if fmt not in _TYPES:
+            raise TileError(f"{self.path}: tile format {fmt[:20]!r} is not png, jpg or webp")
+        return fmt
 
     def get(self, z: int, x: int, y: int) -> bytes | None:
         """One tile's bytes, or None where the archive has none (the console answers 404)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import folium
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -125,6 +125,13 @@ def test_not_an_archive_is_a_clear_error(tmp_path: Path, capsys: Any, monkeypatc
     code, _, err = run_cli(capsys, monkeypatch, "tiles", "info", "--config", str(ROOT / "config" / "sites.toml"),
                            "--file", str(bad))
     assert code == 2 and "not a PMTiles" in err
+    from maps.tiles import Band, write_archive
+
+    evil = tmp_path / "e.pmtiles"  # an archive from elsewhere whose metadata tries to name files outside
+    write_archive(evil, [(1, 0, 0, b"x")], [Band(1, 1, (0, 0, 1, 1))], {"format": "png/../../../escaped"})
+    with TileCache(evil) as cache, pytest.raises(TileError, match="not png"):
+        cache.extract(tmp_path / "ex")
+    assert not list(tmp_path.rglob("*escaped*"))
 
 
 def test_demo_background_says_it_is_not_a_map(tmp_path: Path) -> None:
@@ -158,3 +165,19 @@ def test_names_are_inert_in_html_and_js_template_literals(name: str) -> None:
     control = {chr(c) for c in range(32)} | {"\x7f", "\u2028", "\u2029"}
     back = html.unescape(out)  # what the browser shows: the same characters, a space for line breaks
     assert [c for c in back if c != " "] == [c for c in name if c != " " and c not in control]
+
+
+@given(st.floats(24.0, 45.0), st.floats(123.0, 153.0), st.floats(1e-4, 0.05), st.floats(1e-4, 0.05),
+       st.integers(5, 16))
+@example(35.0, 135.0, 0.01, 0.01, 10)  # the area starts on a tile edge
+def test_tiles_covering_holds_every_point_of_the_area(lat: float, lon: float, dlat: float, dlon: float,
+                                                       z: int) -> None:
+    import mercantile
+
+    from maps.tiles import Band, tiles_covering
+
+    got = set(tiles_covering([Band(z, z, (lon, lat, lon + dlon, lat + dlat))]))
+    for fy in (0.001, 0.37, 0.999):  # inside the area: a point on its very edge only touches a tile
+        for fx in (0.001, 0.61, 0.999):
+            t = mercantile.tile(lon + fx * dlon, lat + fy * dlat, z)
+            assert (t.z, t.x, t.y) in got

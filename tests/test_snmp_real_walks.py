@@ -253,6 +253,16 @@ def test_steady_state_poll_is_one_or_two_pdus(polled: dict[str, Polled], profile
     # Cisco Business Wireless 240AC: the AireOS profile (its WLAN table answers).
     ("1.3.6.1.4.1.9.6.1.37.240.1", "Cisco Business Wireless", {"1.3.6.1.4.1.14179.2.1.1.1.2": True},
      "cisco_aireos"),
+    # ZoneDirector and Unleashed share a sysObjectID; each has its own MIB.
+    ("1.3.6.1.4.1.25053.3.1.5.15", "Ruckus Wireless ZD1200", {"1.3.6.1.4.1.25053.1.2.2.1.1.1.1.1.1": True},
+     "ruckus_zonedirector"),
+    ("1.3.6.1.4.1.25053.3.1.5.15", "Ruckus Unleashed", {"1.3.6.1.4.1.25053.1.15.1.1.1.15.2": True},
+     "ruckus_unleashed"),
+    # Catalyst 9800: a Cisco IOS product OID, found by sysDescr and confirmed by its WLAN table.
+    ("1.3.6.1.4.1.9.1.2391", "Cisco IOS Software [Cupertino], C9800 Software (C9800_IOSXE-K9), Version 17.9",
+     {"1.3.6.1.4.1.14179.2.1.1.1.2": True}, "cisco_9800"),
+    # Japanese-market APs without a published client MIB: recognised, IF-MIB only.
+    ("1.3.6.1.4.1.1182.1.99", "WLX402 Rev.16.00.18", {}, "yamaha_wlx"),
     # A Cisco switch is not an autonomous AP.
     ("1.3.6.1.4.1.9.1.1208", "Cisco IOS Software, C2960X", {}, "generic"),
     # Aruba Instant: 8.4+ has aiRadioClientNum, 6.x only aiClientTable.
@@ -373,3 +383,51 @@ def test_an_agent_with_thousands_of_names_is_capped_counted_and_logged(agent: Ag
     assert after["ssids"] - before["ssids"] == 2 * (MANY - caps.ssids)
     warned = [r for r in caplog.records if "more series than allowed" in r.getMessage()]
     assert len(warned) == 1  # once while it lasts, not every poll
+
+
+# -- radio health (issue 14, point 5) --------------------------------------------------------------------
+
+RADIO = json.loads((REAL_DIR / "radio_expected.json").read_text(encoding="utf-8"))["walks"]
+# zyxelnwa.snmprec is not in OID order (radio 2's rows follow radio 1's other columns): snmpsim answers a
+# GETNEXT in file order, so walking a column stops after radio 1 (LibreNMS GETs each OID instead).
+UNWALKABLE = {("zyxelnwa", "1.3.6.1.4.1.890.1.15.3.5.1.1.6.2")}
+PHYSICAL = {"frequency_mhz": (2400, 7125), "noise_dbm": (-130, -20), "tx_power_dbm": (-10, 40),
+            "utilization_pct": (0, 100)}
+
+
+@pytest.mark.parametrize("walk", sorted(w for w in RADIO if PROFILE[w] != "generic"))
+def test_radio_health_matches_librenms(polled: dict[str, Polled], profiles: Profiles, walk: str) -> None:
+    """Every LibreNMS radio sensor read from a column our profile declares has the same value in ap_radio."""
+    prof = profiles[PROFILE[walk]]
+    columns = {r.oid for r in prof.radio}
+    res = polled[walk].named[-1]
+    checked = 0
+    for sensor in RADIO[walk]:
+        if not any(sensor["oid"].startswith(c + ".") for c in columns):
+            continue
+        lo, hi = PHYSICAL[sensor["metric"]]
+        if not lo <= sensor["value"] <= hi:  # a disabled radio's 0: unknown, not written
+            assert all(sensor["metric"] not in h or h[sensor["metric"]] != sensor["value"] for h in res.radios.values())
+            continue
+        if (walk, sensor["oid"]) in UNWALKABLE:
+            continue
+        values = [h.get(sensor["metric"]) for h in res.radios.values()]
+        assert sensor["value"] in values, (walk, sensor, res.radios)
+        checked += 1
+    if prof.radio:
+        assert checked, f"{walk}: profile {prof.id} declares radio columns but none was checked"
+    for health in res.radios.values():  # the band is derived wherever a channel or frequency is known
+        if "frequency_mhz" in health or "channel" in health:
+            assert health["band"] in ("2.4GHz", "5GHz", "6GHz"), health
+
+
+def test_radio_points_follow_the_schema(polled: dict[str, Polled]) -> None:
+    from collector.snmp.poller import to_points
+    from core.schema import MEASUREMENTS
+
+    res = polled["airos"].named[-1]
+    points = [p for p in to_points("s", "a", "ap", res, 0, None) if p.measurement == "ap_radio"]
+    assert [(p.tags["radio"], p.fields) for p in points] == [
+        ("wlan0", {"frequency_mhz": 5745.0, "tx_power_dbm": 27.0, "noise_dbm": -103.0, "band": "5GHz"})]
+    tags, fields = MEASUREMENTS["ap_radio"]
+    assert set(points[0].tags) == set(tags) and set(points[0].fields) <= set(fields)

@@ -193,8 +193,8 @@ def violations(p: Problem, picks: Sequence[int], rounds: Sequence[int]) -> list[
 
 
 def _milp(c: np.ndarray, cons: list[LinearConstraint], integrality: np.ndarray, lb: np.ndarray, ub: np.ndarray,
-          tight: bool) -> Any:
-    opts: dict[str, object] = {"disp": False, "mip_rel_gap": 0.0}
+          tight: bool, rel_gap: float = 0.0) -> Any:
+    opts: dict[str, object] = {"disp": False, "mip_rel_gap": rel_gap}
     if tight:
         opts.update(TIGHT)
     with warnings.catch_warnings():
@@ -228,10 +228,12 @@ def _ties(p: Problem, n: int) -> np.ndarray:
     return np.concatenate([base + 1e-8 * r for r in range(n)])
 
 
-def solve_plan(p: Problem) -> Solution:
+def solve_plan(p: Problem, rel_gap: float = 0.0) -> Solution:
     """The joint plan: max coverage after the last round, then the schedule that covers most early on.
 
-    Raises InfeasibleError when no plan meets the constraints, SolverError when HiGHS proves nothing.
+    ``rel_gap`` > 0 stops HiGHS within that relative gap (the sensitivity re-solves): such a plan is feasible
+    and checked but not proven optimal. Raises InfeasibleError when no plan meets the constraints, SolverError
+    when HiGHS proves nothing.
     """
     n, r_n = p.n_cand, p.n_rounds
     if n == 0 or r_n == 0:
@@ -271,7 +273,7 @@ def solve_plan(p: Problem) -> Solution:
     tight = False
     resolves = 0
     for resolves in range(MAX_RESOLVES + 1):  # noqa: B007 (the count is reported)
-        res = _milp(c, cons + cuts, integrality, lb, ub, tight)
+        res = _milp(c, cons + cuts, integrality, lb, ub, tight, rel_gap)
         status = getattr(res, "status", None)
         x = getattr(res, "x", None)
         if status == 2:  # cuts only ever remove integer points that break a constraint: none is left
@@ -298,6 +300,8 @@ def solve_plan(p: Problem) -> Solution:
         raise SolverError(f"HiGHS's integer picks kept breaking constraints after {MAX_RESOLVES} re-solves: "
                           f"{'; '.join(bad)}")
     gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+    if rel_gap > 0:
+        gap = max(gap, 1.0)  # stopped early on purpose: never called proven
     covered = covered_weight(picks, w, p.cover)
     solver_value = float(-(res.fun - c[:n_x] @ x[:n_x]))
     if abs(covered - solver_value) > 1e-6 * max(1.0, abs(covered)) + 1e-6:

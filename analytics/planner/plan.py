@@ -43,6 +43,9 @@ VARIANT_LABEL = {"ja": {("radius", 0.8): "電波到達半径-20%", ("radius", 1.
 KINDS = ("candidate", "event", "mesh", "shelter", "spill", "csv")  # demand kinds, in the order figures list them
 SCORE_UNIT = {"ja": "人/年/百万円", "en": "visitors/yr per million yen"}
 COVERED_BY_PICKS_SHARE = 0.5
+# The variants ask "does this pick survive a 20 % change", not for a proof: stopping within 0.01 % of the
+# optimum keeps a city-scale run to a few solves' time (docs/benchmarks/planner.md).
+SENSITIVITY_GAP = 1e-4
 
 
 class PlannerInputError(ValueError):
@@ -375,6 +378,11 @@ def _fmt_people(x: float, lang: str) -> str:
     return f"{x:,.0f}"
 
 
+def fmt_yen(v: float) -> str:
+    """Yen with the precision a small figure needs: 0.52, 2.1, 1,234."""
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}" if v >= 1 else f"{v:.2f}"
+
+
 def fmt_distance(m: float, lang: str = "ja") -> str:
     """About 70 m, about 7.1 km: metres below 1,000 m, km from there."""
     if m < 1000:
@@ -408,9 +416,11 @@ def make_plan(inv: Inventory, scenario: Scenario | None = None,
     left = inp.w.copy()
     greedy_total = 0.0
     taken: set[int] = set()
+    carry = 0
     for b in budgets:
         free = [j for j in range(n) if j not in taken and j not in prob.exclude]
-        g = solve_greedy(left, inp.cover[:, free], prob.costs[free], b, s.count)
+        g = solve_greedy(left, inp.cover[:, free], prob.costs[free], b + carry, s.count)
+        carry = b + carry - g.cost if s.carry_over else 0
         greedy_total += g.covered
         for k in g.picks:
             taken.add(free[k])
@@ -437,7 +447,7 @@ def make_plan(inv: Inventory, scenario: Scenario | None = None,
                 against = {c.id: 1 - f if j in picked else 1 + f for j, c in enumerate(cands)}
                 vin = _inputs(inv, cands, _demand(inv, cands, s, observed, against), 1.0)
             try:
-                vs = solve_plan(_problem(vin, cands, s, budgets))
+                vs = solve_plan(_problem(vin, cands, s, budgets), SENSITIVITY_GAP)
             except InfeasibleError:
                 continue
             new = [cands[j].id for j in vs.picks if j not in picked]
@@ -586,13 +596,12 @@ def _why_not(j: int, c: Candidate, p: Problem, gain: int, alone: float, raw_alon
 
 
 def _overlapping_picks(j: int, sol: Solution, inp: _Inputs, cands: Sequence[Candidate]) -> list[str]:
-    rows = inp.cover.indices[inp.cover.indptr[j]:inp.cover.indptr[j + 1]]
-    out = []
-    for k in sol.picks:
-        mine = inp.cover.indices[inp.cover.indptr[k]:inp.cover.indptr[k + 1]]
-        if np.intersect1d(rows, mine).size:
-            out.append(cands[k].id)
-    return out
+    """The picks that reach some of the same demand points as candidate j (one sparse product)."""
+    if not sol.picks:
+        return []
+    a = inp.cover.astype(np.int32)
+    shared = np.asarray((a[:, [j]].T @ a[:, list(sol.picks)]).todense()).ravel()
+    return [cands[k].id for k, n in zip(sol.picks, shared, strict=True) if n > 0]
 
 
 def _rationale(inv: Inventory, r: CandidateResult, s: Scenario, cands: Sequence[Candidate], sol: Solution,
@@ -605,7 +614,7 @@ def _rationale(inv: Inventory, r: CandidateResult, s: Scenario, cands: Sequence[
         site = inv.site(r.nearest_site)
         d = fmt_distance(r.distance_to_nearest_ap_m, s.lang)
         where = (f"{site.name_ja}の{len(site.aps)}APから{d}離れ" if ja else
-                 f"{d} from the {len(site.aps)} APs of {site.name_en}")
+                 f"{d} from the {len(site.aps)} AP{'s' if len(site.aps) != 1 else ''} of {site.name_en}")
     given = (f"年間来訪者{_fmt_people(r.annual_visitors, 'ja')}人" if ja else
              f"{r.annual_visitors:,} visitors a year")
     if r.event_day_visitors:
@@ -625,9 +634,9 @@ def _rationale(inv: Inventory, r: CandidateResult, s: Scenario, cands: Sequence[
                 f"{where}; {given}; newly covers {r.newly_covered_visitors:,} visitors a year{split}")
         if r.cost_per_visitor_yen is not None:
             text += (f"。{r.life_years}年間の総費用{r.life_cost_yen:,}円（運用{r.running_cost_yen_per_year:,}円/年）、"
-                     f"1人あたり約{r.cost_per_visitor_yen:,.0f}円" if ja else
+                     f"1人あたり約{fmt_yen(r.cost_per_visitor_yen)}円" if ja else
                      f"; {r.life_years}-year cost {r.life_cost_yen:,} yen (running {r.running_cost_yen_per_year:,} "
-                     f"yen a year), about {r.cost_per_visitor_yen:,.0f} yen per visitor")
+                     f"yen a year), about {fmt_yen(r.cost_per_visitor_yen)} yen per visitor")
         for u in r.unstable:
             rep = "、".join(names[i] for i in u["replaced_by"]) if ja else ", ".join(names[i] for i in u["replaced_by"])
             text += (f"。{u['variation']}では外れ、代わりに{rep or 'なし'}" if ja else

@@ -87,6 +87,8 @@ class AlertEngine:
                 self.devices[site.uplink.id] = (site, site.uplink, "uplink")
             for ap in site.aps:
                 self.devices[ap.id] = (site, ap, "ap")
+        for ctl in inv.controllers:  # one device: a silent controller is one incident, its APs go unknown
+            self.devices[ctl.id] = (inv.site(ctl.site), ctl, "controller")
         self.channels = {c.name: c for c in inv.alerts.channels}
 
     def windows(self) -> list[Maintenance]:

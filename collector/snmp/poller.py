@@ -29,7 +29,7 @@ from collector.snmp.client import (
 )
 from collector.snmp.counters import CounterSample, rates
 from collector.snmp.detect import Detection, detect
-from collector.snmp.profiles import GENERIC, ClientTable, Profile, Profiles
+from collector.snmp.profiles import GENERIC, ClientTable, Profile, Profiles, RadioColumn
 from core.inventory import Device, Inventory, Site
 from core.logs import kv
 from core.schema import Point
@@ -87,6 +87,18 @@ class IfSample:
     index: int | None = None  # ifIndex (the key its counters are kept under)
 
 
+@dataclass(frozen=True, slots=True)
+class ControllerAp:
+    """One AP as its controller reports it (profile ``[aps]``); matched to sites.toml by collector/controllers.py."""
+
+    index: str
+    name: str | None
+    mac: str | None  # aa:bb:cc:dd:ee:ff
+    serial: str | None
+    joined: bool | None  # None: the profile has no join state
+    clients: int | None
+
+
 @dataclass(slots=True)
 class PollResult:
     device_id: str
@@ -108,6 +120,8 @@ class PollResult:
     dropped: list[str] = field(default_factory=list)  # values ignored as implausible or malformed
     capped: dict[str, int] = field(default_factory=dict)  # series kind -> rows not written (SeriesCaps)
     detection: Detection | None = None  # set when this poll (re)detected the vendor
+    aps: list[ControllerAp] = field(default_factory=list)  # controllers: every AP they report
+    radios: dict[str, dict[str, float | str]] = field(default_factory=dict)  # label -> radio health
 
 
 @dataclass
@@ -250,6 +264,10 @@ class ApPoller:
         now = self.clock()
         if_names = _if_names(walked)
         _clients(profile, walked, system, if_names, res)
+        if profile.aps is not None:
+            res.aps = _controller_aps(profile, walked, res)
+        if profile.radio:
+            res.radios = _radios(profile, walked, if_names)
         if profile.interfaces.enabled:
             _interfaces(profile, walked, if_names, state, ticks, now, res, self.caps.interfaces)
         self._cap(res, state)
@@ -278,8 +296,9 @@ class ApPoller:
 
     def _cap(self, res: PollResult, state: _DeviceState) -> None:
         """Keep at most ``caps`` series per kind (the first in label order); count and log the rest."""
-        for kind, rows in (("radios", res.clients_by_radio), ("ssids", res.clients_by_ssid)):
-            limit = getattr(self.caps, kind)
+        for kind, rows in (("radios", res.clients_by_radio), ("ssids", res.clients_by_ssid),
+                           ("radio_health", res.radios)):
+            limit = getattr(self.caps, "radios" if kind == "radio_health" else kind)
             if len(rows) <= limit:
                 continue
             keep = set(sorted(rows)[:limit])
@@ -305,6 +324,12 @@ def _columns(profile: Profile, skip: frozenset[Oid]) -> list[Oid]:
         for src in (t.radio_from, t.ssid_from):
             if src and src not in ("index", "ifname"):
                 columns.append(parse_oid(src))
+    columns.extend(parse_oid(r.oid) for r in profile.radio)
+    columns.extend(parse_oid(r.radio_from) for r in profile.radio if r.radio_from not in ("index", "ifname"))
+    if profile.aps is not None:
+        a = profile.aps
+        columns.extend(parse_oid(c) for c in (a.name, a.serial, a.state, a.clients, a.clients_prefix,
+                                              None if a.mac in (None, "index") else a.mac) if c)
     if profile.interfaces.enabled or any("ifname" in (t.radio_from, t.ssid_from) for t in profile.clients):
         columns.extend(c for c in IF_COLUMNS if c not in skip)
     return list(dict.fromkeys(columns))
@@ -359,7 +384,7 @@ def _index_label(idx: Oid, part: str) -> str:
     return ".".join(str(i) for i in idx)
 
 
-def _row_key(table: ClientTable, idx: Oid) -> str | None:
+def _row_key(table: ClientTable | RadioColumn, idx: Oid) -> str | None:
     """The row's index label per ``index_part``; None when ``index_match`` rules the row out."""
     key = _index_label(idx, table.index_part)
     if table.index_match is None:
@@ -370,8 +395,8 @@ def _row_key(table: ClientTable, idx: Oid) -> str | None:
     return m.group(1) if m.groups() and m.group(1) is not None else key
 
 
-def _row_label(src: str | None, idx: Oid, key: str, table: ClientTable, walked: Mapping[Oid, Mapping[Oid, Var]],
-               if_names: Mapping[Oid, str], default_prefix: str) -> str:
+def _row_label(src: str | None, idx: Oid, key: str, table: ClientTable | RadioColumn,
+               walked: Mapping[Oid, Mapping[Oid, Var]], if_names: Mapping[Oid, str], default_prefix: str) -> str:
     raw: str | None = None
     if src == "ifname":
         raw = if_names.get(idx) or f"if{_index_label(idx, 'all')}"
@@ -449,6 +474,111 @@ def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: 
     elif profile.clients:
         res.error = f"profile '{profile.id}': client table(s) empty or not supported by this agent"
         res.error_kind = "no_such_object"
+
+
+# Physically possible values; anything else (a disabled radio's 0 dBm noise, a 0 MHz frequency) is unknown.
+RADIO_RANGE = {"channel": (1, 233), "frequency_mhz": (2400, 7125), "tx_power_dbm": (-10, 40),
+               "noise_dbm": (-130, -20), "utilization_pct": (0, 100)}
+
+
+def band_of(channel: float | None, frequency_mhz: float | None) -> str | None:
+    """2.4GHz / 5GHz / 6GHz from the frequency, else from the channel number (1-14: 2.4, 32-177: 5 GHz)."""
+    if frequency_mhz is not None:
+        return "2.4GHz" if frequency_mhz < 2500 else "5GHz" if frequency_mhz < 5925 else "6GHz"
+    if channel is not None:
+        return "2.4GHz" if channel <= 14 else "5GHz" if 32 <= channel <= 177 else None
+    return None
+
+
+def channel_frequency(channel: float) -> float | None:
+    """The centre frequency of a 2.4 or 5 GHz channel (6 GHz channels reuse numbers: not derivable)."""
+    if 1 <= channel <= 13:
+        return 2407 + 5 * channel
+    if channel == 14:
+        return 2484.0
+    if 32 <= channel <= 177:
+        return 5000 + 5 * channel
+    return None
+
+
+def _radios(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]],
+            if_names: Mapping[Oid, str]) -> dict[str, dict[str, float | str]]:
+    out: dict[str, dict[str, float | str]] = {}
+    for col in profile.radio:
+        for idx, var in walked.get(parse_oid(col.oid), {}).items():
+            key = _row_key(col, idx)
+            if key is None:
+                continue
+            value: float | None = None
+            if _int(var, ("Integer32", "Integer", "Gauge32", "Unsigned32")) is not None:
+                value = float(var.value) * col.scale  # type: ignore[arg-type]
+            elif col.text_numbers and var.type == "OctetString":
+                text = as_text(var.value)
+                # A leading number: "3.7", or a channel with its width suffix such as "36E" or "149+".
+                m = re.match(r"\s*(-?[0-9]{1,6}(\.[0-9]{1,3})?)", text or "")
+                if m is not None:
+                    value = float(m.group(1)) * col.scale
+            lo, hi = RADIO_RANGE[col.metric]
+            if value is None or not lo <= value <= hi:
+                continue
+            label = _row_label(col.radio_from, idx, key, col, walked, if_names, "radio")
+            out.setdefault(label, {})[col.metric] = round(value, 3)
+    for health in out.values():
+        ch = health.get("channel")
+        freq = health.get("frequency_mhz")
+        if freq is None and isinstance(ch, float):
+            derived = channel_frequency(ch)
+            if derived is not None:
+                health["frequency_mhz"] = derived
+        f = health.get("frequency_mhz")
+        band = band_of(ch if isinstance(ch, float) else None, f if isinstance(f, float) else None)
+        if band:
+            health["band"] = band
+    return out
+
+
+def _mac_text(raw: object) -> str | None:
+    data = raw.encode("latin-1", "replace") if isinstance(raw, str) else raw
+    if isinstance(data, bytes) and len(data) == 6:
+        return ":".join(f"{b:02x}" for b in data)
+    return None
+
+
+def _controller_aps(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], res: PollResult) -> list[ControllerAp]:
+    """Every AP row of the controller's table: name, MAC, serial, join state, clients (bounded by ``max``)."""
+    table = profile.aps
+    assert table is not None
+
+    def text(col: str | None, idx: Oid) -> str | None:
+        var = walked.get(parse_oid(col), {}).get(idx) if col else None
+        value = as_text(var.value) if var is not None and not var.missing else None
+        return value[:64] if value else None
+
+    names = walked.get(parse_oid(table.name), {})
+    per_ap: dict[Oid, int] = {}
+    if table.clients_prefix:
+        n = len(next(iter(names), ()))
+        for idx, var in walked.get(parse_oid(table.clients_prefix), {}).items():
+            v = _int(var)
+            if v is not None and 0 <= v <= MAX_CLIENTS_PER_AP:
+                per_ap[idx[:n]] = per_ap.get(idx[:n], 0) + v
+    out: list[ControllerAp] = []
+    for idx in list(names)[: table.max]:
+        if table.mac == "index":
+            mac = ":".join(f"{b:02x}" for b in idx) if len(idx) == 6 and all(0 <= b <= 255 for b in idx) else None
+        else:
+            mvar = walked.get(parse_oid(table.mac), {}).get(idx) if table.mac else None
+            mac = _mac_text(mvar.value) if mvar is not None else None
+        state = _int(walked.get(parse_oid(table.state), {}).get(idx)) if table.state else None
+        clients = _int(walked.get(parse_oid(table.clients), {}).get(idx)) if table.clients else per_ap.get(idx)
+        if clients is not None and not 0 <= clients <= MAX_CLIENTS_PER_AP:
+            res.dropped.append(f"{table.object or 'aps'}.{_index_label(idx, 'all')}: {clients} clients is implausible")
+            clients = None
+        out.append(ControllerAp(_index_label(idx, "all"), text(table.name, idx), mac, text(table.serial, idx),
+                                None if table.state is None else state in table.up, clients))
+    if len(names) > table.max:
+        res.capped["aps"] = len(names) - table.max
+    return out
 
 
 def _interfaces(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], if_names: Mapping[Oid, str],
@@ -540,6 +670,8 @@ def to_points(
     for ssid, n in sorted(result.clients_by_ssid.items()):
         points.append(Point("ap_clients", {"site": site_id, "ap": ap_id, "radio": f"ssid:{ssid}"},
                             {"clients": int(n)}, time_ns))
+    for radio, health in sorted(result.radios.items()):
+        points.append(Point("ap_radio", {"site": site_id, "ap": ap_id, "radio": radio}, dict(health), time_ns))
     for name, s in sorted(result.interfaces.items()):
         fields: dict[str, float | int | bool | str] = {}
         if s.rx_bps is not None:

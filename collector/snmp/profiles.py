@@ -95,6 +95,26 @@ class ClientTable(_Model):
         return self
 
 
+RADIO_METRICS = ("channel", "frequency_mhz", "tx_power_dbm", "noise_dbm", "utilization_pct")
+
+
+class RadioColumn(_Model):
+    """One radio-health column (per radio or per AP radio): channel, frequency, tx power, noise, utilisation."""
+
+    metric: Literal["channel", "frequency_mhz", "tx_power_dbm", "noise_dbm", "utilization_pct"]
+    object: str = ""
+    oid: OidText
+    radio_from: str = "index"
+    index_part: Literal["all", "last", "first", "string"] = "all"
+    index_match: str | None = None
+    radio_names: dict[str, str] = Field(default_factory=dict)
+    scale: float = Field(1.0, gt=0, le=1000, allow_inf_nan=False)
+    text_numbers: bool = False  # values sent as text ("3.7")
+
+    _labels = field_validator("radio_from")(_label_source)
+    _match = field_validator("index_match")(_regex)
+
+
 class Scalar(_Model):
     object: str = ""
     oid: str
@@ -123,6 +143,30 @@ class Interfaces(_Model):
 SignatureOid = Annotated[str, AfterValidator(_object_oid)]
 
 
+class ApTable(_Model):
+    """A controller's per-AP table: each row one managed AP (collector/controllers.py maps them to sites.toml).
+
+    Columns share the table's index (``mac = "index"``: the index is the AP's MAC, as in bsnAPTable and
+    Meraki's devTable). ``clients`` is a column of the same index; ``clients_prefix`` a column whose index
+    starts with the AP's index (per radio or per WLAN rows, summed per AP).
+    """
+
+    object: str = ""
+    name: OidText
+    mac: str | None = None  # "index" or a column OID
+    serial: OidText | None = None
+    state: OidText | None = None  # join / online state
+    up: list[int] = Field(default_factory=lambda: [1])  # state values meaning "joined, serving"
+    clients: OidText | None = None
+    clients_prefix: OidText | None = None
+    max: int = Field(4096, gt=0, le=20000)
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, v: str | None) -> str | None:
+        return v if v in (None, "index") else _oid(v or "")
+
+
 class Profile(_Model):
     name: str = Field(min_length=1, description="display name")
     description: str = ""
@@ -137,6 +181,8 @@ class Profile(_Model):
     clients: list[ClientTable] = Field(default_factory=list)
     scalars: list[Scalar] = Field(default_factory=list)
     interfaces: Interfaces = Field(default_factory=lambda: Interfaces.model_validate({}))
+    aps: ApTable | None = None  # controllers only: one row per managed AP
+    radio: list[RadioColumn] = Field(default_factory=list)  # radio health (docs/schema.md ap_radio)
     # Set by the loader from the file stem; not written in the file.
     id: str = Field("", exclude=True)
 
@@ -273,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 1
     for name, prof in sorted(profiles.items()):
-        prefixes = ", ".join(prof.sys_object_id) or "(fallback)"
+        prefixes = ", ".join(prof.sys_object_id) or (f"sysDescr /{prof.sys_descr}/" if prof.sys_descr else "(fallback)")
         tables = ", ".join([*(t.object or t.oid for t in prof.clients),
                             *(s.object or s.oid for s in prof.scalars if s.use == "clients_total")])
         tables = tables or "no client counts"

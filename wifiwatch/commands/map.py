@@ -7,6 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
+from wifiwatch.commands.plan import (
+    BudgetOpt,
+    BudgetPerRoundOpt,
+    CarryOverOpt,
+    CountOpt,
+    DemandCsvOpt,
+    ExcludeOpt,
+    ForceOpt,
+    RoundBudgetsOpt,
+    RoundsOpt,
+)
 from wifiwatch.common import ConfigOpt, UserError, console, load_inventory
 
 TILES_HELP = ("auto (the tile archive if there is one, else no background), cache (require it), none, "
@@ -50,26 +61,23 @@ def register(app: typer.Typer) -> None:
         tile_file: Annotated[Path | None, typer.Option(
             "--tile-file", help="Tile archive from `wifiwatch tiles fetch` (default: background.pmtiles beside "
                                 "the store)")] = None,
-        budget: Annotated[int | None, typer.Option("--budget", help="Yen for one round (default 5,000,000)")] = None,
-        count: Annotated[int | None, typer.Option("--count", help="At most K sites per round")] = None,
-        rounds: Annotated[str | None, typer.Option("--rounds", help="Fiscal years, e.g. 2029,2031")] = None,
-        budget_per_round: Annotated[int | None, typer.Option("--budget-per-round", help="Yen each round")] = None,
-        round_budgets: Annotated[str | None, typer.Option("--round-budgets",
-                                                          help="Yen per round, e.g. 3000000,5000000")] = None,
-        carry_over: Annotated[bool, typer.Option("--carry-over", help="Unspent money moves to the next round")]
-        = False,
-        force: Annotated[str | None, typer.Option("--force", help="Candidate ids to fund in any case")] = None,
-        exclude: Annotated[str | None, typer.Option("--exclude", help="Candidate ids never to fund")] = None,
-        demand_csv: Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
-        = None,
+        budget: BudgetOpt = None,
+        count: CountOpt = None,
+        rounds: RoundsOpt = None,
+        budget_per_round: BudgetPerRoundOpt = None,
+        round_budgets: RoundBudgetsOpt = None,
+        carry_over: CarryOverOpt = False,
+        force: ForceOpt = None,
+        exclude: ExcludeOpt = None,
+        demand_csv: DemandCsvOpt = None,
         lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
         offline: Annotated[bool, typer.Option("--offline", hidden=True,
                                               help="Kept for old scripts: every map is offline now")] = True,
     ) -> None:
         """Coverage map: AP state, coverage, usage heat and the candidate sites of a plan for a budget.
 
-        The budget and round options are rank's; for rank's demand options (population, shelters, seasons,
-        districts) draw the same map with `wifiwatch rank ... --map FILE`.
+        The budget and round options are rank's. For rank's demand options (population, shelters, seasons,
+        districts), `wifiwatch rank ... --map FILE` draws the same map.
         """
         from maps.assets import UnvendoredAsset
         from maps.tiles import TileError

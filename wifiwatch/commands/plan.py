@@ -19,6 +19,18 @@ if TYPE_CHECKING:
     from analytics.planner.plan import PlanResult, Scenario
 
 
+# The options that choose a plan's budget and rounds; `wifiwatch map` takes the same ones.
+BudgetOpt = Annotated[int | None, typer.Option("--budget", help="Yen for one round (default 5,000,000)")]
+CountOpt = Annotated[int | None, typer.Option("--count", help="At most K sites per round")]
+RoundsOpt = Annotated[str | None, typer.Option("--rounds", help="Fiscal years, e.g. 2029,2031")]
+BudgetPerRoundOpt = Annotated[int | None, typer.Option("--budget-per-round", help="Yen each round")]
+RoundBudgetsOpt = Annotated[str | None, typer.Option("--round-budgets", help="Yen per round, e.g. 3000000,5000000")]
+CarryOverOpt = Annotated[bool, typer.Option("--carry-over", help="Unspent money moves to the next round")]
+ForceOpt = Annotated[str | None, typer.Option("--force", help="Candidate ids to fund in any case")]
+ExcludeOpt = Annotated[str | None, typer.Option("--exclude", help="Candidate ids never to fund")]
+DemandCsvOpt = Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
+
+
 def observed_from_store(inv: Inventory, days: int = 30) -> Any:
     """Observed demand from the embedded store over the last ``days``, or None when there is no store yet."""
     from analytics.planner.observed import observed_from_store as load
@@ -108,9 +120,10 @@ def summary_lines(result: PlanResult, lang: str) -> list[str]:
     s = result
     ja = lang == "ja"
     out = []
+    name = {c.id: (c.name_ja if ja else c.name_en) for c in s.candidates}
     for r in s.rounds:
         label = (f"{r.year}年度" if ja else f"FY{r.year}") if r.year is not None else ("今回" if ja else "this round")
-        names = ", ".join(r.picks) or ("なし" if ja else "none")
+        names = ("、" if ja else ", ").join(name[i] for i in r.picks) or ("なし" if ja else "none")
         out.append(f"{label}: {names} / " + (f"{r.spent_yen:,}円 / 予算{r.available_yen:,}円 / 新規カバー"
                                              if ja else f"{r.spent_yen:,} yen of {r.available_yen:,} / covers ")
                    + _people(r.covered, lang) + _note(r.note, ja))
@@ -140,16 +153,14 @@ def register(app: typer.Typer) -> None:
     @app.command("rank")
     def rank(
         config: ConfigOpt = None,
-        budget: Annotated[int | None, typer.Option("--budget", help="Yen for one round (default 5,000,000)")] = None,
-        count: Annotated[int | None, typer.Option("--count", help="At most K sites per round")] = None,
-        rounds: Annotated[str | None, typer.Option("--rounds", help="Fiscal years, e.g. 2029,2031")] = None,
-        budget_per_round: Annotated[int | None, typer.Option("--budget-per-round", help="Yen each round")] = None,
-        round_budgets: Annotated[str | None, typer.Option("--round-budgets",
-                                                          help="Yen per round, e.g. 3000000,5000000")] = None,
-        carry_over: Annotated[bool, typer.Option("--carry-over", help="Unspent money moves to the next round")]
-        = False,
-        force: Annotated[str | None, typer.Option("--force", help="Candidate ids to fund in any case")] = None,
-        exclude: Annotated[str | None, typer.Option("--exclude", help="Candidate ids never to fund")] = None,
+        budget: BudgetOpt = None,
+        count: CountOpt = None,
+        rounds: RoundsOpt = None,
+        budget_per_round: BudgetPerRoundOpt = None,
+        round_budgets: RoundBudgetsOpt = None,
+        carry_over: CarryOverOpt = False,
+        force: ForceOpt = None,
+        exclude: ExcludeOpt = None,
         population: Annotated[Path | None, typer.Option("--population",
                                                         help="e-Stat census mesh CSV (JIS X 0410 codes)")] = None,
         shelters: Annotated[Path | None, typer.Option("--shelters",
@@ -163,8 +174,7 @@ def register(app: typer.Typer) -> None:
         district_min: Annotated[int, typer.Option("--district-min", help="At least N sites in each 地区")] = 0,
         district_max: Annotated[int | None, typer.Option("--district-max", help="At most N sites in any 地区")]
         = None,
-        demand_csv: Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
-        = None,
+        demand_csv: DemandCsvOpt = None,
         map_out: Annotated[Path | None, typer.Option("--map", help="Also draw the plan on a map (HTML)")] = None,
         sensitivity: Annotated[bool, typer.Option("--sensitivity/--no-sensitivity",
                                                   help="Re-solve with radii and visitors varied")] = True,
@@ -238,11 +248,15 @@ def register(app: typer.Typer) -> None:
 
 def print_table(result: PlanResult, lang: str) -> None:
     """The ranked table (figures only) and, under it, every site's reasons in full: wrapped, never cut."""
-    from analytics.planner.plan import fmt_distance
+    from analytics.planner.plan import fmt_distance, fmt_yen
 
     ja = lang == "ja"
-    table = Table(title="整備候補地の優先順位" if ja else "Candidate sites, ranked")
     unit = result.score_unit
+    caption = ("得点 = 新規カバー来訪者(人/年) ÷ 設置費用(百万円)、単位 人/年/百万円。1人あたり = (設置費 + 運用費 × "
+               "耐用年数) ÷ (新規カバー来訪者 × 耐用年数)" if ja else
+               "score = newly covered visitors a year / install cost in million yen, unit visitors/yr per million "
+               "yen. Yen per visitor = (install + running cost x life years) / (new visitors a year x life years)")
+    table = Table(title="整備候補地の優先順位" if ja else "Candidate sites, ranked", caption=caption)
     headers = (("順位", "候補地", "選定", "整備年度", f"得点({unit})", "新規カバー(人/年)", "費用(円)",
                 "1人あたり(円)", "最寄りAP", "安定") if ja else
                ("#", "site", "pick", "round", f"score ({unit})", "new visitors/yr", "cost (yen)",
@@ -253,7 +267,7 @@ def print_table(result: PlanResult, lang: str) -> None:
         d = "-" if c.distance_to_nearest_ap_m is None else fmt_distance(c.distance_to_nearest_ap_m, lang)
         table.add_row(str(c.rank), c.name_ja if ja else c.name_en, "✔" if c.selected else "",
                       str(c.round or ""), f"{c.score:,.0f}", f"{c.newly_covered_visitors:,}", f"{c.cost_yen:,}",
-                      "-" if c.cost_per_visitor_yen is None else f"{c.cost_per_visitor_yen:,.0f}", d,
+                      "-" if c.cost_per_visitor_yen is None else fmt_yen(c.cost_per_visitor_yen), d,
                       "✔" if c.stable else ("" if c.selected else "-"))
     console.print(table)
     console.print("理由" if ja else "Reasons", style="bold")
@@ -261,4 +275,4 @@ def print_table(result: PlanResult, lang: str) -> None:
         console.print(f"{c.rank}. {c.name_ja if ja else c.name_en}: {c.rationale}", highlight=False,
                       soft_wrap=False, overflow="fold")
     for line in summary_lines(result, lang):
-        err.print(line, highlight=False, overflow="fold")
+        err.print(line, highlight=False, overflow="fold", soft_wrap=False, crop=False)

@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
         overview_margin_m: Annotated[float, typer.Option("--overview-margin-m", help="Metres kept around them at "
                                                                                    "overview zooms")] = 5000.0,
         url: Annotated[str | None, typer.Option(
-            "--url", help="A mirror of the GSI tiles ({z}/{x}/{y} template), e.g. the city's proxy")] = None,
+            "--url", help="A mirror of the GSI tiles ({z}/{x}/{y} template); a proxy is taken from HTTPS_PROXY")]
+        = None,
         pause_s: Annotated[float, typer.Option("--pause", help="Seconds between requests (spare GSI's servers)")]
         = 0.05,
     ) -> None:
@@ -61,7 +62,9 @@ def register(app: typer.Typer) -> None:
             bands = inventory_bands(inv, min_zoom, max_zoom, detail_from, margin_m, overview_margin_m)
             err.print(f"fetching {len(tiles_covering(bands)):,} tiles of {GSI_STD.name_ja}, zoom {min_zoom}-{max_zoom} "
                       f"(terms: {GSI_STD.terms_url})", highlight=False)
-            report = fetch_tiles(out, bands, url=url, pause_s=pause_s)
+            report = fetch_tiles(out, bands, url=url, pause_s=pause_s,
+                                 progress=lambda i, n: err.print(f"  {i:,}/{n:,}", highlight=False)
+                                 if i % 200 == 0 or i == n else None)
             with TileCache(out) as cache:
                 console.print(describe(cache.info), highlight=False)
         except TileError as e:
