@@ -129,7 +129,7 @@ def _svg_heat(profile: list[list[float | None]], days: list[str]) -> str:
     return "".join(cells)
 
 
-MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
+MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits: \d also matches full-width ones
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # a monitoring record outside these years is a typo, not a month to read
 
 

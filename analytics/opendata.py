@@ -12,17 +12,20 @@ with their line numbers and skipped.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import json.encoder
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
-import tomlkit
 from pydantic import ValidationError
 
+from core.escape import BREAK_OR_CONTROL as _BREAK_OR_CONTROL
 from core.escape import formula_like, one_line, spreadsheet_row
 from core.inventory import ID_PATTERN, Inventory, Site, SiteKind
 from core.lgcode import prefecture_of
@@ -245,32 +248,54 @@ def usage_export(inv: Inventory, reader: PointReader, months: Sequence[str], all
 
 
 # -- import ---------------------------------------------------------------------------------------------
+# The importer streams: the file is decoded once in chunks to choose the encoding (constant memory), then
+# read again record by record; each site is validated and written out as it is read, so 300,000 rows take
+# a few tens of MB, not the whole file as text plus a TOML document tree (docs/benchmarks/opendata.md).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CHUNK = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
+def sniff_encoding(stream: BinaryIO, file: str) -> str:
+    """The encoding of ``stream``: UTF-8 with a BOM, else UTF-8, else CP932 (Shift_JIS as Windows writes it).
+
+    Decodes the whole stream once, a chunk at a time; CP932 decodes almost any bytes, so text with control
+    characters is refused as not being a CSV file. Leaves the stream at its start.
+    """
+    stream.seek(0)
+    bom = stream.read(3) == _BOM
+    for enc in ("utf-8",) if bom else ("utf-8", "cp932"):
+        stream.seek(3 if bom else 0)
+        dec = codecs.getincrementaldecoder(enc)()
+        fed = 0  # bytes given to the decoder so far (after the BOM)
+        control: str | None = None
+        try:
+            while chunk := stream.read(_CHUNK):
+                pending = len(dec.getstate()[0])
+                try:
+                    text = dec.decode(chunk)
+                finally:
+                    fed += len(chunk)
+                bad = None if control else _CONTROL.search(text)
+                control = control or (bad[0] if bad else None)
+            pending = len(dec.getstate()[0])
+            dec.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            if bom:  # the position counts bytes after the BOM, 1-based
+                at = fed - len(chunk) - pending + e.start if chunk else fed - pending + e.start
+                raise OpenDataError(file, "bad_utf8", pos=at + 1) from None
+            continue
+        if control:
+            raise OpenDataError(file, "binary", char=f"U+{ord(control):04X}")
+        stream.seek(0)
+        return "utf-8-sig" if bom else enc
+    raise OpenDataError(file, "decode")
 
 
 def decode(data: bytes, file: str) -> tuple[str, str]:
-    """(text, encoding): UTF-8 with a BOM, else UTF-8, else CP932 (Shift_JIS as Windows writes it).
-
-    CP932 decodes almost any bytes, so text with control characters is refused as not being a CSV file.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            text, enc = data.decode("utf-8-sig"), "utf-8-sig"
-        except UnicodeDecodeError as e:
-            raise OpenDataError(file, "bad_utf8", pos=e.start + 1) from None
-    else:
-        for enc in ("utf-8", "cp932"):
-            try:
-                text = data.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise OpenDataError(file, "decode")
-    bad = _CONTROL.search(text)
-    if bad:
-        raise OpenDataError(file, "binary", char=f"U+{ord(bad[0]):04X}")
-    return text, enc
+    """(text, encoding) of a whole file in memory; see :func:`sniff_encoding`."""
+    enc = sniff_encoding(io.BytesIO(data), file)
+    return data.decode(enc), enc
 
 
 # Cells where full-width digits/letters or half-width kana (common in municipal files) mean the plain form.
@@ -285,12 +310,12 @@ def _cell(s: str, column: str = "") -> str:
 
 def _printable(s: str) -> str:
     """TOML comments cannot hold control characters."""
-    return "".join(c if c.isprintable() else " " for c in s)
+    return s if s.isprintable() else "".join(c if c.isprintable() else " " for c in s)
 
 
-def _records(text: str, file: str) -> Iterable[tuple[int, list[str]]]:
-    """(first line of the record, cells) for every CSV record."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _records(text: TextIO, file: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the record, cells) for every CSV record, read as the stream goes."""
+    reader = csv.reader(text, strict=True)
     last = 0
     while True:
         try:
@@ -329,11 +354,24 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:63]
 
 
-def read_sites(data: bytes, file: str = "<csv>", kind: SiteKind = SiteKind.PUBLIC_FACILITY) -> ImportResult:
-    """Inventory sites from a 公衆無線LANアクセスポイント一覧 CSV; bad rows become :class:`RowProblem`."""
-    text, enc = decode(data, file)
-    result = ImportResult(ENCODINGS[enc])
-    records = iter(_records(text, file))
+@dataclass
+class SiteStream:
+    """An import in progress: the encoding found, and sites or row problems in file order as they are read.
+
+    ``items`` raises :class:`OpenDataError` if the CSV turns out malformed part-way through."""
+
+    encoding: str
+    items: Iterator[ImportedSite | RowProblem]
+
+
+def stream_sites(stream: BinaryIO, file: str = "<csv>", kind: SiteKind = SiteKind.PUBLIC_FACILITY) -> SiteStream:
+    """Sites from a 公衆無線LANアクセスポイント一覧 CSV, one record at a time; bad rows become :class:`RowProblem`.
+
+    Whole-file problems (encoding, no header, required columns missing) raise :class:`OpenDataError` here.
+    """
+    enc = sniff_encoding(stream, file)
+    text = io.TextIOWrapper(stream, encoding=enc, newline="")
+    records = _records(text, file)
     for line, cells in records:
         if any(c.strip() for c in cells):
             header = _header(cells, line, file)
@@ -341,26 +379,45 @@ def read_sites(data: bytes, file: str = "<csv>", kind: SiteKind = SiteKind.PUBLI
             break
     else:
         raise OpenDataError(file, "empty")
-    seen: dict[str, int] = {}
-    for line, cells in records:
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != width:
-            result.problems.append(RowProblem(file, line, "(row)", "width", {"n": len(cells), "m": width}))
-            continue
-        problem, imported = _row(header, cells, line, file, kind, seen)
-        if problem is not None:
-            result.problems.append(problem)
-        elif imported is not None:
-            seen[imported.site.id] = line
-            result.sites.append(imported)
+
+    def items() -> Iterator[ImportedSite | RowProblem]:
+        seen: dict[str, int] = {}
+        for line, cells in records:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != width:
+                yield RowProblem(file, line, "(row)", "width", {"n": len(cells), "m": width})
+                continue
+            problem, imported = _row(header, cells, line, file, kind, seen)
+            if problem is not None:
+                yield problem
+            elif imported is not None:
+                seen[imported.site.id] = line
+                yield imported
+
+    return SiteStream(ENCODINGS[enc], items())
+
+
+def read_sites(data: bytes, file: str = "<csv>", kind: SiteKind = SiteKind.PUBLIC_FACILITY) -> ImportResult:
+    """Everything :func:`stream_sites` yields, collected (for callers that hold the file in memory anyway)."""
+    stream = stream_sites(io.BytesIO(data), file, kind)
+    result = ImportResult(stream.encoding)
+    for item in stream.items:
+        if isinstance(item, RowProblem):
+            result.problems.append(item)
+        else:
+            result.sites.append(item)
     return result
 
 
 def _row(header: Mapping[str, int], cells: list[str], line: int, file: str, kind: SiteKind,
          seen: Mapping[str, int]) -> tuple[RowProblem | None, ImportedSite | None]:
-    def get(col: str) -> str:
-        return _cell(cells[header[col]], col) if col in header else ""
+    if _BREAK_OR_CONTROL.search("".join(cells)):  # rare: quoted line breaks; the plain path only strips
+        v = defaultdict(str, {col: _cell(cells[i], col) for col, i in header.items()})
+    else:
+        v = defaultdict(str, {col: (unicodedata.normalize("NFKC", cells[i]) if col in _NFKC else cells[i]).strip()
+                              for col, i in header.items()})
+    get = v.__getitem__  # a missing column reads as ""
 
     name = get("名称")
     if not name:
@@ -370,11 +427,12 @@ def _row(header: Mapping[str, int], cells: list[str], line: int, file: str, kind
             return RowProblem(file, line, col, "formula", {"value": get(col)[:40]}), None
     coords: dict[str, float] = {}
     for col in ("緯度", "経度"):
-        if not get(col):
+        value = get(col)
+        if not value:
             return RowProblem(file, line, col, "no_coord"), None
-        if not _DECIMAL.fullmatch(get(col)):
-            return RowProblem(file, line, col, "not_decimal", {"value": get(col)}), None
-        coords[col] = float(get(col))
+        if not _DECIMAL.fullmatch(value):
+            return RowProblem(file, line, col, "not_decimal", {"value": value}), None
+        coords[col] = float(value)
     lat, lon = coords["緯度"], coords["経度"]
     if 122 <= lat <= 154 and 20 <= lon <= 46:
         return RowProblem(file, line, "緯度", "swapped", {"lat": lat, "lon": lon}), None
@@ -401,29 +459,31 @@ def _row(header: Mapping[str, int], cells: list[str], line: int, file: str, kind
     return None, ImportedSite(line, site, tuple(notes))
 
 
-def to_toml(sites: Sequence[ImportedSite], kind_note: bool = True) -> str:
+_json_string = json.encoder.encode_basestring  # the C encoder: \" \\ \n \uXXXX, non-ASCII kept as is
+TOML_PREAMBLE = "# Imported from open data: set kind, add [sites.uplink] and [[sites.aps]] by hand.\n\n"
+
+
+def _toml_string(s: str) -> str:
+    """A TOML basic string. JSON's string escapes are a subset of TOML's, except that TOML also wants DEL
+    escaped; written by hand because a TOML library's per-value objects made 300k sites take minutes."""
+    return _json_string(s).replace("\x7f", "\\u007f")
+
+
+def site_toml(imp: ImportedSite) -> str:
+    """One ``[[sites]]`` block, with what did not fit the inventory as comments."""
+    s = imp.site
+    out = ["[[sites]]"]
+    out += [f"# {_printable(note)}" for note in imp.notes]
+    out += [f"id = {_toml_string(s.id)}", f"name_ja = {_toml_string(s.name_ja)}",
+            f"name_en = {_toml_string(s.name_en)}", f"name_kana = {_toml_string(s.name_kana)}",
+            f"kind = {_toml_string(s.kind.value)}", f"lat = {s.lat!r}", f"lon = {s.lon!r}",
+            f"address = {_toml_string(s.address)}"]
+    if s.location_approximate:
+        out.append("location_approximate = true")
+    return "\n".join(out) + "\n\n"
+
+
+def to_toml(sites: Iterable[ImportedSite], kind_note: bool = True) -> str:
     """``[[sites]]`` blocks to paste into the inventory, with what did not fit as comments."""
-    if not sites:
-        return ""
-    doc = tomlkit.document()
-    if kind_note:
-        doc.add(tomlkit.comment("Imported from open data: set kind, add [sites.uplink] and [[sites.aps]] by hand."))
-    aot = tomlkit.aot()
-    for imp in sites:
-        s = imp.site
-        t = tomlkit.table()
-        for note in imp.notes:
-            t.add(tomlkit.comment(_printable(note)))
-        t.add("id", s.id)
-        t.add("name_ja", s.name_ja)
-        t.add("name_en", s.name_en)
-        t.add("name_kana", s.name_kana)
-        t.add("kind", s.kind.value)
-        t.add("lat", s.lat)
-        t.add("lon", s.lon)
-        t.add("address", s.address)
-        if s.location_approximate:
-            t.add("location_approximate", True)
-        aot.append(t)
-    doc.add("sites", aot)
-    return tomlkit.dumps(doc)
+    body = "".join(site_toml(s) for s in sites)
+    return (TOML_PREAMBLE if kind_note and body else "") + body

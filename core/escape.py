@@ -38,26 +38,20 @@ def spreadsheet_dict(row: Mapping[str, object]) -> dict[str, object]:
 
 def formula_like(text: str) -> bool:
     """True when a spreadsheet would run ``text`` as a formula (what an importer refuses)."""
-    return spreadsheet_cell(text) is not text
+    return text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text)
 
 
-# Everything a text renderer may treat as a line end (str.splitlines' set), plus other C0/C1 controls.
-_BREAKS = "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+# Everything a text renderer may treat as a line end (str.splitlines' set), and every other C0/C1 control.
+_BREAK = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+BREAK_OR_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # also TAB: what one_line() changes
+_BREAK_RUN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # a tab next to a break goes with it
 
 
 def has_line_break(text: str) -> bool:
     """True when ``text`` holds a line end or another control character (a name must be one line)."""
-    return any(c in _BREAKS or (ord(c) < 0x20 and c != "\t") or 0x7F <= ord(c) <= 0x9F for c in text)
+    return _BREAK.search(text) is not None
 
 
 def one_line(text: str) -> str:
     """``text`` on one line: each run of line ends and control characters becomes one space."""
-    out: list[str] = []
-    for c in text:
-        bad = c in _BREAKS or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
-        if bad:
-            if out and out[-1] != " ":
-                out.append(" ")
-        else:
-            out.append(c)
-    return "".join(out).strip()
+    return _BREAK_RUN.sub(" ", text).strip() if _BREAK.search(text) else text.strip()

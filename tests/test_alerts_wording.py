@@ -10,7 +10,7 @@ import pytest
 from collector.alerts.wording import cause_text
 from core.config import ConfigError, parse_config
 from tests.fixtures_alerts import Hook, Smtp
-from tests.test_alerts_engine import BASE, beat, engine
+from tests.test_alerts_engine import BASE, _hook_env, beat, engine  # noqa: F401 - _hook_env: the webhook env
 
 
 def _outage(tmp_path: Path, smtp: Smtp, hook: Hook) -> list:  # type: ignore[type-arg]
@@ -71,7 +71,6 @@ def test_links_use_the_base_url(tmp_path: Path, smtp_server: Smtp, webhook: Hook
 
 @pytest.mark.parametrize("url", ["file:///var/lib/wifiwatch/map.html", "/var/lib/map.html", "javascript:alert(1)"])
 def test_a_link_no_reader_can_open_is_a_config_error(url: str) -> None:
-    text = BASE.replace("https://example.invalid/map.html", url).format(smtp_port=25, hook="http://127.0.0.1:9/",
-                                                                        extra="")
+    text = BASE.replace("https://example.invalid/map.html", url).format(smtp_port=25, extra="")
     with pytest.raises(ConfigError, match=r"t.toml:\d+: alerts.map_url: .* is not an http:// or https:// URL"):
         parse_config(text, "t.toml")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from core.config import ConfigError, parse_config
 from core.config_checks import host_problem
 from core.paths import known_vendors
+from tests.test_cli_text import Result, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,9 +94,8 @@ def test_hosts_that_are_neither(host: str) -> None:
     assert host_problem(host) is not None
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wifiwatch.cli", "check-config", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60)
+def _cli(*args: str) -> Result:
+    return run_main("check-config", *args)
 
 
 def test_japanese_by_default_english_on_request(tmp_path: Path) -> None:

@@ -188,9 +188,10 @@ def test_store_status_and_alerts_list_on_a_damaged_store_are_one_line_errors(tmp
     _damage(store)
     cfg = tmp_path / "sites.toml"
     cfg.write_text(f'[store]\npath = "{store}"\nmin_free_mb = 0\n', encoding="utf-8")
+    from tests.test_cli_text import run_main
+
     for args in (["store", "status"], ["status"], ["alerts", "list"]):
-        r = subprocess.run([sys.executable, "-m", "wifiwatch.cli", *args, "-c", str(cfg)], cwd=ROOT,
-                           capture_output=True, text=True, timeout=60)
+        r = run_main(*args, "-c", str(cfg))
         if args == ["alerts", "list"]:  # the alert tables are intact: a true (empty) answer
             assert r.returncode == 0 and not r.stderr, r.stderr
             continue
@@ -215,16 +216,56 @@ def test_status_is_the_daemons_view_over_http_and_on_the_command_line(run: Calla
                 ["devices"][0]["state"] == "down" and j)
     assert [x["device"] for x in doc["devices"]] == ["ap1"] and doc["counts"]["down"] == 1
     assert doc["devices"][0]["reachable"] is False and doc["devices"][0]["stale"] is False
-    env = {**os.environ, "COLUMNS": "200"}
-    cli = [sys.executable, "-m", "wifiwatch.cli", "status", "-c", str(d.cfg)]
-    r = subprocess.run([*cli, "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    from tests.test_cli_text import run_main
+
+    cli = ("status", "-c", str(d.cfg))
+    r = run_main(*cli, "--format", "json")
     assert r.returncode == 0, r.stderr
     mine = json.loads(r.stdout)
     assert [(x["device"], x["state"], x["since"]) for x in mine["devices"]] == [
         (x["device"], x["state"], x["since"]) for x in doc["devices"]]
-    r = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    r = run_main(*cli)
     assert r.returncode == 0 and "拠点" in r.stdout and "状態" in r.stdout and "停止" in r.stdout, r.stdout
     assert "中央公民館" in r.stdout
     d.stop()
-    r = subprocess.run([*cli, "--lang", "en"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    r = run_main(*cli, "--lang", "en")
     assert r.returncode == 0 and "state" in r.stdout and "Community Center" in r.stdout and "down" in r.stdout
+
+
+def test_each_part_is_named_with_its_reason(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """The scheduler and store parts without a whole daemon run: stopped or idle scheduler, a failing store
+    logged once however often it fails, and back to ok when a cycle succeeds."""
+    import logging
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from collector.daemon import Daemon
+    from core.config import parse_config
+    from core.secrets import SecretResolver
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(CONFIG.format(store=tmp_path / "s.sqlite3", http_port=0, influx="", host="127.0.0.9",
+                                 snmp_port=161), encoding="utf-8")
+    d = Daemon(cfg, parse_config(cfg.read_text(), str(cfg)), SecretResolver(), writer=None, http=False,
+               parts={"forwarder": lambda: "InfluxDB at http://127.0.0.1:1 failing"})
+    assert d.part_problems() == {"scheduler": "the scheduler is not running",
+                                 "forwarder": "InfluxDB at http://127.0.0.1:1 failing"}
+    d.scheduler = BackgroundScheduler()
+    d.scheduler.start(paused=True)
+    try:
+        d._last_cycle = time.time() - 100
+        assert d.part_problems()["scheduler"].startswith("no heartbeat cycle for 100 s (expected every 1 s)")
+        d._last_cycle = time.time()
+        d.parts = {}
+        assert d.part_problems() == {}
+        with caplog.at_level(logging.INFO, logger="wifiwatch"):
+            for _ in range(5):
+                d._failed("heartbeat cycle failed", sqlite3.DatabaseError("database disk image is malformed"))
+            assert "damaged" in d.part_problems()["store"]
+            d.board.ok("store")
+        assert d.part_problems() == {}
+        texts = [r.getMessage() for r in caplog.records]
+        assert sum("store failing" in t for t in texts) == 1 and sum("store working again" in t for t in texts) == 1
+        assert all(r.exc_info is None for r in caplog.records)  # no traceback for a store problem
+    finally:
+        d.scheduler.shutdown(wait=False)

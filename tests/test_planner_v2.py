@@ -67,6 +67,7 @@ def test_issue_example_stays_within_budget_and_finds_c01_c09() -> None:
     assert sorted(picked) == ["c01", "c09"]
     assert r.budget_used_yen == 7_999_998 <= 7_999_999
     assert r.proven_optimal
+    assert all("re-solved" in n for n in r.solver_notes)  # any HiGHS answer that broke a constraint was redone
     # enumerate every affordable pair/single: none covers more than the plan
     best = 0
     for k in range(0, 5):
@@ -177,17 +178,54 @@ def test_joint_plan_equals_enumeration_and_every_figure_adds_up(p: Problem) -> N
                 assert mine >= early(tuple(order[j] for j in s.picks)) - 1e-6
 
 
-def test_integer_picks_that_break_the_budget_are_re_solved_not_reported() -> None:
-    # HiGHS accepts x = 0.99999975 as 1 here; the check must catch it and re-solve
+def test_integer_picks_that_break_the_budget_are_re_solved_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HiGHS's answer in the issue: x = 0.99999975 for a 4,000,001-yen site, taken as 1, 1 yen over budget.
+
+    The first HiGHS call is made to return exactly that answer; the re-check must catch it, re-solve, and
+    report the true optimum, never the overrun as proven optimal.
+    """
+    import analytics.planner.model as model
+
     w = np.array([62_183 + 200_000, 50_000, 199_074, 100_000], float)
     cover = sparse.csc_matrix(np.eye(4, dtype=bool))
     costs = np.array([3_999_999, 4_000_001, 4_000_001, 3_999_999])
+    real = model._milp
+    calls: list[bool] = []
+
+    def first_answer_overruns(c, cons, integrality, lb, ub, tight, rel_gap=0.0):  # type: ignore[no-untyped-def]
+        res = real(c, cons, integrality, lb, ub, tight, rel_gap)
+        if not calls:
+            x = res.x.copy()
+            x[:4] = [1.0, 0.0, 0.99999975, 0.0]  # c01 + c08: 8,000,000 yen
+            x[4:] = 1.0
+            res.x = x
+            res.fun = float(c @ x)
+        calls.append(tight)
+        return res
+
+    monkeypatch.setattr(model, "_milp", first_answer_overruns)
     s = solve_exact(w, cover, costs, 7_999_999)
-    assert s.cost <= 7_999_999 and sorted(s.picks) == [0, 2] or s.cost <= 7_999_999
-    assert s.proven_optimal
+    assert calls[:2] == [False, True]  # re-solved with tighter tolerances
+    assert s.resolves == 1 and "8,000,000 yen spent of 7,999,999" in s.notes[0]
+    assert s.cost <= 7_999_999 and s.proven_optimal
     best = max(w[list(c)].sum() for k in range(5) for c in itertools.combinations(range(4), k)
                if costs[list(c)].sum() <= 7_999_999)
-    assert s.covered == pytest.approx(best)
+    assert s.covered == pytest.approx(best) and sorted(s.picks) == [0, 3]
+
+
+def test_a_solver_that_keeps_breaking_constraints_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import analytics.planner.model as model
+
+    real = model._milp
+
+    def always_over(c, cons, integrality, lb, ub, tight, rel_gap=0.0):  # type: ignore[no-untyped-def]
+        res = real(c, cons, integrality, lb, ub, tight, rel_gap)
+        res.x = np.concatenate([np.ones(2), res.x[2:]])  # both sites, 2 yen over, whatever was asked
+        return res
+
+    monkeypatch.setattr(model, "_milp", always_over)
+    with pytest.raises(model.SolverError, match="kept breaking constraints"):
+        solve_exact(np.array([5.0, 4.0]), np.eye(2, dtype=bool), np.array([1_000_001, 1_000_001]), 2_000_000)
 
 
 # -- 7. a published benchmark network, HiGHS against an independent branch and bound ------------------------

@@ -249,7 +249,7 @@ up_after = 1
 [[alerts.channels]]
 name = "hook"
 type = "webhook"
-url = "{hook}"
+url = "env:WW_TEST_NS_HOOK"
 
 [[sites]]
 id = "center"
@@ -274,7 +274,8 @@ def _cli(*args: str) -> tuple[int, str]:
     return r.exit_code, out
 
 
-def test_out_of_retries_alert_is_dead_lettered_on_the_daemons_store(tmp_path: Path, webhook: Any) -> None:
+def test_out_of_retries_alert_is_dead_lettered_on_the_daemons_store(tmp_path: Path, webhook: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """As `wifiwatch run` wires it: the measurement store opens the file first, then the alert engine."""
     from collector.alerts.state import Heartbeat
     from core.config import parse_config
@@ -283,7 +284,8 @@ def test_out_of_retries_alert_is_dead_lettered_on_the_daemons_store(tmp_path: Pa
 
     store_path = tmp_path / "var" / "wifiwatch.sqlite3"
     cfg = tmp_path / "sites.toml"
-    cfg.write_text(CONFIG.format(store=store_path, hook=webhook.url), encoding="utf-8")
+    cfg.write_text(CONFIG.format(store=store_path), encoding="utf-8")
+    monkeypatch.setenv("WW_TEST_NS_HOOK", webhook.url)
     webhook.status[0] = 404  # a permanent refusal: no retries left at once
     daemon = build_daemon(parse_config(cfg.read_text(), str(cfg)), cfg, SecretResolver(), http=False)
     eng = daemon.alerts
@@ -306,7 +308,7 @@ def test_out_of_retries_alert_is_dead_lettered_on_the_daemons_store(tmp_path: Pa
 def test_alerts_list_and_store_status_answer_on_every_kind_of_store(tmp_path: Path, kind: str) -> None:
     store_path = tmp_path / "wifiwatch.sqlite3"
     cfg = tmp_path / "sites.toml"
-    cfg.write_text(CONFIG.format(store=store_path, hook="http://127.0.0.1:9/"), encoding="utf-8")
+    cfg.write_text(CONFIG.format(store=store_path), encoding="utf-8")
     if kind == "fresh":
         _open_store(store_path).close()
         _open_alerts(store_path).close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,9 +16,11 @@ from core.inventory import Inventory
 from core.paths import known_vendors
 from core.secrets import REDACTOR, SecretResolver
 
-# Piped output (logs, files, tests) keeps whole rows instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output (logs, files, tests) keeps whole rows instead of rich's 80-column default. markup=False: text
+# from configs, devices and stores ("[influxdb]", "[bold]x[/]") prints as written; styling uses Text objects
+# or an explicit markup=True around escaped values (error_line).
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 ConfigOpt = Annotated[
     Path | None,
@@ -32,7 +35,8 @@ class UserError(Exception):
 def error_line(message: str, label: str = "error") -> None:
     """One line on stderr; the message is escaped, so "[influxdb]" or "[bold]" in it print as written."""
     color = "red" if label == "error" else "yellow"
-    err.print(f"[{color}]{label}:[/{color}] {escape(REDACTOR(message))}", highlight=False, soft_wrap=True)
+    err.print(f"[{color}]{escape(label)}:[/{color}] {escape(REDACTOR(message))}", highlight=False, soft_wrap=True,
+              markup=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -122,7 +122,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
     inv = parse_config(cfg_file.read_text(encoding="utf-8"), str(cfg_file), known_vendors())
     resolver = SecretResolver(inv.secrets_file, base_dir=cfg_file.parent)
 
-    console.print(f"[bold]wifiwatch demo[/bold]: {inv.city_ja} / {inv.city_en}, {len(inv.aps())} APs, "
+    console.print(f"wifiwatch demo: {inv.city_ja} / {inv.city_en}, {len(inv.aps())} APs, "
                   f"{minutes:g} min, output in {out}/")
     t0 = time.time()
     n = _seed_history(inv, history_days)
@@ -199,7 +199,7 @@ def _finish(inv: Any, out: Path, lang: str, receiver: WebhookReceiver) -> None:
     alert_store.close()
     written = write_outputs(inv, out, lang)
     written += _reports(inv, out, lang)
-    console.print("[bold]written:[/bold]")
+    console.print("written:")
     for label, path in written:
         console.print(f"  {label}: {path}")
 

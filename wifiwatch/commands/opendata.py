@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
+from wifiwatch.common import ConfigOpt, UserError, console, err, error_line, load_inventory, resolver_for
 
 LangOpt = Annotated[str, typer.Option("--lang", help="ja or en (messages)")]
 
@@ -106,8 +106,7 @@ def register(app: typer.Typer) -> None:
         except o.OpenDataError as e:
             raise UserError(e.text(lang)) from None
         for w in warnings:
-            err.print(f"[yellow]{t['warn']}:[/yellow] ", end="", highlight=False)
-            err.print(w, highlight=False, markup=False)
+            error_line(w, t["warn"])
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data)
@@ -133,24 +132,52 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise UserError(f"--kind must be one of {', '.join(k.value for k in SiteKind)}") from None
         try:
-            data = file.read_bytes()
+            src = file.open("rb")
         except OSError as e:
             raise UserError(f"{file}: {e.strerror}") from None
+        # Streamed: each site is written as it is read; --out gets the TOML only when the whole file was read
+        # (a temporary file renamed at the end), so a CSV malformed part-way leaves no half-written file.
+        tmp = None if out is None else out.with_name(f".{out.name}.partial")
+        sites = bad = 0
         try:
-            result = o.read_sites(data, str(file), site_kind)
+            with src:
+                stream = o.stream_sites(src, str(file), site_kind)
+                sink = None if tmp is None else tmp.open("w", encoding="utf-8")
+                try:
+                    batch: list[str] = []
+
+                    def flush() -> None:
+                        if sink is None:
+                            console.out("".join(batch), end="", highlight=False)
+                        else:
+                            sink.write("".join(batch))
+                        batch.clear()
+
+                    for item in stream.items:
+                        if isinstance(item, o.RowProblem):
+                            bad += 1
+                            err.print(item.text(lang), highlight=False, markup=False, soft_wrap=True)
+                            continue
+                        if sites == 0:
+                            batch.append(o.TOML_PREAMBLE)
+                        sites += 1
+                        batch.append(o.site_toml(item))
+                        if len(batch) >= 2000:
+                            flush()
+                    flush()
+                finally:
+                    if sink is not None:
+                        sink.close()
+            if tmp is not None and out is not None:
+                tmp.replace(out)
         except o.OpenDataError as e:
             raise UserError(e.text(lang)) from None
-        for p in result.problems:
-            err.print(p.text(lang), highlight=False, markup=False, soft_wrap=True)
-        text = o.to_toml(result.sites)
-        if out is None:
-            console.out(text, end="", highlight=False)
-        else:
-            try:
-                out.write_text(text, encoding="utf-8")
-            except OSError as e:
-                raise UserError(f"{out}: {e.strerror}") from None
-        err.print(t["read"].format(file=file, enc=result.encoding, ok=len(result.sites), bad=len(result.problems)),
-                  highlight=False, markup=False)
-        if result.problems:
+        except OSError as e:
+            raise UserError(f"{e.filename or out}: {e.strerror}") from None
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        err.print(t["read"].format(file=file, enc=stream.encoding, ok=sites, bad=bad), highlight=False,
+                  markup=False)
+        if bad:
             raise typer.Exit(1)
