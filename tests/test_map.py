@@ -85,8 +85,9 @@ def visible_labels(page: Any) -> list[str]:
 def open_map(page: Any, html: Path) -> None:
     page.goto(html.as_uri())
     page.wait_for_function("document.querySelectorAll('.ww-ap').length > 0 && "
-                           "document.querySelectorAll('.leaflet-tile-loaded').length > 0", timeout=15000)
-    page.wait_for_timeout(300)  # the last tiles fade in
+                           "document.querySelectorAll('.leaflet-tile-loaded').length > 0 && "
+                           "!document.querySelector('.leaflet-tile:not(.leaflet-tile-loaded)')", timeout=15000)
+    page.wait_for_timeout(400)  # the last tiles fade in
 
 
 CANDS = [CandidateMarker("kashima-jingu", 1, True, 2029, 120000.0, "大町通りの3APから約130m離れ", 60000, 500000, 8.33),
@@ -215,7 +216,7 @@ def test_demo_map_shows_its_stand_in_background_offline(offline_page: Any, tmp_p
 
     inv = inventory().model_copy(update={"store": inventory().store.model_copy(
         update={"path": str(tmp_path / "store" / "wifiwatch.sqlite3")})})
-    write_demo_background(default_tile_file(inv), [Band(12, 13, (140.60, 35.95, 140.66, 36.04))])
+    write_demo_background(default_tile_file(inv), [Band(12, 13, (140.50, 35.90, 140.76, 36.10))])
     out = write_current_map(inv, tmp_path / "map.html", "ja")
     assert out.read_text(encoding="utf-8").count('src="http') == 0
     seen = watch(offline_page)
