@@ -365,3 +365,14 @@ def test_a_dropped_in_profile_counts_table_rows(agent: Agent) -> None:
     [[res]] = poll(profiles, [("old", v2c(agent, "legacy_aruba"), "aruba_instant_legacy")])
     assert res.ok and res.error is None and res.vendor == "aruba_instant_legacy"
     assert res.clients == 3 and res.clients_by_radio == {} and res.clients_by_ssid == {}
+
+
+def test_radio_health_from_the_aruba_recording(agent: Agent, profiles) -> None:  # type: ignore[no-untyped-def]
+    """aiRadioTable: a text channel ("36E"), tx power, noise floor, utilisation; band and frequency derived."""
+    [[res]] = poll(profiles, [("a", v2c(agent, "aruba_instant"), "aruba_instant")])
+    assert res.radios == {
+        "5GHz": {"channel": 36.0, "tx_power_dbm": 18.0, "noise_dbm": -95.0, "utilization_pct": 23.0,
+                 "frequency_mhz": 5180.0, "band": "5GHz"},
+        "2.4GHz": {"channel": 6.0, "tx_power_dbm": 12.0, "noise_dbm": -91.0, "utilization_pct": 41.0,
+                   "frequency_mhz": 2437.0, "band": "2.4GHz"},
+    }

@@ -134,6 +134,10 @@ RECORDINGS: dict[str, Recording] = {
          Iface(3, "radio1", "radio1_2.4GHz", 71, 300, 400_000, 90_000)],
         "1.3.6.1.4.1.14823.2.3.3.1.2.2.1", 21, 2,
         [Row(f"{MAC_AP}.0", Count(scale=11, offset=13)), Row(f"{MAC_AP}.1", Count(scale=5, offset=7))],
+        # aiRadioTable radio health: channel (text), tx power, noise floor, 64 s utilisation
+        extra=[(f"1.3.6.1.4.1.14823.2.3.3.1.2.2.1.{col}.{MAC_AP}.{r}", value) for col, r, value in (
+            (4, 0, "4|36E"), (4, 1, "4|6"), (5, 0, "2|18"), (5, 1, "2|12"), (6, 0, "2|-95"), (6, 1, "2|-91"),
+            (8, 0, "2|23"), (8, 1, "2|41"))],
         second=("1.3.6.1.4.1.14823.2.3.3.1.1.7.1", 4, 2,
                 [Row("0", Count(scale=15, offset=18), {"2": FREE}), Row("1", Count(static=2), {"2": STAFF})]),
         expect_radio={"5GHz": [f"{MAC_AP}.0"], "2.4GHz": [f"{MAC_AP}.1"]},

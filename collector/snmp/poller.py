@@ -514,8 +514,10 @@ def _radios(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]],
                 value = float(var.value) * col.scale  # type: ignore[arg-type]
             elif col.text_numbers and var.type == "OctetString":
                 text = as_text(var.value)
-                if text is not None and re.fullmatch(r"\s*-?[0-9]{1,6}(\.[0-9]{1,3})?\s*", text):
-                    value = float(text) * col.scale
+                # A leading number: "3.7", or a channel with its width suffix such as "36E" or "149+".
+                m = re.match(r"\s*(-?[0-9]{1,6}(\.[0-9]{1,3})?)", text or "")
+                if m is not None:
+                    value = float(m.group(1)) * col.scale
             lo, hi = RADIO_RANGE[col.metric]
             if value is None or not lo <= value <= hi:
                 continue
