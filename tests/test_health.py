@@ -170,9 +170,10 @@ def test_a_damaged_store_is_logged_once_with_what_to_do_and_named_by_healthz(run
     store = tmp_path / "var" / "ww.sqlite3"
     store.parent.mkdir()
     _damage(store)
-    d = run(store=store)
-    code, body = _wait("/healthz to name the store", lambda: (h := d.health())[0] == 503 and h)
-    assert "store" in body["failing"] and "damaged" in body["failing"]["store"]
+    d = run(store=store, influx=f'\n[influxdb]\nurl = "http://127.0.0.1:{free_port()}"\n')
+    code, body = _wait("/healthz to name the store and the forwarder",
+                       lambda: (h := d.health())[0] == 503 and {"store", "forwarder"} <= set(h[1]["failing"]) and h)
+    assert "damaged" in body["failing"]["store"] and "cannot read the store" in body["failing"]["forwarder"]
     r = httpx.get(f"{d.base}/status", timeout=5)
     assert r.status_code == 503 and "malformed" in r.json()["error"]
     time.sleep(2.5)  # more heartbeat cycles fail the same way: no new log lines for them
@@ -180,6 +181,7 @@ def test_a_damaged_store_is_logged_once_with_what_to_do_and_named_by_healthz(run
     log = d.stop()
     assert "Traceback" not in log, log[-3000:]
     assert log.count("store failing") == 1, log[-3000:]
+    assert log.count("forwarding paused: cannot read the store") == 1, log[-3000:]
     assert "move" in log and "aside" in log
 
 
