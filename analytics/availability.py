@@ -33,6 +33,7 @@ class Availability:
     unknown_s: float = 0.0
     maintenance_s: float = 0.0
     outages: list[tuple[float, float]] = field(default_factory=list)
+    outages_known: bool = True  # False where raw samples of down hours were pruned: only the down time is known
 
     @property
     def watched_s(self) -> float:
@@ -185,5 +186,6 @@ def combine(parts: Sequence[Availability]) -> Availability:
         out.unknown_s += p.unknown_s
         out.maintenance_s += p.maintenance_s
         out.outages += p.outages
+        out.outages_known &= p.outages_known
     out.outages.sort()
     return out

@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from analytics import coverage as cov
 from analytics.availability import Availability, availability_arrays, combine
-from analytics.usage import Floats, Usage, client_hours, held_levels, hours_over_levels, usage_arrays
+from analytics.coverage import Coverage
+from analytics.usage import Floats, Usage, client_hours_observed, held_levels, hours_over_levels, usage_arrays
 from core.inventory import AccessPoint, Inventory, Site
 from core.maintenance import expand
 from core.schema import PointReader
@@ -24,12 +26,33 @@ from core.store.columns import Columns, columns_from_points
 
 @dataclass
 class Period:
+    """[start, end) in epoch seconds; ``asof`` is 集計時点, the time the figures are taken at. A period still in
+    progress is read up to ``asof`` only: the days still to come are not データなし, they are not yet."""
+
     start: float
     end: float
+    asof: float | None = None
+
+    @property
+    def data_end(self) -> float:
+        return self.end if self.asof is None else max(self.start, min(self.end, self.asof))
 
     @property
     def ns(self) -> tuple[int, int]:
-        return int(self.start * 1e9), int(self.end * 1e9)
+        """The part of the period that has data to read: [start, data_end) in ns."""
+        return int(self.start * 1e9), int(self.data_end * 1e9)
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start) / 3600
+
+    @property
+    def elapsed_h(self) -> float:
+        return (self.data_end - self.start) / 3600
+
+    @property
+    def in_progress(self) -> bool:
+        return self.data_end < self.end
 
 
 def _interval(times: Sequence[float] | Floats, default: float) -> float:
@@ -67,6 +90,13 @@ def read_pruned_hours(reader: PointReader, measurement: str, field: str, start_n
     return out
 
 
+def simulated_share(cols: list[Columns]) -> float:
+    """The share of rows that come from simulated series (tagged by analytics.synthetic)."""
+    n = sum(len(c.time_ns) for c in cols)
+    sim = sum(len(c.time_ns) for c in cols if c.tags.get(cov.SIMULATED_TAG) == "true")
+    return 0.0 if n == 0 else sim / n
+
+
 def _concat(cols: list[Columns], *fields: str) -> tuple[Floats, list[Floats]]:
     """All series' rows where every one of ``fields`` is present: times in seconds (series in key order, so
     rows at one time keep that order after a stable sort by time) and the fields' values."""
@@ -93,24 +123,36 @@ class ApFigures:
     usage: Usage | None = None
     levels: tuple[Floats, Floats] | None = None  # client count -> seconds held at it (capacity)
     peak_sample: int = 0
+    availability_cov: Coverage | None = None
+    usage_cov: Coverage | None = None  # client samples: usage and capacity
+    hours_over: dict[float, float] | None = None  # capacity -> hours above it (hourly path; else from levels)
 
 
 def ap_figures(inv: Inventory, reader: PointReader, s: Site, ap: AccessPoint, p: Period,
                parts: Collection[str] = ("availability", "usage", "capacity")) -> ApFigures:
     a0, a1 = p.ns
+    end = p.data_end
     out = ApFigures()
     if "availability" in parts:
-        t, (up,) = _concat(read_columns(reader, "ap_ping", a0 - PING_LEAD_NS, a1, {"ap": ap.id}, ["reachable"]),
-                           "reachable")
-        windows = expand(inv.maintenance, ap.id, s.id, p.start, p.end)
+        cols = read_columns(reader, "ap_ping", a0 - PING_LEAD_NS, a1, {"ap": ap.id}, ["reachable"])
+        t, (up,) = _concat(cols, "reachable")
+        windows = expand(inv.maintenance, ap.id, s.id, p.start, end)
         hb = _interval(t, inv.poll_for(s, ap).heartbeat_s)
-        out.availability = availability_arrays(t, up != 0, p.start, p.end, hb, [(x, y) for x, y, _ in windows])
+        a = availability_arrays(t, up != 0, p.start, end, hb, [(x, y) for x, y, _ in windows])
+        out.availability = a
         out.maintenance = sorted({w for _, _, w in windows})
+        seen_h = a.watched_s / 3600
+        out.availability_cov = Coverage(p.hours, p.elapsed_h, seen_h, a.maintenance_s / 3600,
+                                        seen_h * simulated_share(cols))
     if "usage" in parts or "capacity" in parts:
-        ct, (cv,) = _concat(read_columns(reader, "ap_status", a0, a1, {"ap": ap.id}, ["clients"]), "clients")
+        cols = read_columns(reader, "ap_status", a0, a1, {"ap": ap.id}, ["clients"])
+        ct, (cv,) = _concat(cols, "clients")
+        sim = simulated_share(cols)
         if "capacity" in parts:
-            out.levels = held_levels(ct, cv, p.start, p.end)
+            out.levels = held_levels(ct, cv, p.start, end)
             out.peak_sample = int(cv.max()) if len(cv) else 0
+            seen_h = float(out.levels[1].sum()) / 3600
+            out.usage_cov = Coverage(p.hours, p.elapsed_h, seen_h, 0.0, seen_h * sim)
         if "usage" in parts:
             tt, (rx, tx) = _concat(read_columns(reader, "ap_traffic", a0, a1, {"ap": ap.id}, ["rx_bps", "tx_bps"]),
                                    "rx_bps", "tx_bps")
@@ -118,48 +160,60 @@ def ap_figures(inv: Inventory, reader: PointReader, s: Site, ap: AccessPoint, p:
                 tt, inv_idx = np.unique(tt, return_inverse=True)
                 rx = np.bincount(inv_idx, weights=rx, minlength=len(tt)).astype(np.float64)
                 tx = np.bincount(inv_idx, weights=tx, minlength=len(tt)).astype(np.float64)
-            out.usage = usage_arrays(ct, cv, tt, rx, tx, p.start, p.end)
+            out.usage = usage_arrays(ct, cv, tt, rx, tx, p.start, end)
+            out.usage_cov = Coverage(p.hours, p.elapsed_h, out.usage.observed_h, 0.0, out.usage.observed_h * sim)
     return out
 
 
 def figures(inv: Inventory, reader: PointReader, p: Period, site: str | None = None,
             parts: Collection[str] = ("availability", "usage", "capacity")) -> dict[str, ApFigures]:
-    """Per AP (in inventory order): read each measurement the ``parts`` need once, compute, keep only the
-    figures (a month of one AP's samples is a few MB; the figures are small)."""
+    """Per AP (in inventory order). A reader that aggregates by the hour (both stores) answers for the whole fleet
+    in a few queries (analytics.hourly); any other reader is read per AP and measurement, as raw columns, keeping
+    only the figures (a month of one AP's samples is a few MB; the figures are small)."""
+    from analytics.hourly import can_aggregate, hourly_figures
+
+    if can_aggregate(reader):
+        out: dict[str, ApFigures] = hourly_figures(inv, reader, p, site, parts)
+        return out
     return {ap.id: ap_figures(inv, reader, s, ap, p, parts) for s, ap in inv.aps() if not site or s.id == site}
 
 
 def availability_rows(inv: Inventory, reader: PointReader, p: Period, site: str | None = None,
                       figs: Mapping[str, ApFigures] | None = None) -> list[dict[str, Any]]:
-    """One row per AP and one per site (sites: their APs' time summed); maintenance listed per row."""
+    """One row per AP and one per site (sites: their APs' time summed); maintenance listed per row; each row
+    with its coverage (observed hours, share of the period, 参考値, in progress, simulated)."""
     if figs is None:
         figs = figures(inv, reader, p, site, ("availability",))
+    min_share = inv.reports.min_share
     rows: list[dict[str, Any]] = []
     for s in inv.sites:
         if site and s.id != site:
             continue
         parts: list[Availability] = []
+        covs: list[Coverage] = []
         for ap in s.aps:
             f = figs[ap.id]
-            assert f.availability is not None
+            assert f.availability is not None and f.availability_cov is not None
             parts.append(f.availability)
+            covs.append(f.availability_cov)
             rows.append(_avail_row(s.id, s.name_ja, s.name_en, ap.id, ap.name_ja or ap.id, ap.name_en or ap.id,
-                                   f.availability, f.maintenance))
+                                   f.availability, f.maintenance, f.availability_cov, min_share))
         if parts:
-            rows.append(_avail_row(s.id, s.name_ja, s.name_en, "*", "（拠点計）", "(site total)", combine(parts), []))
+            rows.append(_avail_row(s.id, s.name_ja, s.name_en, "*", "（拠点計）", "(site total)", combine(parts), [],
+                                   cov.total(covs), min_share))
     return rows
 
 
 def _avail_row(site: str, site_ja: str, site_en: str, ap: str, ap_ja: str, ap_en: str, a: Availability,
-               maint: list[str]) -> dict[str, Any]:
+               maint: list[str], c: Coverage, min_share: float) -> dict[str, Any]:
     return {"site": site, "site_name_ja": site_ja, "site_name_en": site_en, "ap": ap, "ap_name_ja": ap_ja,
             "ap_name_en": ap_en,
             "availability_pct": None if a.pct is None else round(a.pct, 3), "up_h": round(a.up_s / 3600, 2),
             "down_h": round(a.down_s / 3600, 3), "unknown_h": round(a.unknown_s / 3600, 2),
-            "maintenance_h": round(a.maintenance_s / 3600, 2), "outages": a.n_outages,
-            "mttr_min": None if a.mttr_s is None else round(a.mttr_s / 60, 1),
-            "longest_outage_min": None if a.longest_s is None else round(a.longest_s / 60, 1),
-            "maintenance_windows": ",".join(maint)}
+            "maintenance_h": round(a.maintenance_s / 3600, 2), "outages": a.n_outages if a.outages_known else None,
+            "mttr_min": None if a.mttr_s is None or not a.outages_known else round(a.mttr_s / 60, 1),
+            "longest_outage_min": None if a.longest_s is None or not a.outages_known else round(a.longest_s / 60, 1),
+            "maintenance_windows": ",".join(maint), **cov.fields(c, min_share)}
 
 
 def usage_by_ap(inv: Inventory, reader: PointReader, p: Period, site: str | None = None,
@@ -176,57 +230,139 @@ def usage_by_ap(inv: Inventory, reader: PointReader, p: Period, site: str | None
     return out
 
 
+def usage_cov_by_ap(figs: Mapping[str, ApFigures]) -> dict[str, Coverage]:
+    out = {}
+    for ap_id, f in figs.items():
+        assert f.usage_cov is not None
+        out[ap_id] = f.usage_cov
+    return out
+
+
+def _jst_months(p: Period) -> tuple[int, int, int, int] | None:
+    """(year, month) of start and end when the period runs from a 1st of a month to a 1st, in Japan time."""
+    import datetime as dt
+
+    from analytics.usage import JST
+
+    a = dt.datetime.fromtimestamp(p.start, JST)
+    b = dt.datetime.fromtimestamp(p.end, JST)
+    if (a.day, a.hour, a.minute, a.second, b.day, b.hour, b.minute, b.second) != (1, 0, 0, 0, 1, 0, 0, 0):
+        return None
+    return a.year, a.month, b.year, b.month
+
+
+def _shift_months(p: Period, k: int) -> Period:
+    """``p`` moved ``k`` months back (whole months), or by equal length if it is not a run of whole months."""
+    import datetime as dt
+
+    from analytics.usage import JST
+
+    ym = _jst_months(p)
+    if ym is None:
+        return Period(p.start - k * (p.end - p.start), p.end - k * (p.end - p.start))
+
+    def first(y: int, m: int) -> float:
+        n = y * 12 + m - 1 - k
+        return dt.datetime(n // 12, n % 12 + 1, 1, tzinfo=JST).timestamp()
+
+    return Period(first(ym[0], ym[1]), first(ym[2], ym[3]))
+
+
 def previous_period(p: Period) -> Period:
-    """The period of equal length just before ``p`` (what usage is compared with)."""
-    return Period(2 * p.start - p.end, p.start)
+    """The period usage is compared with (前期): the month(s) just before for whole months, else the period of
+    equal length just before ``p``."""
+    ym = _jst_months(p)
+    if ym is None:
+        return Period(2 * p.start - p.end, p.start)
+    return _shift_months(p, (ym[2] * 12 + ym[3]) - (ym[0] * 12 + ym[1]))
 
 
-def client_hours_by_ap(inv: Inventory, reader: PointReader, p: Period, site: str | None = None) -> dict[str, float]:
-    """Client-hours per AP over ``p``, as :func:`usage_by_ap` counts them, using hourly rollups where raw rows
-    were pruned.
+def year_before(p: Period) -> Period:
+    """The same months a year earlier (前年同月); for other periods, the same dates a year earlier."""
+    if _jst_months(p) is not None:
+        return _shift_months(p, 12)
+    return Period(p.start - 365 * 86400, p.end - 365 * 86400)
 
-    This is the previous period of the usage comparison: the embedded store keeps raw rows ``raw_retention_days``
+
+def client_hours_by_ap(inv: Inventory, reader: PointReader, p: Period,
+                       site: str | None = None) -> dict[str, tuple[float, Coverage]]:
+    """Client-hours per AP over ``p`` with their coverage, as :func:`usage_by_ap` counts them, using hourly
+    rollups where raw rows were pruned.
+
+    This is the earlier period of a usage comparison: the embedded store keeps raw rows ``raw_retention_days``
     (35), so when the report for a month is written on the 1st, most of the month before it is left only as hourly
     rollups. Reading raw rows alone would count those hours as no use at all."""
+    from analytics.hourly import can_aggregate
+
+    if can_aggregate(reader):  # the hourly rollup holds pruned hours too
+        figs = figures(inv, reader, p, site, ("clients",))
+        return {k: (f.usage.client_hours if f.usage else 0.0, f.usage_cov or Coverage(p.hours, p.elapsed_h, 0.0))
+                for k, f in figs.items()}
     a0, a1 = p.ns
     out = {}
     for s, ap in inv.aps():
         if site and s.id != site:
             continue
-        ct, (cv,) = _concat(read_columns(reader, "ap_status", a0, a1, {"ap": ap.id}, ["clients"]), "clients")
+        cols = read_columns(reader, "ap_status", a0, a1, {"ap": ap.id}, ["clients"])
+        ct, (cv,) = _concat(cols, "clients")
         count: dict[int, float] = {}
         total: dict[int, float] = {}
+        sim_rolled = 0.0
         for c in read_pruned_hours(reader, "ap_status", "clients", a0, a1, {"ap": ap.id}):
             for h, n, x in zip(c.time_ns.tolist(), c.values["count"].tolist(), c.values["sum"].tolist(), strict=True):
                 count[h] = count.get(h, 0.0) + n  # several series of one AP: one stream, as for raw rows
                 total[h] = total.get(h, 0.0) + x
+                if c.tags.get(cov.SIMULATED_TAG) == "true":
+                    sim_rolled += n
         hs = sorted(count)
         rolled = (np.array(hs, dtype=np.float64) / 1e9, np.array([count[h] for h in hs], dtype=np.float64),
                   np.array([total[h] for h in hs], dtype=np.float64))
-        out[ap.id] = client_hours(ct, cv, p.start, p.end, rolled=rolled)
+        ch, seen = client_hours_observed(ct, cv, p.start, p.data_end, rolled=rolled)
+        n_rows = len(ct) + sum(count.values())
+        sim_rows = simulated_share(cols) * len(ct) + sim_rolled
+        out[ap.id] = (ch, Coverage(p.hours, p.elapsed_h, seen, 0.0, 0.0 if not n_rows else seen * sim_rows / n_rows))
     return out
 
 
 def usage_rows(inv: Inventory, reader: PointReader, p: Period, site: str | None = None,
-               now: Mapping[str, Usage] | None = None) -> list[dict[str, Any]]:
-    """Per AP, per site and per site kind; with the previous period of equal length for comparison.
+               now: Mapping[str, Usage] | None = None, now_cov: Mapping[str, Coverage] | None = None,
+               lang: str = "ja") -> list[dict[str, Any]]:
+    """Per AP, per site and per site kind, with coverage; compared with the period before (前期比) and the same
+    period a year before (前年同月比) where both are covered well enough, else "—" with the reason.
 
-    The previous period's client-hours come from raw rows, and from hourly rollups for the hours whose raw rows
-    were pruned (see :func:`client_hours_by_ap`), so the comparison stays right when the report is written on the
-    1st, after most of the month before has been pruned."""
-    if now is None:
-        now = usage_by_ap(inv, reader, p, site)
+    Comparisons are of client-hours per observed hour (mean concurrent clients), so a 31-day and a 30-day month,
+    or 95 % and 100 % coverage, compare like with like. The earlier periods' client-hours come from raw rows, and
+    from hourly rollups for the hours whose raw rows were pruned (see :func:`client_hours_by_ap`)."""
+    if now is None or now_cov is None:
+        figs = figures(inv, reader, p, site, ("usage",))
+        now = usage_by_ap(inv, reader, p, site, figs)
+        now_cov = usage_cov_by_ap(figs)
+    min_share = inv.reports.min_share
     before = client_hours_by_ap(inv, reader, previous_period(p), site)
+    year = client_hours_by_ap(inv, reader, year_before(p), site)
     rows: list[dict[str, Any]] = []
 
-    def row(level: str, key: str, name: str, us: list[Usage], prev: list[float]) -> dict[str, Any]:
+    def rate(ch: float, c: Coverage) -> float:
+        return 0.0 if c.observed_h <= 0 else ch / c.observed_h
+
+    def row(level: str, key: str, name: str, ids: list[str]) -> dict[str, Any]:
+        us = [now[i] for i in ids]
         ch = sum(u.client_hours for u in us)
-        ch0 = sum(prev)
-        return {"level": level, "id": key, "name": name, "peak_clients": max((u.peak_clients for u in us), default=0),
-                "mean_clients": round(sum(u.mean_clients for u in us), 2), "client_hours": round(ch, 1),
-                "rx_gb": round(sum(u.rx_gb for u in us), 3), "tx_gb": round(sum(u.tx_gb for u in us), 3),
-                "client_hours_prev": round(ch0, 1),
-                "change_pct": None if ch0 <= 0 else round(100 * (ch - ch0) / ch0, 1)}
+        c = cov.total(now_cov[i] for i in ids)
+        out: dict[str, Any] = {
+            "level": level, "id": key, "name": name, "peak_clients": max((u.peak_clients for u in us), default=0),
+            "mean_clients": round(sum(u.mean_clients for u in us), 2), "client_hours": round(ch, 1),
+            "rx_gb": round(sum(u.rx_gb for u in us), 3), "tx_gb": round(sum(u.tx_gb for u in us), 3),
+            **cov.fields(c, min_share)}
+        for name_, earlier in (("prev", before), ("yoy", year)):
+            ch0 = sum(earlier[i][0] for i in ids)
+            c0 = cov.total(earlier[i][1] for i in ids)
+            pct, why = cov.compare(rate(ch, c), c, rate(ch0, c0), c0, min_share, lang)
+            out[f"client_hours_{name_}"] = round(ch0, 1)
+            out[f"coverage_{name_}_pct"] = round(100 * c0.share, 1)
+            out[f"change_{name_}_pct" if name_ == "yoy" else "change_pct"] = pct
+            out[f"change_{name_}_note"] = why
+        return out
 
     kinds: dict[str, list[str]] = {}
     for s in inv.sites:
@@ -235,25 +371,46 @@ def usage_rows(inv: Inventory, reader: PointReader, p: Period, site: str | None 
         ids = [a.id for a in s.aps]
         kinds.setdefault(s.kind.value, []).extend(ids)
         for ap in s.aps:
-            rows.append(row("ap", ap.id, ap.name_ja or ap.id, [now[ap.id]], [before[ap.id]]))
-        rows.append(row("site", s.id, s.name_ja, [now[i] for i in ids], [before[i] for i in ids]))
+            rows.append(row("ap", ap.id, ap.name_ja or ap.id, [ap.id]))
+        rows.append(row("site", s.id, s.name_ja, ids))
     for kind, ids in kinds.items():
-        rows.append(row("kind", kind, kind, [now[i] for i in ids], [before[i] for i in ids]))
+        rows.append(row("kind", kind, kind, ids))
     return rows
 
 
 def capacity_rows(inv: Inventory, reader: PointReader, p: Period, min_hours: float = 1.0,
                   radios: int = 2, figs: Mapping[str, ApFigures] | None = None) -> list[dict[str, Any]]:
-    """APs above capacity (per radio x radios) for more than ``min_hours``, most overloaded first."""
+    """APs above capacity (per radio x radios) for more than ``min_hours``, most overloaded first, each with the
+    coverage of its client samples."""
     if figs is None:
         figs = figures(inv, reader, p, None, ("capacity",))
     rows = []
     for s, ap in inv.aps():
         f = figs[ap.id]
-        assert f.levels is not None
+        assert f.usage_cov is not None
         cap = inv.capacity_for(ap) * radios
-        h = hours_over_levels(*f.levels, cap)
+        if f.levels is not None:
+            h = hours_over_levels(*f.levels, cap)
+        else:
+            assert f.hours_over is not None and cap in f.hours_over, "capacity figures read for another radio count"
+            h = f.hours_over[cap]
         if h > min_hours:
             rows.append({"site": s.id, "ap": ap.id, "name": ap.name_ja or ap.id, "capacity": cap,
-                         "hours_over": round(h, 2), "peak_clients": f.peak_sample})
+                         "hours_over": round(h, 2), "peak_clients": f.peak_sample,
+                         **cov.fields(f.usage_cov, inv.reports.min_share)})
     return sorted(rows, key=lambda r: (-r["hours_over"], r["ap"]))
+
+
+CAPACITY_COLUMNS = ("site", "ap", "name", "capacity", "hours_over", "peak_clients", "observed_h", "period_h",
+                    "coverage_pct", "provisional", "in_progress", "simulated")
+
+
+def period_coverage(figs: Mapping[str, ApFigures]) -> Coverage:
+    """The fleet's coverage for the period: availability where read, else client samples."""
+    return cov.total((f.availability_cov or f.usage_cov or Coverage(0, 0, 0)) for f in figs.values())
+
+
+def is_empty(figs: Mapping[str, ApFigures]) -> bool:
+    """No AP has a single observed second in the period: nothing to report (データがありません)."""
+    return all((f.availability_cov is None or f.availability_cov.empty)
+               and (f.usage_cov is None or f.usage_cov.empty) for f in figs.values())

@@ -156,15 +156,25 @@ def client_hours(ct: Floats, cv: Floats, start: float, end: float, max_gap_s: fl
     samples that equals the raw figure; it differs only where a sample held longer or shorter than one step
     (before a gap, irregular polling): within the resolution of an hourly rollup.
     """
+    return client_hours_observed(ct, cv, start, end, max_gap_s, rolled)[0]
+
+
+def client_hours_observed(ct: Floats, cv: Floats, start: float, end: float, max_gap_s: float = 900.0,
+                          rolled: tuple[Floats, Floats, Floats] | None = None) -> tuple[float, float]:
+    """(client-hours, observed hours) as :func:`client_hours` counts them: the observed hours are what a
+    comparison needs to know whether the figure covers its period."""
     x, y, v = client_pieces(ct, cv, start, end, max_gap_s)
     if rolled is None or not len(rolled[0]):
-        return float((v * (y - x)).sum()) / 3600
+        return float((v * (y - x)).sum()) / 3600, float((y - x).sum()) / 3600
     hours, count, total = rolled
     raw = ~np.isin(x // 3600 * 3600, hours)
     secs = float((v[raw] * (y[raw] - x[raw])).sum())
+    seen = float((y[raw] - x[raw]).sum())
     has = count > 0
     if has.any():
         count, total = count[has], total[has]
         step = 3600 / float(np.median(count))
-        secs += float((total / count * np.minimum(count * step, 3600.0)).sum())
-    return secs / 3600
+        held_s = np.minimum(count * step, 3600.0)
+        secs += float((total / count * held_s).sum())
+        seen += float(held_s.sum())
+    return secs / 3600, seen / 3600

@@ -194,7 +194,7 @@ def _count_points(path: Path) -> dict[str, int]:
 
     con = sqlite3.connect(path)
     try:
-        rows = con.execute("SELECT s.tags, COUNT(*) FROM points p JOIN series s ON s.id = p.series_id "
+        rows = con.execute("SELECT s.tags, COUNT(*) FROM store_points p JOIN store_series s ON s.id = p.series_id "
                            "WHERE s.measurement = 'ap_status' GROUP BY s.id").fetchall()
     finally:
         con.close()

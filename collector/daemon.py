@@ -14,9 +14,10 @@ import contextlib
 import logging
 import random
 import signal
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,16 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from collector import clockwatch
+from collector import clockwatch, metrics
 from collector.engine import DeviceRef, FleetEngine
+from collector.health import HealthBoard
 from collector.http import StatusServer
 from core.config import ConfigError, load_config
 from core.inventory import Inventory
 from core.logs import kv
 from core.paths import known_vendors
 from core.secrets import SecretResolver
+from core.store.dbfile import explain as store_problem
 
 log = logging.getLogger("wifiwatch.daemon")
 
@@ -66,7 +69,10 @@ class Daemon:
         run_for_s: float | None = None,
         background: Sequence[Callable[[threading.Event], None]] = (),
         clock: Callable[[], float] = time.time,
+        parts: Mapping[str, Callable[[], str | None]] | None = None,
+        http_app: Callable[[Daemon, str | None], Any] | None = None,
     ):
+        """``parts``: further health checks by part name (the forwarder's), each None when fine or the reason."""
         self.config_path = config_path
         self.inv = inv
         self.resolver = resolver
@@ -74,6 +80,7 @@ class Daemon:
         self.alerts = alerts
         self.extra_jobs = list(extra_jobs)
         self.http_enabled = http
+        self.http_app = http_app  # builds the ASGI app served on [http] (the console); None: the endpoints alone
         self.use_icmp = use_icmp
         self.run_for_s = run_for_s
         self.background = list(background)
@@ -89,6 +96,9 @@ class Daemon:
         self._cycle_locks: dict[frozenset[str], asyncio.Lock] = {}  # a group's heartbeat and re-probe in turn
         self._deliver_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.board = HealthBoard()
+        self.parts = dict(parts or {})
+        self._last_cycle: float | None = None  # when a heartbeat job last ran, whatever its outcome
 
     # -- entry point ----------------------------------------------------------------------------
     def run(self) -> int:
@@ -100,6 +110,7 @@ class Daemon:
         self.engine = FleetEngine(self.inv, self.resolver, self.writer, self.alerts, self.use_icmp, clock=self.clock)
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
         self._schedule()
+        self._watch_metrics()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload()))
@@ -217,8 +228,12 @@ class Daemon:
             queued = getattr(self.alerts, "enqueued", 0)
             try:
                 await self.engine.heartbeat_once(self._select(ids))
-            except Exception:
-                log.exception("heartbeat cycle failed")
+            except Exception as e:
+                self._failed("heartbeat cycle failed", e)
+            else:
+                self.board.ok("store")
+            finally:
+                self._last_cycle = time.time()
             if self.alerts is not None and getattr(self.alerts, "enqueued", 0) != queued:
                 task = asyncio.get_running_loop().create_task(self._deliver_job())
                 self._tasks.add(task)
@@ -234,21 +249,21 @@ class Daemon:
         assert self.engine is not None
         try:
             await self.engine.poll_once(self._select(ids))
-        except Exception:
-            log.exception("poll cycle failed")
+        except Exception as e:
+            self._failed("poll cycle failed", e)
 
     async def _deliver_job(self) -> None:
         async with self._deliver_lock:  # the periodic run and the one right after a heartbeat never overlap
             try:
                 await asyncio.to_thread(self.alerts.deliver_due, time.time())  # type: ignore[union-attr]
-            except Exception:
-                log.exception("alert delivery failed")
+            except Exception as e:
+                self._failed("alert delivery failed", e)
 
     async def _extra_job(self, job: ExtraJob) -> None:
         try:
             await asyncio.to_thread(job.func, self.inv)
-        except Exception:
-            log.exception("periodic job failed", extra=kv(job=job.name))
+        except Exception as e:
+            self._failed(f"periodic job {job.name} failed", e)
 
     # -- reload -----------------------------------------------------------------------------------
     async def _reload(self) -> None:
@@ -266,16 +281,60 @@ class Daemon:
         log.info("configuration reloaded", extra=kv(devices=len(self.engine.devices)))
 
     # -- health -----------------------------------------------------------------------------------
+    def _failed(self, what: str, e: Exception) -> None:
+        """A store error marks the store failing and is logged once, with what to do; anything else is a bug
+        and keeps its traceback."""
+        if isinstance(e, sqlite3.Error):
+            reason, advice = store_problem(e, self.inv.store.path)
+            self.board.fail("store", reason, advice)
+        else:
+            log.exception(what)
+
+    def _watch_metrics(self) -> None:
+        """Gauges read at scrape time from the store itself, so /metrics can never lag behind the truth."""
+        writer, alerts = self.writer, self.alerts
+        backlog = None
+        if hasattr(writer, "backlog") and hasattr(writer, "forwarding"):
+            def backlog() -> float:
+                return float(writer.backlog()) if writer.forwarding() else 0.0
+        outbox = None
+        if alerts is not None and hasattr(getattr(alerts, "store", None), "pending"):
+            def outbox() -> float:
+                return float(alerts.store.pending())
+        metrics.watch(backlog, outbox)
+
+    def part_problems(self) -> dict[str, str]:
+        """Each failing part and why: store (its last write), forwarder, scheduler (heartbeats stopped)."""
+        out = {part: f.reason for part, f in self.board.failing().items()}
+        for part, check in self.parts.items():
+            try:
+                problem = check()
+            except Exception as e:  # noqa: BLE001 - a health check must answer, whatever breaks
+                problem = f"health check failed: {type(e).__name__}: {e}"
+            if problem:
+                out[part] = problem
+        max_age = 3 * max(self.inv.defaults.heartbeat_s, 1.0)
+        if self.scheduler is None or not self.scheduler.running:
+            out["scheduler"] = "the scheduler is not running"
+        else:
+            last = self._last_cycle if self._last_cycle is not None else self.started_at
+            idle = time.time() - last
+            if idle > max_age + (self.engine.heartbeat_stats.duration_s if self.engine else 0.0):
+                every = self.inv.defaults.heartbeat_s
+                out["scheduler"] = f"no heartbeat cycle for {idle:.0f} s (expected every {every:g} s)"
+        return out
+
     def health(self) -> dict[str, object]:
         eng = self.engine
         if eng is None:
-            return {"ok": False, "reason": "starting"}
+            return {"ok": False, "reason": "starting", "failing": {"scheduler": "starting"}}
         hb = eng.heartbeat_stats
-        max_age = 3 * max(self.inv.defaults.heartbeat_s, 1.0)
         age = time.time() - hb.started if hb.started else None
-        ok = age is not None and age <= max_age + hb.duration_s or (time.time() - self.started_at) < max_age
+        failing = self.part_problems()
         return {
-            "ok": bool(ok),
+            "ok": not failing,
+            "failing": failing,
+            "parts": {p: failing.get(p, "ok") for p in sorted({*self.parts, "store", "scheduler", *failing})},
             "devices": len(eng.devices),
             "icmp": eng.use_icmp,
             "last_heartbeat_age_s": None if age is None else round(age, 1),
@@ -285,15 +344,31 @@ class Daemon:
             "shard": self.inv.cluster.shard,
         }
 
+    def status(self) -> dict[str, object]:
+        """The current view of every device (collector.status), as ``wifiwatch status`` shows it."""
+        from collector.status import read_status
+
+        states = dict(getattr(self.alerts, "states", {}) or {})
+        if hasattr(self.writer, "latest"):
+            return read_status(self.inv, self.writer, states, time.time())
+        return read_status(self.inv, _NoPoints(), states, time.time())
+
     def _start_http(self) -> None:
         token = None
         if self.inv.http.token:
             token = self.resolver.resolve(self.inv.http.token).reveal()
         try:
-            self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token)
-        except OSError as e:
+            app = None
+            if self.http_app is not None:
+                try:
+                    app = self.http_app(self, token)
+                except Exception as e:  # noqa: BLE001 - the console must never take /healthz down with it
+                    log.error("web console not started; serving /healthz, /status and /metrics alone",
+                              extra=kv(error=f"{type(e).__name__}: {e}"))
+            self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token, self.status, app=app)
+        except (OSError, ValueError) as e:  # ValueError: core.netbind.BindError (a name that stopped resolving)
             log.error("HTTP endpoint not started: cannot bind %s:%s (%s)", self.inv.http.bind,
-                      self.inv.http.port, e.strerror)
+                      self.inv.http.port, getattr(e, "strerror", None) or e)
             return
         self.http.start()
         log.info("http endpoint listening", extra=kv(bind=self.inv.http.bind, port=self.http.port))
@@ -303,3 +378,10 @@ def _dt(ts: float) -> Any:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC)
+
+
+class _NoPoints:
+    """A writer that cannot be read back (tests, benchmarks): the status then has states but no measurements."""
+
+    def latest(self, measurement: str) -> dict[object, object]:
+        return {}

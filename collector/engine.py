@@ -24,7 +24,7 @@ from collector.snmp.profiles import load_profiles
 from collector.traps import MAX_PENDING, TrapEvent, TrapReceiver, credentials, load_trap_defs
 from core.inventory import Device, Inventory, Site
 from core.logs import kv
-from core.schema import ROLE_AP, ROLE_UPLINK, Point, PointWriter
+from core.schema import ROLE_AP, ROLE_CONTROLLER, ROLE_UPLINK, Point, PointWriter
 from core.secrets import REDACTOR, SecretError, SecretResolver
 
 log = logging.getLogger("wifiwatch.collector")
@@ -69,8 +69,13 @@ def devices_of(inv: Inventory) -> list[DeviceRef]:
         if site.uplink is not None and in_shard(site.uplink.id, index, count):
             out.append(DeviceRef(site, site.uplink, ROLE_UPLINK))
         for ap in site.aps:
-            if in_shard(ap.id, index, count):
+            # An AP whose up/down comes from its controller is not reached directly (NAT, LTE): its controller's
+            # poll speaks for it (collector/controllers.py).
+            if in_shard(ap.id, index, count) and ap.availability_from != "controller":
                 out.append(DeviceRef(site, ap, ROLE_AP))
+    for ctl in inv.controllers:
+        if in_shard(ctl.id, index, count):
+            out.append(DeviceRef(inv.site(ctl.site), ctl, ROLE_CONTROLLER))
     return out
 
 
@@ -96,6 +101,8 @@ class FleetEngine:
         self.poller = ApPoller(self.client, self.profiles)
         self.last_ping: dict[str, Ping] = {}
         self.last_poll: dict[str, PollResult] = {}
+        self.controller_aps: dict[str, Any] = {}  # controller id -> collector.controllers.Matched (last poll)
+        self._unknown_seen: dict[str, set[str]] = {}
         self.heartbeat_stats = CycleStats()
         self.poll_stats = CycleStats()
         permitted = raw_sockets_permitted()
@@ -147,7 +154,7 @@ class FleetEngine:
         metrics.DEVICES.set(len(self.devices))
 
     def vendor_of(self, d: DeviceRef) -> str:
-        return getattr(d.device, "vendor", "generic") if d.role == ROLE_AP else "generic"
+        return getattr(d.device, "vendor", "generic") if d.role in (ROLE_AP, ROLE_CONTROLLER) else "generic"
 
     def _write(self, points: Sequence[Point]) -> None:
         if self.writer is not None and points:
@@ -257,6 +264,9 @@ class FleetEngine:
             points.extend(to_points(d.site.id, d.id, d.role, res, ns, ping_t))
             if self.alerts is not None and d.role == ROLE_AP:
                 points.extend(self.alerts.observe_clients(start, d.id, res.clients, len(res.clients_by_radio) or None))
+        for d, res, _ in outcomes:
+            if d.role == ROLE_CONTROLLER:
+                points.extend(await asyncio.to_thread(self._controller, d, res, start))
         await asyncio.to_thread(self._write, points)
         elapsed = time.perf_counter() - t0
         metrics.POLL_SECONDS.observe(elapsed)
@@ -337,6 +347,27 @@ class FleetEngine:
         self._trap_changes[ev.device] = [*recent, now]
         await asyncio.to_thread(self._write, points)
         return True
+
+    def _controller(self, d: DeviceRef, res: PollResult | None, start: float) -> list[Point]:
+        """The controller's APs: their series, and the join state as the heartbeat of controller-sourced APs."""
+        from collector.controllers import controller_points, join_heartbeats
+
+        points, found = controller_points(self.inv, d.id, res.vendor if res else self.vendor_of(d), res,
+                                          int(start * 1e9))
+        if found.unknown and {a.index for a in found.unknown} != self._unknown_seen.get(d.id):
+            self._unknown_seen[d.id] = {a.index for a in found.unknown}
+            log.warning("controller reports APs that are not in sites.toml (written under site 'unassigned')",
+                        extra=kv(controller=d.id, aps=", ".join(a.name or a.mac or a.index
+                                                                for a in found.unknown[:20]),
+                                 count=len(found.unknown)))
+        self.controller_aps[d.id] = found
+        beats = join_heartbeats(self.inv, d.id, found, bool(res and res.ok))
+        if self.alerts is not None and beats:
+            from collector.alerts.state import Heartbeat
+
+            points.extend(self.alerts.observe(start, {ap: None if up is None else Heartbeat(up, None, None)
+                                                      for ap, up in beats.items()}))
+        return points
 
     async def close(self) -> None:
         if self.traps is not None:

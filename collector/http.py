@@ -1,77 +1,126 @@
-"""``/healthz`` and Prometheus ``/metrics`` for the daemon, on 127.0.0.1 unless configured otherwise.
+"""``/healthz``, ``/status`` (collector.status) and Prometheus ``/metrics`` on an ASGI server (uvicorn) in its
+own thread.
 
-Off loopback a bearer token is required (the config refuses a non-loopback bind without one), since
-the metrics name every AP and its error counts.
+uvicorn serves every connection from one event loop (no thread per connection, which a few slow clients
+could exhaust), with a connection limit and a keep-alive timeout. The endpoints are a Litestar router, so
+the web console (``console/``, a layer above) mounts the same router in its app and the daemon serves both
+from one port. Off loopback a bearer token is required (the config refuses a non-loopback bind without
+one), since the metrics name every AP and its error counts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
+from litestar import Litestar, MediaType, Response, Router, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers import BaseRouteHandler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.metrics import REGISTRY
+from core.netbind import parse_bind
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECTIONS = 200  # beyond this uvicorn answers 503 at once instead of queueing
+KEEPALIVE_S = 5
+
+
+def status_router(health: Callable[[], dict[str, object]], status: Callable[[], dict[str, Any]] | None = None,
+                  token: str | None = None) -> Router:
+    """The machine endpoints: ``/healthz`` (200 or 503 with JSON), ``/metrics`` and, when given, ``/status``."""
+
+    def bearer(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if token is None:
+            return
+        got = connection.headers.get("Authorization", "")
+        if not hmac.compare_digest(got.encode(), f"Bearer {token}".encode()):
+            raise NotAuthorizedException("unauthorized")
+
+    @get("/healthz", sync_to_thread=False)
+    def healthz() -> Response[dict[str, object]]:
+        body = health()
+        return Response(body, status_code=200 if body.get("ok") else 503, media_type=MediaType.JSON)
+
+    @get("/metrics", sync_to_thread=False)
+    def metrics() -> Response[bytes]:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    handlers: list[Any] = [healthz, metrics]
+    if status is not None:
+        @get("/status", sync_to_thread=True)
+        def status_json() -> Response[dict[str, Any]]:
+            try:
+                return Response(status(), media_type=MediaType.JSON)
+            except Exception as e:  # noqa: BLE001 - e.g. a damaged store: say so, /healthz says more
+                log.warning("status unavailable: %s", e)
+                return Response({"error": f"status unavailable: {type(e).__name__}: {e}"}, status_code=503,
+                                media_type=MediaType.JSON)
+
+        handlers.append(status_json)
+    return Router(path="/", route_handlers=handlers, guards=[bearer], include_in_schema=False)
+
+
+def status_app(health: Callable[[], dict[str, object]], status: Callable[[], dict[str, Any]] | None = None,
+               token: str | None = None) -> Litestar:
+    """The endpoints alone (daemon without the console, tests)."""
+    return Litestar(route_handlers=[status_router(health, status, token)], openapi_config=None,
+                    logging_config=None)
+
+
+def bind_socket(bind: str, port: int) -> socket.socket:
+    """A listening TCP socket for ``bind`` (IPv4 or IPv6 literal, or a name) and ``port``; OSError if it cannot,
+    core.netbind.BindError (a ValueError) if ``bind`` is no address."""
+    where = parse_bind(bind)  # the same parsing as check-config; an IPv6 address gets an IPv6 socket
+    sock = socket.socket(where.family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((where.listen_host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
 
 class StatusServer:
-    def __init__(self, bind: str, port: int, health: Callable[[], dict[str, object]], token: str | None = None):
-        self._health = health
-        self._token = token
-        handler = self._handler()
-        self.httpd = ThreadingHTTPServer((bind, port), handler)
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
+    """An ASGI app on uvicorn in a background thread; ``app`` defaults to the machine endpoints alone."""
+
+    def __init__(self, bind: str, port: int, health: Callable[[], dict[str, object]], token: str | None = None,
+                 status: Callable[[], dict[str, Any]] | None = None, app: Any = None):
+        import uvicorn
+
+        self.sock = bind_socket(bind, port)  # bound here, so a busy port fails the caller, not the thread
+        self.app = app if app is not None else status_app(health, status, token)
+        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on",
+                                limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEPALIVE_S,
+                                timeout_graceful_shutdown=3, server_header=False)
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
 
     @property
     def port(self) -> int:
-        return int(self.httpd.server_address[1])
+        return int(self.sock.getsockname()[1])
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.server.serve(sockets=[self.sock]))
+        except Exception:
+            log.exception("HTTP server stopped with an error")
 
     def start(self) -> None:
+        """Returns at once: the socket already listens, so early connections wait in its backlog."""
         self._thread.start()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-                log.debug("http %s", format % args)
-
-            def _authorized(self) -> bool:
-                if outer._token is None:
-                    return True
-                got = self.headers.get("Authorization", "")
-                return hmac.compare_digest(got.encode(), f"Bearer {outer._token}".encode())
-
-            def _send(self, code: int, body: bytes, ctype: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:  # noqa: N802 - stdlib name
-                if not self._authorized():
-                    self._send(401, b"unauthorized\n", "text/plain")
-                    return
-                path = self.path.split("?", 1)[0]
-                if path == "/healthz":
-                    status = outer._health()
-                    code = 200 if status.get("ok") else 503
-                    self._send(code, json.dumps(status, ensure_ascii=False).encode(), "application/json")
-                elif path == "/metrics":
-                    self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
-                else:
-                    self._send(404, b"not found\n", "text/plain")
-
-        return Handler
+        self.server.should_exit = True
+        self._thread.join(5.0)
+        self.sock.close()

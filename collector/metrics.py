@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -21,3 +24,22 @@ DEVICES = Gauge("wifiwatch_devices", "Devices polled by this collector (its shar
 DEVICES_DOWN = Gauge("wifiwatch_devices_unreachable", "Devices unreachable at the last heartbeat", registry=REGISTRY)
 FORWARD_BACKLOG = Gauge("wifiwatch_forward_backlog_rows", "Rows not yet forwarded to InfluxDB", registry=REGISTRY)
 OUTBOX = Gauge("wifiwatch_alert_outbox", "Alert messages waiting to be delivered", registry=REGISTRY)
+SERIES_DROPPED = Counter("wifiwatch_series_dropped_total",
+                         "Per-AP series (interfaces, radios, SSIDs) not written because an AP exceeded its cap",
+                         ["kind"], registry=REGISTRY)
+
+
+def _guarded(read: Callable[[], float]) -> Callable[[], float]:
+    """A scrape must answer even when the store cannot: NaN says "unknown", never a stale 0."""
+    def value() -> float:
+        try:
+            return float(read())
+        except Exception:  # noqa: BLE001 - a damaged store is reported by /healthz, not by a failed scrape
+            return math.nan
+    return value
+
+
+def watch(backlog: Callable[[], float] | None, outbox: Callable[[], float] | None) -> None:
+    """Read the forwarding backlog and the alert outbox at every scrape (0 when there is none to read)."""
+    FORWARD_BACKLOG.set_function(_guarded(backlog) if backlog is not None else (lambda: 0.0))
+    OUTBOX.set_function(_guarded(outbox) if outbox is not None else (lambda: 0.0))

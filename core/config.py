@@ -16,6 +16,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from core import config_checks
+from core.config_ja import message_ja, pydantic_ja
 from core.inventory import Inventory
 
 DEFAULT_CONFIG = "config/sites.toml"
@@ -30,9 +32,15 @@ class Problem:
     line: int
     field: str
     message: str
+    ja: str = ""  # the message in Japanese (check-config's default language); English when empty
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+    def text(self, lang: str = "en") -> str:
+        """``FILE:LINE: field: message`` in ``lang`` (ja, or en)."""
+        msg = (self.ja or message_ja(self.message)) if lang == "ja" else self.message
+        return f"{self.file}:{self.line}: {self.field}: {msg}"
 
 
 class ConfigError(Exception):
@@ -136,54 +144,18 @@ def _pydantic_problems(file: str, lines: dict[Path_, int], err: ValidationError)
             msg = "unknown field (check its spelling)"
         elif e["type"] == "missing":
             msg = "required field is missing"
-        out.append(Problem(file, line_for(lines, loc), format_path(loc), msg))
+        out.append(Problem(file, line_for(lines, loc), format_path(loc), msg,
+                           pydantic_ja(e["type"], e.get("ctx"), msg)))
     return out
 
 
 def _cross_checks(
     file: str, lines: dict[Path_, int], inv: Inventory, known_vendors: set[str] | None
 ) -> list[Problem]:
-    """What one field's validator cannot see: ids unique across the file, vendors that exist."""
-    out: list[Problem] = []
-    seen: dict[str, str] = {}
-
-    def claim(ident: str, where: Path_) -> None:
-        label = format_path(where)
-        if ident in seen:
-            out.append(Problem(file, line_for(lines, where + ("id",)), label + ".id",
-                               f"duplicate id '{ident}' (already used by {seen[ident]})"))
-        else:
-            seen[ident] = label
-
-    for i, site in enumerate(inv.sites):
-        claim(site.id, ("sites", i))
-        if site.uplink:
-            claim(site.uplink.id, ("sites", i, "uplink"))
-        for j, ap in enumerate(site.aps):
-            where: Path_ = ("sites", i, "aps", j)
-            claim(ap.id, where)
-            if known_vendors is not None and ap.vendor != "auto" and ap.vendor not in known_vendors:
-                out.append(Problem(file, line_for(lines, where + ("vendor",)), format_path(where + ("vendor",)),
-                                   f"unknown vendor profile '{ap.vendor}' (known: auto, "
-                                   + ", ".join(sorted(known_vendors)) + ")"))
-            if inv.snmp_for(site, ap) is None:
-                out.append(Problem(file, line_for(lines, where), format_path(where + ("snmp",)),
-                                   "no SNMP settings: set [snmp] globally, on the site, or on the AP"))
-    for i, cand in enumerate(inv.candidates):
-        claim(cand.id, ("candidates", i))
-    names = {m.id for m in inv.maintenance}
-    if len(names) != len(inv.maintenance):
-        out.append(Problem(file, line_for(lines, ("maintenance",)), "maintenance", "duplicate maintenance id"))
-    ids = set(seen)
-    for i, m in enumerate(inv.maintenance):
-        if m.target != "*" and m.target not in ids:
-            out.append(Problem(file, line_for(lines, ("maintenance", i, "target")),
-                               format_path(("maintenance", i, "target")), f"no site or AP with id '{m.target}'"))
-    chan = [c.name for c in inv.alerts.channels]
-    if len(set(chan)) != len(chan):
-        out.append(Problem(file, line_for(lines, ("alerts", "channels")), "alerts.channels",
-                           "duplicate channel name"))
-    return out
+    """What needs the validated inventory; the checks that can run on the raw data (ids, vendors, addresses,
+    SNMP settings, maintenance targets, channel names) are in core.config_checks, so they report with any
+    schema error."""
+    return []
 
 
 def parse_config(
@@ -196,15 +168,32 @@ def parse_config(
         m = re.search(r"line (\d+)", str(e))
         line = int(m[1]) if m else 1
         raise ConfigError([Problem(file, line, "(syntax)", f"malformed TOML: {e}")]) from None
+    except RecursionError:
+        raise ConfigError([_too_deep(file)]) from None
     lines = key_lines(text)
     try:
-        inv = Inventory.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError(_pydantic_problems(file, lines, e)) from None
-    problems = _cross_checks(file, lines, inv, known_vendors)
+        # Checks across the file run on the raw data, so they report together with any schema error.
+        problems = [Problem(file, line_for(lines, where), format_path(where), en, ja)
+                    for where, en, ja in config_checks.check(data, known_vendors)]
+        try:
+            inv = Inventory.model_validate(data)
+        except ValidationError as e:
+            raise ConfigError(_ordered(_pydantic_problems(file, lines, e) + problems)) from None
+    except RecursionError:
+        raise ConfigError([_too_deep(file)]) from None
+    problems += _cross_checks(file, lines, inv, known_vendors)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_ordered(problems))
     return inv
+
+
+def _too_deep(file: str) -> Problem:
+    return Problem(file, 1, "(syntax)", "nested too deeply to read (arrays or tables inside one another)")
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    """By line, each once: a reader fixes the file top to bottom."""
+    return sorted(dict.fromkeys(problems), key=lambda p: p.line)
 
 
 def load_config(path: str | os.PathLike[str] | None = None, known_vendors: set[str] | None = None) -> Inventory:

@@ -13,7 +13,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.config_checks import host_problem
+from core.escape import has_line_break
 from core.lgcode import normalize as normalize_lg_code
+from core.netbind import check_bind
+from core.secrets import url_credentials
 
 # Japan's extreme points, with a small margin: a coordinate outside this box is a typo (swapped lat/lon,
 # a missing digit), not a site.
@@ -43,6 +47,15 @@ def _check_secret_ref(value: str | None) -> str | None:
         raise ValueError(
             "must be a secret reference 'env:VARIABLE' or 'file:KEY' (secrets are never written inline)"
         )
+    return value
+
+
+def _one_line(value: str | None) -> str | None:
+    """Names land in e-mail subjects, chat messages, CSV rows and log lines: one line, no control characters."""
+    if value is not None and has_line_break(value):
+        bad = next(c for c in value if has_line_break(c))
+        raise ValueError(f"must be one line of text, but contains a line break or control character "
+                         f"(U+{ord(bad):04X})")
     return value
 
 
@@ -126,7 +139,24 @@ class Device(_Model):
     def _host(cls, v: str) -> str:
         if not v or any(c.isspace() for c in v):
             raise ValueError("host must be an IP address or host name without spaces")
+        problem = host_problem(v)  # IPv4 (127.0.1.999 is refused), IPv6 or a DNS name
+        if problem is not None:
+            raise ValueError(problem[0])
         return v
+
+
+class ControllerMatch(_Model):
+    """How an AP is found among the APs its controller reports: any given key that matches."""
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    mac: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$")
+    serial: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one(self) -> ControllerMatch:
+        if self.name is None and self.mac is None and self.serial is None:
+            raise ValueError("give at least one of name, mac, serial")
+        return self
 
 
 class AccessPoint(Device):
@@ -141,9 +171,34 @@ class AccessPoint(Device):
     # Which recording the simulated fleet serves for this AP (wifiwatch/sim/data/<name>.snmprec);
     # defaults to the vendor profile's name, or "generic". Ignored outside the simulator.
     simulate_as: str | None = None
+    # An AP managed by a controller ([[controllers]]): which row of the controller's AP table is this AP
+    # (by name, MAC or serial), and whether its up/down comes from the controller's join state (for APs that
+    # cannot be pinged: behind NAT, on LTE uplinks) instead of ping.
+    controller: str | None = Field(None, pattern=ID_PATTERN)
+    controller_match: ControllerMatch | None = None
+    availability_from: Literal["ping", "controller"] = "ping"
 
+    @model_validator(mode="after")
+    def _controller_complete(self) -> AccessPoint:
+        if self.controller_match is not None and self.controller is None:
+            raise ValueError("controller_match needs controller (the id of a [[controllers]] entry)")
+        if self.availability_from == "controller" and (self.controller is None or self.controller_match is None):
+            raise ValueError('availability_from = "controller" needs controller and controller_match')
+        return self
+
+    _names = field_validator("model", "name_ja", "name_en")(_one_line)
     _lat = field_validator("lat")(_in_range("lat", JAPAN_LAT))
     _lon = field_validator("lon")(_in_range("lon", JAPAN_LON))
+
+
+class Controller(Device):
+    """A wireless controller (WLC, Catalyst 9800, SmartZone, Unleashed master, FortiGate, Meraki cloud, Huawei
+    AC): one SNMP target reporting many APs. Its APs are listed under their sites with ``controller = id``."""
+
+    site: str = Field(pattern=ID_PATTERN, description="the site it is installed at (its own series go there)")
+    vendor: str = "auto"
+    name_ja: str | None = None
+    name_en: str | None = None
 
 
 class Uplink(Device):
@@ -174,6 +229,8 @@ class Site(_Located):
     uplink: Uplink | None = None
     aps: list[AccessPoint] = Field(default_factory=list)
 
+    _names = field_validator("name_ja", "name_en", "name_kana", "address")(_one_line)
+
 
 class Candidate(_Located):
     id: str = Field(pattern=ID_PATTERN)
@@ -188,6 +245,13 @@ class Candidate(_Located):
     # Days a year with an event (matches, festivals) and the visitors each brings, as extra demand.
     event_days: int = Field(0, ge=0, le=366)
     event_visitors_per_day: int = Field(0, ge=0)
+    # Planner: 地区 for district balance, and the running cost and life that cost per visitor spreads over
+    # (None: [planner] defaults).
+    district: str = ""
+    running_cost_yen_per_year: int | None = Field(None, ge=0)
+    life_years: int | None = Field(None, ge=1, le=30)
+
+    _names = field_validator("name_ja", "name_en", "address")(_one_line)
 
 
 class InfluxSettings(_Model):
@@ -203,6 +267,15 @@ class InfluxSettings(_Model):
     verify_tls: bool = True
 
     _refs = field_validator("token", "username", "password")(_check_secret_ref)
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_credentials(cls, v: str) -> str:
+        # The message never repeats the URL: it holds the very password it complains about.
+        if url_credentials(v):
+            raise ValueError("credentials inside the URL are not allowed (they would reach logs and status "
+                             "output): give username/password or token as env:/file: references instead")
+        return v
 
 
 class StoreSettings(_Model):
@@ -224,8 +297,8 @@ class AlertChannel(_Model):
     smtp_password: SecretRef | None = None
     sender: str | None = None
     to: list[str] = Field(default_factory=list)
-    # webhook / slack / teams
-    url: SecretRef | str | None = None
+    # webhook / slack / teams: the URL is a bearer secret (anyone who has it can post as the city)
+    url: SecretRef | None = None
     verify_tls: bool = True
     timeout_s: float = Field(10.0, gt=0, le=120)
     # routing: empty means everything
@@ -233,6 +306,14 @@ class AlertChannel(_Model):
     min_severity: Literal["info", "warning", "critical"] = "warning"
 
     _refs = field_validator("smtp_user", "smtp_password")(_check_secret_ref)
+
+    @field_validator("url")
+    @classmethod
+    def _url_ref(cls, v: str | None) -> str | None:
+        if v is not None and not SECRET_REF.match(v):
+            raise ValueError("a webhook URL is a secret (whoever has it can post as the city): give it as "
+                             "env:VARIABLE or file:KEY, not inline")
+        return v
 
     @model_validator(mode="after")
     def _complete(self) -> AlertChannel:
@@ -253,7 +334,29 @@ class AlertSettings(_Model):
     degraded_rtt_ms: float = Field(300.0, gt=0)
     saturation_minutes: float = Field(15.0, gt=0)
     map_url: str = ""
+    # Where people open wifiwatch from a message (the web console); links in alerts are built on it.
+    base_url: str = ""
     channels: list[AlertChannel] = Field(default_factory=list)
+    # An outage nobody acknowledged (console 障害 page) within this many minutes also goes to escalate_channel.
+    escalate_after_min: float | None = Field(None, gt=0)
+    escalate_channel: str | None = None
+
+    @model_validator(mode="after")
+    def _escalation(self) -> AlertSettings:
+        if (self.escalate_after_min is None) != (self.escalate_channel is None):
+            raise ValueError("escalation needs both escalate_after_min and escalate_channel")
+        if self.escalate_channel is not None and self.escalate_channel not in {c.name for c in self.channels}:
+            raise ValueError(f"escalate_channel '{self.escalate_channel}' is not one of the alert channels")
+        return self
+
+    @field_validator("map_url", "base_url")
+    @classmethod
+    def _web_link(cls, v: str) -> str:
+        """Alert links must open on the reader's phone or PC: a file:// path exists only on the server."""
+        if v and not re.match(r"^https?://[^\s/?#]+[^\s]*$", v):
+            raise ValueError(f"'{v}' is not an http:// or https:// URL (links in alerts must open on the "
+                             "reader's device; a file:// path exists only on the server)")
+        return v
 
 
 class Maintenance(_Model):
@@ -267,6 +370,8 @@ class Maintenance(_Model):
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
     start_time: dt.time | None = None
     end_time: dt.time | None = None
+
+    _reason = field_validator("reason")(_one_line)
 
     @model_validator(mode="after")
     def _shape(self) -> Maintenance:
@@ -290,9 +395,24 @@ class HttpSettings(_Model):
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> HttpSettings:
-        if not self.bind.startswith("127.") and self.bind not in ("localhost", "::1") and not self.token:
-            raise ValueError("binding the HTTP endpoint off loopback requires 'token'")
+        problem = check_bind(self.bind, has_token=self.token is not None)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+class ConsoleSettings(_Model):
+    """The web console the daemon (and ``wifiwatch web``) serves on the [http] bind and port."""
+
+    enabled: bool = True
+    idle_timeout_min: float = Field(30.0, gt=0, le=24 * 60)  # a session unused this long must log in again
+    login_attempts_per_min: int = Field(10, ge=1, le=1000)  # per client address, on POST /login
+    secure_cookies: bool = False  # set when a TLS-terminating reverse proxy is in front (cookies only over https)
+    # Single sign-on behind a reverse proxy: it authenticates and sends the user name in this header. Trusted only
+    # from the proxy's address(es); the user must exist (`wifiwatch users add`), which gives the role.
+    trusted_header: str | None = None
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    history: Literal["store", "influxdb"] = "store"  # where site/AP charts read from
 
 
 class ClusterSettings(_Model):
@@ -347,6 +467,10 @@ class PlannerSettings(_Model):
         }
     )
     capacity_per_radio: int = Field(50, gt=0)
+    # Cost per visitor over an AP's life: install plus this running cost (line, maintenance) a year, over this
+    # many years, unless a candidate gives its own. ILLUSTRATIVE defaults; set them from the city's contracts.
+    running_cost_yen_per_year: int = Field(120_000, ge=0)
+    life_years: int = Field(5, ge=1, le=30)
 
 
 class ReportSettings(_Model):
@@ -354,6 +478,24 @@ class ReportSettings(_Model):
 
     dir: str = "var/reports"
     langs: tuple[Literal["ja", "en"], ...] = Field(("ja",), min_length=1)
+    # a figure observed on less of its period than this is a 参考値: marked, never compared or published
+    min_coverage_pct: float = Field(90.0, ge=0, le=100)
+    # dates as 2026年11月 (seireki) or 令和8年11月 (reiwa)
+    era: Literal["seireki", "reiwa"] = "seireki"
+    # e-mail the monthly report, once written, to these addresses through the SMTP settings of the named
+    # [[alerts.channels]] entry of type "email" (its host, port, STARTTLS, credentials and sender)
+    email_to: list[str] = Field(default_factory=list)
+    email_channel: str | None = None
+
+    @model_validator(mode="after")
+    def _email(self) -> ReportSettings:
+        if self.email_to and not self.email_channel:
+            raise ValueError("email_to needs email_channel: the name of an [[alerts.channels]] of type email")
+        return self
+
+    @property
+    def min_share(self) -> float:
+        return self.min_coverage_pct / 100
 
 
 class OpenDataSettings(_Model):
@@ -363,6 +505,8 @@ class OpenDataSettings(_Model):
     phone: str = ""
     ssid: str = ""
     url: str = ""
+
+    _values = field_validator("installer", "phone", "ssid", "url")(_one_line)
 
 
 class Inventory(_Model):
@@ -377,6 +521,7 @@ class Inventory(_Model):
     store: StoreSettings = StoreSettings()
     influxdb: InfluxSettings | None = None
     http: HttpSettings = HttpSettings()
+    console: ConsoleSettings = ConsoleSettings()
     cluster: ClusterSettings = ClusterSettings()
     traps: TrapSettings = TrapSettings()
     alerts: AlertSettings = AlertSettings()
@@ -386,6 +531,9 @@ class Inventory(_Model):
     maintenance: list[Maintenance] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
+    controllers: list[Controller] = Field(default_factory=list)
+
+    _names = field_validator("city_ja", "city_en")(_one_line)
 
     @field_validator("municipality_code")
     @classmethod
@@ -393,7 +541,32 @@ class Inventory(_Model):
         """全国地方公共団体コード: six digits with a correct check digit (five digits get it added)."""
         return normalize_lg_code(v)
 
+    @model_validator(mode="after")
+    def _report_mail_channel(self) -> Inventory:
+        name = self.reports.email_channel
+        if name is not None and not any(c.name == name and c.type == "email" for c in self.alerts.channels):
+            raise ValueError(f"reports.email_channel: no [[alerts.channels]] of type email named '{name}'")
+        return self
+
+    @model_validator(mode="after")
+    def _controllers_exist(self) -> Inventory:
+        ids = {c.id for c in self.controllers}
+        sites = {s.id for s in self.sites}
+        for c in self.controllers:
+            if c.site not in sites:
+                raise ValueError(f"controller {c.id}: site '{c.site}' is not in [[sites]]")
+        for site in self.sites:
+            for ap in site.aps:
+                if ap.controller is not None and ap.controller not in ids:
+                    raise ValueError(f"{ap.id}: controller '{ap.controller}' is not in [[controllers]] "
+                                     f"(known: {', '.join(sorted(ids)) or 'none'})")
+        return self
+
     # -- derived views -------------------------------------------------------------------------
+    def managed_by(self, controller_id: str) -> list[tuple[Site, AccessPoint]]:
+        """The APs that name ``controller_id`` as their controller."""
+        return [(s, ap) for s, ap in self.aps() if ap.controller == controller_id]
+
     def aps(self) -> list[tuple[Site, AccessPoint]]:
         return [(s, ap) for s in self.sites for ap in s.aps]
 

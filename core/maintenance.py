@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from core.inventory import Maintenance
@@ -64,3 +65,51 @@ def expand(windows: Iterable[Maintenance], device_id: str, site_id: str, start: 
                     out.append((t0.timestamp(), t1.timestamp(), w.id))
             day += dt.timedelta(days=1)
     return sorted(out)
+
+
+# -- changing ad-hoc windows (the CLI and the web console call these) ----------------------------------------
+class AdhocWindows(Protocol):
+    """Where ``maintenance add`` windows live (the alert store): (id, target, start, end, reason) rows."""
+
+    def maintenance(self) -> list[tuple[str, str, str, str, str]]: ...
+
+    def remove_maintenance(self, wid: str) -> bool: ...
+
+    def set_maintenance_end(self, wid: str, end: str) -> bool: ...
+
+
+class MaintenanceError(ValueError):
+    """A window that cannot be changed this way; the message says why and what to do instead."""
+
+
+def _find(store: AdhocWindows, config_ids: Iterable[str], wid: str) -> tuple[str, str, str, str, str]:
+    if wid in set(config_ids):
+        raise MaintenanceError(f"'{wid}' is defined in the config file: remove or change it there "
+                               "(then reload the daemon with SIGHUP)")
+    rows = store.maintenance()
+    for row in rows:
+        if row[0] == wid:
+            return row
+    known = ", ".join(r[0] for r in rows) or "none"
+    raise MaintenanceError(f"no added maintenance window '{wid}' (added windows: {known})")
+
+
+def remove_window(store: AdhocWindows, config_ids: Iterable[str], wid: str) -> tuple[str, str, str, str, str]:
+    """Cancel an added window entirely (a mistaken one): alerts it would have silenced are sent again."""
+    row = _find(store, config_ids, wid)
+    store.remove_maintenance(wid)
+    return row
+
+
+def end_window(store: AdhocWindows, config_ids: Iterable[str], wid: str, now: float) -> dt.datetime:
+    """End a running window now (the work finished early); returns the new end. A window not begun yet is
+    removed with :func:`remove_window` instead; one already over cannot be ended again."""
+    _, _, start, end, _ = _find(store, config_ids, wid)
+    t0, t1 = _aware(dt.datetime.fromisoformat(start)), _aware(dt.datetime.fromisoformat(end))
+    at = dt.datetime.fromtimestamp(now, JST)
+    if t0.timestamp() > now:
+        raise MaintenanceError(f"'{wid}' has not started yet (starts {t0.isoformat()}): use `maintenance remove`")
+    if t1.timestamp() <= now:
+        raise MaintenanceError(f"'{wid}' already ended at {t1.isoformat()}")
+    store.set_maintenance_end(wid, at.isoformat(timespec="seconds"))
+    return at

@@ -25,6 +25,11 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "ap_clients": (("site", "ap", "radio"), ("clients",)),
     "ap_traffic": (("site", "ap", "interface"), ("rx_bps", "tx_bps", "rx_bytes", "tx_bytes", "oper_up")),
+    # radio health where the profile's MIB has it (profile [[radio]]); band derived from frequency or channel
+    "ap_radio": (("site", "ap", "radio"),
+                 ("channel", "band", "frequency_mhz", "tx_power_dbm", "noise_dbm", "utilization_pct")),
+    # a controller's view of each AP it manages (collector/controllers.py); site "unassigned" = not in sites.toml
+    "ap_controller": (("site", "ap", "controller"), ("joined", "clients", "name", "mac", "serial")),
     # alert state changes and notifications
     "ap_event": (
         ("site", "ap", "kind"),
@@ -34,6 +39,7 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 ROLE_AP = "ap"
 ROLE_UPLINK = "uplink"
+ROLE_CONTROLLER = "controller"
 
 
 def _escape_tag(s: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import threading
 import tomllib
@@ -51,10 +52,33 @@ class Redactor:
                 self._values.add(value)
 
     def __call__(self, text: str) -> str:
-        for v in sorted(self._values, key=len, reverse=True):
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for v in values:
             if v in text:
                 text = text.replace(v, self.MASK)
-        return text
+        # Secrets nobody registered: credentials inside a URL, and HTTP authorization header values.
+        text = _URL_USERINFO.sub(rf"\1{self.MASK}@", text)
+        return _AUTH_HEADER.sub(rf"\1{self.MASK}", text)
+
+
+# scheme://user:password@host -> scheme://***@host (the user may be a secret too: InfluxDB 1.x names)
+_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]+@")
+_AUTH_HEADER = re.compile(
+    r"((?:Authorization|authorization)['\"]?\s*[:=]\s*['\"]?(?:Bearer|Token|Basic)\s+)[^\s'\",}]+")
+
+
+def url_credentials(url: str) -> bool:
+    """True when ``url`` carries a user or password (``scheme://user:pass@host``) or a credential parameter."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        has_user = parts.username is not None or parts.password is not None
+    except ValueError:
+        return False
+    params = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    return has_user or bool(params & {"u", "p", "password", "token", "access_token", "apikey", "api_key"})
 
 
 REDACTOR = Redactor()

@@ -1,39 +1,82 @@
-"""The coverage map: AP state, coverage circles, a heat layer of client-hours, ranked candidate sites.
+"""The coverage map: AP state, coverage circles, a heat layer of usage, the candidate sites of one plan.
 
-Folium writes the Leaflet page; this module decides what goes on it. Every name from the inventory is
-HTML-escaped before it reaches a popup or tooltip (Folium inserts popup HTML as-is).
+Folium writes the Leaflet page; this module decides what goes on it and says what each mark means:
+a legend control (never over the metric scale), a label on every site, popups with units and the
+budget and round a candidate belongs to. Every name is data: it passes ``html_text`` before it reaches
+a popup, tooltip, label or legend (folium puts these inside JavaScript template literals). Scripts and
+styles are vendored (``maps.assets``); the background is a local tile archive (``maps.tiles``) unless an
+online service is asked for by name.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any, cast
 
 import folium
+from branca.element import MacroElement
 from folium.plugins import HeatMap
+from jinja2 import Template
 
 from core.inventory import Inventory
 from core.secrets import REDACTOR
+from maps.assets import local_map, localize
+from maps.safe_text import html_text
+from maps.tiles import GSI_STD, SOURCES, Band, TileCache, TileError
 
-GSI_TILES = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
-GSI_ATTR = '<a href="https://maps.gsi.go.jp/development/ichiran.html">国土地理院</a>'
 COLORS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "unknown": "#757575"}
+FUNDED, UNFUNDED = "#1565c0", "#90a4ae"
+HEAT_GRADIENT = {0.4: "blue", 0.65: "lime", 1.0: "red"}  # Leaflet.heat's own default, named for the legend
 LABELS = {
     "ja": {"up": "稼働", "degraded": "品質低下", "down": "停止", "unknown": "不明", "aps": "アクセスポイント",
-           "coverage": "カバー範囲", "heat": "利用量 (延べ接続時間)", "candidates": "整備候補地",
-           "legend": "凡例", "last_seen": "最終応答", "clients": "現在の接続数", "avail": "30日稼働率",
-           "vendor": "機種", "rank": "優先順位", "selected": "今回整備", "round": "整備年度",
-           "candidate": "候補地", "tiles_note": "背景地図の表示にはインターネット接続が必要です"},
+           "ap_state": "AP の状態", "coverage": "カバー範囲（設定半径）", "heat": "利用量（過去30日の延べ接続時間）",
+           "heat_scale": "少 → 多", "candidates": "整備候補地", "funded": "整備対象（予算内で選定）",
+           "unfunded": "対象外（この予算では選ばれない）", "legend": "凡例", "last_seen": "最終応答",
+           "clients": "現在の接続数", "clients_unit": "台", "avail": "30日稼働率", "vendor": "機種",
+           "rank": "優先順位", "candidate": "候補地", "site": "設置場所",
+           "visitors": "新たにカバーする来訪者", "visitors_unit": "人/年", "cost": "整備費用", "yen": "円",
+           "per_visitor": "来訪者1人あたり費用（耐用期間の総費用）", "per_visitor_unit": "円/人", "score": "評価値",
+           "score_unit": "人/年・百万円", "why": "理由", "plan": "計画",
+           "budget_one": "予算 {b} 円", "budget_rounds": "予算 {b} 円/回、整備年度 {r}",
+           "budget_each": "整備年度と予算 {r}", "year_budget": "{y}年度 {b} 円", "in_round": "（予算 {b} 円の回）",
+           "budget_used": "使用 {u} 円", "funded_in": "{r}年度に整備", "funded_one": "この予算で整備",
+           "not_funded": "この予算では対象外", "plan_of": "（{p}の計画）", "background": "背景",
+           "no_background": "背景地図なし（wifiwatch tiles fetch で取得できます）",
+           "sites": "設置場所名", "layer_candidates": "整備候補地（計画）"},
     "en": {"up": "up", "degraded": "degraded", "down": "down", "unknown": "unknown", "aps": "Access points",
-           "coverage": "Coverage", "heat": "Usage (client-hours)", "candidates": "Candidate sites",
-           "legend": "Legend", "last_seen": "Last seen", "clients": "Clients now", "avail": "30-day availability",
-           "vendor": "Vendor", "rank": "Rank", "selected": "Selected", "round": "Round", "candidate": "Candidate",
-           "tiles_note": "The background map needs an internet connection"},
+           "ap_state": "AP state", "coverage": "Coverage (configured radius)", "heat": "Usage (client-hours, 30 days)",
+           "heat_scale": "low → high", "candidates": "Candidate sites", "funded": "Funded (within budget)",
+           "unfunded": "Not funded at this budget", "legend": "Legend", "last_seen": "Last seen",
+           "clients": "Clients now", "clients_unit": "", "avail": "30-day availability", "vendor": "Vendor",
+           "rank": "Rank", "candidate": "Candidate", "site": "Site",
+           "visitors": "Newly covered visitors", "visitors_unit": "visitors/yr", "cost": "Installation cost",
+           "yen": "yen", "per_visitor": "Cost per visitor (life cost)", "per_visitor_unit": "yen/visitor",
+           "score": "Score",
+           "score_unit": "visitors/yr per million yen", "why": "Why", "plan": "Plan",
+           "budget_one": "budget {b} yen", "budget_rounds": "budget {b} yen per round, rounds {r}",
+           "budget_each": "rounds and budgets {r}", "year_budget": "{y}: {b} yen", "in_round": " (a {b}-yen round)",
+           "budget_used": "{u} yen used", "funded_in": "funded in {r}", "funded_one": "funded at this budget",
+           "not_funded": "not funded at this budget", "plan_of": " ({p})", "background": "Background",
+           "no_background": "No background map (get one with wifiwatch tiles fetch)",
+           "sites": "Site names", "layer_candidates": "Candidate sites (plan)"},
 }
+_CSS = """<style>
+.ww-label{font:bold 12px sans-serif;color:#1a1a1a;white-space:nowrap;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff}
+.ww-cand{color:#fff;border-radius:12px;width:24px;height:24px;text-align:center;line-height:24px;
+ font:bold 13px sans-serif;border:2px solid #fff;box-shadow:0 0 2px #333}
+.ww-cand-label{position:absolute;left:28px;top:4px}
+.ww-legend{background:#fff;padding:6px 10px;border:1px solid #999;border-radius:6px;font:12px sans-serif;
+ line-height:1.5;max-width:330px}
+.ww-legend .sw{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:5px;vertical-align:-1px}
+.ww-legend .cv{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:5px;vertical-align:-1px;
+ border:1px solid #2e7d32;background:rgba(46,125,50,.15)}
+.ww-legend .ht{display:inline-block;width:60px;height:10px;margin-right:5px;vertical-align:0;
+ background:linear-gradient(to right,blue,lime,red)}
+.ww-legend .note{color:#555;font-size:11px}
+</style>"""
 
 
 @dataclass(frozen=True)
@@ -52,119 +95,300 @@ class CandidateMarker:
     rank: int
     selected: bool
     round: int | None
-    score: float
+    score: float  # newly covered visitors a year per million yen
     rationale: str
+    newly_covered_visitors: int | None = None
+    cost_yen: int | None = None
+    cost_per_visitor_yen: float | None = None
 
 
-def _ap_position(inv: Inventory, site_lat: float, site_lon: float, lat: float | None, lon: float | None,
+@dataclass(frozen=True)
+class PlanInfo:
+    """Which plan the candidate markers show: the budget of each round (fiscal year) they were picked for."""
+
+    budget_yen: int | None = None  # a one-round plan
+    round_budgets: tuple[tuple[int, int], ...] = ()  # (fiscal year, yen) of each round
+    budget_used_yen: int | None = None
+
+    def describe(self, lang: str) -> str:
+        t = LABELS[lang]
+        sep = "、" if lang == "ja" else ", "
+        budgets = {b for _, b in self.round_budgets}
+        if len(budgets) == 1:
+            text = t["budget_rounds"].format(b=f"{budgets.pop():,}", r=", ".join(str(y) for y, _ in self.round_budgets))
+        elif self.round_budgets:
+            text = t["budget_each"].format(r=sep.join(t["year_budget"].format(y=y, b=f"{b:,}")
+                                                      for y, b in self.round_budgets))
+        else:
+            text = t["budget_one"].format(b=f"{self.budget_yen or 0:,}")
+        if self.budget_used_yen is not None:
+            text += sep + t["budget_used"].format(u=f"{self.budget_used_yen:,}")
+        return text
+
+    def round_budget(self, year: int | None) -> int | None:
+        return next((b for y, b in self.round_budgets if y == year), None)
+
+
+def plan_markers(result: Any) -> tuple[list[CandidateMarker], PlanInfo]:
+    """The markers and plan description for a planner PlanResult (``analytics.planner.plan``)."""
+    cands = [CandidateMarker(c.id, c.rank, c.selected, c.round, c.score, c.rationale, c.newly_covered_visitors,
+                             c.cost_yen, c.cost_per_visitor_yen) for c in result.candidates]
+    years = list(result.round_years)
+    rounds = [(y, r.budget_yen) for y, r in zip(years, result.rounds, strict=False) if y is not None]
+    return cands, PlanInfo(result.budget_yen if not rounds else None, tuple(rounds), result.budget_used_yen)
+
+
+@dataclass(frozen=True)
+class Background:
+    """Where the background tiles come from, and what the map must say about them."""
+
+    url: str  # XYZ template: relative for a map file, /tiles/... for the console, https:// when online
+    attribution: str  # HTML
+    name: str
+    max_zoom: int = 18
+    bands: tuple[Band, ...] = ()  # an archive's zoom bands: Leaflet asks for no tile it does not hold
+    simulated: bool = False
+
+
+def online_background(kind: str, lang: str = "ja") -> Background:
+    """An online tile service, only when asked for by name (``gsi``, ``osm``) or as an https:// template."""
+    if kind == "gsi":
+        return Background(GSI_STD.url, GSI_STD.attribution, GSI_STD.name_ja if lang == "ja" else GSI_STD.name_en,
+                          GSI_STD.max_zoom)
+    if kind == "osm":
+        return Background("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                          '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+                          "OpenStreetMap", 19)
+    return Background(kind, html_text(kind), "tiles")
+
+
+def cache_background(cache: TileCache, url: str, lang: str = "ja") -> Background:
+    """The archive's tiles at ``url`` ({z}/{x}/{y}); its attribution is ours for sources we know, else text."""
+    info = cache.info
+    source = SOURCES.get(cache.source)
+    if info.simulated:
+        from maps.demo_background import DEMO_SOURCE
+
+        attribution = DEMO_SOURCE.attribution
+        name = DEMO_SOURCE.name_ja if lang == "ja" else DEMO_SOURCE.name_en
+    elif source is not None:
+        attribution, name = source.attribution, source.name_ja if lang == "ja" else source.name_en
+    else:
+        attribution, name = html_text(info.attribution or info.path.name), info.name or info.path.name
+    return Background(url, attribution, name, info.max_zoom, info.bands, info.simulated)
+
+
+class _Control(MacroElement):
+    """A Leaflet control holding fixed HTML (the legend), placed by Leaflet so it never covers another control."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var c = L.control({position: {{ this.position|tojson }}});
+            c.onAdd = function () {
+                var d = L.DomUtil.create('div', {{ this.css_class|tojson }});
+                d.id = {{ this.dom_id|tojson }};
+                d.innerHTML = {{ this.html_json }};
+                L.DomEvent.disableClickPropagation(d);
+                L.DomEvent.disableScrollPropagation(d);
+                return d;
+            };
+            c.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, html: str, position: str, css_class: str, dom_id: str) -> None:
+        super().__init__()
+        self.position, self.css_class, self.dom_id = position, css_class, dom_id
+        # JSON inside a <script>: "</" would end the script, so it is written as "<\\/".
+        self.html_json = json.dumps(html, ensure_ascii=False).replace("</", "<\\/")
+
+
+class _MetricScale(MacroElement):
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false, maxWidth: 160, position: 'bottomleft'})
+            .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+
+def _ap_position(site_lat: float, site_lon: float, lat: float | None, lon: float | None,
                  k: int) -> tuple[float, float]:
     if lat is not None and lon is not None:
         return lat, lon
     return site_lat + 0.00008 * k, site_lon + 0.00008 * k  # no own position: fan out around the site
 
 
+def _num(v: float | None, unit: str, digits: int = 0) -> str:
+    return "-" if v is None else f"{v:,.{digits}f} {unit}".rstrip()
+
+
+def _candidate_popup(lang: str, name: str, cm: CandidateMarker, plan: PlanInfo | None) -> str:
+    t = LABELS[lang]
+    plan_text = plan.describe(lang) if plan else ""
+    if cm.selected:
+        status = t["funded_in"].format(r=cm.round) if cm.round else t["funded_one"]
+        budget = plan.round_budget(cm.round) if plan and cm.round else None
+        if budget is not None:
+            status += t["in_round"].format(b=f"{budget:,}")
+        status = f"<b style='color:{FUNDED}'>{status}</b>"
+    else:
+        status = f"<b style='color:#546e7a'>{t['not_funded']}</b>"
+    rows = [f"<b>{t['rank']} {cm.rank}: {html_text(name)}</b>",
+            status + t["plan_of"].format(p=html_text(plan_text)),
+            f"{t['visitors']}: {_num(cm.newly_covered_visitors, t['visitors_unit'])}",
+            f"{t['cost']}: {_num(cm.cost_yen, t['yen'])}",
+            f"{t['per_visitor']}: {_num(cm.cost_per_visitor_yen, t['per_visitor_unit'], 1)}",
+            f"{t['score']}: {_num(cm.score, t['score_unit'])}",
+            f"{t['why']}: {html_text(cm.rationale)}"]
+    return "<br>".join(rows)
+
+
+def _legend(t: dict[str, str], heat: bool, candidates: bool, plan_text: str | None,
+            background: Background | None) -> str:
+    parts = [f"<b>{t['legend']}</b>", f"<div>{t['ap_state']}: " + " ".join(
+        f"<span class='sw' style='background:{COLORS[s]}'></span>{t[s]}" for s in COLORS) + "</div>",
+        f"<div><span class='cv'></span>{t['coverage']}</div>"]
+    if heat:
+        parts.append(f"<div><span class='ht'></span>{t['heat']} {t['heat_scale']}</div>")
+    if candidates:
+        parts.append(f"<div><span class='sw' style='background:{FUNDED}'></span>{t['funded']}</div>")
+        parts.append(f"<div><span class='sw' style='background:{UNFUNDED}'></span>{t['unfunded']}</div>")
+    if plan_text:
+        parts.append(f"<div>{t['plan']}: {html_text(plan_text)}</div>")
+    if background is None:
+        parts.append(f"<div class='note'>{t['no_background']}</div>")
+    else:
+        parts.append(f"<div class='note'>{t['background']}: {html_text(background.name)}</div>")
+    return "".join(parts)
+
+
 def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequence[tuple[float, float, float]] = (),
-               candidates: Sequence[CandidateMarker] = (), lang: str = "ja", tiles: str = "gsi",
-               offline: bool = False) -> folium.Map:
+               candidates: Sequence[CandidateMarker] = (), lang: str = "ja", background: Background | None = None,
+               plan: PlanInfo | None = None) -> folium.Map:
     t = LABELS[lang]
     pts = [(s.lat, s.lon) for s in inv.sites] + [(c.lat, c.lon) for c in inv.candidates]
     center = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)) if pts else (35.968, 140.63)
-    m = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=True)
-    if tiles == "gsi":
-        folium.TileLayer(GSI_TILES, attr=GSI_ATTR, name="国土地理院 標準地図" if lang == "ja" else "GSI standard map",
-                         max_zoom=18).add_to(m)
-    elif tiles == "osm":
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    else:
-        folium.TileLayer(tiles, attr=escape(tiles), name="tiles").add_to(m)
+    bands = sorted(background.bands, key=lambda b: b.min_zoom) if background else []
+    m = local_map(location=center, zoom_start=14, tiles=None, control_scale=False,
+                  min_zoom=bands[0].min_zoom if bands else 0)
+    if background is not None and not bands:
+        folium.TileLayer(background.url, attr=background.attribution, name=html_text(background.name),
+                         max_native_zoom=background.max_zoom, max_zoom=19).add_to(m)
+    for k, band in enumerate(bands):
+        # The coarsest band shows at every zoom (stretched past its own), each finer band from its first
+        # zoom on, inside its area: Leaflet never asks for a tile the archive does not hold.
+        w, s, e, n = band.bounds
+        folium.TileLayer(background.url if background else "", attr=background.attribution if background else "",
+                         name=html_text(background.name) if background else "", overlay=k > 0, control=k == 0,
+                         min_zoom=band.min_zoom if k else 0, max_zoom=19, min_native_zoom=band.min_zoom,
+                         max_native_zoom=band.max_zoom, bounds=[[s, w], [n, e]]).add_to(m)
     if len(pts) > 1:
         m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts),
                                                                           max(p[1] for p in pts)]], padding=(30, 30))
+    cast(Any, m.get_root()).header.add_child(folium.Element(_CSS), name="ww_css")
     aps = folium.FeatureGroup(name=t["aps"])
-    cover = folium.FeatureGroup(name=t["coverage"])
+    cover = folium.FeatureGroup(name=html_text(t["coverage"]))
+    labels = folium.FeatureGroup(name=t["sites"])
     for site in inv.sites:
+        site_name = site.name_ja if lang == "ja" else site.name_en
+        other = site.name_en if lang == "ja" else site.name_ja
+        folium.Marker((site.lat, site.lon), icon=folium.DivIcon(
+            html=f"<div class='ww-label ww-site-label'>{html_text(site_name)}</div>", icon_size=(1, 1),
+            icon_anchor=(-12, 18)), interactive=False).add_to(labels)
         for k, ap in enumerate(site.aps):
-            lat, lon = _ap_position(inv, site.lat, site.lon, ap.lat, ap.lon, k)
+            lat, lon = _ap_position(site.lat, site.lon, ap.lat, ap.lon, k)
             st = statuses.get(ap.id, ApMapStatus(ap.id, "unknown"))
+            state = st.state if st.state in COLORS else "unknown"
             name = (ap.name_ja if lang == "ja" else ap.name_en) or ap.id
-            site_name = site.name_ja if lang == "ja" else site.name_en
-            other = site.name_en if lang == "ja" else site.name_ja
             avail = "-" if st.availability_30d_pct is None else f"{st.availability_30d_pct:.2f}%"
-            popup = (f"<b>{escape(site_name)}</b> / {escape(other)}<br>{escape(name)} ({escape(ap.id)})<br>"
-                     f"{t['vendor']}: {escape(st.vendor or ap.vendor)}<br>"
-                     f"<span style='color:{COLORS[st.state]}'>● {t[st.state]}</span><br>"
-                     f"{t['last_seen']}: {escape(st.last_seen)}<br>"
-                     f"{t['clients']}: {'-' if st.clients_now is None else st.clients_now}<br>{t['avail']}: {avail}")
+            popup = (f"<b>{html_text(site_name)}</b> / {html_text(other)}<br>{html_text(name)} ({html_text(ap.id)})"
+                     f"<br>{t['vendor']}: {html_text(st.vendor or ap.vendor)}<br>"
+                     f"<span style='color:{COLORS[state]}'>● {t[state]}</span><br>"
+                     f"{t['last_seen']}: {html_text(st.last_seen)}<br>"
+                     f"{t['clients']}: {_num(st.clients_now, t['clients_unit'])}<br>{t['avail']}: {avail}")
             folium.CircleMarker((lat, lon), radius=9, color="#fff", weight=2, fill=True,
-                                fill_color=COLORS[st.state], fill_opacity=0.95,
+                                fill_color=COLORS[state], fill_opacity=0.95,
                                 popup=folium.Popup(REDACTOR(popup), max_width=320),
-                                tooltip=escape(f"{name}: {t[st.state]}"), class_name=f"ww-ap ww-{st.state}").add_to(aps)
-            folium.Circle((lat, lon), radius=inv.coverage_radius_for(site, ap), color=COLORS[st.state], weight=1,
+                                tooltip=folium.Tooltip(html_text(f"{name}: {t[state]}")),
+                                class_name=f"ww-ap ww-{state} ww-ap-{ap.id}").add_to(aps)
+            folium.Circle((lat, lon), radius=inv.coverage_radius_for(site, ap), color=COLORS[state], weight=1,
                           fill=True, fill_opacity=0.12).add_to(cover)
     cover.add_to(m)
-    aps.add_to(m)
     if heat:
-        hl = folium.FeatureGroup(name=t["heat"])
-        HeatMap([list(h) for h in heat], radius=25, blur=18, min_opacity=0.3).add_to(hl)
+        hl = folium.FeatureGroup(name=html_text(t["heat"]))
+        HeatMap([list(h) for h in heat], radius=25, blur=18, min_opacity=0.3, gradient=HEAT_GRADIENT).add_to(hl)
         hl.add_to(m)
+    aps.add_to(m)
+    labels.add_to(m)
+    plan_text = plan.describe(lang) if plan else None
     if candidates:
         by_id = {c.id: c for c in inv.candidates}
-        cg = folium.FeatureGroup(name=t["candidates"])
+        cg = folium.FeatureGroup(name=html_text(t["layer_candidates"]))
         for cm in candidates:
             c = by_id.get(cm.id)
             if c is None:
                 continue
             name = c.name_ja if lang == "ja" else c.name_en
-            sel = f"<br><b>{t['selected']}</b>" + (f" ({t['round']} {cm.round})" if cm.round else "") if cm.selected \
-                else ""
-            popup = (f"<b>{t['rank']} {cm.rank}: {escape(name)}</b>{sel}<br>{escape(cm.rationale)}<br>"
-                     f"score {cm.score:,.0f}")
-            folium.Marker((c.lat, c.lon), popup=folium.Popup(popup, max_width=360),
-                          tooltip=escape(f"{t['candidate']} {cm.rank}: {name}"),
-                          icon=folium.DivIcon(html=f"<div class='ww-cand' style='background:"
-                                                   f"{'#1565c0' if cm.selected else '#90a4ae'};color:#fff;"
-                                                   f"border-radius:12px;width:24px;height:24px;text-align:center;"
-                                                   f"line-height:24px;font-weight:bold'>{cm.rank}</div>",
-                                              icon_size=(24, 24), icon_anchor=(12, 12))).add_to(cg)
+            popup = _candidate_popup(lang, name, cm, plan)
+            color = FUNDED if cm.selected else UNFUNDED
+            folium.Marker((c.lat, c.lon), popup=folium.Popup(REDACTOR(popup), max_width=360),
+                          tooltip=folium.Tooltip(html_text(f"{t['candidate']} {cm.rank}: {name}")),
+                          icon=folium.DivIcon(
+                              html=(f"<div class='ww-cand {'ww-funded' if cm.selected else 'ww-unfunded'}' "
+                                    f"style='background:{color}'>{cm.rank}</div>"
+                                    f"<div class='ww-label ww-cand-label'>{html_text(name)}</div>"),
+                              icon_size=(24, 24), icon_anchor=(12, 12))).add_to(cg)
         cg.add_to(m)
-    legend = "".join(f"<div><span style='color:{COLORS[s]}'>●</span> {t[s]}</div>" for s in COLORS)
-    legend += f"<div><span style='color:#1565c0'>①</span> {t['candidates']}</div>"
-    if offline:
-        legend += f"<div style='color:#555;font-size:11px;margin-top:4px'>{t['tiles_note']}</div>"
-    cast(Any, m.get_root()).html.add_child(folium.Element(
-        f"<div id='ww-legend' style='position:fixed;bottom:24px;left:12px;z-index:9999;background:#fff;"
-        f"padding:8px 12px;border:1px solid #999;border-radius:6px;font:13px sans-serif'>"
-        f"<b>{t['legend']}</b>{legend}</div>"))
+    _MetricScale().add_to(m)
+    _Control(_legend(t, bool(heat), bool(candidates), plan_text, background), "bottomright", "ww-legend",
+             "ww-legend").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 
 
-ASSETS = Path(__file__).resolve().parent / "assets"
-_CDN = re.compile(r'<script src="https?://[^"]*"></script>|<link rel="stylesheet" href="https?://[^"]*"\s*/?>')
+def map_html(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequence[tuple[float, float, float]] = (),
+             candidates: Sequence[CandidateMarker] = (), lang: str = "ja", background: Background | None = None,
+             plan: PlanInfo | None = None, asset_url: str | None = None) -> str:
+    """The map page as text, for a server: scripts linked under ``asset_url`` (``maps.assets.asset_path``
+    serves them) or inlined, tiles from ``background`` (e.g. ``cache_background(cache, "/map/tiles/{z}/{x}/{y}.png")``
+    with ``TileCache.get`` answering those URLs)."""
+    html = render_map(inv, statuses, heat, candidates, lang, background, plan).get_root().render()
+    return REDACTOR(localize(html, asset_url))
 
 
-def inline_assets(html: str) -> str:
-    """Replace folium's CDN scripts and styles with the vendored Leaflet files, inside the page."""
-    inline = ("<style>" + (ASSETS / "leaflet.css").read_text(encoding="utf-8") + "</style>\n"
-              "<script>" + (ASSETS / "jquery.min.js").read_text(encoding="utf-8") + "</script>\n"
-              "<script>" + (ASSETS / "leaflet.js").read_text(encoding="utf-8") + "</script>\n"
-              "<script>" + (ASSETS / "leaflet_heat.min.js").read_text(encoding="utf-8") + "</script>\n")
-    first = _CDN.search(html)
-    if first is None:
-        return html
-    stripped = _CDN.sub("", html)
-    return stripped[: first.start()] + inline + stripped[first.start():]
+def tiles_folder(html_path: Path) -> Path:
+    """Where a map file's background tiles go: a folder beside it, named after it."""
+    return html_path.with_name(html_path.stem + "_tiles")
 
 
 def write_map(path: Path, inv: Inventory, statuses: Mapping[str, ApMapStatus],
               heat: Sequence[tuple[float, float, float]] = (), candidates: Sequence[CandidateMarker] = (),
-              lang: str = "ja", tiles: str = "gsi", offline: bool = False) -> Path:
-    """``offline``: every script and style inside the file, for PCs with no internet (tiles still need one)."""
+              lang: str = "ja", tiles: str = "auto", tile_file: Path | None = None,
+              plan: PlanInfo | None = None, asset_url: str | None = None) -> Path:
+    """Write the map page: scripts inlined (or linked under ``asset_url``), the background as ``tiles`` says.
+
+    ``tiles``: ``auto`` draws ``tile_file`` when it exists and no background otherwise (the legend says
+    how to get one); ``cache`` requires it; ``none``; or an online service asked for by name (``gsi``,
+    ``osm``, an https:// template). The archive's tiles are unpacked into ``<name>_tiles/`` beside the
+    page and linked relatively, which Chromium loads from file:// with no network at all.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    html = render_map(inv, statuses, heat, candidates, lang, tiles, offline).get_root().render()
-    if offline:
-        html = inline_assets(html)
+    background: Background | None = None
+    if tiles in ("auto", "cache"):
+        if tile_file is not None and tile_file.exists():
+            with TileCache(tile_file) as cache:
+                folder = tiles_folder(path)
+                cache.extract(folder)
+                background = cache_background(cache, f"{folder.name}/{{z}}/{{x}}/{{y}}.{cache.tile_format}", lang)
+        elif tiles == "cache":
+            raise TileError(f"{tile_file}: no tile archive there (make one with `wifiwatch tiles fetch`)")
+    elif tiles != "none":
+        background = online_background(tiles, lang)
+    html = map_html(inv, statuses, heat, candidates, lang, background, plan, asset_url)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(REDACTOR(html), encoding="utf-8")
+    tmp.write_text(html, encoding="utf-8")
     tmp.replace(path)  # never leave a half-written map for someone to open
     return path

@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# In a terminal the console stays up after the scripted run (--keep), so there is something to open.
+if [ -t 1 ]; then set -- --keep "$@"; fi
 exec .venv/bin/wifiwatch demo "$@"

@@ -6,6 +6,6 @@ bash scripts/setup.sh
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy"
-.venv/bin/mypy core collector analytics maps wifiwatch
+.venv/bin/mypy core collector analytics maps console wifiwatch
 echo "== pytest"
 .venv/bin/pytest -q -p no:cacheprovider "$@"

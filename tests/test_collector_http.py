@@ -53,3 +53,53 @@ def test_binding_off_loopback_needs_a_token() -> None:
     with pytest.raises(ValidationError, match="requires 'token'"):
         HttpSettings(bind="0.0.0.0")
     assert HttpSettings(bind="0.0.0.0", token="env:WW_HTTP_TOKEN").token == "env:WW_HTTP_TOKEN"
+
+
+# -- binds are parsed (core/netbind.py), not matched by prefix -------------------------------------------
+def test_ipv6_loopback_is_served() -> None:
+    """``::1`` passes check-config, so the server must listen on it (the IPv4-only server raised here)."""
+    assert HttpSettings(bind="::1").token is None
+    srv = StatusServer("::1", 0, lambda: {"ok": True})
+    srv.start()
+    try:
+        r = httpx.get(f"http://[::1]:{srv.port}/healthz", timeout=5)
+        assert r.status_code == 200 and r.json() == {"ok": True}
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "127.3.4.5", "::1", "[::1]", "::ffff:127.0.0.1", "localhost"])
+def test_loopback_binds_need_no_token(bind: str) -> None:
+    assert HttpSettings(bind=bind).bind == bind
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0", "::", "192.0.2.10", "fe80::1", "::ffff:192.0.2.1",
+                                  "127.0.0.1.nip.io", "127.example.invalid"])
+def test_non_loopback_binds_need_a_token(bind: str) -> None:
+    with pytest.raises(ValidationError, match="token"):
+        HttpSettings(bind=bind)
+    assert HttpSettings(bind="0.0.0.0", token="env:WW_HTTP_TOKEN").bind == "0.0.0.0"
+
+
+def test_a_name_that_resolves_to_loopback_is_still_not_loopback() -> None:
+    """DNS decides what 127.0.0.1.nip.io is; only localhost (RFC 6761) is trusted, and only if it resolves so."""
+    from core.netbind import check_bind, parse_bind
+
+    def to_loopback(host: str) -> list[str]:
+        return ["127.0.0.1"]
+
+    def localhost_off_box(host: str) -> list[str]:
+        return ["127.0.0.1", "192.0.2.7"]
+
+    assert parse_bind("127.0.0.1.nip.io", to_loopback).loopback is False
+    assert "requires 'token'" in (check_bind("127.0.0.1.nip.io", False, to_loopback) or "")
+    assert check_bind("127.0.0.1.nip.io", True, to_loopback) is None
+    assert parse_bind("localhost", localhost_off_box).loopback is False
+    assert parse_bind("localhost", localhost_off_box).listen_host == "127.0.0.1"
+
+
+def test_check_config_names_the_bind_line(tmp_path) -> None:
+    from core.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=r"<c>:1: http: .*nip\.io.*requires 'token'"):
+        parse_config('[http]\nbind = "127.0.0.1.nip.io"\n', "<c>")

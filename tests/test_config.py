@@ -115,7 +115,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 def test_cli_accepts_sample() -> None:
-    r = run_cli("check-config")
+    r = run_cli("check-config", "--lang", "en")
     assert r.returncode == 0, r.stderr
     assert "OK: 2 sites, 4 access points" in r.stdout
 
@@ -123,7 +123,7 @@ def test_cli_accepts_sample() -> None:
 def test_cli_rejects_broken_file_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(BASE.replace("lon = 140.6", "lon = 14.06").replace('name_en = "Site"', 'name_en = ""'))
-    r = run_cli("check-config", "--config", str(bad))
+    r = run_cli("check-config", "--config", str(bad), "--lang", "en")
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert f"{bad}:14: sites[0].lon: lon 14.06 is outside Japan" in r.stderr
@@ -143,7 +143,8 @@ def test_cli_warns_of_a_factory_default_community_without_printing_it(tmp_path: 
     cfg = tmp_path / "v2c.toml"
     cfg.write_text(BASE.replace('version = "3"\nuser = "u"\nauth_key = "env:A"\npriv_key = "env:P"',
                                 'version = "2c"\ncommunity = "env:WW_TEST_COMMUNITY"'))
-    weak = run_cli("check-config", "--config", str(cfg), env={**os.environ, "WW_TEST_COMMUNITY": "Public"})
+    weak = run_cli("check-config", "--config", str(cfg), "--lang", "en",
+                   env={**os.environ, "WW_TEST_COMMUNITY": "Public"})
     assert weak.returncode == 0, weak.stderr
     assert "ap1: the community from 'env:WW_TEST_COMMUNITY' is a factory default" in weak.stderr
     assert "Public" not in weak.stderr + weak.stdout

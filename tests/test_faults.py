@@ -512,7 +512,7 @@ def test_daemon_sigkilled_while_writing_restarts_with_every_committed_row(sim_fl
 
     def rows() -> int:
         with sqlite3.connect(store_path, timeout=10) as c:
-            return int(c.execute("SELECT COUNT(*) FROM points").fetchone()[0])
+            return int(c.execute("SELECT COUNT(*) FROM store_points").fetchone()[0])
 
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -58,10 +58,11 @@ def test_writes_last_month_once_and_never_rewrites_it(tmp_path: Path, store: Sql
     files = write_previous_month(inv, store, at(2026, 11, 1))
     folder = tmp_path / "reports" / "2026-10"
     assert {f.name for f in files} == {"monthly-2026-10-ja.html", "monthly-2026-10-en.html", "availability-2026-10.csv",
-                                       "usage-2026-10.csv", "capacity-2026-10.csv"}
+                                       "usage-2026-10.csv", "capacity-2026-10.csv", "monthly-2026-10-ja.xlsx",
+                                       "monthly-2026-10-en.xlsx", "monthly-2026-10-ja.pdf", "monthly-2026-10-en.pdf"}
     assert all(f.parent == folder for f in files)
     html = folder / "monthly-2026-10-ja.html"
-    assert "2026-10" in html.read_text(encoding="utf-8") and "大町通り" in html.read_text(encoding="utf-8")
+    assert "2026年10月" in html.read_text(encoding="utf-8") and "大町通り" in html.read_text(encoding="utf-8")
     html.write_text("as sent to the city", encoding="utf-8")
     # Later the same month (the nightly check runs every day): nothing is rewritten.
     for day in (1, 2, 15, 30):

@@ -30,6 +30,7 @@ from analytics.opendata import (
 from analytics.synthetic import synthetic_history
 from analytics.tables import usage_rows as table_usage_rows
 from core.config import ConfigError, load_config, parse_config
+from core.escape import formula_like
 from core.inventory import Inventory, Site, StoreSettings
 from core.lgcode import WEIGHTS, check_digit, is_valid, normalize, prefecture_of
 from core.store.sqlite_store import SqliteStore
@@ -153,12 +154,15 @@ def test_pasted_toml_makes_a_valid_inventory() -> None:
     assert [s.id for s in inv.sites] == [s.id for s in INV.sites] + [s.id for s in sites]
 
 
-name = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=12)
+# Names are one line (check-config refuses line breaks) and do not start like a formula (=, +, -, @: the
+# exporter neutralises those with a quote, so they do not come back unchanged; tests/test_output_escaping.py).
+name = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=12).filter(
+    lambda t: not formula_like(t))
 sites_strategy = st.lists(
     st.builds(
         dict,
         id=st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True),
-        name_ja=st.builds(lambda a, b: f"{a}, \"{b}\"\n{a}", name, name),  # commas, quotes, line breaks
+        name_ja=st.builds(lambda a, b: f"{a}, \"{b}\" {a}", name, name),  # commas and quotes
         name_en=name,
         name_kana=st.text("アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワンガパー",
                           max_size=10),
@@ -284,7 +288,7 @@ def test_usage_export_matches_the_report_and_holds_no_device_data(store_config: 
     inv = load_config(store_config)
     out = store_config.parent / "usage.csv"
     r = _cli("opendata", "export", "--usage", "--month", "2026-10", "--out", str(out), "-c", str(store_config),
-             cwd=store_config.parent)
+             "--allow-simulated", cwd=store_config.parent)  # the store holds the demo's simulated history
     assert r.returncode == 0, r.stderr
     table = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline="")))
     assert tuple(table[0]) == USAGE_COLUMNS and [t["NO"] for t in table] == [s.id for s in inv.sites]

@@ -61,8 +61,8 @@ class Agent:
         stop_process(self.proc, 5)
 
 
-def start_agent(data_dir: Path, cache_dir: Path, n_endpoints: int = 1) -> Agent:
-    """snmpsim on fresh loopback endpoints; returns once the first endpoint answers."""
+def start_agent(data_dir: Path, cache_dir: Path, n_endpoints: int = 1, community: str = "generic") -> Agent:
+    """snmpsim on fresh loopback endpoints; returns once the first endpoint answers ``community``."""
     base = random.randint(10, 200)
     endpoints = []
     for k in range(n_endpoints):
@@ -85,7 +85,7 @@ def start_agent(data_dir: Path, cache_dir: Path, n_endpoints: int = 1) -> Agent:
     async def ready() -> bool:
         client = SnmpClient()
         try:
-            t = Target(endpoints[0][0], endpoints[0][1], V2c(Secret("generic", "test:c")), 0.3, 0)
+            t = Target(endpoints[0][0], endpoints[0][1], V2c(Secret(community, "test:c")), 0.3, 0)
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
@@ -283,8 +283,9 @@ def test_concurrency_limit_still_polls_everyone(agent: Agent, profiles) -> None:
 
 
 def test_bad_agent_data_is_dropped_not_raised(agent: Agent, profiles) -> None:  # type: ignore[no-untyped-def]
-    [[bad, empty]] = poll(profiles, [("bad", v2c(agent, "bad_unifi"), "unifi"),
-                                     ("empty", v2c(agent, "empty_unifi"), "auto")])
+    [[bad, empty, empty_auto]] = poll(profiles, [("bad", v2c(agent, "bad_unifi"), "unifi"),
+                                                 ("empty", v2c(agent, "empty_unifi"), "unifi"),
+                                                 ("empty_auto", v2c(agent, "empty_unifi"), "auto")])
     assert bad.ok and bad.error_kind == "bad_data" and bad.error
     assert bad.sys_object_id is None and bad.uptime_s is None
     assert bad.clients == 8
@@ -296,6 +297,9 @@ def test_bad_agent_data_is_dropped_not_raised(agent: Agent, profiles) -> None:  
     assert empty.ok and empty.vendor == "unifi" and empty.clients is None
     assert empty.error_kind == "no_such_object"
     assert empty.interfaces["eth0"].oper_up is False
+    # In auto mode a UniFi sysObjectID without unifiVapTable is not taken for UniFi: the probe says why.
+    assert empty_auto.ok and empty_auto.vendor == "generic" and empty_auto.error is None
+    assert empty_auto.detection is not None and "signature not found" in empty_auto.detection.evidence()
 
 
 def test_points_follow_the_schema(agent: Agent, profiles) -> None:  # type: ignore[no-untyped-def]
@@ -361,3 +365,14 @@ def test_a_dropped_in_profile_counts_table_rows(agent: Agent) -> None:
     [[res]] = poll(profiles, [("old", v2c(agent, "legacy_aruba"), "aruba_instant_legacy")])
     assert res.ok and res.error is None and res.vendor == "aruba_instant_legacy"
     assert res.clients == 3 and res.clients_by_radio == {} and res.clients_by_ssid == {}
+
+
+def test_radio_health_from_the_aruba_recording(agent: Agent, profiles) -> None:  # type: ignore[no-untyped-def]
+    """aiRadioTable: a text channel ("36E"), tx power, noise floor, utilisation; band and frequency derived."""
+    [[res]] = poll(profiles, [("a", v2c(agent, "aruba_instant"), "aruba_instant")])
+    assert res.radios == {
+        "5GHz": {"channel": 36.0, "tx_power_dbm": 18.0, "noise_dbm": -95.0, "utilization_pct": 23.0,
+                 "frequency_mhz": 5180.0, "band": "5GHz"},
+        "2.4GHz": {"channel": 6.0, "tx_power_dbm": 12.0, "noise_dbm": -91.0, "utilization_pct": 41.0,
+                   "frequency_mhz": 2437.0, "band": "2.4GHz"},
+    }

@@ -33,13 +33,13 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_status_forward_and_dead_letters(config: Path, influxd, influx_db) -> None:
-    code, out = run("store", "status", "-c", str(config))
+    code, out = run("store", "status", "--lang", "en", "-c", str(config))
     assert code == 2 and "does not exist yet" in out and "Traceback" not in out
     store = SqliteStore(config.parent / "var/ww.sqlite3", StoreSettings(min_free_mb=0))
     store.write([Point("ap_clients", {"site": "s", "ap": "a", "radio": "2g"}, {"clients": i}, T0 + i)
                  for i in range(20)])
     store.write([Point("ap_clients", {"site": "s", "ap": "a", "radio": "2g"}, {"clients": "lots"}, T0 + 100)])
-    code, out = run("store", "status", "-c", str(config))
+    code, out = run("store", "status", "--lang", "en", "-c", str(config))
     assert code == 0, out
     assert "21 in 1 series" in out and "21 points" in out and f"reachable at {influxd.url}" in out
     code, out = run("store", "forward", "--once", "-c", str(config))
@@ -48,7 +48,7 @@ def test_status_forward_and_dead_letters(config: Path, influxd, influx_db) -> No
     assert influxd.count(influx_db, "ap_clients", "clients") == 20
     code, out = run("store", "dead-letter", "list", "--lines", "-c", str(config))
     assert code == 0 and "400" in out and "conflict" in out and 'clients="lots"' in out
-    code, out = run("store", "status", "-c", str(config))
+    code, out = run("store", "status", "--lang", "en", "-c", str(config))
     assert "1 points in 1 batches" in out and "0 points" in out
     code, out = run("store", "dead-letter", "retry", "-c", str(config))
     assert code == 1 and "re-sent 0 batches" in out and "conflict" in out
@@ -67,5 +67,5 @@ def test_forward_with_influx_down_exits_1_and_keeps_data(tmp_path: Path, monkeyp
         s.write([Point("ap_ping", {"ap": "a"}, {"rtt_ms": 1.0}, T0)])
     code, out = run("store", "forward", "--once", "-c", str(cfg))
     assert code == 1 and "unreachable" in out and "data kept" in out and "Traceback" not in out
-    code, out = run("store", "status", "-c", str(cfg))
+    code, out = run("store", "status", "--lang", "en", "-c", str(cfg))
     assert code == 0 and "1 points" in out and "unreachable" in out

@@ -75,9 +75,11 @@ def test_schema_version_wal_and_persistence(tmp_path: Path) -> None:
         assert s.query("ap_status", T0, T0 + 1) == [status("ap-1", T0)]
         assert s.cursor() == 1
     c = sqlite3.connect(path)
-    assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert c.execute("SELECT version FROM wifiwatch_schema WHERE component='store'").fetchone()[0] == SCHEMA_VERSION
     assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    c.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    assert c.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental: prune gives space back
+    c.execute(f"UPDATE wifiwatch_schema SET version={SCHEMA_VERSION + 1} WHERE component='store'")
+    c.commit()
     c.close()
     with pytest.raises(RuntimeError, match="newer"):
         SqliteStore(path, StoreSettings())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
 import sys
 from typing import Annotated
 
@@ -15,8 +16,9 @@ import typer
 
 from core.config import config_path
 from core.logs import setup_logging
-from core.secrets import REDACTOR, SecretError
-from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
+from core.secrets import SecretError
+from core.store.dbfile import SchemaError, explain
+from wifiwatch.common import CURRENT_STORE, ConfigOpt, UserError, console, error_line, load_inventory, resolver_for
 
 app = typer.Typer(
     name="wifiwatch",
@@ -36,9 +38,15 @@ _DEFAULT_COMMUNITIES = {"public", "private"}
 
 
 @app.command("check-config")
-def check_config(config: ConfigOpt = None) -> None:
-    """Validate the inventory: exit 0 with a summary, or 2 with FILE:LINE: field: message lines."""
-    inv = load_inventory(config)
+def check_config(
+    config: ConfigOpt = None,
+    lang: Annotated[str, typer.Option("--lang", help="ja (default) or en")] = "ja",
+) -> None:
+    """Validate the inventory: exit 0 with a summary, or 2 listing every problem as FILE:LINE: field: message."""
+    from wifiwatch.labels import check_lang
+
+    check_lang(lang)
+    inv = load_inventory(config, lang)
     warnings: list[str] = []
     resolver = resolver_for(inv, config)
     for site, ap in inv.aps():
@@ -59,17 +67,20 @@ def check_config(config: ConfigOpt = None) -> None:
                     warnings.append(f"{ap.id}: the community from '{ref}' is a factory default anyone can guess; "
                                     "set a long random one (or use v3 authPriv)")
     for w in dict.fromkeys(warnings):
-        err.print(f"[yellow]warning:[/yellow] {REDACTOR(w)}", highlight=False)
+        error_line(w, "注意" if lang == "ja" else "warning")
     n_aps = len(inv.aps())
-    console.print(
-        f"{config_path(config)}: OK: {len(inv.sites)} sites, {n_aps} access points, "
-        f"{len(inv.candidates)} candidate sites, {len(inv.maintenance)} maintenance windows",
-        highlight=False,
-    )
+    if lang == "ja":
+        summary = (f"{config_path(config)}: OK: 拠点 {len(inv.sites)}、アクセスポイント {n_aps}、"
+                   f"候補地 {len(inv.candidates)}、保守時間帯 {len(inv.maintenance)}")
+    else:
+        summary = (f"{config_path(config)}: OK: {len(inv.sites)} sites, {n_aps} access points, "
+                   f"{len(inv.candidates)} candidate sites, {len(inv.maintenance)} maintenance windows")
+    console.print(summary, highlight=False, markup=False)
 
 
 # Each area registers its commands on import; a missing module means that area is not built yet.
-_AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "grafana", "demo", "opendata"]
+_AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "tiles", "grafana", "demo", "opendata",
+          "status", "detect", "web"]
 for _area in _AREAS:
     try:
         _mod = importlib.import_module(f"wifiwatch.commands.{_area}")
@@ -83,8 +94,12 @@ for _area in _AREAS:
 def main() -> None:
     try:
         app()
-    except (UserError, SecretError) as e:
-        err.print(f"[red]error:[/red] {REDACTOR(str(e))}", highlight=False)
+    except (UserError, SecretError, SchemaError) as e:
+        error_line(str(e))
+        sys.exit(2)
+    except sqlite3.Error as e:  # a damaged, locked or unreadable store: what is wrong and what to do, one line
+        reason, advice = explain(e, CURRENT_STORE[0] if CURRENT_STORE else "the store file")
+        error_line(f"{reason}; {advice}")
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.escape import spreadsheet_row
 from core.inventory import Inventory
 
 
@@ -29,41 +30,32 @@ class StatusRow:
     rtt_ms: float | None
     clients: int | None
     vendor: str | None
+    since: float | None = None
+    last_heartbeat: float | None = None
+    stale: bool = False
+
+
+def rows_of(doc: dict[str, Any]) -> list[StatusRow]:
+    """The devices of a :func:`collector.status.status_document` as rows (last seen: the last heartbeat,
+    when it was answered)."""
+    return [StatusRow(d["site"], d["site_name"], d["device"], d["name"], d["role"], d["state"],
+                      d["last_heartbeat_ts"] if d["reachable"] else None, d["reachable"], d["snmp_ok"], d["rtt_ms"],
+                      d["clients"], d["vendor"], d["since_ts"], d["last_heartbeat_ts"], d["stale"])
+            for d in doc["devices"]]
 
 
 def current_status(inv: Inventory, store: Any, alert_states: dict[str, Any], lang: str = "ja") -> list[StatusRow]:
-    """Per device: the alert state machine's confirmed state and the latest measurements."""
-    pings = {p.tags.get("ap"): p for p in store.latest("ap_ping").values()}
-    status = {p.tags.get("ap"): p for p in store.latest("ap_status").values()}
-    seen: dict[str, float] = {}
-    for p in store.latest("ap_ping").values():
-        if p.fields.get("reachable"):
-            seen[p.tags["ap"]] = p.time_ns / 1e9
-    rows = []
-    for site in inv.sites:
-        devices = [*([(site.uplink, "uplink")] if site.uplink else []), *[(a, "ap") for a in site.aps]]
-        for dev, role in devices:
-            st = alert_states.get(dev.id)
-            ping, stat = pings.get(dev.id), status.get(dev.id)
-            name = getattr(dev, "name_ja" if lang == "ja" else "name_en", None) or dev.id
-            rows.append(StatusRow(
-                site.id, site.name_ja if lang == "ja" else site.name_en, dev.id, name, role,
-                st.confirmed.value if st is not None else "unknown",
-                seen.get(dev.id),
-                bool(ping.fields["reachable"]) if ping else None,
-                bool(stat.fields.get("snmp_ok")) if stat else None,
-                float(ping.fields["rtt_ms"]) if ping and "rtt_ms" in ping.fields else None,
-                int(stat.fields["clients"]) if stat and "clients" in stat.fields else None,
-                stat.tags.get("vendor") if stat else None,
-            ))
-    return rows
+    """Per device: the alert state machine's confirmed state and the latest measurements (collector.status)."""
+    from collector.status import read_status
+
+    return rows_of(read_status(inv, store, alert_states, time.time(), lang))
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     with path.open("w", newline="", encoding="utf-8-sig") as f:  # BOM: Excel on Japanese Windows reads UTF-8
         w = csv.writer(f)
         w.writerow(header)
-        w.writerows(rows)
+        w.writerows(spreadsheet_row(r) for r in rows)
 
 
 def write_outputs(inv: Inventory, out: Path, lang: str = "ja") -> list[tuple[str, Path]]:
@@ -116,17 +108,22 @@ def write_ranking(inv: Inventory, out: Path, lang: str) -> list[tuple[str, Path]
 
 
 
-def status_table(rows: list[StatusRow], title: str) -> Any:
+def status_table(rows: list[StatusRow], title: str, lang: str = "ja") -> Any:
+    """Names come from the config and are printed as written (never read as rich markup)."""
     from rich.table import Table
+    from rich.text import Text
 
     from collector.alerts.engine import fmt_time
+    from wifiwatch.labels import label, labels
 
-    table = Table(title=title)
-    for col in ("site", "AP", "state", "last seen (JST)", "clients", "RTT ms", "vendor"):
+    table = Table(title=Text(title))
+    for col in labels(("site", "ap", "state", "since", "last_heartbeat", "clients", "rtt_ms", "vendor"), lang):
         table.add_column(col, no_wrap=True)
     colors = {"up": "green", "down": "red", "degraded": "yellow", "unknown": "dim"}
     for r in rows:
-        table.add_row(r.site_name, r.ap_name, f"[{colors.get(r.state, 'white')}]{r.state}[/]", fmt_time(r.last_seen),
+        state = label(r.state, lang) + (" *" if r.stale else "")
+        table.add_row(Text(r.site_name), Text(r.ap_name), Text(state, style=colors.get(r.state, "white")),
+                      fmt_time(r.since), fmt_time(r.last_heartbeat),
                       "-" if r.clients is None else str(r.clients), "-" if r.rtt_ms is None else f"{r.rtt_ms:.1f}",
-                      r.vendor or "-")
+                      Text(r.vendor or "-"))
     return table

@@ -9,14 +9,21 @@ from typing import Any
 from core.inventory import Inventory
 
 
-def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str = "gsi",
-                      store: Any | None = None, offline: bool = False) -> Path:
+def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str = "auto",
+                      store: Any | None = None, offline: bool = True, tile_file: Path | None = None,
+                      plan: Any | None = None) -> Path:
+    """The coverage map from the store and ``plan`` (a PlanResult; default: the default budget's plan).
+
+    Maps are always offline now (vendored scripts; ``offline`` is kept for callers); ``tiles="auto"``
+    draws the tile archive (default: beside the store) when there is one.
+    """
     from analytics.planner.demand import ap_position
     from analytics.tables import Period, availability_rows, usage_by_ap
     from collector.alerts.engine import fmt_time
     from collector.alerts.store import AlertStore
     from core.store.sqlite_store import SqliteStore
-    from maps.coverage_map import ApMapStatus, CandidateMarker, write_map
+    from maps.coverage_map import ApMapStatus, plan_markers, write_map
+    from maps.tiles import default_tile_file
     from wifiwatch.commands.plan import plan_for
     from wifiwatch.outputs import current_status
 
@@ -45,6 +52,5 @@ def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str = 
     if heat:
         top = max(h[2] for h in heat)
         heat = [(a, b, c / top) for a, b, c in heat]
-    ranking = plan_for(inv, lang=lang)
-    cands = [CandidateMarker(c.id, c.rank, c.selected, c.round, c.score, c.rationale) for c in ranking.candidates]
-    return write_map(out, inv, statuses, heat, cands, lang, tiles, offline)
+    cands, info = plan_markers(plan if plan is not None else plan_for(inv, lang=lang))
+    return write_map(out, inv, statuses, heat, cands, lang, tiles, tile_file or default_tile_file(inv), info)

@@ -15,16 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
-from core.inventory import Inventory
+from core.inventory import Candidate, Inventory
 
 # How far a site's visitors spread around its point: a building's visitors are inside it, a park's wide.
 SPREAD_M = {"public_facility": 15.0, "station": 30.0, "commercial": 25.0, "tourist_spot": 40.0, "park": 60.0}
 RING = 6
 EVENT_WEIGHT = 0.5  # an event-day visitor counts half: they come in peaks an AP serves only partly
-SPILL_PER_SATURATED_HOUR = 200.0  # unmet visitors a year per hour an AP spent above capacity (illustrative)
 LITTLE_USED_CLIENT_HOURS = 50.0  # below this in the period, an AP signals little demand nearby
 LITTLE_USED_FACTOR = 0.8
 LITTLE_USED_RADIUS_M = 300.0
+# Overflow at a busy AP: client-hours above the comfortable load, as visitors a year (one visit ~ SESSION_H of
+# use), placed around the AP; a candidate within OVERFLOW_REACH_M beyond its own radius takes them over.
+SESSION_H = 0.5
+OVERFLOW_REACH_M = 150.0
 
 
 class DemandCsvError(Exception):
@@ -38,15 +41,44 @@ class ApDemand:
     ap_id: str
     client_hours: float
     peak_clients: int
-    saturated_hours: float
+    saturated_hours: float  # hours at or above the busy share of capacity
+    excess_client_hours: float = 0.0  # client-hours above the busy level: people the AP served badly
+    period_days: float = 30.0
+
+    @property
+    def overflow_visitors_per_year(self) -> float:
+        return self.excess_client_hours / SESSION_H * 365.0 / max(self.period_days, 1e-9)
+
+
+@dataclass(frozen=True)
+class DemandWeights:
+    """How much each kind of demand counts in the objective (1.0: one person a year counts as one).
+
+    ``month`` weights tourist visitors by the month they come (12 values, January first): with a
+    candidate's monthly shares (``season``; even shares when not given) its annual visitors count
+    sum_m share_m * month_m. ``event_day`` weights event-day visitors. ``resident`` weights census residents,
+    ``shelter`` each person of an evacuation site's capacity (or 1 per site without one).
+    """
+
+    event_day: float = EVENT_WEIGHT
+    month: tuple[float, ...] = (1.0,) * 12
+    resident: float = 1.0
+    shelter: float = 1.0
+    overflow: float = 1.0
 
 
 @dataclass(frozen=True)
 class DemandPoint:
     lat: float
     lon: float
-    weight: float  # visitors a year
-    source: str  # "candidate:<id>", "event:<id>", "spill:<ap>", "csv:<label>"
+    weight: float  # weighted people a year
+    source: str  # "candidate:<id>", "event:<id>", "spill:<ap>", "csv:<label>", "mesh:<code>", "shelter:<name>"
+    must: bool = False  # must be covered (a designated shelter in must-cover mode)
+    reach_m: float = 0.0  # extra reach: a site covers this point within its radius + reach_m
+
+    @property
+    def kind(self) -> str:
+        return self.source.split(":", 1)[0]
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -58,7 +90,7 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def distance_matrix_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Haversine distances (m) between every point 1 (rows) and every point 2 (columns), vectorised."""
+    """Haversine distances (m) between every point 1 (rows) and every point 2 (columns): small inputs only."""
     r = 6371008.8
     p1, p2 = np.radians(lat1)[:, None], np.radians(lat2)[None, :]
     dp = p2 - p1
@@ -73,12 +105,13 @@ def offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float
     return lat + dlat, lon + dlon
 
 
-def cluster(lat: float, lon: float, weight: float, source: str, spread_m: float = 40.0) -> list[DemandPoint]:
-    pts = [DemandPoint(lat, lon, weight / (RING + 1), source)]
+def cluster(lat: float, lon: float, weight: float, source: str, spread_m: float = 40.0,
+            reach_m: float = 0.0) -> list[DemandPoint]:
+    pts = [DemandPoint(lat, lon, weight / (RING + 1), source, reach_m=reach_m)]
     for k in range(RING):
         a = 2 * math.pi * k / RING
         la, lo = offset(lat, lon, spread_m * math.cos(a), spread_m * math.sin(a))
-        pts.append(DemandPoint(la, lo, weight / (RING + 1), source))
+        pts.append(DemandPoint(la, lo, weight / (RING + 1), source, reach_m=reach_m))
     return pts
 
 
@@ -87,32 +120,50 @@ def ap_position(inv: Inventory, ap_id: str) -> tuple[float, float]:
     return (ap.lat if ap.lat is not None else site.lat, ap.lon if ap.lon is not None else site.lon)
 
 
+def season_factor(weights: DemandWeights, shares: Sequence[float] | None) -> float:
+    """sum_m share_m * month_m with shares normalised (even shares when none are given)."""
+    month = list(weights.month)
+    if not shares or sum(shares) <= 0:
+        return float(sum(month) / 12.0)
+    total = float(sum(shares))
+    return float(sum(s / total * m for s, m in zip(shares, month, strict=True)))
+
+
 def build_demand(inv: Inventory, observed: Mapping[str, ApDemand] | None = None,
                  extra: Sequence[DemandPoint] = (), visitors_scale: float = 1.0,
-                 candidate_scale: Mapping[str, float] | None = None) -> list[DemandPoint]:
-    """``candidate_scale`` moves single candidates' visitor (and event) figures, for the sensitivity runs."""
+                 candidate_scale: Mapping[str, float] | None = None,
+                 candidates: Sequence[Candidate] | None = None, weights: DemandWeights | None = None,
+                 season: Mapping[str, Sequence[float]] | None = None) -> list[DemandPoint]:
+    """Candidates' visitors (annual and event-day apart), overflow of busy APs, and ``extra`` points.
+
+    ``candidate_scale`` moves single candidates' visitor (and event) figures, for the sensitivity runs;
+    ``candidates`` replaces the inventory's (a scenario's edited figures).
+    """
     pts: list[DemandPoint] = []
     candidate_scale = candidate_scale or {}
     observed = observed or {}
+    weights = weights or DemandWeights()
+    season = season or {}
     quiet = [ap_position(inv, a) for a, d in observed.items() if d.client_hours < LITTLE_USED_CLIENT_HOURS]
-    for c in inv.candidates:
+    for c in (inv.candidates if candidates is None else candidates):
         damp = LITTLE_USED_FACTOR if any(haversine_m(c.lat, c.lon, la, lo) <= LITTLE_USED_RADIUS_M
                                          for la, lo in quiet) else 1.0
         spread = SPREAD_M.get(c.kind.value, 40.0)
         scale = visitors_scale * candidate_scale.get(c.id, 1.0)
-        pts += cluster(c.lat, c.lon, c.annual_visitors * scale * damp, f"candidate:{c.id}", spread)
+        annual = c.annual_visitors * scale * damp * season_factor(weights, season.get(c.id))
+        pts += cluster(c.lat, c.lon, annual, f"candidate:{c.id}", spread)
         if c.event_days and c.event_visitors_per_day:
-            pts += cluster(c.lat, c.lon, c.event_days * c.event_visitors_per_day * EVENT_WEIGHT * scale,
+            pts += cluster(c.lat, c.lon, c.event_days * c.event_visitors_per_day * weights.event_day * scale,
                            f"event:{c.id}", spread)
     for ap_id, d in observed.items():
-        if d.saturated_hours > 0:
+        spill = d.overflow_visitors_per_year * weights.overflow * visitors_scale
+        if spill > 0:
             la, lo = ap_position(inv, ap_id)
             radius = inv.coverage_radius_for(*inv.ap(ap_id))
-            # Unmet demand sits just beyond the saturated AP's own reach.
-            for p in cluster(la, lo, d.saturated_hours * SPILL_PER_SATURATED_HOUR * visitors_scale,
-                             f"spill:{ap_id}", spread_m=radius * 1.5)[1:]:
-                pts.append(DemandPoint(p.lat, p.lon, p.weight * (RING + 1) / RING, p.source))
-    pts += [DemandPoint(p.lat, p.lon, p.weight * visitors_scale, p.source) for p in extra]
+            # The people a busy AP serves badly are in its own area: a candidate that reaches within
+            # OVERFLOW_REACH_M of them takes the load over (points within existing coverage are kept).
+            pts += cluster(la, lo, spill, f"spill:{ap_id}", spread_m=radius * 0.5, reach_m=OVERFLOW_REACH_M)
+    pts += [DemandPoint(p.lat, p.lon, p.weight * visitors_scale, p.source, p.must, p.reach_m) for p in extra]
     return pts
 
 

@@ -19,9 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from collector.alerts import ack, escalation, rota
 from collector.alerts.notify import DeliveryError, Message, render, routed, send
 from collector.alerts.state import DeviceState, Heartbeat, State, Thresholds, Transition, observe_clients, step
 from collector.alerts.store import AlertStore, Incident
+from collector.alerts.wording import cause_text, links
 from core.inventory import Device, Inventory, Maintenance, Site
 from core.logs import kv
 from core.maintenance import JST, covering
@@ -34,6 +36,7 @@ MAX_ATTEMPTS = 6
 HOST = "*"  # the pseudo-device of "monitoring host lost network"
 OPENS = {"down": "down", "site_down": "site_down", "degraded": "degraded", "flapping": "flapping"}
 CLOSES = {"up": "down", "site_up": "site_down", "degraded_clear": "degraded", "flap_end": "flapping"}
+RESOLVED = "resolved"  # the severity of a recovery message: it routes like its outage but alarms nobody
 SEVERITY = {"down": "critical", "site_down": "critical", "monitoring_lost": "critical", "degraded": "warning",
             "flapping": "warning"}
 
@@ -56,6 +59,14 @@ class AlertEngine:
     def __init__(self, inv: Inventory, db_path: Path | str, resolver: SecretResolver,
                  clock: Callable[[], float] = time.time, sender: Callable[..., None] = send):
         self.store = AlertStore(Path(db_path))
+        self.duty = True  # acknowledgements, escalation and the rota (their tables exist)
+        try:
+            with self.store.tx() as c:
+                ack.ensure_schema(c)
+                rota.ensure_schema(c)
+        except sqlite3.DatabaseError as e:  # a damaged file: the daemon still starts, /healthz names the store
+            self.duty = False
+            log.info("alert tables for acknowledgements and the rota not created", extra=kv(error=str(e)))
         self.resolver = resolver
         self.clock = clock
         self._send = sender
@@ -76,6 +87,8 @@ class AlertEngine:
                 self.devices[site.uplink.id] = (site, site.uplink, "uplink")
             for ap in site.aps:
                 self.devices[ap.id] = (site, ap, "ap")
+        for ctl in inv.controllers:  # one device: a silent controller is one incident, its APs go unknown
+            self.devices[ctl.id] = (inv.site(ctl.site), ctl, "controller")
         self.channels = {c.name: c for c in inv.alerts.channels}
 
     def windows(self) -> list[Maintenance]:
@@ -157,8 +170,8 @@ class AlertEngine:
 
     # -- incidents -------------------------------------------------------------------------------------
     def _open(self, c: sqlite3.Connection, device: str, kind: str) -> Incident | None:
-        row = c.execute("SELECT * FROM incidents WHERE device=? AND kind=? AND end IS NULL ORDER BY id DESC LIMIT 1",
-                        (device, kind)).fetchone()
+        row = c.execute("SELECT * FROM alert_incidents WHERE device=? AND kind=? AND end IS NULL "
+                        "ORDER BY id DESC LIMIT 1", (device, kind)).fetchone()
         return Incident(*row) if row else None
 
     def _host_network(self, c: sqlite3.Connection, now: float, all_failing: bool, n: int) -> list[Point]:
@@ -175,9 +188,10 @@ class AlertEngine:
         if not all_failing and inc is not None and n:
             self._close(c, inc, now)
             if inc.notified:
-                self._notify(c, inc.id, "monitoring_restored", "critical", None, now,
-                             {"since_ts": inc.start, "until_ts": now, "duration_s": now - inc.start})
-            return [self._event("*", HOST, "monitoring_restored", State.UP, State.DOWN, "critical", inc.id,
+                self._notify(c, inc.id, "monitoring_restored", RESOLVED, None, now,
+                             {"since_ts": inc.start, "until_ts": now, "duration_s": now - inc.start},
+                             route_as=inc.severity)
+            return [self._event("*", HOST, "monitoring_restored", State.UP, State.DOWN, RESOLVED, inc.id,
                                 now - inc.start, None, at=now)]
         return []
 
@@ -218,38 +232,55 @@ class AlertEngine:
         end = tr.end
         self._close(c, opened, end)
         duration = end - opened.start
-        if opened.notified:
-            self._notify(c, opened.id, kind, opened.severity, dev, now,
+        if opened.notified:  # to the same channels the opening went to, marked resolved
+            self._notify(c, opened.id, kind, RESOLVED, dev, now,
                          {**extra, "since_ts": opened.start, "until_ts": end, "duration_s": duration,
-                          "state": tr.current.value})
-        return [self._event(site.id, dev, kind, tr.current, tr.previous, opened.severity, opened.id, duration,
+                          "state": tr.current.value}, route_as=opened.severity)
+        return [self._event(site.id, dev, kind, tr.current, tr.previous, RESOLVED, opened.id, duration,
                             opened.suppressed_by, now)]
 
     def _create(self, c: sqlite3.Connection, dev: str, site: str, kind: str, start: float, cause: str,
                 why: str | None, severity: str) -> int:
-        cur = c.execute("INSERT INTO incidents(device, site, kind, start, cause, suppressed_by, notified, "
+        cur = c.execute("INSERT INTO alert_incidents(device, site, kind, start, cause, suppressed_by, notified, "
                         "last_notified, severity) VALUES (?,?,?,?,?,?,?,?,?)",
                         (dev, site, kind, start, cause, why, int(why is None), start if why is None else None,
                          severity))
         return int(cur.lastrowid or 0)
 
     def _close(self, c: sqlite3.Connection, inc: Incident, now: float) -> None:
-        c.execute("UPDATE incidents SET end=?, duration_s=? WHERE id=?", (now, now - inc.start, inc.id))
+        c.execute("UPDATE alert_incidents SET end=?, duration_s=? WHERE id=?", (now, now - inc.start, inc.id))
 
     def _reminders(self, c: sqlite3.Connection, now: float) -> None:
         every = self.inv.alerts.reminder_h * 3600
-        rows = c.execute("SELECT * FROM incidents WHERE end IS NULL AND notified=1 AND kind IN "
-                         "('down','site_down','monitoring_lost') AND last_notified <= ?", (now - every,)).fetchall()
+        rows = c.execute("SELECT * FROM alert_incidents WHERE end IS NULL AND notified=1 AND kind IN "
+                         "('down','site_down','monitoring_lost') AND last_notified <= ?"
+                         + (f" AND {ack.UNACKED}" if self.duty else ""),
+                         (now - every,)).fetchall()
         for row in rows:
             inc = Incident(*row)
             n = inc.reminders + 1
             self._notify(c, inc.id, "reminder", inc.severity, None if inc.device == HOST else inc.device, now,
                          {"since_ts": inc.start, "duration_s": now - inc.start}, key=f"{inc.id}:reminder:{n}")
-            c.execute("UPDATE incidents SET last_notified=?, reminders=? WHERE id=?", (now, n, inc.id))
+            c.execute("UPDATE alert_incidents SET last_notified=?, reminders=? WHERE id=?", (now, n, inc.id))
+        self._escalate(c, now)
+
+    def _escalate(self, c: sqlite3.Connection, now: float) -> None:
+        """Unacknowledged outages past ``escalate_after_min`` go to the escalation channel too (once each)."""
+        a = self.inv.alerts
+        ch = self.channels.get(a.escalate_channel or "")
+        if a.escalate_after_min is None or ch is None or not self.duty:
+            return
+        for iid, dev, kind, start, severity in escalation.due(c, now, a.escalate_after_min * 60):
+            device = None if dev == HOST else dev
+            msg = render("escalation", ch.lang, self.context(device, ch.lang, {
+                "since_ts": start, "duration_s": now - start, "cause": kind}), severity)
+            if self.store.enqueue(c, f"{iid}:escalate", ch.name, "escalation", msg.subject, msg.body, severity,
+                                  {**msg.data, "incident_id": iid}, now):
+                self.enqueued += 1
 
     # -- messages -----------------------------------------------------------------------------------------
     def context(self, dev: str | None, lang: str, values: dict[str, Any]) -> dict[str, Any]:
-        ctx: dict[str, Any] = {"map_url": self.inv.alerts.map_url or "-", "device_id": dev or "-"}
+        ctx: dict[str, Any] = {**links(self.inv.alerts), "device_id": dev or "-"}
         if dev is not None and dev in self.devices:
             site, device, _ = self.devices[dev]
             ctx["site_name"] = site.name_ja if lang == "ja" else site.name_en
@@ -265,15 +296,20 @@ class AlertEngine:
         for k in ("cause", "ap_count", "device_count", "channel"):
             if k in values:
                 ctx[k] = values[k]
+        if "cause" in ctx:
+            ctx["cause"] = cause_text(str(ctx["cause"]), lang)
         if "state" in values:
             ctx["state"] = values["state"]
         return ctx
 
     def _notify(self, c: sqlite3.Connection, iid: int, kind: str, severity: str, dev: str | None, now: float,
-                values: dict[str, Any], key: str | None = None) -> None:
+                values: dict[str, Any], key: str | None = None, route_as: str | None = None) -> None:
+        """``route_as``: the severity that picks the channels (a recovery goes where its outage went)."""
         site_kind = self.devices[dev][0].kind.value if dev in self.devices else ""
+        site_id = self.devices[dev][0].id if dev in self.devices else "*"
+        shifts = rota.shifts(c) if self.duty else []
         for ch in self.channels.values():
-            if not routed(ch, severity, site_kind):
+            if not routed(ch, route_as or severity, site_kind) or not rota.on_duty(shifts, ch.name, site_id, now):
                 continue
             msg = render(kind, ch.lang, self.context(dev, ch.lang, values), severity)
             if self.store.enqueue(c, key or f"{iid}:{kind}", ch.name, kind, msg.subject, msg.body, severity,

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from collector.alerts.escape import header_text, slack_text, teams_text
 from core.inventory import AlertChannel
 from core.secrets import REDACTOR, SecretResolver
 
@@ -74,6 +75,8 @@ def send(channel: AlertChannel, msg: Message, resolver: SecretResolver) -> None:
     except smtplib.SMTPAuthenticationError:
         raise DeliveryError(f"{channel.name}: SMTP authentication failed (check smtp_user/smtp_password)",
                             permanent=True) from None
+    except ValueError as e:  # a message that cannot be built will not build on the next try either
+        raise DeliveryError(f"{channel.name}: cannot build the message: {e}", permanent=True) from None
     except (OSError, smtplib.SMTPException, httpx.HTTPError) as e:
         raise DeliveryError(f"{channel.name}: {type(e).__name__}: {e}") from None
 
@@ -81,7 +84,7 @@ def send(channel: AlertChannel, msg: Message, resolver: SecretResolver) -> None:
 def _email(ch: AlertChannel, msg: Message, resolver: SecretResolver) -> None:
     assert ch.smtp_host is not None and ch.sender is not None
     m = EmailMessage()
-    m["Subject"] = msg.subject
+    m["Subject"] = header_text(msg.subject)
     m["From"] = ch.sender
     m["To"] = ", ".join(ch.to)
     m["Date"] = formatdate(localtime=True)
@@ -109,11 +112,12 @@ def _url(ch: AlertChannel, resolver: SecretResolver) -> str:
 
 def payload(ch: AlertChannel, msg: Message) -> dict[str, Any]:
     if ch.type == "slack":
-        return {"text": f"*{msg.subject}*\n{msg.body}"}
+        return {"text": f"*{slack_text(msg.subject)}*\n{slack_text(msg.body)}"}
     if ch.type == "teams":
-        color = {"critical": "C0392B", "warning": "E67E22", "info": "27AE60"}[msg.severity]
-        return {"@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": msg.subject,
-                "themeColor": color, "title": msg.subject, "text": msg.body.replace("\n", "<br>")}
+        color = {"critical": "C0392B", "warning": "E67E22"}.get(msg.severity, "27AE60")  # info, resolved: green
+        return {"@type": "MessageCard", "@context": "https://schema.org/extensions",
+                "summary": header_text(msg.subject), "themeColor": color, "title": teams_text(msg.subject),
+                "text": teams_text(msg.body).replace("\n", "<br>")}
     return {"kind": msg.kind, "severity": msg.severity, "subject": msg.subject, "text": msg.body, **msg.data}
 
 

@@ -116,7 +116,11 @@ class Target:
     timeout_s: float = 2.0
     retries: int = 1
     context: str = ""
-    max_repetitions: int = 25
+    max_repetitions: int = 150
+    # Varbinds asked for per GETBULK (~4 KB of response): a steady-state poll of a controller with ~100
+    # ports fits in 2 PDUs. Agents with a lower limit (net-snmp: maxGetbulkResponses 100) truncate, and
+    # the walk continues from where they stopped.
+    max_varbinds: int = 150
 
     @property
     def attempt_budget_s(self) -> float:
@@ -535,7 +539,7 @@ class SnmpClient:
         first = True
         async with self.slot():
             while active:
-                reps = max(1, min(target.max_repetitions, 60 // max(1, len(active)) or 1))
+                reps = max(1, min(target.max_repetitions, target.max_varbinds // max(1, len(active)) or 1))
                 if first and repetitions is not None:
                     reps = max(1, min(reps, repetitions))
                 ask = [o[:-1] for o in riding] + [cursor[c] for c in active] if first else [cursor[c] for c in active]

@@ -7,11 +7,13 @@ value or a recorded error for that AP; ``poll`` does not raise for anything the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from collector import metrics
 from collector.snmp.client import (
     V3,
     ErrorKind,
@@ -26,14 +28,17 @@ from collector.snmp.client import (
     parse_oid,
 )
 from collector.snmp.counters import CounterSample, rates
-from collector.snmp.profiles import GENERIC, ClientTable, Profile, Profiles
+from collector.snmp.detect import Detection, detect
+from collector.snmp.profiles import GENERIC, ClientTable, Profile, Profiles, RadioColumn
 from core.inventory import Device, Inventory, Site
+from core.logs import kv
 from core.schema import Point
 from core.secrets import REDACTOR, SecretError, SecretResolver
 
 SYS_DESCR = parse_oid("1.3.6.1.2.1.1.1.0")
 SYS_OBJECT_ID = parse_oid("1.3.6.1.2.1.1.2.0")
 SYS_UPTIME = parse_oid("1.3.6.1.2.1.1.3.0")
+SYS_NAME = parse_oid("1.3.6.1.2.1.1.5.0")
 
 IF_DESCR = parse_oid("1.3.6.1.2.1.2.2.1.2")
 IF_SPEED = parse_oid("1.3.6.1.2.1.2.2.1.5")
@@ -45,9 +50,24 @@ IF_HC_IN = parse_oid("1.3.6.1.2.1.31.1.1.1.6")
 IF_HC_OUT = parse_oid("1.3.6.1.2.1.31.1.1.1.10")
 IF_HIGH_SPEED = parse_oid("1.3.6.1.2.1.31.1.1.1.15")
 IF_COLUMNS = (IF_DESCR, IF_NAME, IF_OPER, IF_HC_IN, IF_HC_OUT, IF_IN, IF_OUT, IF_SPEED, IF_HIGH_SPEED)
+IF_SLOW = (IF_DESCR, IF_NAME, IF_SPEED, IF_HIGH_SPEED)
 
 _COUNT_TYPES = ("Integer32", "Integer", "Gauge32", "Unsigned32", "Counter32")
 MAX_CLIENTS_PER_AP = 100_000
+log = logging.getLogger("wifiwatch.collector.snmp")
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesCaps:
+    """Most series one AP may create per kind: an agent reporting thousands of names cannot grow the store.
+
+    Rows over the cap are not written; each poll counts them in ``PollResult.capped`` and in the
+    ``wifiwatch_series_dropped_total`` metric, and the first poll that drops logs a warning.
+    """
+
+    interfaces: int = 256
+    radios: int = 64
+    ssids: int = 256
 
 
 class TargetError(SecretError):
@@ -56,7 +76,7 @@ class TargetError(SecretError):
 
 @dataclass(slots=True)
 class IfSample:
-    name: str
+    name: str  # the series label: ifName (ifDescr), or "name#ifIndex" when several interfaces share a name
     oper_up: bool | None
     rx_bytes: int | None
     tx_bytes: int | None
@@ -64,6 +84,19 @@ class IfSample:
     tx_bps: float | None = None
     speed_bps: float | None = None
     bits: int = 64
+    index: int | None = None  # ifIndex (the key its counters are kept under)
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerAp:
+    """One AP as its controller reports it (profile ``[aps]``); matched to sites.toml by collector/controllers.py."""
+
+    index: str
+    name: str | None
+    mac: str | None  # aa:bb:cc:dd:ee:ff
+    serial: str | None
+    joined: bool | None  # None: the profile has no join state
+    clients: int | None
 
 
 @dataclass(slots=True)
@@ -85,17 +118,28 @@ class PollResult:
     pdus: int = 0
     rebooted: bool = False
     dropped: list[str] = field(default_factory=list)  # values ignored as implausible or malformed
+    capped: dict[str, int] = field(default_factory=dict)  # series kind -> rows not written (SeriesCaps)
+    detection: Detection | None = None  # set when this poll (re)detected the vendor
+    aps: list[ControllerAp] = field(default_factory=list)  # controllers: every AP they report
+    radios: dict[str, dict[str, float | str]] = field(default_factory=dict)  # label -> radio health
 
 
 @dataclass
 class _DeviceState:
-    samples: dict[str, CounterSample] = field(default_factory=dict)
+    samples: dict[int, CounterSample] = field(default_factory=dict)  # by ifIndex
     uptime_ticks: int | None = None
     detected: str | None = None
+    detection: Detection | None = None  # the evidence ``detected`` rests on (re-run when it changes)
     sys_object_id: str | None = None
+    capped_logged: bool = False
     rows: int | None = None  # the longest column last time: sizes the next GETBULK to end in one PDU
     skip: frozenset[Oid] = frozenset()  # IF-MIB fallback columns this agent showed it does not need
     polls_since_full: int = 0  # the full column set is read again every RELEARN_EVERY polls
+    learned: bool = False  # a full walk has been seen: ``skip`` and ``slow`` are valid
+    # Columns that change only when the interface set does (names, speeds): read on full walks and when an
+    # ifIndex appears or goes, reused in between. Keeps a steady-state poll at 1-2 PDUs on real tables.
+    slow: dict[Oid, dict[Oid, Var]] = field(default_factory=dict)
+    slow_indexes: frozenset[Oid] = frozenset()
 
 
 # Fallback columns are re-read this often (and after a reboot), in case the agent changed underneath.
@@ -112,12 +156,18 @@ class ApPoller:
     """Polls devices with one shared client; remembers each device's last counters for rates."""
 
     def __init__(self, client: SnmpClient, profiles: Profiles, clock: Callable[[], float] = time.monotonic,
-                 budget_factor: float = 3.0):
+                 budget_factor: float = 3.0, caps: SeriesCaps | None = None):
         self.client = client
         self.profiles = profiles
         self.clock = clock
         self.budget_factor = budget_factor
+        self.caps = caps or SeriesCaps()
         self._state: dict[str, _DeviceState] = {}
+
+    def detection(self, device_id: str) -> Detection | None:
+        """The evidence behind an auto-detected AP's profile (None until it has answered once)."""
+        state = self._state.get(device_id)
+        return state.detection if state else None
 
     def forget(self, device_id: str) -> None:
         self._state.pop(device_id, None)
@@ -155,21 +205,26 @@ class ApPoller:
 
     async def _poll(self, state: _DeviceState, target: Target, vendor: str, res: PollResult,
                     counters: PduCounter) -> None:
-        pre = self.profiles.get(vendor) if vendor != "auto" else (
+        auto = vendor == "auto"
+        pre = self.profiles.get(vendor) if not auto else (
             self.profiles.get(state.detected) if state.detected else None)
+        # In auto mode sysDescr rides along: a firmware upgrade that changes it (or sysObjectID) re-detects.
+        sys_oids = [SYS_UPTIME, SYS_OBJECT_ID, *([SYS_DESCR] if auto else [])]
         walked: dict[Oid, dict[Oid, Var]] | None = None
         if pre is not None:
             # Profile known in advance: scalars and tables in one GETBULK (usually the whole poll).
-            columns = _columns(pre, state.skip)
+            columns = _columns(pre, state.skip | frozenset(IF_SLOW) if state.learned else frozenset())
             system, walked = await self.client.get_walk(
-                target, [SYS_UPTIME, SYS_OBJECT_ID, *(parse_oid(s.oid) for s in pre.scalars)], columns,
+                target, [*sys_oids, *(parse_oid(s.oid) for s in pre.scalars)], columns,
                 counters, repetitions=None if state.rows is None else state.rows + 1)
         else:
-            system = await self.client.get(target, [SYS_UPTIME, SYS_OBJECT_ID], counters)
+            system = await self.client.get(target, sys_oids, counters)
         res.ok = True
         oid_var = system.get(SYS_OBJECT_ID)
         sys_oid = oid_var.value if oid_var and oid_var.type == "ObjectIdentifier" else None
         res.sys_object_id = sys_oid if isinstance(sys_oid, str) else None
+        descr_var = system.get(SYS_DESCR)
+        sys_descr = as_text(descr_var.value) if descr_var is not None and descr_var.type == "OctetString" else None
         ticks = _int(system.get(SYS_UPTIME), ("TimeTicks",))
         if ticks is None:
             res.dropped.append("sysUpTime missing or not TimeTicks")
@@ -177,34 +232,88 @@ class ApPoller:
             res.uptime_s = ticks / 100.0
             res.rebooted = state.uptime_ticks is not None and ticks < state.uptime_ticks
 
-        profile = self.profiles.resolve(vendor, res.sys_object_id)
-        res.vendor = profile.id
-        if vendor == "auto":
+        if not auto:
+            profile = self.profiles.resolve(vendor, res.sys_object_id)
+        else:
+            old = state.detection
+            if old is None or old.sys_object_id != res.sys_object_id or old.sys_descr != sys_descr:
+                det = await detect(self.client, target, self.profiles, res.sys_object_id, sys_descr, counters)
+                if old is not None:
+                    log.warning("AP identity changed (firmware upgrade or another device): vendor re-detected",
+                                extra=kv(device=res.device_id, was=old.profile, now=det.profile,
+                                         evidence=det.evidence()))
+                else:
+                    log.info("vendor detected", extra=kv(device=res.device_id, profile=det.profile,
+                                                         evidence=det.evidence()))
+                state.detection, res.detection = det, det
+            assert state.detection is not None
+            profile = self.profiles.get(state.detection.profile) or self.profiles[GENERIC]
             state.detected = profile.id
+        res.vendor = profile.id
         if pre is None or pre.id != profile.id:
             # First poll of an auto-detected AP (or a different AP behind the address): its scalars and
             # columns are known only now.
-            state.skip, state.rows = frozenset(), None
+            state.skip, state.rows, state.learned = frozenset(), None, False
             scalar_oids = [parse_oid(s.oid) for s in profile.scalars]
             if scalar_oids:
                 system.update(await self.client.get(target, scalar_oids, counters))
             walked = await self.client.walk_columns(target, _columns(profile, state.skip), counters)
         assert walked is not None
+        if state.learned and profile.interfaces.enabled:
+            await self._reuse_slow(state, target, walked, counters)
         now = self.clock()
         if_names = _if_names(walked)
         _clients(profile, walked, system, if_names, res)
+        if profile.aps is not None:
+            res.aps = _controller_aps(profile, walked, res)
+        if profile.radio:
+            res.radios = _radios(profile, walked, if_names)
         if profile.interfaces.enabled:
-            _interfaces(profile, walked, if_names, state, ticks, now, res)
+            _interfaces(profile, walked, if_names, state, ticks, now, res, self.caps.interfaces)
+        self._cap(res, state)
         state.rows = max((len(rows) for rows in walked.values()), default=0)
-        if state.skip and (res.rebooted or state.polls_since_full >= RELEARN_EVERY):
-            state.skip, state.polls_since_full = frozenset(), 0
-        elif not state.skip:
-            state.skip, state.polls_since_full = _redundant(walked), 0
+        if state.learned and (res.rebooted or state.polls_since_full >= RELEARN_EVERY):
+            state.skip, state.polls_since_full, state.learned = frozenset(), 0, False
+        elif not state.learned:
+            state.skip, state.polls_since_full, state.learned = _redundant(walked), 0, True
+            state.slow = {c: dict(walked[c]) for c in IF_SLOW if c in walked}
+            state.slow_indexes = _if_indexes(walked)
         else:
             state.polls_since_full += 1
         state.uptime_ticks = ticks if ticks is not None else state.uptime_ticks
         if res.dropped and res.error is None:
             res.error, res.error_kind = "bad data: " + "; ".join(res.dropped[:5]), "bad_data"
+
+    async def _reuse_slow(self, state: _DeviceState, target: Target, walked: dict[Oid, dict[Oid, Var]],
+                          counters: PduCounter) -> None:
+        """Fill the skipped name/speed columns from the cache; re-read them if the interface set changed."""
+        if _if_indexes(walked) != state.slow_indexes:
+            fresh = await self.client.walk_columns(target, [c for c in IF_SLOW if c not in state.skip], counters)
+            state.slow = {c: dict(fresh.get(c, {})) for c in IF_SLOW}
+            state.slow_indexes = _if_indexes(walked)
+        for c in IF_SLOW:
+            walked.setdefault(c, state.slow.get(c, {}))
+
+    def _cap(self, res: PollResult, state: _DeviceState) -> None:
+        """Keep at most ``caps`` series per kind (the first in label order); count and log the rest."""
+        for kind, rows in (("radios", res.clients_by_radio), ("ssids", res.clients_by_ssid),
+                           ("radio_health", res.radios)):
+            limit = getattr(self.caps, "radios" if kind == "radio_health" else kind)
+            if len(rows) <= limit:
+                continue
+            keep = set(sorted(rows)[:limit])
+            res.capped[kind] = len(rows) - limit
+            for label in [k for k in rows if k not in keep]:
+                del rows[label]
+        if not res.capped:
+            state.capped_logged = False
+            return
+        for kind, n in res.capped.items():
+            metrics.SERIES_DROPPED.labels(kind).inc(n)
+        if not state.capped_logged:
+            state.capped_logged = True
+            log.warning("AP reports more series than allowed: the rest are not written",
+                        extra=kv(device=res.device_id, dropped=dict(res.capped), caps=str(self.caps)))
 
 
 def _columns(profile: Profile, skip: frozenset[Oid]) -> list[Oid]:
@@ -215,9 +324,19 @@ def _columns(profile: Profile, skip: frozenset[Oid]) -> list[Oid]:
         for src in (t.radio_from, t.ssid_from):
             if src and src not in ("index", "ifname"):
                 columns.append(parse_oid(src))
+    columns.extend(parse_oid(r.oid) for r in profile.radio)
+    columns.extend(parse_oid(r.radio_from) for r in profile.radio if r.radio_from not in ("index", "ifname"))
+    if profile.aps is not None:
+        a = profile.aps
+        columns.extend(parse_oid(c) for c in (a.name, a.serial, a.state, a.clients, a.clients_prefix,
+                                              None if a.mac in (None, "index") else a.mac) if c)
     if profile.interfaces.enabled or any("ifname" in (t.radio_from, t.ssid_from) for t in profile.clients):
         columns.extend(c for c in IF_COLUMNS if c not in skip)
     return list(dict.fromkeys(columns))
+
+
+def _if_indexes(walked: Mapping[Oid, Mapping[Oid, Var]]) -> frozenset[Oid]:
+    return frozenset(walked.get(IF_OPER, {})) | frozenset(walked.get(IF_IN, {})) | frozenset(walked.get(IF_HC_IN, {}))
 
 
 def _redundant(walked: Mapping[Oid, Mapping[Oid, Var]]) -> frozenset[Oid]:
@@ -255,11 +374,29 @@ def _if_names(walked: Mapping[Oid, Mapping[Oid, Var]]) -> dict[Oid, str]:
 
 
 def _index_label(idx: Oid, part: str) -> str:
-    return str(idx[-1]) if part == "last" and idx else ".".join(str(i) for i in idx)
+    if part == "last" and idx:
+        return str(idx[-1])
+    if part == "first" and idx:
+        return str(idx[0])
+    if part == "string" and idx and idx[0] == len(idx) - 1 and all(0 <= b <= 255 for b in idx[1:]):
+        text = bytes(idx[1:]).decode("utf-8", "replace")
+        return "".join(c if c.isprintable() else "?" for c in text)[:64]
+    return ".".join(str(i) for i in idx)
 
 
-def _row_label(src: str | None, idx: Oid, table: ClientTable, walked: Mapping[Oid, Mapping[Oid, Var]],
-               if_names: Mapping[Oid, str], default_prefix: str) -> str:
+def _row_key(table: ClientTable | RadioColumn, idx: Oid) -> str | None:
+    """The row's index label per ``index_part``; None when ``index_match`` rules the row out."""
+    key = _index_label(idx, table.index_part)
+    if table.index_match is None:
+        return key
+    m = re.search(table.index_match, key)
+    if m is None:
+        return None
+    return m.group(1) if m.groups() and m.group(1) is not None else key
+
+
+def _row_label(src: str | None, idx: Oid, key: str, table: ClientTable | RadioColumn,
+               walked: Mapping[Oid, Mapping[Oid, Var]], if_names: Mapping[Oid, str], default_prefix: str) -> str:
     raw: str | None = None
     if src == "ifname":
         raw = if_names.get(idx) or f"if{_index_label(idx, 'all')}"
@@ -268,9 +405,18 @@ def _row_label(src: str | None, idx: Oid, table: ClientTable, walked: Mapping[Oi
         raw = as_text(var.value) if var is not None and not var.missing else None
         raw = raw[:64] if raw else None
     if raw is None:
-        key = _index_label(idx, table.index_part)
-        return table.radio_names.get(key, f"{default_prefix}{key}")
+        named = table.index_part == "string" or table.index_match is not None
+        return table.radio_names.get(key, key if named else f"{default_prefix}{key}")
     return table.radio_names.get(raw, raw)
+
+
+def _count(table: ClientTable, var: Var) -> int | None:
+    value = _int(var)
+    if value is None and table.text_numbers and var.type == "OctetString":
+        text = as_text(var.value)
+        if text is not None and re.fullmatch(r"\s*[0-9]{1,9}\s*", text):
+            value = int(text)
+    return value
 
 
 def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: Mapping[Oid, Var],
@@ -282,10 +428,13 @@ def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: 
     for table in profile.clients:
         rows = walked.get(parse_oid(table.oid), {})
         for idx, var in rows.items():
+            key = _row_key(table, idx)
+            if key is None:
+                continue
             if table.count == "rows":
                 n = 1
             else:
-                value = _int(var)
+                value = _count(table, var)
                 if value is None:
                     res.dropped.append(f"{table.object or table.oid}.{_index_label(idx, 'all')}: "
                                        f"{var.type} is not a count")
@@ -297,10 +446,10 @@ def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: 
                     continue
             any_rows = True
             if table.row in ("radio", "vap"):
-                label = _row_label(table.radio_from, idx, table, walked, if_names, "radio")
+                label = _row_label(table.radio_from, idx, key, table, walked, if_names, "radio")
                 res.clients_by_radio[label] = res.clients_by_radio.get(label, 0) + n
             if table.row in ("ssid", "vap"):
-                label = _row_label(table.ssid_from, idx, table, walked, if_names, "ssid")
+                label = _row_label(table.ssid_from, idx, key, table, walked, if_names, "ssid")
                 res.clients_by_ssid[label] = res.clients_by_ssid.get(label, 0) + n
             if table.total:
                 total += n
@@ -308,11 +457,16 @@ def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: 
     for s in profile.scalars:
         if s.use != "clients_total":
             continue
-        v = _int(system.get(parse_oid(s.oid)))
-        if v is None or v < 0 or v > s.max:
-            res.dropped.append(f"{s.object or s.oid}: missing or implausible total")
-        else:
+        svar = system.get(parse_oid(s.oid))
+        v = _int(svar)
+        if v is not None and 0 <= v <= s.max:
             scalar_total = v
+        elif svar is None or svar.missing:
+            if not any_rows:  # absent on this firmware: the tables' sum stands in, if there is one
+                res.dropped.append(f"{s.object or s.oid}: missing")
+        else:
+            res.dropped.append(f"{s.object or s.oid}: {svar.type} {v if v is not None else ''} is not a plausible "
+                               f"total (max {s.max})")
     if scalar_total is not None:
         res.clients = scalar_total
     elif any_rows:
@@ -322,18 +476,139 @@ def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: 
         res.error_kind = "no_such_object"
 
 
+# Physically possible values; anything else (a disabled radio's 0 dBm noise, a 0 MHz frequency) is unknown.
+RADIO_RANGE = {"channel": (1, 233), "frequency_mhz": (2400, 7125), "tx_power_dbm": (-10, 40),
+               "noise_dbm": (-130, -20), "utilization_pct": (0, 100)}
+
+
+def band_of(channel: float | None, frequency_mhz: float | None) -> str | None:
+    """2.4GHz / 5GHz / 6GHz from the frequency, else from the channel number (1-14: 2.4, 32-177: 5 GHz)."""
+    if frequency_mhz is not None:
+        return "2.4GHz" if frequency_mhz < 2500 else "5GHz" if frequency_mhz < 5925 else "6GHz"
+    if channel is not None:
+        return "2.4GHz" if channel <= 14 else "5GHz" if 32 <= channel <= 177 else None
+    return None
+
+
+def channel_frequency(channel: float) -> float | None:
+    """The centre frequency of a 2.4 or 5 GHz channel (6 GHz channels reuse numbers: not derivable)."""
+    if 1 <= channel <= 13:
+        return 2407 + 5 * channel
+    if channel == 14:
+        return 2484.0
+    if 32 <= channel <= 177:
+        return 5000 + 5 * channel
+    return None
+
+
+def _radios(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]],
+            if_names: Mapping[Oid, str]) -> dict[str, dict[str, float | str]]:
+    out: dict[str, dict[str, float | str]] = {}
+    for col in profile.radio:
+        for idx, var in walked.get(parse_oid(col.oid), {}).items():
+            key = _row_key(col, idx)
+            if key is None:
+                continue
+            value: float | None = None
+            if _int(var, ("Integer32", "Integer", "Gauge32", "Unsigned32")) is not None:
+                value = float(var.value) * col.scale  # type: ignore[arg-type]
+            elif col.text_numbers and var.type == "OctetString":
+                text = as_text(var.value)
+                # A leading number: "3.7", or a channel with its width suffix such as "36E" or "149+".
+                m = re.match(r"\s*(-?[0-9]{1,6}(\.[0-9]{1,3})?)", text or "")
+                if m is not None:
+                    value = float(m.group(1)) * col.scale
+            lo, hi = RADIO_RANGE[col.metric]
+            if value is None or not lo <= value <= hi:
+                continue
+            label = _row_label(col.radio_from, idx, key, col, walked, if_names, "radio")
+            out.setdefault(label, {})[col.metric] = round(value, 3)
+    for health in out.values():
+        ch = health.get("channel")
+        freq = health.get("frequency_mhz")
+        if freq is None and isinstance(ch, float):
+            derived = channel_frequency(ch)
+            if derived is not None:
+                health["frequency_mhz"] = derived
+        f = health.get("frequency_mhz")
+        band = band_of(ch if isinstance(ch, float) else None, f if isinstance(f, float) else None)
+        if band:
+            health["band"] = band
+    return out
+
+
+def _mac_text(raw: object) -> str | None:
+    data = raw.encode("latin-1", "replace") if isinstance(raw, str) else raw
+    if isinstance(data, bytes) and len(data) == 6:
+        return ":".join(f"{b:02x}" for b in data)
+    return None
+
+
+def _controller_aps(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], res: PollResult) -> list[ControllerAp]:
+    """Every AP row of the controller's table: name, MAC, serial, join state, clients (bounded by ``max``)."""
+    table = profile.aps
+    assert table is not None
+
+    def text(col: str | None, idx: Oid) -> str | None:
+        var = walked.get(parse_oid(col), {}).get(idx) if col else None
+        value = as_text(var.value) if var is not None and not var.missing else None
+        return value[:64] if value else None
+
+    names = walked.get(parse_oid(table.name), {})
+    per_ap: dict[Oid, int] = {}
+    if table.clients_prefix:
+        n = len(next(iter(names), ()))
+        for idx, var in walked.get(parse_oid(table.clients_prefix), {}).items():
+            v = _int(var)
+            if v is not None and 0 <= v <= MAX_CLIENTS_PER_AP:
+                per_ap[idx[:n]] = per_ap.get(idx[:n], 0) + v
+    out: list[ControllerAp] = []
+    for idx in list(names)[: table.max]:
+        if table.mac == "index":
+            mac = ":".join(f"{b:02x}" for b in idx) if len(idx) == 6 and all(0 <= b <= 255 for b in idx) else None
+        else:
+            mvar = walked.get(parse_oid(table.mac), {}).get(idx) if table.mac else None
+            mac = _mac_text(mvar.value) if mvar is not None else None
+        state = _int(walked.get(parse_oid(table.state), {}).get(idx)) if table.state else None
+        clients = _int(walked.get(parse_oid(table.clients), {}).get(idx)) if table.clients else per_ap.get(idx)
+        if clients is not None and not 0 <= clients <= MAX_CLIENTS_PER_AP:
+            res.dropped.append(f"{table.object or 'aps'}.{_index_label(idx, 'all')}: {clients} clients is implausible")
+            clients = None
+        out.append(ControllerAp(_index_label(idx, "all"), text(table.name, idx), mac, text(table.serial, idx),
+                                None if table.state is None else state in table.up, clients))
+    if len(names) > table.max:
+        res.capped["aps"] = len(names) - table.max
+    return out
+
+
 def _interfaces(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], if_names: Mapping[Oid, str],
-                state: _DeviceState, ticks: int | None, now: float, res: PollResult) -> None:
+                state: _DeviceState, ticks: int | None, now: float, res: PollResult, cap: int = 1 << 30) -> None:
+    """One IfSample per ifIndex; counters are kept per ifIndex, so two interfaces with one name both count.
+
+    Names shared by several interfaces are labelled ``name#ifIndex`` (every one of them, so no series
+    changes meaning when a second one appears). Past ``cap`` interfaces the rest are counted in
+    ``res.capped`` and not sampled.
+    """
     include = re.compile(profile.interfaces.include)
     exclude = re.compile(profile.interfaces.exclude)
     indexes = set(walked.get(IF_OPER, {})) | set(walked.get(IF_IN, {})) | set(walked.get(IF_HC_IN, {}))
-    rx_total = tx_total = 0.0
-    have_rate = False
-    samples: dict[str, CounterSample] = {}
+    chosen: list[tuple[Oid, str]] = []
     for idx in sorted(indexes):
         name = if_names.get(idx) or f"if{_index_label(idx, 'all')}"
-        if not include.search(name) or exclude.search(name) or name in res.interfaces:
-            continue
+        if include.search(name) and not exclude.search(name):
+            chosen.append((idx, name))
+    if len(chosen) > cap:
+        res.capped["interfaces"] = len(chosen) - cap
+        chosen = chosen[:cap]
+    uses: dict[str, int] = {}
+    for _, name in chosen:
+        uses[name] = uses.get(name, 0) + 1
+    rx_total = tx_total = 0.0
+    have_rate = False
+    samples: dict[int, CounterSample] = {}
+    for idx, name in chosen:
+        if_index = idx[0] if len(idx) == 1 else None
+        label = name if uses[name] == 1 else f"{name}#{_index_label(idx, 'all')}"
         oper = _int(walked.get(IF_OPER, {}).get(idx), ("Integer32", "Integer"))
         rx = _int(walked.get(IF_HC_IN, {}).get(idx), ("Counter64",))
         tx = _int(walked.get(IF_HC_OUT, {}).get(idx), ("Counter64",))
@@ -344,12 +619,15 @@ def _interfaces(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], if_na
             bits = 32
         high = _int(walked.get(IF_HIGH_SPEED, {}).get(idx), ("Gauge32", "Unsigned32", "Integer32"))
         low = _int(walked.get(IF_SPEED, {}).get(idx), ("Gauge32", "Unsigned32", "Integer32"))
-        speed = high * 1e6 if high else (float(low) if low and low < 4294967295 else None)
-        sample = IfSample(name, None if oper is None else oper == 1, rx, tx, speed_bps=speed, bits=bits)
+        # 0 and 2^32-1 (a FortiGate's mgmt port) mean "unknown", not 0 or 4.3 Pbit/s.
+        speed = high * 1e6 if high and high < 4294967295 else (float(low) if low and low < 4294967295 else None)
+        sample = IfSample(label, None if oper is None else oper == 1, rx, tx, speed_bps=speed, bits=bits,
+                          index=if_index)
+        key = if_index if if_index is not None else hash(idx)
         cur = CounterSample(now, ticks, rx, tx, bits)
-        sample.rx_bps, sample.tx_bps = rates(state.samples.get(name), cur, speed, profile.interfaces.max_bps)
-        samples[name] = cur
-        res.interfaces[name] = sample
+        sample.rx_bps, sample.tx_bps = rates(state.samples.get(key), cur, speed, profile.interfaces.max_bps)
+        samples[key] = cur
+        res.interfaces[label] = sample
         if sample.rx_bps is not None and sample.tx_bps is not None:
             have_rate = True
             rx_total += sample.rx_bps
@@ -392,6 +670,8 @@ def to_points(
     for ssid, n in sorted(result.clients_by_ssid.items()):
         points.append(Point("ap_clients", {"site": site_id, "ap": ap_id, "radio": f"ssid:{ssid}"},
                             {"clients": int(n)}, time_ns))
+    for radio, health in sorted(result.radios.items()):
+        points.append(Point("ap_radio", {"site": site_id, "ap": ap_id, "radio": radio}, dict(health), time_ns))
     for name, s in sorted(result.interfaces.items()):
         fields: dict[str, float | int | bool | str] = {}
         if s.rx_bps is not None:

@@ -31,6 +31,24 @@ def _oid(v: str) -> str:
     return v.strip().lstrip(".")
 
 
+def _object_oid(v: str) -> str:
+    """A signature names an object or table (the probe is a GETNEXT of it), never an instance ``x.0``."""
+    v = _oid(v)
+    if v.endswith(".0"):
+        raise ValueError(f"'{v}' is an instance: name the object ('{v[:-2]}'), the probe asks for what follows it")
+    return v
+
+
+def _regex(v: str | None) -> str | None:
+    if v is None:
+        return None
+    try:
+        re.compile(v)
+    except re.error as e:
+        raise ValueError(f"not a valid regular expression: {e}") from None
+    return v
+
+
 def _label_source(v: str) -> str:
     if v in ("index", "ifname"):
         return v
@@ -53,7 +71,13 @@ class ClientTable(_Model):
     count: Literal["value", "rows"] = "value"
     radio_from: str | None = None
     ssid_from: str | None = None
-    index_part: Literal["all", "last"] = "all"
+    # How a row index becomes a label: all arcs, the last or first arc, or a length-prefixed string
+    # (SNMP's encoding of a string index, e.g. Huawei's SSID-indexed tables, NET-SNMP-EXTEND-MIB names).
+    index_part: Literal["all", "last", "first", "string"] = "all"
+    # Only rows whose index label matches count; a capture group, if any, is the label.
+    index_match: str | None = None
+    # Counts sent as text (NET-SNMP-EXTEND-MIB output lines such as "3") are read as numbers.
+    text_numbers: bool = False
     radio_names: dict[str, str] = Field(default_factory=dict)
     # Bounded and finite: an unbounded scale (TOML allows inf) would overflow on every poll.
     scale: float = Field(1.0, gt=0, le=1000, allow_inf_nan=False)
@@ -62,12 +86,33 @@ class ClientTable(_Model):
 
     _oid = field_validator("oid")(_oid)
     _labels = field_validator("radio_from", "ssid_from")(lambda v: None if v is None else _label_source(v))
+    _match = field_validator("index_match")(_regex)
 
     @model_validator(mode="after")
     def _labels_needed(self) -> ClientTable:
         if self.row in ("ssid", "vap") and self.ssid_from is None and self.count == "value":
             raise ValueError(f"row = '{self.row}' needs ssid_from (an OID column naming the SSID, or 'index')")
         return self
+
+
+RADIO_METRICS = ("channel", "frequency_mhz", "tx_power_dbm", "noise_dbm", "utilization_pct")
+
+
+class RadioColumn(_Model):
+    """One radio-health column (per radio or per AP radio): channel, frequency, tx power, noise, utilisation."""
+
+    metric: Literal["channel", "frequency_mhz", "tx_power_dbm", "noise_dbm", "utilization_pct"]
+    object: str = ""
+    oid: OidText
+    radio_from: str = "index"
+    index_part: Literal["all", "last", "first", "string"] = "all"
+    index_match: str | None = None
+    radio_names: dict[str, str] = Field(default_factory=dict)
+    scale: float = Field(1.0, gt=0, le=1000, allow_inf_nan=False)
+    text_numbers: bool = False  # values sent as text ("3.7")
+
+    _labels = field_validator("radio_from")(_label_source)
+    _match = field_validator("index_match")(_regex)
 
 
 class Scalar(_Model):
@@ -95,15 +140,53 @@ class Interfaces(_Model):
         return v
 
 
+SignatureOid = Annotated[str, AfterValidator(_object_oid)]
+
+
+class ApTable(_Model):
+    """A controller's per-AP table: each row one managed AP (collector/controllers.py maps them to sites.toml).
+
+    Columns share the table's index (``mac = "index"``: the index is the AP's MAC, as in bsnAPTable and
+    Meraki's devTable). ``clients`` is a column of the same index; ``clients_prefix`` a column whose index
+    starts with the AP's index (per radio or per WLAN rows, summed per AP).
+    """
+
+    object: str = ""
+    name: OidText
+    mac: str | None = None  # "index" or a column OID
+    serial: OidText | None = None
+    state: OidText | None = None  # join / online state
+    up: list[int] = Field(default_factory=lambda: [1])  # state values meaning "joined, serving"
+    clients: OidText | None = None
+    clients_prefix: OidText | None = None
+    max: int = Field(4096, gt=0, le=20000)
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, v: str | None) -> str | None:
+        return v if v in (None, "index") else _oid(v or "")
+
+
 class Profile(_Model):
     name: str = Field(min_length=1, description="display name")
     description: str = ""
+    # Where the profile comes from: "tested on real walk X" or "MIB only, not tested on a device: ...".
+    support: str = ""
     sys_object_id: list[OidText] = Field(default_factory=list)
+    # Detection evidence beyond sysObjectID (collector/snmp/detect.py): objects only this family has
+    # (all must answer), objects it must not have (tells a family from its newer sibling), sysDescr.
+    signature: list[SignatureOid] = Field(default_factory=list)
+    signature_absent: list[SignatureOid] = Field(default_factory=list)
+    sys_descr: str | None = None
     clients: list[ClientTable] = Field(default_factory=list)
     scalars: list[Scalar] = Field(default_factory=list)
     interfaces: Interfaces = Field(default_factory=lambda: Interfaces.model_validate({}))
+    aps: ApTable | None = None  # controllers only: one row per managed AP
+    radio: list[RadioColumn] = Field(default_factory=list)  # radio health (docs/schema.md ap_radio)
     # Set by the loader from the file stem; not written in the file.
     id: str = Field("", exclude=True)
+
+    _descr = field_validator("sys_descr")(_regex)
 
     @property
     def has_clients(self) -> bool:
@@ -141,15 +224,14 @@ class Profiles(Mapping[str, Profile]):
     def __len__(self) -> int:
         return len(self.by_name)
 
-    def detect(self, sys_object_id: str | None) -> Profile:
-        """The profile whose sysObjectID prefix matches longest; ``generic`` when none does."""
-        best: tuple[int, str] = (0, GENERIC)
-        if sys_object_id:
-            for name, prof in sorted(self.by_name.items()):
-                score = prof.matches(sys_object_id)
-                if score > best[0]:
-                    best = (score, name)
-        return self.by_name.get(best[1]) or self.by_name[GENERIC]
+    def detect(self, sys_object_id: str | None, sys_descr: str | None = None) -> Profile:
+        """The best candidate by sysObjectID prefix and sysDescr, without a signature probe (see detect.py).
+
+        The poller probes signatures on the wire; this offline guess is what the prefixes alone say.
+        """
+        from collector.snmp.detect import decide  # detect.py builds on this module
+
+        return self.by_name.get(decide(self, sys_object_id, sys_descr).profile) or self.by_name[GENERIC]
 
     def resolve(self, vendor: str, sys_object_id: str | None) -> Profile:
         if vendor == "auto" or vendor not in self.by_name:
@@ -237,8 +319,10 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 1
     for name, prof in sorted(profiles.items()):
-        prefixes = ", ".join(prof.sys_object_id) or "(fallback)"
-        tables = ", ".join(t.object or t.oid for t in prof.clients) or "no client counts"
+        prefixes = ", ".join(prof.sys_object_id) or (f"sysDescr /{prof.sys_descr}/" if prof.sys_descr else "(fallback)")
+        tables = ", ".join([*(t.object or t.oid for t in prof.clients),
+                            *(s.object or s.oid for s in prof.scalars if s.use == "clients_total")])
+        tables = tables or "no client counts"
         print(f"{name:22} {prof.name} | sysObjectID {prefixes} | {tables} | {profiles.sources[name]}")
     return 0
 

@@ -67,6 +67,8 @@ class Forwarder:
         self.backoff_base_s = backoff_base_s
         self.failures = 0
         self._last_cause: str | None = None
+        self._last_message = ""
+        self._failing_since: float | None = None
         self._rng = random.Random()
         if store.meta("cursor") is None:
             store.set_cursor(0)  # marks the store as forwarding: prune keeps unsent rows from now on
@@ -149,8 +151,23 @@ class Forwarder:
         return batches, points, errors
 
     # -- state logging: once per change, not per attempt --------------------------------------
+    def health(self) -> str | None:
+        """None while forwarding works; else what fails, since when, and how much waits (for /healthz)."""
+        if not self.failures:
+            return None
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._failing_since or time.time()))
+        try:
+            backlog = f"{self.store.backlog():,} points kept locally"
+        except Exception:  # noqa: BLE001 - the store's own failure is reported as the store part
+            backlog = "backlog unknown"
+        return (f"InfluxDB at {self.sink.url} failing since {since} ({self._last_cause or 'error'}: "
+                f"{self._last_message}); {backlog}, retrying")
+
     def _note_failure(self, e: SinkError) -> None:
         self.failures += 1
+        self._last_message = e.message
+        if self._failing_since is None:
+            self._failing_since = time.time()
         self.store.set_meta("last_error", f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {e.message}")
         if e.cause != self._last_cause:
             self._last_cause = e.cause
@@ -166,6 +183,7 @@ class Forwarder:
                 extra=kv(url=self.sink.url, after_failures=self.failures, backlog=self.store.backlog()),
             )
         self._last_cause = None
+        self._failing_since = None
         self.failures = 0
         if sent:
             self.store.set_meta("last_ok_ns", str(time.time_ns()))
@@ -210,6 +228,8 @@ class Forwarder:
             except Exception:  # a bug or a store error must not kill the thread silently; log and retry
                 log.exception("forwarder iteration failed")
                 self.failures += 1
+                self._last_message = "internal error (see the log)"
+                self._failing_since = self._failing_since or time.time()
                 stop_event.wait(self.next_delay())
                 continue
             if r.error is not None:

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
+import numpy as np
+import numpy.typing as npt
 
 from core.schema import FieldValue, Point
 from core.store.columns import Columns, series_columns
@@ -140,3 +142,79 @@ class InfluxQLReader:
         sel = ", ".join(quote_ident(f) for f in fields)
         q = f"SELECT {sel} FROM {quote_ident(measurement)} WHERE {self._where(start_ns, end_ns, tags)} GROUP BY *"
         return self._by_series(q, list(fields))
+
+    # -- hourly reads for reports at fleet scale (see core.store.sqlite_hourly for the contract) -----------
+    def hourly_columns(
+        self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
+        fields: Sequence[str] = (),
+    ) -> list[Columns]:
+        """Per series and hour: ``<field>:n``, ``:sum``, ``:max``, aggregated by influxd (GROUP BY time(1h), *), so
+        a month of 1-minute points crosses the wire as 744 rows per series. Booleans have only a count in
+        InfluxQL: their ``:sum`` counts the true ones (a second query, WHERE field = true)."""
+        types = self.field_types(measurement)
+        want = [f for f in fields if f in types]
+        if not want:
+            return []
+        cols: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], dict[int, dict[str, float]]]] = {}
+
+        def gather(q: str, names: list[str]) -> None:
+            for s in self.raw(q):
+                t = {k: v for k, v in (s.get("tags") or {}).items() if v != ""}
+                key = tuple(sorted(t.items()))
+                rows = cols.setdefault(key, (t, {}))[1]
+                for row in s.get("values", []):
+                    cell = rows.setdefault(int(row[0]), {})
+                    for n, v in zip(names, row[1:], strict=True):
+                        if v is not None:
+                            cell[n] = float(v)
+
+        where = self._where(start_ns, end_ns, tags)
+        nums = [f for f in want if types[f] != "boolean"]
+        bools = [f for f in want if types[f] == "boolean"]
+        if nums:
+            sel = ", ".join(f"count({quote_ident(f)}), sum({quote_ident(f)}), max({quote_ident(f)})" for f in nums)
+            gather(f"SELECT {sel} FROM {quote_ident(measurement)} WHERE {where} GROUP BY time(1h), * fill(none)",
+                   [f"{f}:{k}" for f in nums for k in ("n", "sum", "max")])
+        for f in bools:
+            qf = quote_ident(f)
+            gather(f"SELECT count({qf}) FROM {quote_ident(measurement)} WHERE {where} GROUP BY time(1h), * "
+                   "fill(none)", [f"{f}:n"])
+            gather(f"SELECT count({qf}) FROM {quote_ident(measurement)} WHERE {where} AND {qf} = true "
+                   "GROUP BY time(1h), * fill(none)", [f"{f}:sum"])
+        out = []
+        for t, rows in cols.values():
+            hours = sorted(h for h, c in rows.items() if any(c.get(f"{f}:n", 0) > 0 for f in want))
+            if not hours:
+                continue
+            vals: dict[str, npt.NDArray[np.float64]] = {}
+            for f in want:
+                for k, default in (("n", 0.0), ("sum", 0.0), ("max", np.nan)):
+                    vals[f"{f}:{k}"] = np.array([rows[h].get(f"{f}:{k}", default) for h in hours], dtype=np.float64)
+                if f in bools:
+                    vals[f"{f}:max"] = np.where(vals[f"{f}:sum"] > 0, 1.0, 0.0)
+            out.append(Columns(t, np.array(hours, dtype=np.int64), vals))
+        return sorted(out, key=Columns.key)
+
+    def false_times(self, measurement: str, field: str, start_ns: int, end_ns: int,
+                    tags: Mapping[str, str] | None = None) -> list[Columns]:
+        """Per series, the times at which boolean ``field`` was false: only those rows cross the wire."""
+        if field not in self.field_types(measurement):
+            return []
+        qf = quote_ident(field)
+        q = (f"SELECT {qf} FROM {quote_ident(measurement)} WHERE {self._where(start_ns, end_ns, tags)} "
+             f"AND {qf} = false GROUP BY *")
+        return self._by_series(q, [field])
+
+    def count_over(self, measurement: str, field: str, threshold: float, start_ns: int, end_ns: int,
+                   tags: Mapping[str, str] | None = None) -> list[tuple[dict[str, str], int]]:
+        """Per series, the number of rows whose ``field`` exceeds ``threshold``, counted by influxd."""
+        if field not in self.field_types(measurement):
+            return []
+        qf = quote_ident(field)
+        q = (f"SELECT count({qf}) FROM {quote_ident(measurement)} WHERE {self._where(start_ns, end_ns, tags)} "
+             f"AND {qf} > {float(threshold)!r} GROUP BY *")
+        out = []
+        for s in self.raw(q):
+            t = {k: v for k, v in (s.get("tags") or {}).items() if v != ""}
+            out.append((t, int(sum(int(r[1] or 0) for r in s.get("values", [])))))
+        return sorted(out, key=lambda x: sorted(x[0].items()))

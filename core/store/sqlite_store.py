@@ -1,9 +1,11 @@
 """The embedded store every point is written to first: the buffer in front of InfluxDB and the local history.
 
-Layout: ``series`` (measurement + tag set, one row each) and ``points`` (series, ns time, fields as JSON);
-``points.id`` is AUTOINCREMENT so it only ever grows (never reused after deletes) and serves as the
-forwarding cursor. ``rollup_hourly`` keeps count/mean/min/max per series, hour and numeric field after
-raw rows age out. ``meta`` holds the cursor and forwarding state, ``dead_letter`` the lines InfluxDB refused.
+Layout (every table in the ``store_`` namespace: the alert tables share the file, see core.store.dbfile):
+``store_series`` (measurement + tag set, one row each) and ``store_points`` (series, ns time, fields as JSON);
+``store_points.id`` is AUTOINCREMENT so it only ever grows (never reused after deletes) and serves as the
+forwarding cursor. ``store_rollup_hourly`` keeps count/mean/min/max per series, hour and numeric field after
+raw rows age out. ``store_meta`` holds the cursor and forwarding state, ``store_dead_letter`` the lines
+InfluxDB refused.
 
 Durability choice: WAL + ``synchronous=NORMAL``. A committed write survives a process crash (SIGKILL);
 only an OS crash or power loss can lose the last transactions since the previous WAL checkpoint sync.
@@ -32,32 +34,37 @@ import numpy as np
 from core.inventory import StoreSettings
 from core.logs import kv
 from core.schema import FieldValue, Point
+from core.store import dbfile
 from core.store.columns import Columns, from_rows
+from core.store.dbfile import check_namespace
+from core.store.sqlite_hourly import HourlyReads
 
 log = logging.getLogger("wifiwatch.store")
 
-SCHEMA_VERSION = 1
+COMPONENT = "store"
+PREFIX = "store_"
+SCHEMA_VERSION = 2  # 1: the first release's unprefixed tables; 2: the store_ namespace
 HOUR_NS = 3_600_000_000_000
 DAY_NS = 24 * HOUR_NS
 DISK_LOG_INTERVAL_S = 60.0
 
 _DDL = """
-CREATE TABLE IF NOT EXISTS series (
+CREATE TABLE IF NOT EXISTS store_series (
     id INTEGER PRIMARY KEY,
     measurement TEXT NOT NULL,
     tags TEXT NOT NULL,
     UNIQUE (measurement, tags)
 );
-CREATE TABLE IF NOT EXISTS points (
+CREATE TABLE IF NOT EXISTS store_points (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    series_id INTEGER NOT NULL REFERENCES series(id),
+    series_id INTEGER NOT NULL REFERENCES store_series(id),
     time_ns INTEGER NOT NULL,
     fields TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS points_series_time ON points (series_id, time_ns);
-CREATE INDEX IF NOT EXISTS points_time ON points (time_ns);
-CREATE TABLE IF NOT EXISTS rollup_hourly (
-    series_id INTEGER NOT NULL REFERENCES series(id),
+CREATE INDEX IF NOT EXISTS store_points_series_time ON store_points (series_id, time_ns);
+CREATE INDEX IF NOT EXISTS store_points_time ON store_points (time_ns);
+CREATE TABLE IF NOT EXISTS store_rollup_hourly (
+    series_id INTEGER NOT NULL REFERENCES store_series(id),
     hour_ns INTEGER NOT NULL,
     field TEXT NOT NULL,
     count INTEGER NOT NULL,
@@ -66,9 +73,9 @@ CREATE TABLE IF NOT EXISTS rollup_hourly (
     max REAL NOT NULL,
     PRIMARY KEY (series_id, hour_ns, field)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rollup_hour ON rollup_hourly (hour_ns);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS dead_letter (
+CREATE INDEX IF NOT EXISTS store_rollup_hour ON store_rollup_hourly (hour_ns);
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS store_dead_letter (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created_ns INTEGER NOT NULL,
     first_row INTEGER NOT NULL,
@@ -78,6 +85,36 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     lines TEXT NOT NULL
 );
 """
+
+
+check_namespace(PREFIX, _DDL)
+
+# The first release's tables, renamed into the namespace; its dead_letter is recognised by its columns
+# (the alert store's table of the same name has others).
+_LEGACY = (("series", {"measurement", "tags"}), ("points", {"series_id", "time_ns", "fields"}),
+           ("rollup_hourly", {"hour_ns", "field", "count"}), ("meta", {"key", "value"}),
+           ("dead_letter", {"first_row", "last_row", "lines"}))
+_LEGACY_INDEXES = ("points_series_time", "points_time", "rollup_hour")
+
+
+def _legacy_version(c: sqlite3.Connection) -> int:
+    """1 for a file the first release wrote (its ``points`` table), 0 for one without store tables."""
+    return 1 if "points" in dbfile.tables(c) else 0
+
+
+def _namespace(c: sqlite3.Connection) -> None:
+    """v2: adopt the first release's tables under ``store_`` names (rows, ids and the AUTOINCREMENT
+    sequence move with them), then create whatever is missing."""
+    for old, needs in _LEGACY:
+        dbfile.adopt(c, old, PREFIX + old, needs)
+    for index in _LEGACY_INDEXES:  # the same indexes are created below under store_ names
+        c.execute(f"DROP INDEX IF EXISTS {index}")
+    for stmt in dbfile.statements(_DDL):
+        c.execute(stmt)
+
+
+MIGRATIONS = (dbfile.Migration(2, "tables moved into the store_ namespace (the alert store had its own "
+                                  "dead_letter table in the same file)", _namespace),)
 
 
 @dataclass(frozen=True)
@@ -138,7 +175,7 @@ def _is_disk_full(e: sqlite3.OperationalError) -> bool:
     return "full" in str(e).lower()
 
 
-class SqliteStore:
+class SqliteStore(HourlyReads):
     """Thread-safe: one connection guarded by a lock (writes come from the asyncio loop and scheduler threads)."""
 
     def __init__(
@@ -155,36 +192,27 @@ class SqliteStore:
         self._forwarding = forwarding
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        self._conn = dbfile.connect(self.path)
         self._series: dict[tuple[str, str], int] = {}
         self._prefixes: dict[int, tuple[str, str, str]] = {}
         self._last_disk_log = 0.0
         self.reserve_bytes = reserve_bytes
-        self._init_schema()
+        try:
+            self._init_schema()
+        except BaseException:
+            self._conn.close()
+            raise
         self._make_reserve()
 
     # -- set-up ------------------------------------------------------------------------------
     def _init_schema(self) -> None:
-        c = self._conn
         with self._lock:
-            version = c.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has store schema version {version}, newer than this wifiwatch ({SCHEMA_VERSION});"
-                    " upgrade wifiwatch or use another store path"
-                )
-            if version == 0:
-                # Must precede table creation: lets prune/disk-full hand freed pages back to the filesystem.
-                c.execute("PRAGMA auto_vacuum=INCREMENTAL")
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
+            dbfile.migrate(self._conn, COMPONENT, MIGRATIONS, _legacy_version, str(self.path))
+            c = self._conn
             # A 1 MB WAL bound: the reserve file (2 MB) must cover a checkpoint's needs when the disk fills.
             c.execute("PRAGMA wal_autocheckpoint=256")
             c.execute("PRAGMA foreign_keys=OFF")
-            if version == 0:
-                c.executescript("BEGIN IMMEDIATE;" + _DDL + f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
-            # Future migrations: `if version < 2: ...; PRAGMA user_version=2` here.
-            for sid, m, tags in c.execute("SELECT id, measurement, tags FROM series"):
+            for sid, m, tags in c.execute("SELECT id, measurement, tags FROM store_series"):
                 self._series[(m, tags)] = sid
 
     @contextmanager
@@ -237,14 +265,14 @@ class SqliteStore:
                 sid = self._series_id(c, p.measurement, _clean_tags(p.tags))
                 fields = json.dumps(_clean_fields(p.fields), ensure_ascii=False, separators=(",", ":"))
                 rows.append((sid, int(p.time_ns), fields))
-            c.executemany("INSERT INTO points (series_id, time_ns, fields) VALUES (?, ?, ?)", rows)
+            c.executemany("INSERT INTO store_points (series_id, time_ns, fields) VALUES (?, ?, ?)", rows)
 
     def _series_id(self, c: sqlite3.Connection, measurement: str, tags: dict[str, str]) -> int:
         key = (measurement, _tags_json(tags))
         sid = self._series.get(key)
         if sid is None:
-            c.execute("INSERT OR IGNORE INTO series (measurement, tags) VALUES (?, ?)", key)
-            sid = c.execute("SELECT id FROM series WHERE measurement=? AND tags=?", key).fetchone()[0]
+            c.execute("INSERT OR IGNORE INTO store_series (measurement, tags) VALUES (?, ?)", key)
+            sid = c.execute("SELECT id FROM store_series WHERE measurement=? AND tags=?", key).fetchone()[0]
             self._series[key] = sid
         return sid
 
@@ -305,12 +333,12 @@ class SqliteStore:
         cursor = self.cursor()
         with self._tx() as c:
             deleted = c.execute(
-                "DELETE FROM points WHERE id IN (SELECT id FROM points WHERE id <= ? ORDER BY id LIMIT ?)",
+                "DELETE FROM store_points WHERE id IN (SELECT id FROM store_points WHERE id <= ? ORDER BY id LIMIT ?)",
                 (cursor, n),
             ).rowcount
             if deleted < n:
                 deleted += c.execute(
-                    "DELETE FROM points WHERE id IN (SELECT id FROM points ORDER BY time_ns LIMIT ?)",
+                    "DELETE FROM store_points WHERE id IN (SELECT id FROM store_points ORDER BY time_ns LIMIT ?)",
                     (n - deleted,),
                 ).rowcount
         self._reclaim()
@@ -334,7 +362,7 @@ class SqliteStore:
     def _matching_series(self, measurement: str, tags: Mapping[str, str] | None) -> dict[int, dict[str, str]]:
         want = dict(tags or {})
         out: dict[int, dict[str, str]] = {}
-        for sid, tj in self._conn.execute("SELECT id, tags FROM series WHERE measurement=?", (measurement,)):
+        for sid, tj in self._conn.execute("SELECT id, tags FROM store_series WHERE measurement=?", (measurement,)):
             t = json.loads(tj)
             if all(t.get(k, "") == v for k, v in want.items()):
                 out[sid] = t
@@ -352,7 +380,8 @@ class SqliteStore:
             merged: dict[tuple[int, int], dict[str, FieldValue]] = {}
             for sid in series:
                 for t, fj in self._conn.execute(
-                    "SELECT time_ns, fields FROM points WHERE series_id=? AND time_ns>=? AND time_ns<? ORDER BY id",
+                    "SELECT time_ns, fields FROM store_points WHERE series_id=? AND time_ns>=? AND time_ns<? "
+                    "ORDER BY id",
                     (sid, start_ns, end_ns),
                 ):
                     merged.setdefault((t, sid), {}).update(json.loads(fj))
@@ -375,7 +404,7 @@ class SqliteStore:
         with self._lock:
             for sid, t in self._matching_series(measurement, tags).items():
                 rows = self._conn.execute(
-                    f"SELECT time_ns, {sel} FROM points WHERE series_id=? AND time_ns>=? AND time_ns<? "
+                    f"SELECT time_ns, {sel} FROM store_points WHERE series_id=? AND time_ns>=? AND time_ns<? "
                     "ORDER BY time_ns, id",
                     (*paths, sid, start_ns, end_ns),
                 ).fetchall()
@@ -399,14 +428,14 @@ class SqliteStore:
             for sid, t in self._matching_series(measurement, tags).items():
                 roll = self._conn.execute(
                     "SELECT hour_ns, MAX(count), SUM(CASE WHEN field=? THEN count ELSE 0 END), "
-                    "SUM(CASE WHEN field=? THEN mean * count ELSE 0 END) FROM rollup_hourly "
+                    "SUM(CASE WHEN field=? THEN mean * count ELSE 0 END) FROM store_rollup_hourly "
                     "WHERE series_id=? AND hour_ns>=? AND hour_ns<=? GROUP BY hour_ns ORDER BY hour_ns",
                     (field, field, sid, start_ns, end_ns - HOUR_NS),
                 ).fetchall()
                 if not roll:
                     continue
                 raw = dict(self._conn.execute(
-                    "SELECT time_ns / ?, COUNT(*) FROM points WHERE series_id=? AND time_ns>=? AND time_ns<? "
+                    "SELECT time_ns / ?, COUNT(*) FROM store_points WHERE series_id=? AND time_ns>=? AND time_ns<? "
                     "GROUP BY 1", (HOUR_NS, sid, roll[0][0], roll[-1][0] + HOUR_NS),
                 ).fetchall())
                 gone = [(h, n, x) for h, rows, n, x in roll if n > 0 and rows > raw.get(h // HOUR_NS, 0)]
@@ -422,7 +451,7 @@ class SqliteStore:
         with self._lock:
             for sid, t in self._matching_series(measurement, tags).items():
                 row = self._conn.execute(
-                    "SELECT time_ns, fields FROM points WHERE series_id=? ORDER BY time_ns DESC, id DESC LIMIT 1",
+                    "SELECT time_ns, fields FROM store_points WHERE series_id=? ORDER BY time_ns DESC, id DESC LIMIT 1",
                     (sid,),
                 ).fetchone()
                 if row:
@@ -439,18 +468,18 @@ class SqliteStore:
         cutoff = now_ns - self.settings.raw_retention_days * DAY_NS
         with self._tx() as c:
             done = int(self._meta_get("rollup_row", "0"))
-            top = c.execute("SELECT COALESCE(MAX(id), 0) FROM points").fetchone()[0]
+            top = c.execute("SELECT COALESCE(MAX(id), 0) FROM store_points").fetchone()[0]
             if top <= done:
                 return 0
             touched = c.execute(
-                "SELECT DISTINCT series_id, time_ns / ? FROM points WHERE id > ? AND id <= ?",
+                "SELECT DISTINCT series_id, time_ns / ? FROM store_points WHERE id > ? AND id <= ?",
                 (HOUR_NS, done, top),
             ).fetchall()
             for sid, hour in touched:
                 h0 = hour * HOUR_NS
                 if h0 + HOUR_NS > cutoff:
                     # Raw rows of this hour are all still here: recompute it whole.
-                    c.execute("DELETE FROM rollup_hourly WHERE series_id=? AND hour_ns=?", (sid, h0))
+                    c.execute("DELETE FROM store_rollup_hourly WHERE series_id=? AND hour_ns=?", (sid, h0))
                     self._aggregate_into(c, sid, h0, 0, top)
                 else:
                     # The hour may be partly pruned already: fold only the new rows into its aggregate.
@@ -461,9 +490,9 @@ class SqliteStore:
     @staticmethod
     def _aggregate_into(c: sqlite3.Connection, sid: int, h0: int, after_id: int, upto_id: int) -> None:
         c.execute(
-            """INSERT INTO rollup_hourly (series_id, hour_ns, field, count, mean, min, max)
+            """INSERT INTO store_rollup_hourly (series_id, hour_ns, field, count, mean, min, max)
                SELECT p.series_id, ?, j.key, COUNT(*), AVG(j.value), MIN(j.value), MAX(j.value)
-               FROM points p, json_each(p.fields) j
+               FROM store_points p, json_each(p.fields) j
                WHERE p.series_id=? AND p.time_ns>=? AND p.time_ns<? AND p.id>? AND p.id<=?
                  AND j.type IN ('integer', 'real', 'true', 'false')
                GROUP BY j.key
@@ -485,7 +514,7 @@ class SqliteStore:
             out: list[HourlyRow] = []
             for sid, t in series.items():
                 for h, f, n, mean, lo, hi in self._conn.execute(
-                    "SELECT hour_ns, field, count, mean, min, max FROM rollup_hourly "
+                    "SELECT hour_ns, field, count, mean, min, max FROM store_rollup_hourly "
                     "WHERE series_id=? AND hour_ns>=? AND hour_ns<?",
                     (sid, start_ns, end_ns),
                 ):
@@ -508,10 +537,11 @@ class SqliteStore:
         roll_cut = now_ns - self.settings.retention_days * DAY_NS
         with self._tx() as c:
             if self.forwarding():
-                raw = c.execute("DELETE FROM points WHERE time_ns < ? AND id <= ?", (raw_cut, self.cursor())).rowcount
+                raw = c.execute("DELETE FROM store_points WHERE time_ns < ? AND id <= ?",
+                                (raw_cut, self.cursor())).rowcount
             else:
-                raw = c.execute("DELETE FROM points WHERE time_ns < ?", (raw_cut,)).rowcount
-            rolled = c.execute("DELETE FROM rollup_hourly WHERE hour_ns < ?", (roll_cut,)).rowcount
+                raw = c.execute("DELETE FROM store_points WHERE time_ns < ?", (raw_cut,)).rowcount
+            rolled = c.execute("DELETE FROM store_rollup_hourly WHERE hour_ns < ?", (roll_cut,)).rowcount
         if raw or rolled:
             self._reclaim()
             log.info("pruned store", extra=kv(raw_rows=raw, rollup_rows=rolled))
@@ -519,11 +549,11 @@ class SqliteStore:
 
     # -- forwarding support ------------------------------------------------------------------
     def _meta_get(self, key: str, default: Any) -> Any:
-        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        row = self._conn.execute("SELECT value FROM store_meta WHERE key=?", (key,)).fetchone()
         return default if row is None else row[0]
 
     def _meta_set(self, key: str, value: str) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self._conn.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)", (key, value))
 
     def meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:
@@ -546,7 +576,7 @@ class SqliteStore:
     def rows_after(self, cursor: int, limit: int) -> list[tuple[int, Point]]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT p.id, s.measurement, s.tags, p.time_ns, p.fields FROM points p JOIN series s "
+                "SELECT p.id, s.measurement, s.tags, p.time_ns, p.fields FROM store_points p JOIN store_series s "
                 "ON s.id = p.series_id WHERE p.id > ? ORDER BY p.id LIMIT ?",
                 (cursor, limit),
             ).fetchall()
@@ -560,14 +590,15 @@ class SqliteStore:
         """
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, series_id, time_ns, fields FROM points WHERE id > ? ORDER BY id LIMIT ?",
+                "SELECT id, series_id, time_ns, fields FROM store_points WHERE id > ? ORDER BY id LIMIT ?",
                 (cursor, limit),
             ).fetchall()
             out: list[tuple[int, str]] = []
             for rid, sid, t, fj in rows:
                 pre = self._prefixes.get(sid)
                 if pre is None:
-                    m, tj = self._conn.execute("SELECT measurement, tags FROM series WHERE id=?", (sid,)).fetchone()
+                    m, tj = self._conn.execute("SELECT measurement, tags FROM store_series WHERE id=?",
+                                               (sid,)).fetchone()
                     bare = Point(m, {}, {}, 0).to_line()[:-3]
                     pre = self._prefixes[sid] = (m, bare, Point(m, json.loads(tj), {}, 0).to_line()[:-3])
                 m, bare, prefix = pre
@@ -580,7 +611,7 @@ class SqliteStore:
 
     def backlog(self) -> int:
         with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM points WHERE id > ?", (self.cursor(),)).fetchone()[0]
+            return self._conn.execute("SELECT COUNT(*) FROM store_points WHERE id > ?", (self.cursor(),)).fetchone()[0]
 
     def dead_letter(
         self, first_row: int, last_row: int, status: int | None, error: str, lines: Sequence[str],
@@ -591,7 +622,8 @@ class SqliteStore:
             if advance_cursor:
                 self._meta_set("cursor", str(max(last_row, self.cursor())))
             c.execute(
-                "INSERT INTO dead_letter (created_ns, first_row, last_row, status, error, lines) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO store_dead_letter (created_ns, first_row, last_row, status, error, lines) "
+                "VALUES (?,?,?,?,?,?)",
                 (time.time_ns(), first_row, last_row, status, error, "\n".join(lines)),
             )
 
@@ -601,12 +633,12 @@ class SqliteStore:
             if ids is not None:
                 marks = ",".join("?" * len(ids))
                 rows = self._conn.execute(
-                    "SELECT id, created_ns, first_row, last_row, status, error, lines FROM dead_letter "
+                    "SELECT id, created_ns, first_row, last_row, status, error, lines FROM store_dead_letter "
                     f"WHERE id IN ({marks}) ORDER BY id DESC", tuple(ids),
                 ).fetchall()
             else:
                 rows = self._conn.execute(
-                    "SELECT id, created_ns, first_row, last_row, status, error, lines FROM dead_letter "
+                    "SELECT id, created_ns, first_row, last_row, status, error, lines FROM store_dead_letter "
                     "ORDER BY id DESC LIMIT ?",
                     (limit,),
                 ).fetchall()
@@ -614,34 +646,34 @@ class SqliteStore:
 
     def delete_dead_letter(self, dl_id: int) -> None:
         with self._tx() as c:
-            c.execute("DELETE FROM dead_letter WHERE id=?", (dl_id,))
+            c.execute("DELETE FROM store_dead_letter WHERE id=?", (dl_id,))
 
     def dead_letter_count(self) -> tuple[int, int]:
         """(batches, lines) held in the dead-letter table."""
         with self._lock:
             b, n = self._conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(lines) - LENGTH(REPLACE(lines, char(10), '')) + 1), 0) "
-                "FROM dead_letter"
+                "FROM store_dead_letter"
             ).fetchone()
         return int(b), int(n)
 
     # -- status ------------------------------------------------------------------------------
     def _row_count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+        return self._conn.execute("SELECT COUNT(*) FROM store_points").fetchone()[0]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
             c = self._conn
             rows = self._row_count()
-            oldest, newest = c.execute("SELECT MIN(time_ns), MAX(time_ns) FROM points").fetchone()
+            oldest, newest = c.execute("SELECT MIN(time_ns), MAX(time_ns) FROM store_points").fetchone()
             page = c.execute("PRAGMA page_size").fetchone()[0] * c.execute("PRAGMA page_count").fetchone()[0]
             wal = Path(f"{self.path}-wal")
             dl_batches, dl_lines = self.dead_letter_count()
             return {
                 "path": str(self.path),
                 "rows": rows,
-                "series": c.execute("SELECT COUNT(*) FROM series").fetchone()[0],
-                "rollup_rows": c.execute("SELECT COUNT(*) FROM rollup_hourly").fetchone()[0],
+                "series": c.execute("SELECT COUNT(*) FROM store_series").fetchone()[0],
+                "rollup_rows": c.execute("SELECT COUNT(*) FROM store_rollup_hourly").fetchone()[0],
                 "bytes": page + (wal.stat().st_size if wal.exists() else 0),
                 "oldest_ns": oldest,
                 "newest_ns": newest,

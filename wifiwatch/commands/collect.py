@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +15,8 @@ from rich.table import Table
 
 from core.inventory import Inventory
 from core.secrets import SecretResolver
-from wifiwatch.common import ConfigOpt, config_path, console, load_inventory, resolver_for
+from core.store.dbfile import SchemaError, explain
+from wifiwatch.common import ConfigOpt, UserError, config_path, console, load_inventory, resolver_for
 
 log = logging.getLogger("wifiwatch.run")
 
@@ -62,25 +64,32 @@ def register(app: typer.Typer) -> None:
         once: Annotated[bool, typer.Option("--once", help="Run one cycle and print it (the only mode)")] = True,
         fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
         icmp: Annotated[bool | None, typer.Option("--icmp/--no-icmp", help="Force ICMP on or off")] = None,
+        lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
     ) -> None:
         """Poll every AP once and print reachability, clients and traffic (exit 0 even if APs are down)."""
+        from rich.text import Text
+
+        from wifiwatch.labels import check_lang, label
+
         if fmt not in ("table", "json"):
-            raise typer.BadParameter("--format must be table or json")
+            raise UserError(f"--format: '{fmt}' is not one of table, json")
+        check_lang(lang)
         inv = load_inventory(config)
         rows = poll_rows(inv, resolver_for(inv, config), icmp)
         if fmt == "json":
             console.print_json(json.dumps(rows, ensure_ascii=False))
             return
-        table = Table(title=f"{inv.city_ja} 公衆無線LAN: poll")
+        city = inv.city_ja + " 公衆無線LAN" if lang == "ja" else inv.city_en + " public Wi-Fi"
+        table = Table(title=Text(f"{city}: {label('title_poll', lang)}"))
         cols = ("site", "ap", "reachable", "snmp_ok", "rtt_ms", "clients", "rx_bps", "tx_bps", "vendor")
         for col in cols:
-            table.add_column(col, no_wrap=True)
+            table.add_column(label(col, lang), no_wrap=True)
         for r in rows:
-            table.add_row(*[_cell(r[c]) for c in cols])
+            table.add_row(*[Text(_cell(r[c])) for c in cols])
         console.print(table)
         for r in rows:
             if r["error"]:
-                console.print(f"  {r['ap']}: {r['error']}", highlight=False, soft_wrap=True)
+                console.print(f"  {r['ap']}: {r['error']}", highlight=False, soft_wrap=True, markup=False)
 
     @app.command("run")
     def run(
@@ -112,36 +121,58 @@ def build_daemon(
 
     store_path = Path(inv.store.path)
     store_path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(store_path, inv.store)
-    alerts = AlertEngine(inv, store_path, resolver)
+    try:
+        store = SqliteStore(store_path, inv.store)
+        alerts = AlertEngine(inv, store_path, resolver)
+    except sqlite3.Error as e:  # damaged, unreadable or locked: one clear line and what to do, not a traceback
+        reason, advice = explain(e, str(store_path))
+        raise UserError(f"{reason}; {advice}") from None
+    except SchemaError as e:
+        raise UserError(str(e)) from None
     jobs = [
         ExtraJob("rollup", lambda _inv: store.rollup(time.time_ns()), 3600.0, 60.0),
         # Deleting aged rows and giving the space back is the heavy part: once a night, in Japan's quiet hours.
         ExtraJob("nightly-prune", lambda _inv: _rollup(store), 86400.0, cron="30 2 * * *"),
         # Checked nightly: writes last month's report on the 1st, or the first night after if the daemon was down.
-        ExtraJob("monthly-report", lambda cur: _monthly_report(cur, store), 86400.0, cron="15 0 * * *"),
+        ExtraJob("monthly-report", lambda cur: _monthly_report(cur, store, resolver), 86400.0, cron="15 0 * * *"),
     ]
     background = []
+    parts = {}
     if inv.influxdb is not None:
         from core.store.forwarder import Forwarder
         from core.store.influx import make_sink
 
         forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
         background.append(forwarder.run)  # drains, idles, backs off while InfluxDB is down
+        parts["forwarder"] = forwarder.health
     if map_out is not None:
         from wifiwatch.views import write_current_map
 
         jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, map_out, store=store), 300.0, 15.0))
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
-                  background=background)
+                  background=background, parts=parts,
+                  http_app=_console_app(resolver, store, map_out) if inv.console.enabled else None)
 
 
-def _monthly_report(inv: Inventory, store: Any) -> None:
+def _console_app(resolver: SecretResolver, store: Any, map_out: Path | None) -> Any:
+    """The web console on the daemon's [http] port, beside /healthz, /metrics and /status."""
+
+    def build(daemon: Any, token: str | None) -> Any:
+        from console.app import create_app
+        from console.context import open_context
+
+        return create_app(open_context(lambda: daemon.inv, resolver, store=store, health=daemon.health,
+                                       status=getattr(daemon, "status", None), token=token, map_file=map_out))
+
+    return build
+
+
+def _monthly_report(inv: Inventory, store: Any, resolver: SecretResolver) -> None:
     import datetime as dt
 
     from analytics.monthly_job import write_previous_month
 
-    write_previous_month(inv, store, dt.datetime.now(dt.UTC))
+    write_previous_month(inv, store, dt.datetime.now(dt.UTC), resolver)
 
 
 def _rollup(store: Any) -> None:

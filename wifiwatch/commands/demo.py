@@ -26,7 +26,11 @@ from wifiwatch.sim.webhook import WebhookReceiver
 SECRET_ENV = ("WIFIWATCH_SNMP_AUTH_KEY", "WIFIWATCH_SNMP_PRIV_KEY", "WIFIWATCH_SNMP_COMMUNITY")
 
 
-def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: float, interval_s: float) -> str:
+DEMO_HOOK_ENV = "WIFIWATCH_DEMO_WEBHOOK_URL"
+
+
+def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: float, interval_s: float,
+                     http_port: int = 0) -> str:
     """The sample inventory with demo timings, a store in the output folder and a webhook channel."""
     import tomlkit
 
@@ -35,11 +39,13 @@ def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: floa
     doc["defaults"]["interval_s"] = interval_s  # type: ignore[index]
     doc["defaults"]["timeout_s"] = 1.0  # type: ignore[index]
     doc["store"]["path"] = str(out / "wifiwatch.sqlite3")  # type: ignore[index]
-    doc["http"]["port"] = 0  # type: ignore[index]
+    doc["http"]["port"] = http_port  # type: ignore[index]
     alerts = doc["alerts"]
-    alerts["map_url"] = (out / "map.html").resolve().as_uri()  # type: ignore[index]
+    alerts.pop("map_url", None)  # type: ignore[union-attr]  # links need a URL a reader can open, not a file
     chan = tomlkit.aot()
-    chan.append(tomlkit.item({"name": "demo-webhook", "type": "webhook", "url": hook_url,
+    # A webhook URL is a secret, so the config names an environment variable (the daemon inherits it).
+    os.environ[DEMO_HOOK_ENV] = hook_url
+    chan.append(tomlkit.item({"name": "demo-webhook", "type": "webhook", "url": f"env:{DEMO_HOOK_ENV}",
                               "min_severity": "info"}))
     alerts["channels"] = chan  # type: ignore[index]
     doc.pop("maintenance", None)  # the weekly window would silence a demo run on Monday night
@@ -56,6 +62,8 @@ def register(app: typer.Typer) -> None:
         down_ap: Annotated[str, typer.Option("--down-ap", help="AP taken down during the run")] = "omachi-2",
         history_days: Annotated[int, typer.Option("--history-days", help="Days of simulated history")] = 30,
         lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
+        keep: Annotated[bool, typer.Option("--keep", help="Leave the fleet, daemon and console up afterwards "
+                                                          "(Ctrl-C stops)")] = False,
     ) -> None:
         """Run the simulated Kashima fleet, the daemon and every report; outputs go to --out."""
         if minutes <= 0:
@@ -69,10 +77,33 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         for env in SECRET_ENV:  # the simulator and the daemon share these; fresh ones each run
             os.environ.setdefault(env, secrets.token_hex(12))
-        run_demo(src, out, minutes, down_ap, lang, history_days)
+        run_demo(src, out, minutes, down_ap, lang, history_days, keep)
 
 
-def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, history_days: int = 30) -> None:
+def _free_tcp_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _demo_login(store_path: Path) -> tuple[str, str]:
+    """A console admin made for this run only: a fresh random password each run, printed once."""
+    from console.users import UserStore
+
+    users = UserStore(store_path)
+    try:
+        password = secrets.token_urlsafe(12)
+        users.add("demo", password, "admin")
+        users.audit("demo", "user-add", "demo", "one-time demo login")
+        return "demo", password
+    finally:
+        users.close()
+
+
+def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, history_days: int = 30,
+             keep: bool = False) -> None:
     from core.config import parse_config
     from core.paths import known_vendors
     from core.secrets import SecretResolver
@@ -85,17 +116,19 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
     for suffix in ("", "-wal", "-shm"):
         Path(str(store_file) + suffix).unlink(missing_ok=True)
     cfg_file = out / "demo-config.toml"
+    port = _free_tcp_port()
     cfg_file.write_text(demo_config_text(src.read_text(encoding="utf-8"), out.resolve(), receiver.url,
-                                         heartbeat_s, 10.0), encoding="utf-8")
+                                         heartbeat_s, 10.0, port), encoding="utf-8")
     inv = parse_config(cfg_file.read_text(encoding="utf-8"), str(cfg_file), known_vendors())
     resolver = SecretResolver(inv.secrets_file, base_dir=cfg_file.parent)
 
-    console.print(f"[bold]wifiwatch demo[/bold]: {inv.city_ja} / {inv.city_en}, {len(inv.aps())} APs, "
+    console.print(f"wifiwatch demo: {inv.city_ja} / {inv.city_en}, {len(inv.aps())} APs, "
                   f"{minutes:g} min, output in {out}/")
     t0 = time.time()
     n = _seed_history(inv, history_days)
     console.print(f"  simulated history (demo data, not measured): {history_days} days, {n:,} points "
                   f"({time.time() - t0:.1f} s)")
+    login, password = _demo_login(store_file)
 
     fleet = Fleet(inv, resolver, out / "sim")
     fleet.start()
@@ -110,6 +143,8 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
             stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )
         console.print(f"  daemon: pid {daemon.pid}, heartbeat {heartbeat_s:g} s, poll 10 s, log {out}/daemon.log")
+        console.print(f"[bold]  web console: http://127.0.0.1:{port}/[/bold]  user [bold]{login}[/bold]  password "
+                      f"[bold]{password}[/bold] (made for this run only)", highlight=False)
         down_at, up_at = total_s * 0.3, total_s * 0.65
         start = time.time()
         state = "up"
@@ -129,11 +164,25 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
             time.sleep(0.5)
         # let the recovery be confirmed and delivered before stopping
         time.sleep(min(2 * heartbeat_s + 3, 10))
+        if keep:
+            _finish(inv, out, lang, receiver)
+            console.print(f"[bold]the fleet, daemon and console stay up: http://127.0.0.1:{port}/ "
+                          f"(user {login}); Ctrl-C stops[/bold]", highlight=False)
+            try:
+                while daemon.poll() is None:
+                    time.sleep(1.0)
+            except KeyboardInterrupt:
+                console.print("  stopping")
     finally:
         stop_process(daemon, 10)
         fleet.stop()
         receiver.close()
+    if not keep:
+        _finish(inv, out, lang, receiver)
 
+
+def _finish(inv: Any, out: Path, lang: str, receiver: WebhookReceiver) -> None:
+    """The alerts received, the status table, incidents, reports, ranking and map."""
     (out / "alerts.json").write_text(json.dumps(receiver.messages, ensure_ascii=False, indent=2), encoding="utf-8")
     console.print(f"  alerts received by the webhook: {len(receiver.messages)} (saved to {out}/alerts.json)")
     from collector.alerts.store import AlertStore
@@ -150,7 +199,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
     alert_store.close()
     written = write_outputs(inv, out, lang)
     written += _reports(inv, out, lang)
-    console.print("[bold]written:[/bold]")
+    console.print("written:")
     for label, path in written:
         console.print(f"  {label}: {path}")
 
@@ -180,8 +229,12 @@ def _seed_history(inv: Any, days: int) -> int:
 def _reports(inv: Any, out: Path, lang: str) -> list[tuple[str, Path]]:
     from analytics.monthly import write_monthly
     from core.store.sqlite_store import SqliteStore
+    from maps.demo_background import write_demo_background
+    from maps.tiles import default_tile_file, inventory_bands
     from wifiwatch.views import write_current_map
 
+    if not default_tile_file(inv).exists():  # no internet for GSI tiles: a stand-in, labelled as one
+        write_demo_background(default_tile_file(inv), inventory_bands(inv))
     store = SqliteStore(Path(inv.store.path), inv.store)
     try:
         month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m")

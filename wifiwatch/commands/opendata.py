@@ -1,7 +1,9 @@
 """``wifiwatch opendata export|import``: the site inventory as the 公衆無線LANアクセスポイント一覧 dataset, and back.
 
 Exit codes: 0 done; 1 import finished but some rows were skipped (listed with their line numbers);
-2 the file or an option cannot be used at all.
+2 the file or an option cannot be used at all, or (--usage) the figures rest on simulated data and
+--allow-simulated was not given; 3 (--usage) no figure to publish: the month holds no data, or every figure is a
+参考値 (observed on less than ``[reports] min_coverage_pct`` of its month; such figures are never published).
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from typing import Annotated
 
 import typer
 
-from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
+from wifiwatch.common import ConfigOpt, UserError, console, err, error_line, load_inventory, resolver_for
 
 LangOpt = Annotated[str, typer.Option("--lang", help="ja or en (messages)")]
 
 TEXT = {
     "ja": {"wrote": "{path}: {n} 行を書き出しました ({encoding})", "warn": "注意",
            "read": "{file}: {enc} として読み込み、{ok} 拠点を取り込み、{bad} 行を読み飛ばしました",
-           "month": "--month: '{m}' は YYYY-MM 形式ではありません"},
+           "month": "--month: '{m}' は 2000-01〜2100-12 の年月 (YYYY-MM 形式、例 2026-11) ではありません"},
     "en": {"wrote": "{path}: wrote {n} rows ({encoding})", "warn": "warning",
            "read": "{file}: read as {enc}, {ok} sites imported, {bad} rows skipped",
            "month": "--month: '{m}' is not YYYY-MM"},
@@ -55,6 +57,9 @@ def register(app: typer.Typer) -> None:
         encoding: Annotated[str, typer.Option("--encoding", help="utf-8-sig (default, UTF-8 with BOM), utf-8 "
                                                                  "or cp932")] = "utf-8-sig",
         source: Annotated[str, typer.Option("--source", help="sqlite or influx (--usage only)")] = "sqlite",
+        allow_simulated: Annotated[bool, typer.Option(
+            "--allow-simulated", help="--usage: write figures that rest on simulated (demo) data, labelled in 備考")]
+        = False,
         lang: LangOpt = "ja",
     ) -> None:
         """Write the sites (one row per site, never AP addresses) or monthly usage per site as CSV."""
@@ -74,8 +79,23 @@ def register(app: typer.Typer) -> None:
                         month_period(m)
                     except ValueError:
                         raise UserError(t["month"].format(m=m)) from None
+                from analytics.coverage import NoData
+                from wifiwatch.commands.report import no_data
+
                 reader = open_reader(inv, source, resolver_for(inv, config))
-                rows = [r for m in wanted for r in o.usage_rows(inv, reader, m)]
+                try:
+                    export = o.usage_export(inv, reader, wanted, allow_simulated, lang=lang)
+                except NoData as e:
+                    raise no_data(str(e)) from None
+                except o.SimulatedData as e:
+                    raise UserError(str(e)) from None
+                warnings += export.withheld
+                if not export.rows:
+                    for w in warnings:
+                        err.print(w, highlight=False, markup=False)
+                    raise no_data("公開できる数値がありません（すべて参考値）" if lang == "ja"
+                                  else "nothing to publish: every figure is provisional")
+                rows = export.rows
                 data = o.to_csv(rows, o.USAGE_COLUMNS, encoding)
             else:
                 if months:
@@ -86,7 +106,7 @@ def register(app: typer.Typer) -> None:
         except o.OpenDataError as e:
             raise UserError(e.text(lang)) from None
         for w in warnings:
-            err.print(f"[yellow]{t['warn']}:[/yellow] {w}", highlight=False)
+            error_line(w, t["warn"])
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data)
@@ -112,24 +132,52 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise UserError(f"--kind must be one of {', '.join(k.value for k in SiteKind)}") from None
         try:
-            data = file.read_bytes()
+            src = file.open("rb")
         except OSError as e:
             raise UserError(f"{file}: {e.strerror}") from None
+        # Streamed: each site is written as it is read; --out gets the TOML only when the whole file was read
+        # (a temporary file renamed at the end), so a CSV malformed part-way leaves no half-written file.
+        tmp = None if out is None else out.with_name(f".{out.name}.partial")
+        sites = bad = 0
         try:
-            result = o.read_sites(data, str(file), site_kind)
+            with src:
+                stream = o.stream_sites(src, str(file), site_kind)
+                sink = None if tmp is None else tmp.open("w", encoding="utf-8")
+                try:
+                    batch: list[str] = []
+
+                    def flush() -> None:
+                        if sink is None:
+                            console.out("".join(batch), end="", highlight=False)
+                        else:
+                            sink.write("".join(batch))
+                        batch.clear()
+
+                    for item in stream.items:
+                        if isinstance(item, o.RowProblem):
+                            bad += 1
+                            err.print(item.text(lang), highlight=False, markup=False, soft_wrap=True)
+                            continue
+                        if sites == 0:
+                            batch.append(o.TOML_PREAMBLE)
+                        sites += 1
+                        batch.append(o.site_toml(item))
+                        if len(batch) >= 2000:
+                            flush()
+                    flush()
+                finally:
+                    if sink is not None:
+                        sink.close()
+            if tmp is not None and out is not None:
+                tmp.replace(out)
         except o.OpenDataError as e:
             raise UserError(e.text(lang)) from None
-        for p in result.problems:
-            err.print(p.text(lang), highlight=False, markup=False, soft_wrap=True)
-        text = o.to_toml(result.sites)
-        if out is None:
-            console.out(text, end="", highlight=False)
-        else:
-            try:
-                out.write_text(text, encoding="utf-8")
-            except OSError as e:
-                raise UserError(f"{out}: {e.strerror}") from None
-        err.print(t["read"].format(file=file, enc=result.encoding, ok=len(result.sites), bad=len(result.problems)),
-                  highlight=False, markup=False)
-        if result.problems:
+        except OSError as e:
+            raise UserError(f"{e.filename or out}: {e.strerror}") from None
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        err.print(t["read"].format(file=file, enc=stream.encoding, ok=sites, bad=bad), highlight=False,
+                  markup=False)
+        if bad:
             raise typer.Exit(1)

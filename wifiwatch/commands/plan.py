@@ -1,80 +1,232 @@
-"""``wifiwatch rank``: candidate hotspot sites ranked, with reasons, picks within budget, optional rounds."""
+"""``wifiwatch rank``: candidate hotspot sites ranked, with reasons, one joint plan over rounds, and the totals."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
+from core.escape import spreadsheet_cell
 from core.inventory import Inventory
 from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory
 
+if TYPE_CHECKING:
+    from analytics.planner.plan import PlanResult, Scenario
 
-def observed_from_store(inv: Inventory, days: int = 30) -> dict[str, Any] | None:
+
+# The options that choose a plan's budget and rounds; `wifiwatch map` takes the same ones.
+BudgetOpt = Annotated[int | None, typer.Option("--budget", help="Yen for one round (default 5,000,000)")]
+CountOpt = Annotated[int | None, typer.Option("--count", help="At most K sites per round")]
+RoundsOpt = Annotated[str | None, typer.Option("--rounds", help="Fiscal years, e.g. 2029,2031")]
+BudgetPerRoundOpt = Annotated[int | None, typer.Option("--budget-per-round", help="Yen each round")]
+RoundBudgetsOpt = Annotated[str | None, typer.Option("--round-budgets", help="Yen per round, e.g. 3000000,5000000")]
+CarryOverOpt = Annotated[bool, typer.Option("--carry-over", help="Unspent money moves to the next round")]
+ForceOpt = Annotated[str | None, typer.Option("--force", help="Candidate ids to fund in any case")]
+ExcludeOpt = Annotated[str | None, typer.Option("--exclude", help="Candidate ids never to fund")]
+DemandCsvOpt = Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
+
+
+def observed_from_store(inv: Inventory, days: int = 30) -> Any:
     """Observed demand from the embedded store over the last ``days``, or None when there is no store yet."""
-    path = Path(inv.store.path)
-    if not path.exists():
-        return None
-    from analytics.planner.observed import observed_demand
-    from core.store.sqlite_store import SqliteStore
+    from analytics.planner.observed import observed_from_store as load
 
-    store = SqliteStore(path, inv.store)
+    return load(inv, days)
+
+
+def plan_scenario(inv: Inventory, scenario: Scenario) -> PlanResult:
+    """The plan for a scenario with the store's observed demand; user mistakes become UserError."""
+    from analytics.planner.model import SolverError
+    from analytics.planner.plan import PlannerInputError, make_plan
+
     try:
-        end = time.time_ns()
-        return observed_demand(inv, store, end - days * 86400 * 10**9, end)
-    finally:
-        store.close()
+        return make_plan(inv, scenario, observed_from_store(inv))
+    except (PlannerInputError, SolverError) as e:
+        raise UserError(str(e)) from None
 
 
 def plan_for(inv: Inventory, budget: int | None = None, count: int | None = None, rounds: list[int] | None = None,
              budget_per_round: int | None = None, demand_csv: Path | None = None, lang: str = "ja") -> Any:
+    """Shorthand kept for the map view: the plan for a budget (or rounds) with the store's observed demand."""
     from analytics.planner.demand import DemandCsvError, load_demand_csv
-    from analytics.planner.model import SolverError
-    from analytics.planner.plan import PlannerInputError, plan
+    from analytics.planner.plan import Scenario
 
     try:
-        extra = load_demand_csv(demand_csv) if demand_csv else []
-        return plan(inv, observed_from_store(inv), budget, count, rounds, budget_per_round, extra, lang)
-    except (DemandCsvError, PlannerInputError, SolverError) as e:
+        extra = tuple(load_demand_csv(demand_csv)) if demand_csv else ()
+    except DemandCsvError as e:
         raise UserError(str(e)) from None
+    return plan_scenario(inv, Scenario(budget_yen=budget, count=count, rounds=tuple(rounds or ()),
+                                       budget_per_round=budget_per_round, extra_demand=extra,
+                                       lang="en" if lang == "en" else "ja"))
+
+
+def _ints(opt: str, text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(v.replace("_", "")) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UserError(f"{opt}: '{text}' is not a comma-separated list of whole numbers") from None
+
+
+def _floats(opt: str, text: str | None) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in (text or "").split(",") if v.strip())
+    except ValueError:
+        raise UserError(f"{opt}: '{text}' is not a comma-separated list of numbers") from None
+
+
+def _ids(text: str | None) -> frozenset[str]:
+    return frozenset(v.strip() for v in (text or "").split(",") if v.strip())
+
+
+def load_season(path: Path) -> dict[str, tuple[float, ...]]:
+    """CSV: id, then 12 monthly visitor shares (January first); any scale, they are normalised."""
+    try:
+        rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}:1: (file): cannot read: {e}") from None
+    out: dict[str, tuple[float, ...]] = {}
+    problems = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or not any(c.strip() for c in row):
+            continue
+        try:
+            vals = tuple(float(v) for v in row[1:13])
+            if len(vals) != 12 or any(v < 0 or v != v for v in vals):
+                raise ValueError
+            out[row[0].strip()] = vals
+        except ValueError:
+            problems.append(f"{path}:{line}: months: needs 12 non-negative numbers after the id")
+    if problems:
+        raise UserError("\n".join(problems))
+    return out
+
+
+def _people(v: int, lang: str) -> str:
+    return f"{v:,}人/年" if lang == "ja" else f"{v:,} visitors/yr"
+
+
+def _note(note: str, ja: bool) -> str:
+    return "" if not note else f"（{note}）" if ja else f" ({note})"
+
+
+def summary_lines(result: PlanResult, lang: str) -> list[str]:
+    """Every round, the total, the round-by-round comparison and the baseline, in words."""
+    s = result
+    ja = lang == "ja"
+    out = []
+    name = {c.id: (c.name_ja if ja else c.name_en) for c in s.candidates}
+    for r in s.rounds:
+        label = (f"{r.year}年度" if ja else f"FY{r.year}") if r.year is not None else ("今回" if ja else "this round")
+        names = ("、" if ja else ", ").join(name[i] for i in r.picks) or ("なし" if ja else "none")
+        out.append(f"{label}: {names} / " + (f"{r.spent_yen:,}円 / 予算{r.available_yen:,}円 / 新規カバー"
+                                             if ja else f"{r.spent_yen:,} yen of {r.available_yen:,} / covers ")
+                   + _people(r.covered, lang) + _note(r.note, ja))
+    proven = ("最適性を証明済み" if s.proven_optimal else "最適性は未証明") if ja else \
+        ("proven optimal" if s.proven_optimal else "NOT proven optimal")
+    out.append(f"合計: 新規カバー {_people(s.covered, lang)}、使用予算 {s.budget_used_yen:,}円（{proven}）" if ja else
+                f"total: covers {_people(s.covered, lang)}, budget used {s.budget_used_yen:,} yen ({proven})")
+    if s.round_by_round is not None:
+        c = s.round_by_round
+        out.append(f"年度ごとに順に決めた場合: {_people(c.covered, lang)}"
+                   f"（一括計画が {c.joint_minus_round_by_round:+,}人/年、{c.joint_gain_pct:+.2f}%）" if ja else
+                     f"round by round instead: {_people(c.covered, lang)} (the joint plan "
+                     f"{c.joint_minus_round_by_round:+,}, {c.joint_gain_pct:+.2f}%)")
+    out.append(f"貪欲法（費用対効果順）: {_people(s.greedy, lang)}（差 {s.gap_pct}%）" if ja else
+                f"greedy (best per yen first): {_people(s.greedy, lang)} (gap {s.gap_pct}%)")
+    kinds = {"candidate": ("年間来訪者", "annual visitors"), "event": ("イベント日", "event days"),
+             "mesh": ("住民", "residents"), "shelter": ("避難所", "shelters"),
+             "spill": ("混雑する既存APからの需要", "overflow of busy APs"), "csv": ("追加需要", "extra demand")}
+    if s.covered_by_kind:
+        parts = [f"{kinds[k][0 if ja else 1]} {v:,}" for k, v in s.covered_by_kind.items()]
+        out.append(("内訳: " if ja else "by kind: ") + ("、" if ja else ", ").join(parts))
+    out += [("注意: " if ja else "note: ") + w for w in s.warnings]
+    return out
 
 
 def register(app: typer.Typer) -> None:
     @app.command("rank")
     def rank(
         config: ConfigOpt = None,
-        budget: Annotated[int | None, typer.Option("--budget", help="Yen for one round (default 5,000,000)")] = None,
-        count: Annotated[int | None, typer.Option("--count", help="At most K sites per round")] = None,
-        rounds: Annotated[str | None, typer.Option("--rounds", help="Years, e.g. 2029,2031")] = None,
-        budget_per_round: Annotated[int | None, typer.Option("--budget-per-round", help="Yen per round")] = None,
-        demand_csv: Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
+        budget: BudgetOpt = None,
+        count: CountOpt = None,
+        rounds: RoundsOpt = None,
+        budget_per_round: BudgetPerRoundOpt = None,
+        round_budgets: RoundBudgetsOpt = None,
+        carry_over: CarryOverOpt = False,
+        force: ForceOpt = None,
+        exclude: ExcludeOpt = None,
+        population: Annotated[Path | None, typer.Option("--population",
+                                                        help="e-Stat census mesh CSV (JIS X 0410 codes)")] = None,
+        shelters: Annotated[Path | None, typer.Option("--shelters",
+                                                      help="指定緊急避難場所/指定避難所 open-data CSV")] = None,
+        shelter_mode: Annotated[str, typer.Option("--shelter-mode", help="weight or must_cover")] = "weight",
+        month_weights: Annotated[str | None, typer.Option("--month-weights",
+                                                          help="12 weights for tourist months, Jan first")] = None,
+        event_weight: Annotated[float | None, typer.Option("--event-weight", help="Weight of an event-day visitor")]
         = None,
+        season: Annotated[Path | None, typer.Option("--season", help="CSV: id + 12 monthly shares")] = None,
+        district_min: Annotated[int, typer.Option("--district-min", help="At least N sites in each 地区")] = 0,
+        district_max: Annotated[int | None, typer.Option("--district-max", help="At most N sites in any 地区")]
+        = None,
+        demand_csv: DemandCsvOpt = None,
+        map_out: Annotated[Path | None, typer.Option("--map", help="Also draw the plan on a map (HTML)")] = None,
+        sensitivity: Annotated[bool, typer.Option("--sensitivity/--no-sensitivity",
+                                                  help="Re-solve with radii and visitors varied")] = True,
         fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
         lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
     ) -> None:
-        """Rank candidate sites for new hotspots (budgeted maximal covering, exact MIP vs greedy)."""
+        """Rank candidate sites for new hotspots: one exact plan over all rounds, figures that add up."""
+        from analytics.planner.demand import DemandCsvError, DemandWeights, load_demand_csv
+        from analytics.planner.plan import Scenario
+        from analytics.planner.population import PopulationCsvError, load_population_mesh
+        from analytics.planner.shelters import ShelterCsvError, load_shelters
+
         if fmt not in ("table", "csv", "json"):
             raise UserError("--format must be table, csv or json")
         if lang not in ("ja", "en"):
             raise UserError("--lang must be ja or en")
-        years: list[int] | None = None
-        if rounds:
-            try:
-                years = [int(y) for y in rounds.split(",") if y.strip()]
-            except ValueError:
-                raise UserError(f"--rounds: '{rounds}' is not a comma-separated list of years") from None
-            if budget_per_round is None:
-                raise UserError("--rounds needs --budget-per-round")
+        if shelter_mode not in ("weight", "must_cover"):
+            raise UserError("--shelter-mode must be weight or must_cover")
+        years = _ints("--rounds", rounds)
+        budgets = _ints("--round-budgets", round_budgets)
+        if years and budget_per_round is None and not budgets:
+            raise UserError("--rounds needs --budget-per-round or --round-budgets")
+        months = _floats("--month-weights", month_weights)
+        if month_weights is not None and len(months) != 12:
+            raise UserError(f"--month-weights: needs 12 numbers (January first), got {len(months)}")
         inv = load_inventory(config)
         if not inv.candidates:
             raise UserError("the inventory has no [[candidates]] to rank")
-        result = plan_for(inv, budget, count, years, budget_per_round, demand_csv, lang)
+        weights = DemandWeights()
+        if months:
+            weights = DemandWeights(weights.event_day, months, weights.resident, weights.shelter, weights.overflow)
+        if event_weight is not None:
+            weights = DemandWeights(event_weight, weights.month, weights.resident, weights.shelter, weights.overflow)
+        try:
+            extra = tuple(load_demand_csv(demand_csv)) if demand_csv else ()
+            pop = tuple(load_population_mesh(population)) if population else ()
+            shel = tuple(load_shelters(shelters)) if shelters else ()
+        except (DemandCsvError, PopulationCsvError, ShelterCsvError) as e:
+            raise UserError(str(e)) from None
+        scenario = Scenario(
+            budget_yen=budget, rounds=years, budget_per_round=budget_per_round, round_budgets_yen=budgets,
+            carry_over=carry_over, count=count, force=_ids(force), exclude=_ids(exclude), weights=weights,
+            season=load_season(season) if season else {}, population=pop, shelters=shel,
+            shelter_mode="must_cover" if shelter_mode == "must_cover" else "weight", district_min=district_min,
+            district_max=district_max, extra_demand=extra, lang="en" if lang == "en" else "ja",
+            sensitivity=sensitivity)
+        result = plan_scenario(inv, scenario)
+        if map_out is not None:
+            from wifiwatch.views import write_current_map
+
+            write_current_map(inv, map_out, lang, plan=result)  # the same map as `wifiwatch map`, this plan
+            err.print(("地図: " if lang == "ja" else "map: ") + str(map_out), highlight=False)
         if fmt == "json":
             console.print_json(json.dumps(result.to_json(), ensure_ascii=False))
             return
@@ -82,31 +234,41 @@ def register(app: typer.Typer) -> None:
         if fmt == "csv":
             buf = io.StringIO()
             w = csv.writer(buf)
-            cols = ["rank", "id", "name_ja", "selected", "round", "score", "newly_covered_visitors",
-                    "distance_to_nearest_ap_m", "observed_nearby_demand", "cost_yen", "cost_per_visitor_yen",
-                    "stable", "rationale"]
+            cols = ["rank", "id", "name_ja", "selected", "round", "pick_order", "score", "newly_covered_visitors",
+                    "standalone_visitors", "annual_visitors", "event_day_visitors", "distance_to_nearest_ap_m",
+                    "observed_nearby_demand", "cost_yen", "life_cost_yen", "cost_per_visitor_yen", "stable",
+                    "why_not", "rationale"]
             w.writerow(cols)
             for r in rows:
-                w.writerow([r[c] for c in cols])
+                w.writerow([spreadsheet_cell(";".join(r[c]) if isinstance(r[c], list) else r[c]) for c in cols])
             console.out(buf.getvalue(), end="")
             return
-        title = "整備候補地の優先順位" if lang == "ja" else "Candidate sites, ranked"
-        table = Table(title=title)
-        headers = (("順位", "候補地", "選定", "整備年度", "得点", "新規カバー来訪者/年", "費用(円)", "安定", "理由")
-                   if lang == "ja" else
-                   ("#", "site", "pick", "round", "score", "new visitors/yr", "cost ¥", "stable", "why"))
-        for col in headers:
-            table.add_column(col)
-        for r in rows:
-            table.add_row(str(r["rank"]), r["name_ja"] if lang == "ja" else r["name_en"],
-                          "✔" if r["selected"] else "", str(r["round"] or ""), f"{r['score']:,.0f}",
-                          f"{r['newly_covered_visitors']:,}", f"{r['cost_yen']:,}", "✔" if r["stable"] else "",
-                          r["rationale"])
-        console.print(table)
-        s = result.to_json()["summary"]
-        if lang == "ja":
-            err.print(f"最適解 {s['optimum']:,.0f} 人/年、貪欲法 {s['greedy']:,.0f} 人/年（差 {s['gap_pct']}%）、"
-                      f"使用予算 {s['budget_used_yen']:,} 円", highlight=False)
-        else:
-            err.print(f"optimum {s['optimum']:,.0f} visitors/yr, greedy {s['greedy']:,.0f} (gap {s['gap_pct']}%), "
-                      f"budget used ¥{s['budget_used_yen']:,}", highlight=False)
+        print_table(result, lang)
+
+
+def print_table(result: PlanResult, lang: str) -> None:
+    """The ranked table (figures only) and, under it, every site's reasons in full: wrapped, never cut."""
+    from analytics.planner.plan import fmt_distance, fmt_yen
+
+    ja = lang == "ja"
+    table = Table(title="整備候補地の優先順位" if ja else "Candidate sites, ranked")
+    unit = result.score_unit
+    headers = (("順位", "候補地", "選定", "整備年度", f"得点({unit})", "新規カバー(人/年)", "費用(円)",
+                "1人あたり(円)", "最寄りAP", "安定") if ja else
+               ("#", "site", "pick", "round", f"score ({unit})", "new visitors/yr", "cost (yen)",
+                "yen per visitor", "nearest AP", "stable"))
+    for col in headers:
+        table.add_column(col, overflow="fold")
+    for c in result.candidates:
+        d = "-" if c.distance_to_nearest_ap_m is None else fmt_distance(c.distance_to_nearest_ap_m, lang)
+        table.add_row(str(c.rank), c.name_ja if ja else c.name_en, "✔" if c.selected else "",
+                      str(c.round or ""), f"{c.score:,.0f}", f"{c.newly_covered_visitors:,}", f"{c.cost_yen:,}",
+                      "-" if c.cost_per_visitor_yen is None else fmt_yen(c.cost_per_visitor_yen), d,
+                      "✔" if c.stable else ("" if c.selected else "-"))
+    console.print(table)
+    console.print("理由" if ja else "Reasons", style="bold")
+    for c in result.candidates:
+        console.print(f"{c.rank}. {c.name_ja if ja else c.name_en}: {c.rationale}", highlight=False,
+                      soft_wrap=False, overflow="fold")
+    for line in summary_lines(result, lang):
+        err.print(line, highlight=False, overflow="fold", soft_wrap=False, crop=False)

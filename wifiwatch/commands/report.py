@@ -1,4 +1,8 @@
-"""``wifiwatch report availability|usage|capacity|monthly``: read the embedded store or InfluxDB."""
+"""``wifiwatch report availability|usage|capacity|monthly``: read the embedded store or InfluxDB.
+
+Exit codes: 0 written; 2 an option or the config cannot be used; 3 (NO_DATA_EXIT) the period holds no data at
+all (データがありません), so nothing is written rather than a report of zeros.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,20 @@ from rich.table import Table
 
 from core.inventory import Inventory
 from core.secrets import SecretResolver
-from wifiwatch.common import ConfigOpt, UserError, console, load_inventory, resolver_for
+from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
 
 SourceOpt = Annotated[str, typer.Option("--source", help="sqlite (embedded store) or influx")]
+EraOpt = Annotated[str | None, typer.Option("--era", help="seireki (2026年11月) or reiwa (令和8年11月); "
+                                                        "default: [reports] era")]
+
+
+def _era(era: str | None) -> None:
+    if era not in (None, "seireki", "reiwa"):
+        raise UserError("--era must be seireki or reiwa")
+
+
+def _site_of(inv: Inventory, ap_id: str) -> str | None:
+    return next((s.id for s, a in inv.aps() if a.id == ap_id), None)
 
 
 def open_reader(inv: Inventory, source: str, resolver: SecretResolver) -> Any:
@@ -37,13 +52,42 @@ def open_reader(inv: Inventory, source: str, resolver: SecretResolver) -> Any:
 
 
 def _date(value: str, field: str) -> float:
-    from analytics.usage import JST
+    from core.dates import DateError, parse_day
 
     try:
-        d = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{field}: '{value}' is not a date such as 2026-11-01") from None
-    return (d if d.tzinfo else d.replace(tzinfo=JST)).timestamp()
+        return parse_day(value, field).timestamp()
+    except DateError as e:
+        raise UserError(str(e)) from None
+
+
+NOTICE = {
+    "ja": {"nodata": "データがありません: {what}",
+           "prov": "参考値: {n} 行は観測率が {pct:.0f}% 未満です（provisional 列）",
+           "sim": "模擬データを含みます（simulated 列）", "progress": "集計中の期間です（集計時点 {asof}）"},
+    "en": {"nodata": "no data: {what}",
+           "prov": "provisional: {n} rows observed on less than {pct:.0f}% of the period",
+           "sim": "contains simulated data (column simulated)",
+           "progress": "period in progress (figures as of {asof})"},
+}
+
+
+def no_data(message: str) -> typer.Exit:
+    """One line on stderr and the documented exit code for a period without data."""
+    from analytics.coverage import NO_DATA_EXIT
+
+    err.print(message, highlight=False, markup=False)
+    return typer.Exit(NO_DATA_EXIT)
+
+
+def _notices(rows: list[dict[str, Any]], inv: Inventory, lang: str, asof: str | None) -> None:
+    t = NOTICE["en" if lang == "en" else "ja"]
+    n = sum(1 for r in rows if r.get("provisional"))
+    if n:
+        err.print(t["prov"].format(n=n, pct=inv.reports.min_coverage_pct), highlight=False, markup=False)
+    if any(r.get("simulated") for r in rows):
+        err.print(t["sim"], highlight=False, markup=False)
+    if asof and any(r.get("in_progress") for r in rows):
+        err.print(t["progress"].format(asof=asof), highlight=False, markup=False)
 
 
 def _emit(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
@@ -52,9 +96,11 @@ def _emit(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
     elif fmt == "csv":
         buf = io.StringIO()
         if rows:
-            w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+            from core.escape import spreadsheet_cell
+
+            w = csv.writer(buf)
+            w.writerow(list(rows[0]))
+            w.writerows([[spreadsheet_cell(v) for v in r.values()] for r in rows])
         console.out(buf.getvalue(), end="")
     else:
         table = Table(title=title)
@@ -63,11 +109,12 @@ def _emit(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
             table.add_column(c, no_wrap=True)
         for r in rows:
             table.add_row(*["-" if r[c] is None else str(r[c]) for c in cols])
-        console.print(table)
+        console.print(table, markup=False)
 
 
 def register(app: typer.Typer) -> None:
-    report = typer.Typer(help="Availability, usage, capacity and monthly reports", no_args_is_help=True)
+    report = typer.Typer(help="Availability, usage, capacity, monthly and 年度 reports. Exit 3: the period holds "
+                         "no data (データがありません).", no_args_is_help=True)
     app.add_typer(report, name="report")
 
     def period_cmd(kind: str) -> Any:
@@ -79,24 +126,33 @@ def register(app: typer.Typer) -> None:
             fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
             source: SourceOpt = "sqlite",
         ) -> None:
-            from analytics.tables import Period, availability_rows, capacity_rows, usage_rows
+            import time
+
+            from analytics.tables import Period, availability_rows, capacity_rows, figures, is_empty, usage_rows
 
             if fmt not in ("table", "csv", "json"):
                 raise UserError("--format must be table, csv or json")
             inv = load_inventory(config)
             if site is not None and site not in {s.id for s in inv.sites}:
                 raise UserError(f"--site: no site '{site}'")
-            p = Period(_date(start, "--from"), _date(end, "--to"))
+            p = Period(_date(start, "--from"), _date(end, "--to"), time.time())
             if p.end <= p.start:
                 raise UserError("--to must be after --from")
             reader = open_reader(inv, source, resolver_for(inv, config))
+            parts = {"availability": ("availability",), "usage": ("usage",), "capacity": ("capacity",)}[kind]
+            figs = figures(inv, reader, p, site if kind != "capacity" else None, parts)
+            if is_empty({k: v for k, v in figs.items() if site is None or _site_of(inv, k) == site}):
+                raise no_data(NOTICE["ja"]["nodata"].format(what=f"{start} – {end}"))
             if kind == "availability":
-                rows = availability_rows(inv, reader, p, site)
+                rows = availability_rows(inv, reader, p, site, figs=figs)
             elif kind == "usage":
                 rows = usage_rows(inv, reader, p, site)
             else:
-                rows = [r for r in capacity_rows(inv, reader, p) if site is None or r["site"] == site]
-            _emit(rows, fmt, f"{kind} {start} – {end}")
+                rows = [r for r in capacity_rows(inv, reader, p, figs=figs) if site is None or r["site"] == site]
+            asof = dt.datetime.fromtimestamp(p.data_end).astimezone(dt.timezone(dt.timedelta(hours=9)))
+            asof_note = f" (集計時点 {asof:%Y-%m-%d %H:%M})" if p.in_progress else ""
+            _emit(rows, fmt, f"{kind} {start} – {end}{asof_note}")
+            _notices(rows, inv, "ja", f"{asof:%Y-%m-%d %H:%M}")
 
         cmd.__doc__ = f"{kind.capitalize()} per AP and site for a period."
         return cmd
@@ -111,17 +167,70 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
         source: SourceOpt = "sqlite",
+        era: EraOpt = None,
+        pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print the HTML to PDF (Chromium)")] = True,
     ) -> None:
-        """Monthly HTML report (Japanese by default) with charts, plus a CSV of every table."""
-        from analytics.monthly import write_monthly
+        """Monthly report: HTML (Japanese by default) with charts, a CSV of every table, .xlsx and PDF.
+
+        Exit 3 when the month holds no data (データがありません); nothing is written then."""
+        from analytics.coverage import NoData
+        from analytics.export import PdfError
+        from analytics.monthly import FORMATS, parse_month, write_monthly
 
         if lang not in ("ja", "en"):
             raise UserError("--lang must be ja or en")
+        _era(era)
+        try:
+            parse_month(month)
+        except ValueError as e:
+            raise UserError(str(e)) from None
         inv = load_inventory(config)
         reader = open_reader(inv, source, resolver_for(inv, config))
+        formats = FORMATS if pdf else tuple(f for f in FORMATS if f != "pdf")
         try:
-            files = write_monthly(inv, reader, month, out, lang)
+            files = write_monthly(inv, reader, month, out, lang, formats=formats, era=era)
+        except NoData as e:
+            raise no_data(str(e)) from None
+        except PdfError as e:
+            raise UserError(f"{e} (or use --no-pdf)") from None
         except ValueError as e:
             raise UserError(str(e)) from None
         for f in files:
-            console.print(str(f))
+            console.print(str(f), markup=False, highlight=False)
+
+    @report.command("fiscal")
+    def fiscal(
+        year: Annotated[str, typer.Option("--year", help="Fiscal year, e.g. 2026 (April 2026 - March 2027)")],
+        out: Annotated[Path, typer.Option("--out", help="Folder for the HTML report, CSV, .xlsx and PDF")],
+        config: ConfigOpt = None,
+        lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
+        source: SourceOpt = "sqlite",
+        era: EraOpt = None,
+        pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print the HTML to PDF (Chromium)")] = True,
+    ) -> None:
+        """年度 (April-March) report per site, per month and per plan measure 16/17 with the plan's progress.
+
+        Exit 3 when the year holds no data (データがありません); nothing is written then."""
+        from analytics.coverage import NoData
+        from analytics.export import PdfError
+        from analytics.fiscal import parse_fy, write_fiscal
+        from analytics.monthly import FORMATS
+
+        if lang not in ("ja", "en"):
+            raise UserError("--lang must be ja or en")
+        _era(era)
+        try:
+            fy = parse_fy(year)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        inv = load_inventory(config)
+        reader = open_reader(inv, source, resolver_for(inv, config))
+        formats = FORMATS if pdf else tuple(f for f in FORMATS if f != "pdf")
+        try:
+            files = write_fiscal(inv, reader, fy, out, lang, formats=formats, era=era)
+        except NoData as e:
+            raise no_data(str(e)) from None
+        except PdfError as e:
+            raise UserError(f"{e} (or use --no-pdf)") from None
+        for f in files:
+            console.print(str(f), markup=False, highlight=False)

@@ -9,10 +9,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from core.inventory import Inventory
 from core.secrets import REDACTOR, SecretError
-from wifiwatch.common import ConfigOpt, console, err, load_inventory, resolver_for
+from wifiwatch.common import ConfigOpt, console, error_line, load_inventory, resolver_for
+from wifiwatch.labels import check_lang, label, labels
 
 
 def _fmt_ns(ns: Any) -> str:
@@ -42,7 +44,7 @@ def _open_store(inv: Inventory, must_exist: bool = True) -> Any:
 
 
 def _fail(message: str) -> int:
-    err.print(f"[red]error:[/red] {REDACTOR(message)}", highlight=False)
+    error_line(message)
     return 2
 
 
@@ -68,8 +70,10 @@ def register(app: typer.Typer) -> None:
     def status(
         config: ConfigOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+        lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
     ) -> None:
         """Rows, size, time span, forwarding backlog, dead letters, last error, InfluxDB reachability."""
+        check_lang(lang)
         inv = load_inventory(config)
         store = _open_store(inv)
         st = store.stats()
@@ -85,22 +89,26 @@ def register(app: typer.Typer) -> None:
             console.print_json(json.dumps(st))
             return
         t = Table(show_header=False, box=None)
+        ja = lang == "ja"
         rows = [
             ("store", st["path"]),
-            ("raw rows", f"{st['rows']:,} in {st['series']:,} series"),
-            ("hourly rollup rows", f"{st['rollup_rows']:,}"),
+            ("raw_rows", f"{st['rows']:,} 行 ({st['series']:,} 系列)" if ja
+             else f"{st['rows']:,} in {st['series']:,} series"),
+            ("rollup_rows", f"{st['rollup_rows']:,}"),
             ("size", _fmt_bytes(st["bytes"])),
-            ("free disk", f"{st['free_mb']:,.0f} MB (floor {inv.store.min_free_mb} MB)"),
+            ("free_disk", f"{st['free_mb']:,.0f} MB (下限 {inv.store.min_free_mb} MB)" if ja
+             else f"{st['free_mb']:,.0f} MB (floor {inv.store.min_free_mb} MB)"),
             ("oldest", _fmt_ns(st["oldest_ns"])),
             ("newest", _fmt_ns(st["newest_ns"])),
-            ("forwarding backlog", f"{st['backlog']:,} points"),
-            ("last forwarded", _fmt_ns(st["last_forward_ok_ns"])),
-            ("dead letters", f"{st['dead_letter_lines']:,} points in {st['dead_letter_batches']:,} batches"),
-            ("last error", REDACTOR(st["last_error"] or "-")),
-            ("InfluxDB", st["influxdb"]),
+            ("backlog", f"{st['backlog']:,} 点" if ja else f"{st['backlog']:,} points"),
+            ("last_forwarded", _fmt_ns(st["last_forward_ok_ns"])),
+            ("dead_letters", f"{st['dead_letter_lines']:,} 点 ({st['dead_letter_batches']:,} バッチ)" if ja
+             else f"{st['dead_letter_lines']:,} points in {st['dead_letter_batches']:,} batches"),
+            ("last_error", REDACTOR(st["last_error"] or "-")),
+            ("influxdb", st["influxdb"]),
         ]
         for k, v in rows:
-            t.add_row(k, str(v))
+            t.add_row(Text(label(k, lang)), Text(str(v)))
         console.print(t)
 
     @store_app.command("forward")
@@ -126,7 +134,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"sent {r.sent:,} points, dead-lettered {r.dead_lettered:,}, backlog {r.backlog:,}",
                       highlight=False)
         if r.error is not None:
-            err.print(f"[red]error:[/red] {REDACTOR(r.error.message)} (data kept; will retry)", highlight=False)
+            error_line(f"{r.error.message} (data kept; will retry)")
             raise typer.Exit(1)
 
     @dead_app.command("list")
@@ -134,19 +142,22 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         limit: Annotated[int, typer.Option("--limit", help="Newest batches to show")] = 20,
         lines: Annotated[bool, typer.Option("--lines", help="Print the refused line protocol too")] = False,
+        lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
     ) -> None:
         """Batches InfluxDB refused (wrong credentials, missing database, bad lines) with the server's message."""
+        check_lang(lang)
         inv = load_inventory(config)
         store = _open_store(inv)
         letters = store.dead_letters(limit)
         store.close()
         if not letters:
-            console.print("no dead letters")
+            console.print("転送拒否データはありません" if lang == "ja" else "no dead letters")
             return
-        t = Table("id", "when", "rows", "points", "status", "server message")
+        t = Table(*labels(("id", "when_created", "rows", "points", "status", "server_message"), lang),
+                  title=label("title_dead_letters", lang))
         for d in letters:
-            t.add_row(str(d.id), _fmt_ns(d.created_ns), f"{d.first_row}-{d.last_row}", str(len(d.lines)),
-                      str(d.status or "-"), REDACTOR(d.error))
+            t.add_row(*[Text(v) for v in (str(d.id), _fmt_ns(d.created_ns), f"{d.first_row}-{d.last_row}",
+                                          str(len(d.lines)), str(d.status or "-"), REDACTOR(d.error))])
         console.print(t)
         if lines:
             for d in letters:
@@ -173,6 +184,6 @@ def register(app: typer.Typer) -> None:
             sink.close()
         console.print(f"re-sent {batches:,} batches ({points:,} points)", highlight=False)
         for e in errors:
-            err.print(f"[red]error:[/red] {REDACTOR(e)}", highlight=False)
+            error_line(e)
         if errors:
             raise typer.Exit(1)

@@ -222,9 +222,10 @@ def ap_detail() -> Json:
               f'SELECT 100 - mean("loss_pct") FROM "ap_ping" WHERE {where}', unit="percent"),
         _table(5, "最後のエラー / Last poll error", (16, 0, 8, 4),
                f'SELECT last("error") AS "error" FROM "ap_status" WHERE {where}'),
+        # Radios and SSIDs count the same clients twice: stacked in separate panels, never together.
         _timeseries(6, "帯域別接続者数 / Clients per radio", (0, 4, 12, 8), [_target(
-            f'SELECT mean("clients") FROM "ap_clients" WHERE {where} GROUP BY time($__interval), "radio" fill(none)',
-            alias="$tag_radio")], stack=True),
+            f'SELECT mean("clients") FROM "ap_clients" WHERE {where} AND "radio" !~ /^ssid:/ '
+            'GROUP BY time($__interval), "radio" fill(none)', alias="$tag_radio")], stack=True),
         _timeseries(7, "インターフェース別通信量 / Traffic per interface", (12, 4, 12, 8), [_target(
             f'SELECT mean("rx_bps") AS "rx", mean("tx_bps") AS "tx" FROM "ap_traffic" WHERE {where} '
             'GROUP BY time($__interval), "interface" fill(none)', alias="$tag_interface $col")], unit="bps"),
@@ -239,6 +240,22 @@ def ap_detail() -> Json:
         _table(10, "障害履歴 / Incidents", (0, 20, 24, 8),
                'SELECT "state", "previous", "severity", "duration_s", "incident_id", "kind" FROM "ap_event" '
                f"WHERE {where}"),
+        # Radio health (ap_radio, where the vendor's MIB has it: docs/schema.md) and per-SSID clients.
+        _timeseries(11, "SSID別接続者数 / Clients per SSID", (0, 28, 12, 8), [_target(
+            f'SELECT mean("clients") FROM "ap_clients" WHERE {where} AND "radio" =~ /^ssid:/ '
+            'GROUP BY time($__interval), "radio" fill(none)', alias="$tag_radio")], stack=True),
+        _timeseries(12, "チャネル使用率 / Channel utilisation", (12, 28, 12, 8), [_target(
+            f'SELECT mean("utilization_pct") FROM "ap_radio" WHERE {where} '
+            'GROUP BY time($__interval), "radio" fill(none)', alias="$tag_radio")], unit="percent"),
+        _timeseries(13, "チャネル / Channel", (0, 36, 8, 8), [_target(
+            f'SELECT last("channel") FROM "ap_radio" WHERE {where} GROUP BY time($__interval), "radio" fill(none)',
+            alias="$tag_radio")]),
+        _timeseries(14, "ノイズフロア / Noise floor", (8, 36, 8, 8), [_target(
+            f'SELECT mean("noise_dbm") FROM "ap_radio" WHERE {where} '
+            'GROUP BY time($__interval), "radio" fill(none)', alias="$tag_radio")], unit="dBm"),
+        _timeseries(15, "送信出力 / Tx power", (16, 36, 8, 8), [_target(
+            f'SELECT mean("tx_power_dbm") FROM "ap_radio" WHERE {where} '
+            'GROUP BY time($__interval), "radio" fill(none)', alias="$tag_radio")], unit="dBm"),
     ]
     p[7]["fieldConfig"]["overrides"] = [{"matcher": {"id": "byName", "options": "loss_pct"},
                                          "properties": [{"id": "unit", "value": "percent"},

@@ -1,0 +1,93 @@
+"""The console's ASGI app: Litestar with server-side sessions, CSRF, a login rate limit and Jinja pages.
+
+One app serves the pages and the machine endpoints (/healthz, /metrics, /status from collector.http),
+so the daemon needs one port. Pages live in console/pages/*; this module wires them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, TooManyRequestsException
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.stores.memory import MemoryStore
+from litestar.template.config import TemplateConfig
+
+from collector.http import status_router
+from console.auth import RotatingSessionConfig, current_user
+from console.context import ConsoleContext
+from console.i18n import STATE_KEYS, translator
+from core.maintenance import JST
+
+HERE = Path(__file__).resolve().parent
+MACHINE = ("/healthz", "/metrics", "/status")
+
+
+def jst(ts: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "-" if ts is None else dt.datetime.fromtimestamp(ts, JST).strftime(fmt)
+
+
+def page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **ctx: Any) -> Template:
+    """A page with what every template needs: the user, their language's words, the city, the nav."""
+    user = current_user(request)
+    lang = user.lang if user is not None else "ja"
+    inv = request.app.state.console.inventory()
+    return Template(template_name=name, status_code=status_code, context={
+        "user": user, "lang": lang, "t": translator(lang), "city": inv.city_ja if lang == "ja" else inv.city_en,
+        "path": request.url.path, "state_key": STATE_KEYS, "jst": jst, **ctx})
+
+
+def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+    if request.url.path in MACHINE:
+        return Response("unauthorized\n", status_code=401, media_type="text/plain")
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"/login?next={quote(target, safe='')}" if request.method == "GET" and target != "/"
+                    else "/login", status_code=303)
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+    return page(request, "error.html", status_code=403, message_key="forbidden", detail=str(exc.detail))
+
+
+def _too_many(request: Request[Any, Any, Any], exc: TooManyRequestsException) -> Response[Any]:
+    return page(request, "login.html", status_code=429, error="too_many", next="/")
+
+
+def create_app(ctx: ConsoleContext) -> Litestar:
+    from console.pages import login, status
+
+    settings = ctx.inventory().console
+    idle_s = int(settings.idle_timeout_min * 60)
+    sessions = RotatingSessionConfig(key="wifiwatch_session", max_age=idle_s, renew_on_access=True,
+                                     secure=settings.secure_cookies, samesite="strict", httponly=True)
+    csrf = CSRFConfig(secret=secrets.token_urlsafe(32), cookie_name="wifiwatch_csrf", cookie_secure=
+                      settings.secure_cookies, cookie_samesite="strict", exclude=list(MACHINE))
+    limit = RateLimitConfig(rate_limit=("minute", settings.login_attempts_per_min), set_rate_limit_headers=False,
+                            check_throttle_handler=lambda r: r.method == "POST" and r.url.path == "/login")
+    app = Litestar(
+        route_handlers=[
+            status_router(ctx.health or (lambda: {"ok": True}), ctx.status, ctx.token),
+            create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
+            *login.handlers, *status.handlers,
+        ],
+        middleware=[sessions.middleware, limit.middleware],
+        csrf_config=csrf,
+        stores={"sessions": MemoryStore(), "rate_limit": MemoryStore()},
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        exception_handlers={NotAuthorizedException: _not_authorized, PermissionDeniedException: _forbidden,
+                            TooManyRequestsException: _too_many},
+        openapi_config=None,
+        logging_config=None,  # the daemon's key=value logging (core.logs) stays in charge
+        on_shutdown=[ctx.close],
+    )
+    app.state.console = ctx
+    return app

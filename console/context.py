@@ -1,0 +1,63 @@
+"""Everything the console's pages read from and write to, opened once per server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collector.alerts import ack, rota
+from collector.alerts.store import AlertStore
+from console.users import UserStore
+from core.inventory import Inventory
+
+
+@dataclass
+class ConsoleContext:
+    inventory: Callable[[], Inventory]  # the daemon's current one (SIGHUP may replace it)
+    store: Any  # the embedded store (SqliteStore): latest points, the status page
+    history: Any  # where charts read from: the embedded store or InfluxDB (PointReader)
+    alerts: AlertStore
+    users: UserStore
+    health: Callable[[], dict[str, object]] | None = None
+    status: Callable[[], dict[str, Any]] | None = None
+    token: str | None = None
+    map_file: Path | None = None  # the daemon's regenerated coverage map, when it writes one
+    started: float = field(default_factory=time.time)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for c in reversed(self.closers):
+            c()
+
+
+def open_context(inv: Inventory | Callable[[], Inventory], resolver: Any, store: Any = None,
+                 health: Callable[[], dict[str, object]] | None = None,
+                 status: Callable[[], dict[str, Any]] | None = None, token: str | None = None,
+                 map_file: Path | None = None) -> ConsoleContext:
+    """Open the alert tables, users and (unless given) the embedded store; the chart reader per [console] history."""
+    from core.store.sqlite_store import SqliteStore
+
+    get = inv if callable(inv) else (lambda: inv)
+    current = get()
+    path = Path(current.store.path)
+    closers: list[Callable[[], None]] = []
+    if store is None:
+        store = SqliteStore(path, current.store)
+        closers.append(store.close)
+    alerts = AlertStore(path)
+    with alerts.tx() as c:
+        ack.ensure_schema(c)
+        rota.ensure_schema(c)
+    closers.append(alerts.close)
+    users = UserStore(path)
+    closers.append(users.close)
+    history: Any = store
+    if current.console.history == "influxdb" and current.influxdb is not None:
+        from core.store.influx import make_reader
+
+        history = make_reader(current.influxdb, resolver)
+        closers.append(history.close)
+    return ConsoleContext(get, store, history, alerts, users, health, status, token, map_file, closers=closers)

@@ -1,0 +1,100 @@
+"""What the 状況 page shows: every site and AP with its state, clients now, since when and open incidents.
+
+States: up (稼働), degraded (品質低下), down (停止), maintenance (保守中, an active window covers it) and
+unknown (不明: no confirmed state yet). Reads the alert state machine's confirmed states, the newest
+``ap_status`` point per AP and the open incidents: a few queries for the whole fleet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.alerts.store import AlertStore, Incident
+from core.inventory import Inventory, Maintenance
+from core.maintenance import covering
+
+RANK = {"down": 4, "degraded": 3, "unknown": 2, "maintenance": 1, "up": 0}
+
+
+@dataclass
+class DeviceRow:
+    id: str
+    name: str
+    role: str  # "ap" or "uplink"
+    state: str
+    since: float | None
+    clients: int | None
+    vendor: str | None
+    incidents: list[Incident] = field(default_factory=list)
+
+
+@dataclass
+class SiteRow:
+    id: str
+    name: str
+    devices: list[DeviceRow]
+
+    @property
+    def state(self) -> str:
+        return max((d.state for d in self.devices), key=RANK.__getitem__, default="unknown")
+
+    @property
+    def clients(self) -> int:
+        return sum(d.clients or 0 for d in self.devices if d.role == "ap" and d.state != "down")
+
+
+@dataclass
+class Fleet:
+    sites: list[SiteRow]
+    at: float
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(RANK, 0)
+        for s in self.sites:
+            for d in s.devices:
+                if d.role == "ap":
+                    out[d.state] += 1
+        return out
+
+
+def windows(inv: Inventory, alerts: AlertStore) -> list[Maintenance]:
+    """The config's windows and the ones added at run time (console, ``wifiwatch alerts maintenance``)."""
+    import datetime as dt
+
+    adhoc = []
+    for wid, target, start, end, reason in alerts.maintenance():
+        try:
+            adhoc.append(Maintenance(id=wid, target=target, start=dt.datetime.fromisoformat(start),
+                                     end=dt.datetime.fromisoformat(end), reason=reason))
+        except ValueError:
+            continue  # a row the validator would refuse now is shown nowhere rather than crashing the page
+    return [*inv.maintenance, *adhoc]
+
+
+def fleet_status(inv: Inventory, store: Any, alerts: AlertStore, now: float, lang: str = "ja") -> Fleet:
+    states = alerts.load_states()
+    latest = {p.tags.get("ap"): p for p in store.latest("ap_status").values()}
+    open_by_dev: dict[str, list[Incident]] = {}
+    for inc in alerts.incidents(open_only=True):
+        open_by_dev.setdefault(inc.device, []).append(inc)
+    wins = windows(inv, alerts)
+    sites = []
+    for site in inv.sites:
+        devices = [*([(site.uplink, "uplink")] if site.uplink else []), *[(a, "ap") for a in site.aps]]
+        rows = []
+        for dev, role in devices:
+            st = states.get(dev.id)
+            state = st.confirmed.value if st is not None else "unknown"
+            if state not in RANK:
+                state = "unknown"
+            if covering(wins, dev.id, site.id, now) is not None:
+                state = "maintenance"
+            p = latest.get(dev.id)
+            clients = p.fields.get("clients") if p is not None else None
+            name = getattr(dev, "name_ja" if lang == "ja" else "name_en", None) or dev.id
+            rows.append(DeviceRow(dev.id, name, role, state, st.since if st is not None else None,
+                                  int(clients) if isinstance(clients, int | float) else None,
+                                  p.tags.get("vendor") if p is not None else None, open_by_dev.get(dev.id, [])))
+        sites.append(SiteRow(site.id, site.name_ja if lang == "ja" else site.name_en, rows))
+    return Fleet(sites, now)

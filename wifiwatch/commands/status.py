@@ -1,0 +1,52 @@
+"""``wifiwatch status``: the daemon's current view of every AP, read from its store file, without polling."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wifiwatch.common import ConfigOpt, UserError, console, load_inventory
+from wifiwatch.labels import check_lang, label
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("status")
+    def status(
+        config: ConfigOpt = None,
+        fmt: Annotated[str, typer.Option("--format", help="table or json (the daemon's /status document)")] = "table",
+        lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
+    ) -> None:
+        """Every AP's state as the daemon last saw it (state, since when, last heartbeat, clients); `*`: stale."""
+        from collector.alerts.store import AlertStore
+        from collector.status import read_status
+        from core.store.sqlite_store import SqliteStore
+        from wifiwatch.outputs import rows_of, status_table
+
+        if fmt not in ("table", "json"):
+            raise UserError(f"--format: '{fmt}' is not one of table, json")
+        check_lang(lang)
+        inv = load_inventory(config)
+        path = Path(inv.store.path)
+        if not path.exists():
+            raise UserError(f"no store at {path} yet: the daemon (wifiwatch run) creates it and records what it sees")
+        store, alerts = SqliteStore(path, inv.store, reserve_bytes=0), AlertStore(path)
+        try:
+            doc = read_status(inv, store, alerts.load_states(), time.time(), lang)
+        finally:
+            store.close()
+            alerts.close()
+        if fmt == "json":
+            console.print_json(json.dumps(doc, ensure_ascii=False))
+            return
+        city = inv.city_ja if lang == "ja" else inv.city_en
+        console.print(status_table(rows_of(doc), f"{city}: {label('title_status', lang)}", lang))
+        counts = ", ".join(f"{label(k, lang)} {v}" for k, v in doc["counts"].items() if v)
+        console.print(counts or "-", highlight=False, markup=False)
+        if any(d["stale"] for d in doc["devices"]):
+            console.print("* " + ("3 回以上ハートビートがありません (デーモン停止中の可能性)" if lang == "ja"
+                                  else "no heartbeat for 3 intervals or more (is the daemon running?)"),
+                          highlight=False, markup=False)

@@ -1,0 +1,70 @@
+"""Column headers and fixed words of the CLI's tables, Japanese by default and English on request.
+
+One table per key so a header is translated once; :func:`label` falls back to the key itself (never
+an error) so a new column shows up even before it is translated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+LANGS = ("ja", "en")
+
+_JA = {
+    # devices and status
+    "site": "拠点", "ap": "AP", "device": "機器", "role": "種別", "state": "状態", "since": "状態の開始 (JST)",
+    "last_heartbeat": "最終確認 (JST)", "last_seen": "最終応答 (JST)", "clients": "接続数", "rtt_ms": "応答時間 ms",
+    "vendor": "メーカー", "reachable": "疎通", "snmp_ok": "SNMP", "rx_bps": "受信 bps", "tx_bps": "送信 bps",
+    "stale": "情報が古い",
+    # incidents
+    "id": "ID", "kind": "種類", "start": "開始 (JST)", "end": "終了 (JST)", "duration": "継続時間",
+    "notified": "通知", "suppressed_by": "抑止理由", "severity": "重要度", "cause": "原因",
+    # maintenance
+    "target": "対象", "when": "期間", "reason": "理由", "source": "登録元",
+    # store
+    "store": "保存先", "raw_rows": "生データ行数", "rollup_rows": "時間集計行数", "size": "サイズ",
+    "free_disk": "空きディスク", "oldest": "最古のデータ", "newest": "最新のデータ",
+    "backlog": "InfluxDB 未転送", "last_forwarded": "最終転送", "dead_letters": "転送拒否 (dead letter)",
+    "last_error": "直近のエラー", "influxdb": "InfluxDB", "when_created": "日時", "rows": "行範囲",
+    "points": "点数", "status": "HTTP ステータス", "server_message": "サーバーのメッセージ",
+    # values
+    "up": "稼働", "down": "停止", "degraded": "品質低下", "unknown": "不明", "suspect": "応答なし (確認中)",
+    "recovering": "復旧中", "site_down": "拠点停止", "site_up": "拠点復旧", "monitoring_lost": "監視断",
+    "monitoring_restored": "監視復旧", "flapping": "不安定", "yes": "済", "no": "未", "open": "継続中",
+    "uplink": "上位回線", "config": "設定ファイル", "added": "追加", "every": "毎週",
+    "critical": "重大", "warning": "警告", "info": "情報", "resolved": "解消",
+    # titles
+    "title_status": "現在の状態", "title_poll": "ポーリング結果", "title_incidents": "障害履歴",
+    "title_incidents_open": "継続中の障害", "title_maintenance": "保守時間帯", "title_dead_letters": "転送拒否データ",
+}
+_EN = {
+    "ap": "AP", "rtt_ms": "RTT ms", "snmp_ok": "SNMP", "rx_bps": "rx bps", "tx_bps": "tx bps",
+    "last_heartbeat": "last heartbeat (JST)", "last_seen": "last seen (JST)", "since": "since (JST)",
+    "start": "start (JST)", "end": "end (JST)", "suppressed_by": "suppressed by", "raw_rows": "raw rows",
+    "rollup_rows": "hourly rollup rows", "free_disk": "free disk", "backlog": "forwarding backlog",
+    "last_forwarded": "last forwarded", "dead_letters": "dead letters", "last_error": "last error",
+    "influxdb": "InfluxDB", "when_created": "when", "server_message": "server message", "site_down": "site down",
+    "site_up": "site up", "monitoring_lost": "monitoring lost", "monitoring_restored": "monitoring restored",
+    "title_status": "current status", "title_poll": "poll", "title_incidents": "incidents",
+    "title_incidents_open": "open incidents", "title_maintenance": "maintenance windows",
+    "title_dead_letters": "dead letters", "id": "id", "config": "config", "added": "added", "every": "every",
+}
+
+
+def label(key: str, lang: str = "ja") -> str:
+    """The header or word for ``key``; English falls back to the key with underscores as spaces."""
+    if lang == "ja":
+        return _JA.get(key, key)
+    return _EN.get(key, key.replace("_", " "))
+
+
+def labels(keys: Iterable[str], lang: str = "ja") -> list[str]:
+    return [label(k, lang) for k in keys]
+
+
+def check_lang(lang: str) -> str:
+    from wifiwatch.common import UserError
+
+    if lang not in LANGS:
+        raise UserError(f"--lang: '{lang}' is not one of ja, en")
+    return lang
