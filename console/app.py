@@ -7,6 +7,7 @@ so the daemon needs one port. Pages live in console/pages/*; this module wires t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,17 @@ from urllib.parse import quote
 
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, TooManyRequestsException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
@@ -26,7 +33,10 @@ from collector.http import status_router
 from console.auth import RotatingSessionConfig, current_user
 from console.context import ConsoleContext
 from console.i18n import STATE_KEYS, translator
+from core.logs import kv
 from core.maintenance import JST
+
+log = logging.getLogger("wifiwatch.console")
 
 HERE = Path(__file__).resolve().parent
 MACHINE = ("/healthz", "/metrics", "/status")
@@ -58,12 +68,26 @@ def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) 
     return page(request, "error.html", status_code=403, message_key="forbidden", detail=str(exc.detail))
 
 
+def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    if request.url.path in MACHINE or current_user(request) is None:
+        return Response("not found\n", status_code=404, media_type="text/plain")
+    return page(request, "error.html", status_code=404, message_key="not_found", detail=str(exc.detail))
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A bug: logged with its traceback (the log, never the page, gets the details)."""
+    log.error("console request failed", exc_info=exc, extra=kv(path=request.url.path, method=request.method))
+    if request.url.path in MACHINE:
+        return Response("internal error\n", status_code=500, media_type="text/plain")
+    return page(request, "error.html", status_code=500, message_key="internal_error", detail="")
+
+
 def _too_many(request: Request[Any, Any, Any], exc: TooManyRequestsException) -> Response[Any]:
     return page(request, "login.html", status_code=429, error="too_many", next="/")
 
 
 def create_app(ctx: ConsoleContext) -> Litestar:
-    from console.pages import login, status
+    from console.pages import admin, devices, incidents, login, maintenance, mapview, planning, reports, status
 
     settings = ctx.inventory().console
     idle_s = int(settings.idle_timeout_min * 60)
@@ -77,14 +101,16 @@ def create_app(ctx: ConsoleContext) -> Litestar:
         route_handlers=[
             status_router(ctx.health or (lambda: {"ok": True}), ctx.status, ctx.token),
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
-            *login.handlers, *status.handlers,
+            *login.handlers, *status.handlers, *devices.handlers, *incidents.handlers, *maintenance.handlers,
+            *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers,
         ],
         middleware=[sessions.middleware, limit.middleware],
         csrf_config=csrf,
         stores={"sessions": MemoryStore(), "rate_limit": MemoryStore()},
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         exception_handlers={NotAuthorizedException: _not_authorized, PermissionDeniedException: _forbidden,
-                            TooManyRequestsException: _too_many},
+                            NotFoundException: _not_found, TooManyRequestsException: _too_many,
+                            HTTP_500_INTERNAL_SERVER_ERROR: _internal},
         openapi_config=None,
         logging_config=None,  # the daemon's key=value logging (core.logs) stays in charge
         on_shutdown=[ctx.close],

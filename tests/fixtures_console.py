@@ -55,6 +55,10 @@ class ConsoleRun:
         page.click("button[type=submit]")
         page.wait_for_url(self.url + "/")
 
+    def messages(self, device: str) -> list[dict[str, Any]]:
+        """What the duty phone received about ``device``: the webhook bodies, in order."""
+        return [b for b in self.hook.bodies if isinstance(b, dict) and b.get("device_id") == device]
+
     def client(self, role: str | None = "admin") -> httpx.Client:
         """An HTTP client, logged in as ``role`` (None: anonymous), that sends the form's CSRF token."""
         import re
@@ -66,6 +70,10 @@ class ConsoleRun:
             assert tok, form[:500]
             r = c.post("/login", data={"user": role, "password": self.passwords[role], "_csrf_token": tok[1]})
             assert r.status_code == 303, r.text[:500]
+            page = c.get("/").text
+            tok = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+            assert tok
+            c.csrf = tok[1]  # type: ignore[attr-defined]
         return c
 
 
@@ -84,7 +92,7 @@ def console_config(tmp: Path, hook_url: str, port: int, host: str) -> str:
     doc["reports"]["dir"] = str(tmp / "reports")  # type: ignore[index]
     doc["console"] = {"login_attempts_per_min": 40}  # every test logs in; test_rate_limit goes past it
     alerts = doc["alerts"]
-    alerts.update({"reminder_h": 0.003, "escalate_after_min": 0.15,  # type: ignore[union-attr]
+    alerts.update({"reminder_h": 0.004, "escalate_after_min": 0.2,  # type: ignore[union-attr]
                    "escalate_channel": "duty-phone"})
     chan = tomlkit.aot()
     chan.append(tomlkit.item({"name": "duty-phone", "type": "webhook", "url": f"env:{HOOK_ENV}",

@@ -231,3 +231,24 @@ def test_core_dates() -> None:
     for bad in ("2026-11-31", "2026-11-01T25:00", "11/01/2026", "2026-11-01junk", "0001-01-01"):
         with pytest.raises(DateError):
             parse_day(bad, "--from")
+
+
+def test_poll_table_is_in_japanese(tmp_path: Path) -> None:
+    """One real poll (of an address nobody answers on, so it is quick) printed with Japanese headers."""
+    from tests.fixtures_alerts import free_port
+
+    cfg = tmp_path / "sites.toml"
+    cfg.write_text(CONFIG.format(store=tmp_path / "s.sqlite3", port=free_port())
+                   + "\n[defaults]\ntimeout_s = 0.2\nretries = 0\n", encoding="utf-8")
+    ja = cli(cfg, "poll", "--no-icmp")
+    assert ja.returncode == 0, ja.stderr
+    for h in ("拠点", "AP", "疎通", "SNMP", "応答時間 ms", "接続数", "受信 bps", "メーカー", "ポーリング結果"):
+        assert h in ja.stdout, (h, ja.stdout)
+    en = cli(cfg, "poll", "--no-icmp", "--lang", "en")
+    assert "reachable" in en.stdout and "clients" in en.stdout
+
+
+def test_help_prints_toml_section_names_as_written() -> None:
+    r = run_main("opendata", "import", "--help")
+    assert r.returncode == 0 and "inventory [[sites]] blocks" in r.stdout.replace("\n  ", " "), r.stdout
+    assert "Write the [[sites]] TOML here" in r.stdout

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures_console import HOSTILE_AP, HOSTILE_SITE, ConsoleRun
+from tests.fixtures_console import HOSTILE_AP, HOSTILE_SITE, ConsoleRun, wait_for
 
 
 def test_contract_redirect_login_form_and_machine_endpoints(console_run: ConsoleRun) -> None:
@@ -69,7 +69,117 @@ def test_csrf_missing_token_is_rejected(console_run: ConsoleRun) -> None:
     assert c.get("/").status_code == 200  # still logged in; nothing changed
 
 
+def _incident_row(page: Any, run: ConsoleRun, device: str, timeout_s: float = 15) -> Any:
+    """Reload 障害 until an open incident of ``device`` is listed; returns its row."""
+    sel = f'tr[data-device="{device}"][data-open="yes"]'
+
+    def listed() -> bool:
+        page.goto(run.url + "/incidents?state=open")
+        return page.locator(sel).count() > 0
+
+    assert wait_for(listed, timeout_s, 0.5), f"no open incident for {device}"
+    return page.locator(sel).first
+
+
+def test_acknowledged_outage_gets_no_second_notification(console_run: ConsoleRun, page: Any) -> None:
+    """Two APs go down; the operator acknowledges one. The other is escalated (and reminded) as configured;
+    the acknowledged one gets its DOWN message only, then its recovery."""
+    run = console_run
+    run.login(page, "operator")
+    run.fleet.down("omachi-1")
+    run.fleet.down("kominkan-1")
+    try:
+        row = _incident_row(page, run, "omachi-1")
+        iid = int(row.get_attribute("data-incident"))
+        row.locator("input[name=note]").fill("現地に向かっています <b>急行</b>")
+        row.locator("button[type=submit]").click()
+        page.wait_for_url("**/incidents?msg=acked*")
+        acked = page.locator(f'tr[data-incident="{iid}"] td.ack').inner_text()
+        assert "operator" in acked and "現地に向かっています <b>急行</b>" in acked
+        # the control: the unacknowledged outage is escalated after escalate_after_min (12 s)
+        assert wait_for(lambda: any(m["kind"] == "escalation" for m in run.messages("kominkan-1")), 25, 0.5), \
+            run.messages("kominkan-1")
+        page.wait_for_timeout(1500)
+        kinds = [(m["kind"], m["incident_id"]) for m in run.messages("omachi-1")]
+        assert kinds == [("down", iid)], kinds
+    finally:
+        run.fleet.up("omachi-1")
+        run.fleet.up("kominkan-1")
+    assert wait_for(lambda: [m["kind"] for m in run.messages("omachi-1")] == ["down", "up"], 15, 0.5), \
+        run.messages("omachi-1")
+
+
+def test_viewer_cannot_acknowledge_or_plan(console_run: ConsoleRun, page: Any) -> None:
+    run = console_run
+    run.login(page, "viewer")
+    page.goto(run.url + "/incidents")
+    assert page.locator("form.ackform").count() == 0
+    c = run.client("viewer")
+    with c.stream("GET", "/incidents") as r:
+        assert r.status_code == 200
+    r = c.post("/incidents/1/ack", data={"note": "x", "_csrf_token": c.csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 403
+    r = c.post("/planning/run", data={"a_budget": "1000000", "_csrf_token": c.csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 403
+    r = c.post("/maintenance/add", data={"target": "*", "start": "2030-01-01T00:00", "end": "2030-01-01T01:00",
+                                         "_csrf_token": c.csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 403
+    audit = run.client("admin").get("/admin").text
+    assert "plan-scenario" not in audit and "maintenance-add" not in audit
+
+
+def test_maintenance_window_added_shown_and_ended(console_run: ConsoleRun, page: Any) -> None:
+    run = console_run
+    run.login(page, "operator")
+    page.goto(run.url + "/maintenance")
+    page.select_option("#maint-form select[name=target]", "omachi-2")
+    page.fill("#maint-form input[name=reason]", "ケーブル交換")
+    page.click("#maint-form button[type=submit]")
+    page.wait_for_url("**/maintenance?msg=maint_added*")
+    row = page.locator('tr[data-state="active"]', has_text="omachi-2")
+    assert "ケーブル交換" in row.inner_text()
+    wid = row.get_attribute("data-window")
+    page.goto(run.url + "/")
+    page.wait_for_selector('tr[data-device="omachi-2"][data-state="maintenance"]', timeout=5000)
+    assert "保守中" in page.locator('tr[data-device="omachi-2"]').inner_text()
+    page.goto(run.url + "/maintenance")
+    page.locator(f'tr[data-window="{wid}"] button.end').click()
+    page.wait_for_url("**/maintenance?msg=maint_ended*")
+    assert page.locator(f'tr[data-window="{wid}"]').get_attribute("data-state") == "over"
+    page.goto(run.url + "/")
+    page.wait_for_selector('tr[data-device="omachi-2"][data-state="up"]', timeout=5000)
+    audit = run.client("admin").get("/admin").text
+    assert "maintenance-add" in audit and "maintenance-end" in audit
+
+
+def test_planning_scenarios_side_by_side_leave_the_inventory_alone(console_run: ConsoleRun, page: Any) -> None:
+    run = console_run
+    before = run.config_path.read_bytes()
+    run.login(page, "planner")
+    page.goto(run.url + "/planning")
+    assert page.locator('section.result[data-scenario="a"] tr[data-selected="yes"]').count() >= 1
+    page.fill("input[name=a_budget]", "1500000")
+    page.check("input[name=compare]")
+    page.fill("input[name=b_budget]", "5000000")
+    page.locator('fieldset[data-scenario="b"] details summary').click()
+    page.check("input[name=b_exclude__kashima-jingu]")
+    page.fill("input[name=b_annual_visitors__city-hall]", "2000000")
+    page.click("button[name=run]")
+    page.wait_for_selector('section.result[data-scenario="b"]')
+    a = page.locator('section.result[data-scenario="a"]')
+    b = page.locator('section.result[data-scenario="b"]')
+    assert a.locator('tr[data-selected="yes"]').count() >= 1
+    assert b.locator('tr[data-candidate="kashima-jingu"]').get_attribute("data-selected") == "no"
+    assert b.locator('tr[data-candidate="city-hall"]').get_attribute("data-selected") == "yes"
+    assert "2,000,000" not in a.inner_text()
+    with page.expect_download() as dl:
+        page.click("button[value=csv_a]")
+    assert "kashima" in dl.value.path().read_text(encoding="utf-8-sig")
+    assert run.config_path.read_bytes() == before
+
+
 def test_wrong_password_and_rate_limit(console_run: ConsoleRun) -> None:
+    """Last in the module: it uses up the login limit."""
     import re
 
     c = httpx.Client(base_url=console_run.url, timeout=10)

@@ -1,0 +1,168 @@
+"""Chart data for the site and AP pages: bucketed means over 24 h / 7 d / 30 d / 13 months, from either store.
+
+Both stores answer ``query_columns`` (core.store.columns) with the same semantics, so a chart is the same
+whether it reads the embedded SQLite store or InfluxDB. 13 months outlive the raw rows (35 days by default):
+the embedded store answers them from its hourly rollups, InfluxDB with ``mean() ... GROUP BY time(1d)``, and
+both give the mean of every stored row in each day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+DAY = 86400
+JST_OFFSET = 9 * 3600
+# range key -> (span s, bucket s); buckets keep every chart at 288-396 points, whatever the data rate
+RANGES: dict[str, tuple[int, int]] = {"24h": (DAY, 300), "7d": (7 * DAY, 1800), "30d": (30 * DAY, 7200),
+                                      "13m": (396 * DAY, DAY)}
+# metric -> (measurement, fields, how series combine across APs or interfaces, scale)
+METRICS: dict[str, tuple[str, tuple[str, ...], str, float]] = {
+    "clients": ("ap_status", ("clients",), "sum", 1.0),
+    "availability": ("ap_ping", ("reachable",), "mean", 100.0),
+    "traffic": ("ap_traffic", ("rx_bps", "tx_bps"), "sum", 1e-6),  # Mbit/s
+    "rtt": ("ap_ping", ("rtt_ms",), "mean", 1.0),
+    "radio": ("ap_clients", ("clients",), "by_radio", 1.0),
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    values: Floats  # one per bucket, NaN where there was no data
+
+
+@dataclass(frozen=True)
+class Chart:
+    metric: str
+    start: float
+    step: int
+    lines: list[Line]
+    samples: int  # stored rows the chart rests on (shown with it)
+
+    @property
+    def times(self) -> Floats:
+        n = len(self.lines[0].values) if self.lines else 0
+        return self.start + self.step * np.arange(n, dtype=np.float64)
+
+
+def bucket_mean(t_ns: npt.NDArray[np.int64], v: Floats, start: float, step: int, n: int) -> tuple[Floats, Floats]:
+    """(sum, count) of the non-NaN values per bucket [start + i*step, start + (i+1)*step), i < n."""
+    ok = ~np.isnan(v)
+    idx = np.floor((t_ns[ok] / 1e9 - start) / step).astype(np.int64)
+    inside = (idx >= 0) & (idx < n)
+    idx, vals = idx[inside], v[ok][inside]
+    return (np.bincount(idx, weights=vals, minlength=n)[:n].astype(np.float64),
+            np.bincount(idx, minlength=n)[:n].astype(np.float64))
+
+
+def _mean(s: Floats, c: Floats) -> Floats:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(c > 0, s / np.where(c > 0, c, 1), np.nan)
+
+
+def _combine(parts: Sequence[Floats], how: str, n: int) -> Floats:
+    """Per-series bucket means -> one line: summed (clients, traffic) or averaged (availability, RTT)."""
+    if not parts:
+        return np.full(n, np.nan)
+    stack = np.vstack(parts)
+    have = ~np.isnan(stack)
+    any_ = have.any(axis=0)
+    total = np.where(have, stack, 0.0).sum(axis=0)
+    if how == "mean":
+        total = total / np.maximum(have.sum(axis=0), 1)
+    return np.where(any_, total, np.nan)
+
+
+def chart(reader: Any, metric: str, tags: Mapping[str, str], range_key: str, now: float,
+          raw_days: int = 35) -> Chart:
+    """One metric for the APs matching ``tags`` ({"ap": id} or {"site": id}) over ``range_key`` up to ``now``."""
+    span, step = RANGES[range_key]
+    n = span // step
+    end = math.ceil((now + JST_OFFSET) / step) * step - JST_OFFSET  # days (and hours) start at JST midnight
+    start = end - n * step
+    measurement, fields, how, scale = METRICS[metric]
+    if range_key == "13m" or span > raw_days * DAY:
+        per_series, samples = _daily(reader, measurement, fields, tags, start, end, step, n)
+    else:
+        per_series, samples = _raw(reader, measurement, fields, tags, start, end, step, n)
+    lines: list[Line] = []
+    if how == "by_radio":
+        by: dict[str, list[Floats]] = {}
+        for stags, _, series in per_series:
+            by.setdefault(stags.get("radio", "?"), []).append(series)
+        lines = [Line(radio, _combine(v, "sum", n) * scale) for radio, v in sorted(by.items())]
+    else:
+        for f in fields:
+            vals = [v for _, ff, v in per_series if ff == f]
+            lines.append(Line(f, _combine(vals, how, n) * scale))
+    return Chart(metric, float(start), step, lines, samples)
+
+
+def _raw(reader: Any, measurement: str, fields: Sequence[str], tags: Mapping[str, str], start: int, end: int,
+         step: int, n: int) -> tuple[list[tuple[dict[str, str], str, Floats]], int]:
+    out: list[tuple[dict[str, str], str, Floats]] = []
+    samples = 0
+    for col in reader.query_columns(measurement, start * 10**9, end * 10**9, tags, fields):
+        samples += len(col.time_ns)
+        for f in fields:
+            s, c = bucket_mean(col.time_ns, col.values[f], start, step, n)
+            out.append((col.tags, f, _mean(s, c)))
+    return out, samples
+
+
+def _daily(reader: Any, measurement: str, fields: Sequence[str], tags: Mapping[str, str], start: int, end: int,
+           step: int, n: int) -> tuple[list[tuple[dict[str, str], str, Floats]], int]:
+    """Daily means over months: the embedded store's hourly rollups, or InfluxDB's GROUP BY time(1d)."""
+    out: list[tuple[dict[str, str], str, Floats]] = []
+    samples = 0
+    if hasattr(reader, "query_hourly"):
+        acc: dict[tuple[tuple[tuple[str, str], ...], str], tuple[Floats, Floats]] = {}
+        for r in reader.query_hourly(measurement, start * 10**9, end * 10**9, tags, fields):
+            i = int((r.hour_ns / 1e9 - start) // step)
+            if not 0 <= i < n or r.mean is None:
+                continue
+            key = (tuple(sorted(r.tags.items())), r.field)
+            s, c = acc.setdefault(key, (np.zeros(n), np.zeros(n)))
+            s[i] += r.mean * r.count
+            c[i] += r.count
+        for (tkey, f), (s, c) in sorted(acc.items()):
+            samples += int(c.sum()) if f == fields[0] else 0
+            out.append((dict(tkey), f, _mean(s, c)))
+        return out, samples
+    from core.store.influxql import quote_ident, quote_str
+
+    where = [f"time >= {start * 10**9}", f"time < {end * 10**9}"]
+    where += [f"{quote_ident(k)} = {quote_str(v)}" for k, v in sorted(tags.items())]
+    sel = ", ".join(f"mean({quote_ident(f)}) AS {quote_ident(f)}, count({quote_ident(f)}) AS "
+                    f"{quote_ident('n_' + f)}" for f in fields)
+    q = (f"SELECT {sel} FROM {quote_ident(measurement)} WHERE {' AND '.join(where)} "
+         f"GROUP BY time({step}s, {start % step}s), * fill(none)")
+    for s in reader.raw(q):
+        stags = {k: v for k, v in (s.get("tags") or {}).items() if v != ""}
+        cols = s["columns"]
+        rows = s.get("values", [])
+        for f in fields:
+            vals = np.full(n, np.nan)
+            fi, ni = cols.index(f), cols.index("n_" + f)
+            for row in rows:
+                i = int((_ts(row[0]) - start) // step)
+                if 0 <= i < n and row[fi] is not None:
+                    vals[i] = float(row[fi])
+                    samples += int(row[ni] or 0) if f == fields[0] else 0
+            out.append((stags, f, vals))
+    return out, samples
+
+
+def _ts(v: Any) -> float:
+    if isinstance(v, int | float):
+        return float(v) / 1e9
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(str(v).replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,76 @@
+"""管理 (admin only): console users and roles, and the audit log of every change made through the console."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from console.app import page
+from console.auth import logged_in, user_of
+from console.users import ROLES, UserError
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _back(msg: str, detail: str = "") -> Redirect:
+    return Redirect(f"/admin?msg={msg}" + (f"&detail={quote(detail[:200])}" if detail else ""), status_code=303)
+
+
+@get("/admin", guards=[logged_in], opt={"can": "users"}, sync_to_thread=True)
+def admin_page(request: Request[Any, Any, Any], msg: str = "", detail: str = "") -> Template:
+    users = request.app.state.console.users
+    return page(request, "admin.html", users=users.all(), roles=ROLES, audit=users.audit_log(300), msg=msg,
+                detail=detail)
+
+
+@post("/admin/users", guards=[logged_in], opt={"can": "users"}, sync_to_thread=True)
+def add_user(request: Request[Any, Any, Any], data: Form) -> Redirect:
+    users = request.app.state.console.users
+    name = data.get("name", "").strip()
+    try:
+        users.add(name, data.get("password", ""), data.get("role", "viewer"), data.get("lang", "ja"))
+    except UserError as e:
+        return _back("user_bad", str(e))
+    users.audit(user_of(request).name, "user-add", name, f"role {data.get('role')}")
+    return _back("user_added")
+
+
+@post("/admin/users/{name:str}/role", guards=[logged_in], opt={"can": "users"}, sync_to_thread=True)
+def set_role(request: Request[Any, Any, Any], name: str, data: Form) -> Redirect:
+    users = request.app.state.console.users
+    try:
+        users.set_role(name, data.get("role", ""))
+    except UserError as e:
+        return _back("user_bad", str(e))
+    users.audit(user_of(request).name, "user-role", name, data.get("role", ""))
+    return _back("user_saved")
+
+
+@post("/admin/users/{name:str}/password", guards=[logged_in], opt={"can": "users"}, sync_to_thread=True)
+def set_password(request: Request[Any, Any, Any], name: str, data: Form) -> Redirect:
+    users = request.app.state.console.users
+    try:
+        users.set_password(name, data.get("password", ""))
+    except UserError as e:
+        return _back("user_bad", str(e))
+    users.audit(user_of(request).name, "user-passwd", name)
+    return _back("user_saved")
+
+
+@post("/admin/users/{name:str}/remove", guards=[logged_in], opt={"can": "users"}, sync_to_thread=True)
+def remove_user(request: Request[Any, Any, Any], name: str) -> Redirect:
+    users = request.app.state.console.users
+    try:
+        users.remove(name)
+    except UserError as e:
+        return _back("user_bad", str(e))
+    users.audit(user_of(request).name, "user-remove", name)
+    return _back("user_removed")
+
+
+handlers = [admin_page, add_user, set_role, set_password, remove_user]

@@ -1,0 +1,88 @@
+"""Site and AP pages: charts over 24 h / 7 d / 30 d / 13 months, the incident timeline, maintenance windows."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar import Request, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from console.app import page
+from console.auth import logged_in, user_of
+from console.charts import line_chart
+from console.fleet import fleet_status, windows
+from console.history import METRICS, RANGES, chart
+from console.i18n import translator
+from core.maintenance import expand
+
+UNITS = {"clients": ("台", "clients"), "availability": ("%", "%"), "traffic": ("Mbit/s", "Mbit/s"),
+         "rtt": ("ms", "ms"), "radio": ("台", "clients")}
+
+
+def charts(request: Request[Any, Any, Any], tags: dict[str, str], range_key: str) -> list[dict[str, Any]]:
+    ctx = request.app.state.console
+    inv = ctx.inventory()
+    lang = user_of(request).lang
+    t = translator(lang)
+    now = time.time()
+    out = []
+    for metric in METRICS:
+        c = chart(ctx.history, metric, tags, range_key, now, inv.store.raw_retention_days)
+        labels = {"rx_bps": t("rx"), "tx_bps": t("tx"), "clients": t("clients"), "reachable": t("availability"),
+                  "rtt_ms": "RTT"}
+        unit = UNITS[metric][0 if lang == "ja" else 1]
+        title = t("chart_" + metric)
+        out.append({"metric": metric, "title": title, "samples": c.samples,
+                    "svg": line_chart(c, title, unit, labels, 100.0 if metric == "availability" else None)})
+    return out
+
+
+def _range(r: str | None) -> str:
+    return r if r in RANGES else "24h"
+
+
+def _timeline(request: Request[Any, Any, Any], device_ids: set[str], site_id: str, start: float) -> dict[str, Any]:
+    ctx = request.app.state.console
+    incs = [i for i in ctx.alerts.incidents(since=start) if i.device in device_ids or i.site == site_id]
+    wins = []
+    for dev in sorted(device_ids):
+        for a, b, wid in expand(windows(ctx.inventory(), ctx.alerts), dev, site_id, start, time.time() + 7 * 86400):
+            wins.append((a, b, wid))
+    return {"incidents": sorted(incs, key=lambda i: -i.start), "windows": sorted(set(wins))}
+
+
+@get("/aps/{ap_id:str}", guards=[logged_in], sync_to_thread=True)
+def ap_page(request: Request[Any, Any, Any], ap_id: str, range: str | None = None) -> Template:  # noqa: A002
+    ctx = request.app.state.console
+    inv = ctx.inventory()
+    lang = user_of(request).lang
+    fleet = fleet_status(inv, ctx.store, ctx.alerts, time.time(), lang)
+    for site in fleet.sites:
+        for d in site.devices:
+            if d.id == ap_id:
+                rk = _range(range)
+                start = time.time() - RANGES[rk][0]
+                return page(request, "device.html", site=site, device=d, range_key=rk, ranges=list(RANGES),
+                            charts=charts(request, {"ap": ap_id}, rk), **_timeline(request, {ap_id}, site.id, start))
+    raise NotFoundException(f"no AP {ap_id!r}")
+
+
+@get("/sites/{site_id:str}", guards=[logged_in], sync_to_thread=True)
+def site_page(request: Request[Any, Any, Any], site_id: str, range: str | None = None) -> Template:  # noqa: A002
+    ctx = request.app.state.console
+    inv = ctx.inventory()
+    lang = user_of(request).lang
+    fleet = fleet_status(inv, ctx.store, ctx.alerts, time.time(), lang)
+    for site in fleet.sites:
+        if site.id == site_id:
+            rk = _range(range)
+            start = time.time() - RANGES[rk][0]
+            return page(request, "site.html", site=site, range_key=rk, ranges=list(RANGES),
+                        charts=charts(request, {"site": site_id}, rk),
+                        **_timeline(request, {d.id for d in site.devices}, site.id, start))
+    raise NotFoundException(f"no site {site_id!r}")
+
+
+handlers = [ap_page, site_page]

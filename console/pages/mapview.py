@@ -1,0 +1,90 @@
+"""地図: the coverage map (maps/, drawn by folium) with the APs' live states and the default plan's candidates;
+its scripts and tiles come from this server (vendored assets, the tile archive), never from a CDN."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from console.app import page
+from console.auth import logged_in, user_of
+from console.fleet import fleet_status
+
+
+def _tiles(request: Request[Any, Any, Any]) -> Any:
+    """The tile archive beside the store (``wifiwatch tiles``), opened once; None when there is none."""
+    from maps.tiles import TileCache, TileError, default_tile_file
+
+    state = request.app.state
+    if "tile_cache" not in state:
+        path = Path(default_tile_file(state.console.inventory()))
+        try:
+            state.tile_cache = TileCache(path) if path.exists() else None
+        except TileError:
+            state.tile_cache = None
+    return state.tile_cache
+
+
+@get("/map", guards=[logged_in], sync_to_thread=False)
+def map_page(request: Request[Any, Any, Any]) -> Template:
+    return page(request, "map.html")
+
+
+@get("/map/view", guards=[logged_in], sync_to_thread=True)
+def map_view(request: Request[Any, Any, Any]) -> Response[str]:
+    from analytics.planner.plan import Scenario, make_plan
+    from console.scenario import observed
+    from maps.coverage_map import ApMapStatus, cache_background, map_html, plan_markers
+
+    ctx = request.app.state.console
+    inv = ctx.inventory()
+    lang = user_of(request).lang
+    statuses = {}
+    for site in fleet_status(inv, ctx.store, ctx.alerts, time.time(), lang).sites:
+        for d in site.devices:
+            if d.role == "ap":
+                state = d.state if d.state in ("up", "down", "degraded") else "unknown"
+                statuses[d.id] = ApMapStatus(d.id, state, "-", d.clients, None, d.vendor)
+    try:
+        cands, info = plan_markers(make_plan(inv, Scenario(lang="en" if lang == "en" else "ja", sensitivity=False),
+                                             observed(ctx)))
+    except Exception:  # noqa: BLE001 - a plan that cannot be made still leaves the map of the APs
+        cands, info = [], None
+    cache = _tiles(request)
+    background = cache_background(cache, "/map/tiles/{z}/{x}/{y}.png", lang) if cache is not None else None
+    html = map_html(inv, statuses, (), cands, lang, background, info, asset_url="/map/assets/")
+    return Response(html, media_type="text/html; charset=utf-8")
+
+
+@get("/map/assets/{name:str}", guards=[logged_in], sync_to_thread=False)
+def map_asset(name: str) -> Response[bytes]:
+    from maps.assets import asset_path
+
+    try:
+        path = asset_path(name)
+    except KeyError:
+        raise NotFoundException("no such asset") from None
+    kind = "text/css" if name.endswith(".css") else ("text/javascript" if name.endswith(".js") else
+                                                     "application/octet-stream")
+    return Response(path.read_bytes(), media_type=kind, headers={"Cache-Control": "max-age=3600"})
+
+
+@get("/map/tiles/{z:int}/{x:int}/{y:str}", guards=[logged_in], sync_to_thread=True)
+def map_tile(request: Request[Any, Any, Any], z: int, x: int, y: str) -> Response[bytes]:
+    cache = _tiles(request)
+    try:
+        yy = int(y.split(".", 1)[0])
+    except ValueError:
+        raise NotFoundException("no such tile") from None
+    body = cache.get(z, x, yy) if cache is not None else None
+    if body is None:
+        raise NotFoundException("no such tile")
+    return Response(body, media_type=cache.media_type, headers={"Cache-Control": "max-age=86400"})
+
+
+handlers = [map_page, map_view, map_asset, map_tile]
