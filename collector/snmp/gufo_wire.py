@@ -413,8 +413,9 @@ class GufoWire:
                 return
             except TimeoutError:
                 if attempt == target.retries:
-                    raise SnmpError("timeout", f"{target.label}: no SNMPv3 engine discovery answer within "
-                                               f"{target.attempt_budget_s:g} s") from None
+                    raise SnmpError("timeout", f"{target.label}: no SNMP response within "
+                                               f"{target.attempt_budget_s:g} s (SNMPv3 engine discovery; host "
+                                               "down or blocked)") from None
             except SnmpAuthError:
                 raise SnmpError("auth", f"{target.label}: {AUTH_FAILED}") from None
             except Exception as e:
