@@ -570,7 +570,7 @@ def test_cli_table_never_cuts_reasons_and_reports_every_round(tmp_path: Path, cl
     flat = "".join(r.stdout.split())
     for c in data["candidates"]:
         assert "".join(c["rationale"].split()) in flat, c["id"]  # wrapped, never cut
-    assert "得点(人/年/百万円)" in flat
+    assert "得点" in flat and "単位人/年/百万円" in flat  # the score's unit, in the table's caption
     err = "".join(r.stderr.split())  # wrapped to the terminal: compare without line breaks
     assert "2029年度" in err and "2031年度" in err and "合計" in err and "年度ごとに順に決めた場合" in err
     assert "この年度の予算で整備できる候補地はない" in err

@@ -92,7 +92,7 @@ def test_cli_start_down_up_status_stop(tmp_path: Path, monkeypatch: pytest.Monke
         assert r.returncode == 0, r.stderr
         assert "omachi-2" in r.stdout and "aruba_instant" in r.stdout
         assert cli("down", "omachi-2").returncode == 0
-        assert "down" in cli("status").stdout
+        assert "down" in cli("status", "--lang", "en").stdout and "停止" in cli("status").stdout
         bad = cli("down", "nope")
         assert bad.returncode == 2 and "no simulated device 'nope'" in bad.stderr and "Traceback" not in bad.stderr
         assert cli("up", "omachi-2").returncode == 0

@@ -15,7 +15,7 @@ _JA = {
     "site": "拠点", "ap": "AP", "device": "機器", "role": "種別", "state": "状態", "since": "状態の開始 (JST)",
     "last_heartbeat": "最終確認 (JST)", "last_seen": "最終応答 (JST)", "clients": "接続数", "rtt_ms": "応答時間 ms",
     "vendor": "メーカー", "reachable": "疎通", "snmp_ok": "SNMP", "rx_bps": "受信 bps", "tx_bps": "送信 bps",
-    "stale": "情報が古い",
+    "stale": "情報が古い", "address": "アドレス", "recording": "応答データ", "pid": "PID", "dead": "異常終了",
     # incidents
     "id": "ID", "kind": "種類", "start": "開始 (JST)", "end": "終了 (JST)", "duration": "継続時間",
     "notified": "通知", "suppressed_by": "抑止理由", "severity": "重要度", "cause": "原因",

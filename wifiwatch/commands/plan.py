@@ -251,8 +251,12 @@ def print_table(result: PlanResult, lang: str) -> None:
     from analytics.planner.plan import fmt_distance, fmt_yen
 
     ja = lang == "ja"
-    table = Table(title="整備候補地の優先順位" if ja else "Candidate sites, ranked")
     unit = result.score_unit
+    caption = ("得点 = 新規カバー来訪者(人/年) ÷ 設置費用(百万円)、単位 人/年/百万円。1人あたり = (設置費 + 運用費 × "
+               "耐用年数) ÷ (新規カバー来訪者 × 耐用年数)" if ja else
+               "score = newly covered visitors a year / install cost in million yen, unit visitors/yr per million "
+               "yen. Yen per visitor = (install + running cost x life years) / (new visitors a year x life years)")
+    table = Table(title="整備候補地の優先順位" if ja else "Candidate sites, ranked", caption=caption)
     headers = (("順位", "候補地", "選定", "整備年度", f"得点({unit})", "新規カバー(人/年)", "費用(円)",
                 "1人あたり(円)", "最寄りAP", "安定") if ja else
                ("#", "site", "pick", "round", f"score ({unit})", "new visitors/yr", "cost (yen)",

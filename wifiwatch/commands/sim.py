@@ -65,21 +65,26 @@ def register(app: typer.Typer) -> None:
         console.print(f"{ap}: up")
 
     @sim.command("status")
-    def status(config: ConfigOpt = None, state_dir: StateOpt = Path("var/sim")) -> None:
+    def status(config: ConfigOpt = None, state_dir: StateOpt = Path("var/sim"),
+               lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja") -> None:
         """List the simulated devices, their addresses, recordings and state."""
-        _print_status(config, state_dir)
+        _print_status(config, state_dir, lang)
 
 
-def _print_status(config: Path | None, state_dir: Path) -> None:
+def _print_status(config: Path | None, state_dir: Path, lang: str = "ja") -> None:
+    from wifiwatch.labels import check_lang, label, labels
+
+    check_lang(lang)
     rows = _fleet(config, state_dir).status()
+    title = "模擬機器群 (シミュレーター)" if lang == "ja" else "simulated fleet"
     if not rows:
-        console.print("simulated fleet: not running")
+        console.print(f"{title}: " + ("起動していません (not running)" if lang == "ja" else "not running"))
         return
-    table = Table(title="simulated fleet")
-    for col in ("device", "site", "role", "address", "recording", "pid", "state"):
+    table = Table(title=title)
+    for col in labels(("device", "site", "role", "address", "recording", "pid", "state"), lang):
         table.add_column(col, no_wrap=True)
     for r in rows:
         state = "down" if r["down"] else ("up" if r["alive"] else "dead")
-        table.add_row(str(r["id"]), str(r["site"]), str(r["role"]), f"{r['host']}:{r['port']}", str(r["recording"]),
-                      str(r["pid"]), state)
+        table.add_row(str(r["id"]), str(r["site"]), label(str(r["role"]), lang), f"{r['host']}:{r['port']}",
+                      str(r["recording"]), str(r["pid"]), label(state, lang))
     console.print(table)
