@@ -306,6 +306,14 @@ class AlertChannel(_Model):
     min_severity: Literal["info", "warning", "critical"] = "warning"
 
     _refs = field_validator("smtp_user", "smtp_password")(_check_secret_ref)
+    _sender = field_validator("sender")(_one_line)  # e-mail headers: a line break would inject one
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: list[str]) -> list[str]:
+        for address in v:
+            _one_line(address)
+        return v
 
     @field_validator("url")
     @classmethod
@@ -487,6 +495,13 @@ class ReportSettings(_Model):
     email_to: list[str] = Field(default_factory=list)
     email_channel: str | None = None
 
+    @field_validator("email_to")
+    @classmethod
+    def _email_to(cls, v: list[str]) -> list[str]:
+        for address in v:
+            _one_line(address)  # e-mail headers: a line break would inject one
+        return v
+
     @model_validator(mode="after")
     def _email(self) -> ReportSettings:
         if self.email_to and not self.email_channel:
@@ -509,6 +524,32 @@ class OpenDataSettings(_Model):
     _values = field_validator("installer", "phone", "ssid", "url")(_one_line)
 
 
+MAP_TILE_CHOICES = ("auto", "cache", "none", "gsi", "osm")
+
+
+def tiles_choice_problem(value: str) -> str | None:
+    """Why ``value`` is not a map background choice, or None (shared by [map] tiles and `map --tiles`)."""
+    if value in MAP_TILE_CHOICES or (value.startswith("https://") and all(k in value for k in ("{z}", "{x}", "{y}"))):
+        return None
+    return "must be auto, cache, none, gsi, osm, or an https:// URL template with {z}/{x}/{y}"
+
+
+class MapSettings(_Model):
+    """The map's background. ``auto`` draws the local tile archive when there is one (`wifiwatch tiles fetch`);
+    an online service (gsi, osm, an https:// template) is used only when named here or on the command line."""
+
+    tiles: str = "auto"
+    tile_file: str | None = None  # default: background.pmtiles beside the store
+
+    @field_validator("tiles")
+    @classmethod
+    def _tiles(cls, v: str) -> str:
+        problem = tiles_choice_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+
 class Inventory(_Model):
     """The whole validated config file."""
 
@@ -528,6 +569,7 @@ class Inventory(_Model):
     planner: PlannerSettings = PlannerSettings()
     reports: ReportSettings = ReportSettings()
     opendata: OpenDataSettings = OpenDataSettings()
+    map: MapSettings = MapSettings()
     maintenance: list[Maintenance] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)

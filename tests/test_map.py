@@ -197,6 +197,15 @@ def test_cli_map_plan_options_and_bad_input(tmp_path: Path, capsys: Any, monkeyp
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "rounds and budgets 2029: 1,000,000 yen, 2031: 4,000,000 yen" in html and "Candidate sites" in html
     assert "tile.openstreetmap.org" in html and html.count('src="http') == 0
+    online = tmp_path / "online.toml"  # online tiles only when the inventory (or --tiles) names them
+    online.write_text((ROOT / "config" / "sites.toml").read_text(encoding="utf-8") + '\n[map]\ntiles = "gsi"\n',
+                      encoding="utf-8")
+    code, _, err = run_cli(capsys, monkeypatch, "map", "--config", str(online), "--out", "g.html")
+    assert code == 0, err
+    assert "cyberjapandata.gsi.go.jp" in (tmp_path / "g.html").read_text(encoding="utf-8")
+    online.write_text(online.read_text(encoding="utf-8").replace('tiles = "gsi"', 'tiles = "ftp://x"'), "utf-8")
+    code, _, err = run_cli(capsys, monkeypatch, "map", "--config", str(online), "--out", "g.html")
+    assert code == 2 and "map.tiles" in err and "Traceback" not in err, err
     code, _, err = run_cli(capsys, monkeypatch, "rank", "--config", cfg, "--budget", "2000000", "--map", "k.html",
                            "--format", "json", "--no-sensitivity")
     assert code == 0, err  # rank --map draws the same map, for rank's every option
