@@ -142,7 +142,11 @@ def build_daemon(
         from core.store.forwarder import Forwarder
         from core.store.influx import make_sink
 
-        forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
+        try:
+            forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
+        except sqlite3.Error as e:  # reading the cursor failed: the store is damaged or locked
+            reason, advice = explain(e, str(store_path))
+            raise UserError(f"{reason}; {advice}") from None
         background.append(forwarder.run)  # drains, idles, backs off while InfluxDB is down
         parts["forwarder"] = forwarder.health
     if map_out is not None:
@@ -161,8 +165,10 @@ def _console_app(resolver: SecretResolver, store: Any, map_out: Path | None) -> 
         from console.app import create_app
         from console.context import open_context
 
+        engine = daemon.alerts
         return create_app(open_context(lambda: daemon.inv, resolver, store=store, health=daemon.health,
-                                       status=getattr(daemon, "status", None), token=token, map_file=map_out))
+                                       status=getattr(daemon, "status", None), token=token, map_file=map_out,
+                                       states=(lambda: dict(engine.states)) if engine is not None else None))
 
     return build
 
