@@ -485,6 +485,32 @@ class OpenDataSettings(_Model):
     _values = field_validator("installer", "phone", "ssid", "url")(_one_line)
 
 
+MAP_TILE_CHOICES = ("auto", "cache", "none", "gsi", "osm")
+
+
+def tiles_choice_problem(value: str) -> str | None:
+    """Why ``value`` is not a map background choice, or None (shared by [map] tiles and `map --tiles`)."""
+    if value in MAP_TILE_CHOICES or (value.startswith("https://") and all(k in value for k in ("{z}", "{x}", "{y}"))):
+        return None
+    return "must be auto, cache, none, gsi, osm, or an https:// URL template with {z}/{x}/{y}"
+
+
+class MapSettings(_Model):
+    """The map's background. ``auto`` draws the local tile archive when there is one (`wifiwatch tiles fetch`);
+    an online service (gsi, osm, an https:// template) is used only when named here or on the command line."""
+
+    tiles: str = "auto"
+    tile_file: str | None = None  # default: background.pmtiles beside the store
+
+    @field_validator("tiles")
+    @classmethod
+    def _tiles(cls, v: str) -> str:
+        problem = tiles_choice_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+
 class Inventory(_Model):
     """The whole validated config file."""
 
@@ -503,6 +529,7 @@ class Inventory(_Model):
     planner: PlannerSettings = PlannerSettings()
     reports: ReportSettings = ReportSettings()
     opendata: OpenDataSettings = OpenDataSettings()
+    map: MapSettings = MapSettings()
     maintenance: list[Maintenance] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)

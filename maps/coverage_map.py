@@ -68,6 +68,7 @@ _CSS = """<style>
 .ww-cand{color:#fff;border-radius:12px;width:24px;height:24px;text-align:center;line-height:24px;
  font:bold 13px sans-serif;border:2px solid #fff;box-shadow:0 0 2px #333}
 .ww-cand-label{position:absolute;left:28px;top:4px}
+.ww-site-label{position:absolute;left:0;top:0}
 .ww-legend{background:#fff;padding:6px 10px;border:1px solid #999;border-radius:6px;font:12px sans-serif;
  line-height:1.5;max-width:330px}
 .ww-legend .sw{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:5px;vertical-align:-1px}
@@ -214,6 +215,46 @@ class _MetricScale(MacroElement):
     """)
 
 
+class _Declutter(MacroElement):
+    """Labels never print over each other: after every zoom or pan, each label in order of ``data-prio``
+    (sites first, then candidates by rank) goes right of its marker, or left of it (``data-off``: pixels
+    from the marker's centre), where it overlaps no candidate number and no label already placed; a label
+    with no room is hidden until a closer zoom, and its marker's tooltip still names it."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            function overlaps(r, s) {
+                return r.left < s.right && r.right > s.left && r.top < s.bottom && r.bottom > s.top;
+            }
+            function declutter() {
+                var taken = Array.from(document.querySelectorAll('.ww-cand')).map(function (e) {
+                    return e.getBoundingClientRect();
+                });
+                var labels = Array.from(document.querySelectorAll('.ww-label'));
+                labels.sort(function (a, b) { return (+a.dataset.prio) - (+b.dataset.prio); });
+                labels.forEach(function (el) {
+                    el.style.visibility = 'visible';
+                    el.style.transform = '';
+                    var w = el.getBoundingClientRect().width, off = +el.dataset.off;
+                    // Right of its marker, else mirrored to the left of it, else hidden.
+                    var placed = [0, -(w + 2 * off)].some(function (dx) {
+                        el.style.transform = 'translateX(' + dx + 'px)';
+                        var r = el.getBoundingClientRect();
+                        if (taken.some(function (s) { return overlaps(r, s); })) { return false; }
+                        taken.push(r);
+                        return true;
+                    });
+                    if (!placed) { el.style.visibility = 'hidden'; }
+                });
+            }
+            map.on('zoomend moveend overlayadd overlayremove', declutter);
+            map.whenReady(function () { setTimeout(declutter, 0); });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+
 def _ap_position(site_lat: float, site_lon: float, lat: float | None, lon: float | None,
                  k: int) -> tuple[float, float]:
     if lat is not None and lon is not None:
@@ -296,8 +337,8 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
         site_name = site.name_ja if lang == "ja" else site.name_en
         other = site.name_en if lang == "ja" else site.name_ja
         folium.Marker((site.lat, site.lon), icon=folium.DivIcon(
-            html=f"<div class='ww-label ww-site-label'>{html_text(site_name)}</div>", icon_size=(1, 1),
-            icon_anchor=(-12, 18)), interactive=False).add_to(labels)
+            html=f"<div class='ww-label ww-site-label' data-prio='0' data-off='12'>{html_text(site_name)}</div>",
+            icon_size=(1, 1), icon_anchor=(-12, 18)), interactive=False).add_to(labels)
         for k, ap in enumerate(site.aps):
             lat, lon = _ap_position(site.lat, site.lon, ap.lat, ap.lon, k)
             st = statuses.get(ap.id, ApMapStatus(ap.id, "unknown"))
@@ -339,10 +380,12 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
                           icon=folium.DivIcon(
                               html=(f"<div class='ww-cand {'ww-funded' if cm.selected else 'ww-unfunded'}' "
                                     f"style='background:{color}'>{cm.rank}</div>"
-                                    f"<div class='ww-label ww-cand-label'>{html_text(name)}</div>"),
+                                    f"<div class='ww-label ww-cand-label' data-prio='{int(cm.rank)}' data-off='16'>"
+                                    f"{html_text(name)}</div>"),
                               icon_size=(24, 24), icon_anchor=(12, 12))).add_to(cg)
         cg.add_to(m)
     _MetricScale().add_to(m)
+    _Declutter().add_to(m)
     _Control(_legend(t, bool(heat), bool(candidates), plan_text, background), "bottomright", "ww-legend",
              "ww-legend").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

@@ -65,8 +65,9 @@ SOURCES = {GSI_STD.key: GSI_STD}
 
 
 def default_tile_file(inv: Inventory) -> Path:
-    """Where ``tiles fetch`` writes and maps look by default: beside the store, so the demo and the daemon find it."""
-    return Path(inv.store.path).parent / "background.pmtiles"
+    """Where ``tiles fetch`` writes and maps look: [map] tile_file, else beside the store (the demo and the
+    daemon find it there)."""
+    return Path(inv.map.tile_file) if inv.map.tile_file else Path(inv.store.path).parent / "background.pmtiles"
 
 
 def inventory_bounds(inv: Inventory, margin_m: float = 400.0) -> Bounds:

@@ -78,3 +78,11 @@ def test_teams_escape_is_reversible_and_leaves_no_tags_or_links(s: str) -> None:
 def test_header_text_is_one_line(s: str) -> None:
     out = header_text(s)
     assert out == out.strip() and not any(c in out for c in "\r\n\v\f\x85\u2028\u2029")
+
+
+def test_generic_webhook_gets_the_name_exactly_as_json(webhook: Hook, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A generic webhook receives JSON: the encoding is the escaping, and the text arrives unchanged."""
+    monkeypatch.setenv("WW_TEST_HOOK_URL", webhook.url)
+    send(AlertChannel(name="hook", type="webhook", url="env:WW_TEST_HOOK_URL"), _msg(), SecretResolver())
+    got = webhook.received[-1]["json"]
+    assert got["site_name"] == HOSTILE and HOSTILE in got["text"]

@@ -246,3 +246,9 @@ def test_poll_table_is_in_japanese(tmp_path: Path) -> None:
         assert h in ja.stdout, (h, ja.stdout)
     en = cli(cfg, "poll", "--no-icmp", "--lang", "en")
     assert "reachable" in en.stdout and "clients" in en.stdout
+
+
+def test_help_prints_toml_section_names_as_written() -> None:
+    r = run_main("opendata", "import", "--help")
+    assert r.returncode == 0 and "inventory [[sites]] blocks" in r.stdout.replace("\n  ", " "), r.stdout
+    assert "Write the [[sites]] TOML here" in r.stdout

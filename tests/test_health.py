@@ -170,9 +170,10 @@ def test_a_damaged_store_is_logged_once_with_what_to_do_and_named_by_healthz(run
     store = tmp_path / "var" / "ww.sqlite3"
     store.parent.mkdir()
     _damage(store)
-    d = run(store=store)
-    code, body = _wait("/healthz to name the store", lambda: (h := d.health())[0] == 503 and h)
-    assert "store" in body["failing"] and "damaged" in body["failing"]["store"]
+    d = run(store=store, influx=f'\n[influxdb]\nurl = "http://127.0.0.1:{free_port()}"\n')
+    code, body = _wait("/healthz to name the store and the forwarder",
+                       lambda: (h := d.health())[0] == 503 and {"store", "forwarder"} <= set(h[1]["failing"]) and h)
+    assert "damaged" in body["failing"]["store"] and "cannot read the store" in body["failing"]["forwarder"]
     r = httpx.get(f"{d.base}/status", timeout=5)
     assert r.status_code == 503 and "malformed" in r.json()["error"]
     time.sleep(2.5)  # more heartbeat cycles fail the same way: no new log lines for them
@@ -180,6 +181,7 @@ def test_a_damaged_store_is_logged_once_with_what_to_do_and_named_by_healthz(run
     log = d.stop()
     assert "Traceback" not in log, log[-3000:]
     assert log.count("store failing") == 1, log[-3000:]
+    assert log.count("forwarding paused: cannot read the store") == 1, log[-3000:]
     assert "move" in log and "aside" in log
 
 
@@ -269,3 +271,43 @@ def test_each_part_is_named_with_its_reason(caplog: pytest.LogCaptureFixture, tm
         assert all(r.exc_info is None for r in caplog.records)  # no traceback for a store problem
     finally:
         d.scheduler.shutdown(wait=False)
+
+
+def test_gauges_are_read_from_the_store_at_every_scrape(tmp_path: Path) -> None:
+    from prometheus_client import generate_latest
+
+    from collector.alerts.store import AlertStore
+    from collector.daemon import Daemon
+    from collector.metrics import REGISTRY
+    from core.config import parse_config
+    from core.secrets import SecretResolver
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(CONFIG.format(store=tmp_path / "s.sqlite3", http_port=0, influx="", host="127.0.0.9",
+                                 snmp_port=161), encoding="utf-8")
+    store = SqliteStore(tmp_path / "s.sqlite3", StoreSettings(min_free_mb=0), reserve_bytes=0)
+    alerts = type("Alerts", (), {"store": AlertStore(tmp_path / "s.sqlite3")})()
+    d = Daemon(cfg, parse_config(cfg.read_text(), str(cfg)), SecretResolver(), writer=store, alerts=alerts,
+               http=False)
+    d._watch_metrics()
+
+    def gauges() -> tuple[float, float]:
+        text = generate_latest(REGISTRY).decode()
+        get = lambda n: float(re.search(rf"^{n} (\S+)$", text, re.M)[1])  # type: ignore[index]  # noqa: E731
+        return get("wifiwatch_forward_backlog_rows"), get("wifiwatch_alert_outbox")
+
+    try:
+        assert gauges() == (0.0, 0.0)  # nothing forwarded ever: no backlog to speak of
+        store.set_cursor(0)  # a forwarder has started
+        store.write([Point("ap_ping", {"ap": "ap1"}, {"reachable": True}, 10**18 + i) for i in range(7)])
+        with alerts.store.tx() as c:
+            for k in range(3):
+                alerts.store.enqueue(c, f"{k}:down", "mail", "down", "s", "b", "critical", {}, 1.0)
+        assert gauges() == (7.0, 3.0)
+        store.set_cursor(5)
+        assert gauges() == (2.0, 3.0)
+        store.close()  # the store is gone: unknown (NaN), never a comforting 0
+        backlog, outbox = gauges()
+        assert backlog != backlog and outbox == 3.0
+    finally:
+        alerts.store.close()

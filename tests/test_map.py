@@ -71,11 +71,23 @@ def watch(page: Any) -> list[str]:
     return seen
 
 
+def visible_labels(page: Any) -> list[str]:
+    """The labels the map shows, after checking that no two of them overlap."""
+    boxes = page.evaluate("""Array.from(document.querySelectorAll('.ww-label'))
+        .filter(e => getComputedStyle(e).visibility === 'visible')
+        .map(e => { const r = e.getBoundingClientRect();
+                    return [r.left, r.top, r.right, r.bottom, e.textContent]; })""")
+    assert not any(a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]
+                   for i, a in enumerate(boxes) for b in boxes[i + 1:]), boxes
+    return [b[4] for b in boxes]
+
+
 def open_map(page: Any, html: Path) -> None:
     page.goto(html.as_uri())
     page.wait_for_function("document.querySelectorAll('.ww-ap').length > 0 && "
-                           "document.querySelectorAll('.leaflet-tile-loaded').length > 0", timeout=15000)
-    page.wait_for_timeout(300)  # the last tiles fade in
+                           "document.querySelectorAll('.leaflet-tile-loaded').length > 0 && "
+                           "!document.querySelector('.leaflet-tile:not(.leaflet-tile-loaded)')", timeout=15000)
+    page.wait_for_timeout(400)  # the last tiles fade in
 
 
 CANDS = [CandidateMarker("kashima-jingu", 1, True, 2029, 120000.0, "大町通りの3APから約130m離れ", 60000, 500000, 8.33),
@@ -97,12 +109,19 @@ def test_offline_map_shows_tiles_labels_metric_scale_and_plan(offline_page: Any,
     assert offline_page.blocked == [] and offline_page.console_errors == [] and seen == []
     assert share(offline_page.screenshot(), MAGENTA) > 0.3  # the background is drawn, from the archive
     # Every site and candidate is labelled on the map.
-    labels = offline_page.locator(".ww-label").all_inner_texts()
+    labels = offline_page.locator(".ww-label").all_text_contents()
     for name in ("大町通り", "鹿嶋市中央公民館", "鹿島神宮", "鹿島神宮駅"):
         assert name in labels
+    # ... and the labels shown never print over each other: the rest wait for a closer zoom.
+    assert 1 <= len(visible_labels(offline_page)) < len(labels)
+    offline_page.evaluate("window[Object.keys(window).find(k => k.startsWith('map_'))]"
+                          ".setView([35.9668, 140.6300], 16, {animate: false})")
+    offline_page.wait_for_timeout(300)
+    shown = visible_labels(offline_page)
+    assert {"大町通り", "鹿嶋市中央公民館", "鹿島神宮", "鹿島神宮駅"} <= set(shown)
     assert offline_page.locator(".ww-ap").count() == 4 and offline_page.locator(".ww-down").count() == 1
     # The scale is metric and the legend (a Leaflet control) does not cover it.
-    scale = offline_page.locator(".leaflet-control-scale-line").all_inner_texts()
+    scale = offline_page.locator(".leaflet-control-scale-line").all_text_contents()
     assert len(scale) == 1 and scale[0].endswith(("m", "km")) and "ft" not in scale[0]
     s = offline_page.locator(".leaflet-control-scale").bounding_box()
     g = offline_page.locator("#ww-legend").bounding_box()
@@ -135,8 +154,8 @@ def test_hostile_names_are_shown_as_text_and_never_run(offline_page: Any, tmp_pa
     assert offline_page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0  # no markup got in
     assert offline_page.locator(".ww-ap").count() == 4  # the map still draws every marker
     shown = HOSTILE.replace("\n", " ")
-    assert shown + "site" in offline_page.locator(".ww-site-label").all_inner_texts()
-    assert shown + "cand" in offline_page.locator(".ww-cand-label").all_inner_texts()
+    assert shown + "site" in offline_page.locator(".ww-site-label").all_text_contents()
+    assert shown + "cand" in offline_page.locator(".ww-cand-label").all_text_contents()
     assert shown + "why" in offline_page.locator(".leaflet-popup-content").inner_text()
     offline_page.locator(".ww-ap-omachi-2").dispatch_event("click")  # markers overlap at this zoom
     assert shown + "ap" in offline_page.locator(".leaflet-popup-content").last.inner_text()
@@ -178,6 +197,15 @@ def test_cli_map_plan_options_and_bad_input(tmp_path: Path, capsys: Any, monkeyp
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "rounds and budgets 2029: 1,000,000 yen, 2031: 4,000,000 yen" in html and "Candidate sites" in html
     assert "tile.openstreetmap.org" in html and html.count('src="http') == 0
+    online = tmp_path / "online.toml"  # online tiles only when the inventory (or --tiles) names them
+    online.write_text((ROOT / "config" / "sites.toml").read_text(encoding="utf-8") + '\n[map]\ntiles = "gsi"\n',
+                      encoding="utf-8")
+    code, _, err = run_cli(capsys, monkeypatch, "map", "--config", str(online), "--out", "g.html")
+    assert code == 0, err
+    assert "cyberjapandata.gsi.go.jp" in (tmp_path / "g.html").read_text(encoding="utf-8")
+    online.write_text(online.read_text(encoding="utf-8").replace('tiles = "gsi"', 'tiles = "ftp://x"'), "utf-8")
+    code, _, err = run_cli(capsys, monkeypatch, "map", "--config", str(online), "--out", "g.html")
+    assert code == 2 and "map.tiles" in err and "Traceback" not in err, err
     code, _, err = run_cli(capsys, monkeypatch, "rank", "--config", cfg, "--budget", "2000000", "--map", "k.html",
                            "--format", "json", "--no-sensitivity")
     assert code == 0, err  # rank --map draws the same map, for rank's every option
@@ -197,7 +225,7 @@ def test_demo_map_shows_its_stand_in_background_offline(offline_page: Any, tmp_p
 
     inv = inventory().model_copy(update={"store": inventory().store.model_copy(
         update={"path": str(tmp_path / "store" / "wifiwatch.sqlite3")})})
-    write_demo_background(default_tile_file(inv), [Band(12, 13, (140.60, 35.95, 140.66, 36.04))])
+    write_demo_background(default_tile_file(inv), [Band(12, 13, (140.50, 35.90, 140.76, 36.10))])
     out = write_current_map(inv, tmp_path / "map.html", "ja")
     assert out.read_text(encoding="utf-8").count('src="http') == 0
     seen = watch(offline_page)
@@ -206,7 +234,7 @@ def test_demo_map_shows_its_stand_in_background_offline(offline_page: Any, tmp_p
     assert share(offline_page.screenshot(), (238, 236, 228)) > 0.3  # the stand-in's paper colour
     assert "実際の地図ではありません" in offline_page.locator("#ww-legend").inner_text()
     assert "デモ用簡易背景" in offline_page.locator(".leaflet-control-attribution").inner_text()
-    assert "鹿嶋市中央公民館" in offline_page.locator(".ww-site-label").all_inner_texts()
+    assert "鹿嶋市中央公民館" in offline_page.locator(".ww-site-label").all_text_contents()
     assert offline_page.locator(".leaflet-control-scale-line").inner_text().endswith(("m", "km"))
     assert offline_page.locator(".ww-funded").count() >= 1 and re.search(r"予算 [\d,]+ 円", \
         offline_page.locator("#ww-legend").inner_text())

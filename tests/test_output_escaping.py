@@ -142,3 +142,30 @@ def test_check_config_refuses_line_breaks_in_names(name: str) -> None:
     with pytest.raises(ConfigError, match=r"c\.toml:3: sites\[0\]\.name_ja: must be one line"):
         parse_config(f'[[sites]]\nid = "s"\nname_ja = "{esc}"\nname_en = "S"\nkind = "park"\nlat = 35.9\n'
                      'lon = 140.6\n', "c.toml")
+
+
+def test_monthly_xlsx_has_no_formula_cells(tmp_path: Path) -> None:
+    """openpyxl stores any string starting with '=' as a formula: every text cell must be neutralised first."""
+    from openpyxl import load_workbook
+
+    from analytics.monthly import write_monthly
+    from core.config import load_config
+
+    inv = load_config(_config(tmp_path))
+    with SqliteStore(tmp_path / "s.sqlite3", StoreSettings(min_free_mb=0)) as store:
+        [path] = write_monthly(inv, store, "2026-10", tmp_path / "r", "ja", formats=("xlsx",))
+    wb = load_workbook(path)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    texts = [str(c.value) for c in cells if isinstance(c.value, str)]
+    assert any(t.startswith("'=HYPERLINK") for t in texts) and not any(t.startswith("=") for t in texts)
+
+
+def test_terminal_table_shows_markup_as_text(tmp_path: Path) -> None:
+    """rich reads [link=...] and [red] as markup; a name must be printed as the text it is."""
+    cfg = _config(tmp_path)
+    hostile = "[link=https://evil.example]click[/link][red]x"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('"鹿嶋市中央公民館"', f'"{hostile}"'), encoding="utf-8")
+    r = CliRunner().invoke(app, ["status", "-c", str(cfg)], terminal_width=300)
+    assert r.exit_code == 0, r.output
+    assert "[link=https://evil.example]cl" in r.output  # the column may cut the rest with an ellipsis

@@ -26,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 @app.callback()
 def _main(
@@ -89,6 +90,17 @@ for _area in _AREAS:
             raise
         continue
     _mod.register(app)
+
+
+def _plain_help(t: typer.Typer) -> None:
+    """Help texts name TOML sections ("[[sites]]", "[influxdb]"): print them as written, not as rich markup."""
+    t.rich_markup_mode = None
+    for group in t.registered_groups:
+        if group.typer_instance is not None:
+            _plain_help(group.typer_instance)
+
+
+_plain_help(app)
 
 
 def main() -> None:

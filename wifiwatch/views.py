@@ -9,13 +9,13 @@ from typing import Any
 from core.inventory import Inventory
 
 
-def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str = "auto",
+def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str | None = None,
                       store: Any | None = None, offline: bool = True, tile_file: Path | None = None,
                       plan: Any | None = None) -> Path:
     """The coverage map from the store and ``plan`` (a PlanResult; default: the default budget's plan).
 
-    Maps are always offline now (vendored scripts; ``offline`` is kept for callers); ``tiles="auto"``
-    draws the tile archive (default: beside the store) when there is one.
+    Maps are always offline now (vendored scripts; ``offline`` is kept for callers); the background is
+    ``tiles``, else the inventory's [map] tiles (default ``auto``: the tile archive when there is one).
     """
     from analytics.planner.demand import ap_position
     from analytics.tables import Period, availability_rows, usage_by_ap
@@ -53,4 +53,5 @@ def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str = 
         top = max(h[2] for h in heat)
         heat = [(a, b, c / top) for a, b, c in heat]
     cands, info = plan_markers(plan if plan is not None else plan_for(inv, lang=lang))
-    return write_map(out, inv, statuses, heat, cands, lang, tiles, tile_file or default_tile_file(inv), info)
+    return write_map(out, inv, statuses, heat, cands, lang, tiles or inv.map.tiles, tile_file or default_tile_file(inv),
+                     info)

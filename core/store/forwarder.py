@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -221,11 +222,20 @@ class Forwarder:
     def run(self, stop_event: threading.Event) -> None:
         """Forward until ``stop_event`` is set: drain, then idle; back off with jitter while InfluxDB fails."""
         log.info("forwarder started", extra=kv(url=self.sink.url, database=self.sink.database,
-                                               backlog=self.store.backlog()))
+                                               backlog=self._backlog()))
         while not stop_event.is_set():
             try:
                 r = self.drain(stop_event)
-            except Exception:  # a bug or a store error must not kill the thread silently; log and retry
+            except sqlite3.Error as e:  # the store itself (damaged, locked): said once, /healthz names the store
+                if self._last_message != f"cannot read the store: {e}":
+                    log.error("forwarding paused: cannot read the store; data stays where it is",
+                              extra=kv(error=str(e)))
+                self.failures += 1
+                self._last_message = f"cannot read the store: {e}"
+                self._failing_since = self._failing_since or time.time()
+                stop_event.wait(self.next_delay())
+                continue
+            except Exception:  # a bug must not kill the thread silently; log and retry
                 log.exception("forwarder iteration failed")
                 self.failures += 1
                 self._last_message = "internal error (see the log)"
@@ -236,4 +246,11 @@ class Forwarder:
                 stop_event.wait(self.next_delay())
             else:
                 stop_event.wait(self.idle_s)
-        log.info("forwarder stopped", extra=kv(backlog=self.store.backlog()))
+        log.info("forwarder stopped", extra=kv(backlog=self._backlog()))
+
+    def _backlog(self) -> int | None:
+        """For log lines: None when the store cannot answer (its failure is reported elsewhere)."""
+        try:
+            return self.store.backlog()
+        except sqlite3.Error:
+            return None

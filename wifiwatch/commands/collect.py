@@ -142,7 +142,11 @@ def build_daemon(
         from core.store.forwarder import Forwarder
         from core.store.influx import make_sink
 
-        forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
+        try:
+            forwarder = Forwarder(store, make_sink(inv.influxdb, resolver), inv.influxdb.batch_size)
+        except sqlite3.Error as e:  # reading the cursor failed: the store is damaged or locked
+            reason, advice = explain(e, str(store_path))
+            raise UserError(f"{reason}; {advice}") from None
         background.append(forwarder.run)  # drains, idles, backs off while InfluxDB is down
         parts["forwarder"] = forwarder.health
     if map_out is not None:

@@ -21,7 +21,7 @@ from wifiwatch.commands.plan import (
 from wifiwatch.common import ConfigOpt, UserError, console, load_inventory
 
 TILES_HELP = ("auto (the tile archive if there is one, else no background), cache (require it), none, "
-              "or an online service: gsi (国土地理院), osm, an https:// URL template")
+              "or an online service: gsi (国土地理院), osm, an https:// URL template (default: [map] tiles, auto)")
 
 
 def plan_for_options(inv: Any, budget: int | None, count: int | None, rounds: str | None,
@@ -46,10 +46,12 @@ def plan_for_options(inv: Any, budget: int | None, count: int | None, rounds: st
         lang="en" if lang == "en" else "ja"))
 
 
-def check_tiles(tiles: str) -> None:
-    if tiles not in ("auto", "cache", "none", "gsi", "osm") and not (
-            tiles.startswith("https://") and all(k in tiles for k in ("{z}", "{x}", "{y}"))):
-        raise UserError("--tiles must be auto, cache, none, gsi, osm, or an https:// URL template with {z}/{x}/{y}")
+def check_tiles(tiles: str | None) -> None:
+    from core.inventory import tiles_choice_problem
+
+    problem = tiles_choice_problem(tiles) if tiles is not None else None
+    if problem:
+        raise UserError(f"--tiles {problem}")
 
 
 def register(app: typer.Typer) -> None:
@@ -57,7 +59,7 @@ def register(app: typer.Typer) -> None:
     def map_(
         config: ConfigOpt = None,
         out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("var/map.html"),
-        tiles: Annotated[str, typer.Option("--tiles", help=TILES_HELP)] = "auto",
+        tiles: Annotated[str | None, typer.Option("--tiles", help=TILES_HELP)] = None,
         tile_file: Annotated[Path | None, typer.Option(
             "--tile-file", help="Tile archive from `wifiwatch tiles fetch` (default: background.pmtiles beside "
                                 "the store)")] = None,
