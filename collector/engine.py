@@ -283,6 +283,9 @@ class FleetEngine:
 
             points.extend(self.alerts.observe(start, {ap: None if up is None else Heartbeat(up, None, None)
                                                       for ap, up in beats.items()}))
+            for ap_id in beats:  # saturation, as for a directly polled AP
+                if ap_id in found.aps and found.aps[ap_id][2].clients is not None:
+                    points.extend(self.alerts.observe_clients(start, ap_id, found.aps[ap_id][2].clients))
         return points
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Litestar, Request, Response
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import (
     NotAuthorizedException,
@@ -106,6 +107,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
         ],
         middleware=[sessions.middleware, limit.middleware],
         csrf_config=csrf,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=6),
         stores={"sessions": MemoryStore(), "rate_limit": MemoryStore()},
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         exception_handlers={NotAuthorizedException: _not_authorized, PermissionDeniedException: _forbidden,

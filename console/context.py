@@ -25,8 +25,16 @@ class ConsoleContext:
     status: Callable[[], dict[str, Any]] | None = None
     token: str | None = None
     map_file: Path | None = None  # the daemon's regenerated coverage map, when it writes one
+    states: Callable[[], Any] | None = None  # the alert engine's states in memory (daemon); None: read the store
     started: float = field(default_factory=time.time)
     closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def fleet(self, lang: str) -> Any:
+        """The 状況 view now (console.fleet), from the engine's states when the daemon serves the console."""
+        from console.fleet import fleet_status
+
+        return fleet_status(self.inventory(), self.store, self.alerts, time.time(), lang,
+                            self.states() if self.states is not None else None)
 
     def close(self) -> None:
         for c in reversed(self.closers):
@@ -36,7 +44,7 @@ class ConsoleContext:
 def open_context(inv: Inventory | Callable[[], Inventory], resolver: Any, store: Any = None,
                  health: Callable[[], dict[str, object]] | None = None,
                  status: Callable[[], dict[str, Any]] | None = None, token: str | None = None,
-                 map_file: Path | None = None) -> ConsoleContext:
+                 map_file: Path | None = None, states: Callable[[], Any] | None = None) -> ConsoleContext:
     """Open the alert tables, users and (unless given) the embedded store; the chart reader per [console] history."""
     from core.store.sqlite_store import SqliteStore
 
@@ -60,4 +68,5 @@ def open_context(inv: Inventory | Callable[[], Inventory], resolver: Any, store:
 
         history = make_reader(current.influxdb, resolver)
         closers.append(history.close)
-    return ConsoleContext(get, store, history, alerts, users, health, status, token, map_file, closers=closers)
+    return ConsoleContext(get, store, history, alerts, users, health, status, token, map_file, states=states,
+                          closers=closers)

@@ -7,12 +7,15 @@ unknown (不明: no confirmed state yet). Reads the alert state machine's confir
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.alerts.state import DeviceState
 from collector.alerts.store import AlertStore, Incident
 from core.inventory import Inventory, Maintenance
-from core.maintenance import covering
+from core.maintenance import JST, covering
 
 RANK = {"down": 4, "degraded": 3, "unknown": 2, "maintenance": 1, "up": 0}
 
@@ -27,6 +30,14 @@ class DeviceRow:
     clients: int | None
     vendor: str | None
     incidents: list[Incident] = field(default_factory=list)
+
+    @property
+    def clients_text(self) -> str:
+        return "-" if self.clients is None or self.state == "down" else str(self.clients)
+
+    @property
+    def since_text(self) -> str:
+        return "-" if self.since is None else dt.datetime.fromtimestamp(self.since, JST).strftime("%m/%d %H:%M")
 
 
 @dataclass
@@ -60,8 +71,6 @@ class Fleet:
 
 def windows(inv: Inventory, alerts: AlertStore) -> list[Maintenance]:
     """The config's windows and the ones added at run time (console, ``wifiwatch alerts maintenance``)."""
-    import datetime as dt
-
     adhoc = []
     for wid, target, start, end, reason in alerts.maintenance():
         try:
@@ -72,9 +81,20 @@ def windows(inv: Inventory, alerts: AlertStore) -> list[Maintenance]:
     return [*inv.maintenance, *adhoc]
 
 
-def fleet_status(inv: Inventory, store: Any, alerts: AlertStore, now: float, lang: str = "ja") -> Fleet:
-    states = alerts.load_states()
-    latest = {p.tags.get("ap"): p for p in store.latest("ap_status").values()}
+def _latest(store: Any) -> dict[str, tuple[Any, str | None]]:
+    """AP id -> (clients, vendor) of its newest ap_status row: one query where the store can (SqliteStore)."""
+    if hasattr(store, "latest_fields"):
+        return {tags.get("ap", ""): (vals[0], tags.get("vendor"))
+                for tags, _, vals in store.latest_fields("ap_status", ("clients",))}
+    return {p.tags.get("ap", ""): (p.fields.get("clients"), p.tags.get("vendor"))
+            for p in store.latest("ap_status").values()}
+
+
+def fleet_status(inv: Inventory, store: Any, alerts: AlertStore, now: float, lang: str = "ja",
+                 states: Mapping[str, DeviceState] | None = None) -> Fleet:
+    """``states``: the alert engine's own (the daemon passes them; read from the store otherwise)."""
+    states = alerts.load_states() if states is None else states
+    latest = _latest(store)
     open_by_dev: dict[str, list[Incident]] = {}
     for inc in alerts.incidents(open_only=True):
         open_by_dev.setdefault(inc.device, []).append(inc)
@@ -90,11 +110,10 @@ def fleet_status(inv: Inventory, store: Any, alerts: AlertStore, now: float, lan
                 state = "unknown"
             if covering(wins, dev.id, site.id, now) is not None:
                 state = "maintenance"
-            p = latest.get(dev.id)
-            clients = p.fields.get("clients") if p is not None else None
+            clients, vendor = latest.get(dev.id, (None, None))
             name = getattr(dev, "name_ja" if lang == "ja" else "name_en", None) or dev.id
             rows.append(DeviceRow(dev.id, name, role, state, st.since if st is not None else None,
-                                  int(clients) if isinstance(clients, int | float) else None,
-                                  p.tags.get("vendor") if p is not None else None, open_by_dev.get(dev.id, [])))
+                                  int(clients) if isinstance(clients, int | float) else None, vendor,
+                                  open_by_dev.get(dev.id, [])))
         sites.append(SiteRow(site.id, site.name_ja if lang == "ja" else site.name_en, rows))
     return Fleet(sites, now)

@@ -162,3 +162,25 @@ def test_sighup_with_deeply_nested_toml_keeps_the_running_inventory(tmp_path: Pa
     finally:
         log = d.stop()
     assert "reload refused" in log and "nested too deeply" in log and "Traceback" not in log, log[-3000:]
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_every_ipv4_address_is_a_host(n: int) -> None:
+    import ipaddress
+
+    assert host_problem(str(ipaddress.IPv4Address(n))) is None
+
+
+@given(st.lists(st.integers(0, 2000), min_size=4, max_size=4))
+def test_dotted_numbers_are_hosts_only_when_each_is_a_byte(parts: list[int]) -> None:
+    assert (host_problem(".".join(map(str, parts))) is None) == all(p <= 255 for p in parts)
+
+
+@given(st.text(max_size=40))
+def test_host_check_never_crashes(text: str) -> None:
+    problem = host_problem(text)
+    assert problem is None or (problem[0] and problem[1])

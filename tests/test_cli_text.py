@@ -252,3 +252,31 @@ def test_help_prints_toml_section_names_as_written() -> None:
     r = run_main("opendata", "import", "--help")
     assert r.returncode == 0 and "inventory [[sites]] blocks" in r.stdout.replace("\n  ", " "), r.stdout
     assert "Write the [[sites]] TOML here" in r.stdout
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.text(max_size=12))
+def test_parse_month_accepts_exactly_the_canonical_months(text: str) -> None:
+    """Whatever is typed: either a canonical 'YYYY-MM' within the years, or a one-line DateError."""
+    from core.dates import YEARS, DateError, parse_month
+
+    try:
+        y, m = parse_month(text)
+    except DateError as e:
+        assert "\n" not in str(e) and str(e).startswith("--month: ")
+        return
+    assert text == f"{y:04d}-{m:02d}" and YEARS[0] <= y <= YEARS[1] and 1 <= m <= 12
+
+
+@given(st.integers(1, 9999), st.integers(0, 13))
+def test_parse_month_range(y: int, m: int) -> None:
+    from core.dates import YEARS, DateError, parse_month
+
+    ok = YEARS[0] <= y <= YEARS[1] and 1 <= m <= 12
+    try:
+        assert parse_month(f"{y:04d}-{m:02d}") == (y, m) and ok
+    except DateError:
+        assert not ok

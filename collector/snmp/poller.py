@@ -275,7 +275,7 @@ class ApPoller:
         if state.learned and (res.rebooted or state.polls_since_full >= RELEARN_EVERY):
             state.skip, state.polls_since_full, state.learned = frozenset(), 0, False
         elif not state.learned:
-            state.skip, state.polls_since_full, state.learned = _redundant(walked), 0, True
+            state.skip, state.polls_since_full, state.learned = _redundant(walked) | _empty(profile, walked), 0, True
             state.slow = {c: dict(walked[c]) for c in IF_SLOW if c in walked}
             state.slow_indexes = _if_indexes(walked)
         else:
@@ -333,6 +333,15 @@ def _columns(profile: Profile, skip: frozenset[Oid]) -> list[Oid]:
     if profile.interfaces.enabled or any("ifname" in (t.radio_from, t.ssid_from) for t in profile.clients):
         columns.extend(c for c in IF_COLUMNS if c not in skip)
     return list(dict.fromkeys(columns))
+
+
+def _empty(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]]) -> frozenset[Oid]:
+    """IF-MIB and radio-health columns this agent does not have (no rows on a full walk): not asked again
+    until the next full walk. A finished column still costs a varbind per repetition of every GETBULK, so
+    an agent without IF-MIB (HiveOS, the Meraki cloud) would otherwise pay for it on every poll. Client
+    columns are never skipped: an empty one means 0 clients now, not a missing object."""
+    candidates = [*IF_COLUMNS, *(parse_oid(r.oid) for r in profile.radio)]
+    return frozenset(c for c in candidates if c in walked and not walked[c])
 
 
 def _if_indexes(walked: Mapping[Oid, Mapping[Oid, Var]]) -> frozenset[Oid]:

@@ -12,7 +12,7 @@ from litestar.response import Template
 from console.app import page
 from console.auth import logged_in, user_of
 from console.charts import line_chart
-from console.fleet import fleet_status, windows
+from console.fleet import windows
 from console.history import METRICS, RANGES, chart
 from console.i18n import translator
 from core.maintenance import expand
@@ -23,13 +23,12 @@ UNITS = {"clients": ("台", "clients"), "availability": ("%", "%"), "traffic": (
 
 def charts(request: Request[Any, Any, Any], tags: dict[str, str], range_key: str) -> list[dict[str, Any]]:
     ctx = request.app.state.console
-    inv = ctx.inventory()
     lang = user_of(request).lang
     t = translator(lang)
     now = time.time()
     out = []
     for metric in METRICS:
-        c = chart(ctx.history, metric, tags, range_key, now, inv.store.raw_retention_days)
+        c = chart(ctx.history, metric, tags, range_key, now)
         labels = {"rx_bps": t("rx"), "tx_bps": t("tx"), "clients": t("clients"), "reachable": t("availability"),
                   "rtt_ms": "RTT"}
         unit = UNITS[metric][0 if lang == "ja" else 1]
@@ -56,9 +55,7 @@ def _timeline(request: Request[Any, Any, Any], device_ids: set[str], site_id: st
 @get("/aps/{ap_id:str}", guards=[logged_in], sync_to_thread=True)
 def ap_page(request: Request[Any, Any, Any], ap_id: str, range: str | None = None) -> Template:  # noqa: A002
     ctx = request.app.state.console
-    inv = ctx.inventory()
-    lang = user_of(request).lang
-    fleet = fleet_status(inv, ctx.store, ctx.alerts, time.time(), lang)
+    fleet = ctx.fleet(user_of(request).lang)
     for site in fleet.sites:
         for d in site.devices:
             if d.id == ap_id:
@@ -72,9 +69,7 @@ def ap_page(request: Request[Any, Any, Any], ap_id: str, range: str | None = Non
 @get("/sites/{site_id:str}", guards=[logged_in], sync_to_thread=True)
 def site_page(request: Request[Any, Any, Any], site_id: str, range: str | None = None) -> Template:  # noqa: A002
     ctx = request.app.state.console
-    inv = ctx.inventory()
-    lang = user_of(request).lang
-    fleet = fleet_status(inv, ctx.store, ctx.alerts, time.time(), lang)
+    fleet = ctx.fleet(user_of(request).lang)
     for site in fleet.sites:
         if site.id == site_id:
             rk = _range(range)

@@ -3,7 +3,6 @@ its scripts and tiles come from this server (vendored assets, the tile archive),
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from litestar.response import Template
 
 from console.app import page
 from console.auth import logged_in, user_of
-from console.fleet import fleet_status
 
 
 def _tiles(request: Request[Any, Any, Any]) -> Any:
@@ -45,7 +43,7 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
     inv = ctx.inventory()
     lang = user_of(request).lang
     statuses = {}
-    for site in fleet_status(inv, ctx.store, ctx.alerts, time.time(), lang).sites:
+    for site in ctx.fleet(lang).sites:
         for d in site.devices:
             if d.role == "ap":
                 state = d.state if d.state in ("up", "down", "degraded") else "unknown"

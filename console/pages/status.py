@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from litestar import Request, get
@@ -10,7 +9,6 @@ from litestar.response import Template
 
 from console.app import page
 from console.auth import logged_in, user_of
-from console.fleet import fleet_status
 
 
 def refresh_ms(request: Request[Any, Any, Any]) -> int:
@@ -21,7 +19,7 @@ def refresh_ms(request: Request[Any, Any, Any]) -> int:
 
 def _fleet(request: Request[Any, Any, Any]) -> Any:
     ctx = request.app.state.console
-    return fleet_status(ctx.inventory(), ctx.store, ctx.alerts, time.time(), user_of(request).lang)
+    return ctx.fleet(user_of(request).lang)
 
 
 @get("/", guards=[logged_in], sync_to_thread=True)

@@ -458,6 +458,17 @@ class SqliteStore(HourlyReads):
                     out[series_id_key(t)] = Point(measurement, t, json.loads(row[1]), row[0])
         return out
 
+    def latest_fields(self, measurement: str, fields: Sequence[str]) -> list[tuple[dict[str, str], int, list[Any]]]:
+        """The newest row of every series of ``measurement`` as (tags, time_ns, values of ``fields``; None where
+        absent), in one query: the console's 状況 page reads 1,000 APs this way instead of a query per series."""
+        sel = "".join(", json_extract(p.fields, ?)" for _ in fields)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT s.tags, p.time_ns{sel} FROM store_series s JOIN store_points p ON p.id = "
+                "(SELECT id FROM store_points WHERE series_id = s.id ORDER BY time_ns DESC, id DESC LIMIT 1) "
+                "WHERE s.measurement = ?", (*(_json_path(f) for f in fields), measurement)).fetchall()
+        return [(json.loads(r[0]), int(r[1]), list(r[2:])) for r in rows]
+
     # -- hourly rollups ----------------------------------------------------------------------
     def rollup(self, now_ns: int) -> int:
         """Job: (re)compute every hour touched by rows written since the last run; returns hours updated.

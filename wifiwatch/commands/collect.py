@@ -165,8 +165,10 @@ def _console_app(resolver: SecretResolver, store: Any, map_out: Path | None) -> 
         from console.app import create_app
         from console.context import open_context
 
+        engine = daemon.alerts
         return create_app(open_context(lambda: daemon.inv, resolver, store=store, health=daemon.health,
-                                       status=getattr(daemon, "status", None), token=token, map_file=map_out))
+                                       status=getattr(daemon, "status", None), token=token, map_file=map_out,
+                                       states=(lambda: dict(engine.states)) if engine is not None else None))
 
     return build
 

@@ -1,0 +1,160 @@
+"""Web console benchmark: the 状況 page for 1,000 APs, a 30-day chart of one AP at 1-minute data, page weight.
+
+    .venv/bin/python -m bench.bench_console [--aps 1000] [--days 30] [--runs 30]
+
+What is generated (deterministic, bench_report's generator): 1,000 APs (4 per site) with one hour of 1-minute
+``ap_ping``/``ap_status``/``ap_traffic`` rows each, and the alert state machine's states for all of them (2 % down,
+each with an open incident); one AP with ``--days`` days of 1-minute rows. The console runs as the daemon serves it
+(Litestar on uvicorn in a thread, loopback); requests come from httpx, logged in as a viewer.
+
+The hourly rollup job (which the daemon runs every hour) is run once over the generated rows, as a month of
+running would have left them. Baselines in the same run: ``GET /healthz`` (the framework and the server, no
+work) and the raw 30-day ``query_columns`` read a chart would need without the rollups, so the figures can be
+read as ratios on another machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.bench_report import batched, inventory, samples
+from collector.alerts.state import DeviceState, State
+from collector.alerts.store import AlertStore
+from collector.http import StatusServer
+from console.app import create_app
+from console.context import open_context
+from console.history import chart
+from core.inventory import Inventory, StoreSettings
+from core.store.sqlite_store import SqliteStore
+
+PASSWORD = "bench-password-0123"
+
+
+def timed(fn: Callable[[], Any], runs: int) -> dict[str, float]:
+    fn()  # warm-up (imports, template compile, SQLite page cache)
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) * 1000)
+    ts.sort()
+    return {"median_ms": round(statistics.median(ts), 1), "p95_ms": round(ts[int(0.95 * (len(ts) - 1))], 1),
+            "max_ms": round(ts[-1], 1)}
+
+
+def build(tmp: Path, n: int, days: int) -> tuple[Inventory, str]:
+    inv = inventory(n).model_copy(update={"store": StoreSettings(path=str(tmp / "console.sqlite3"), min_free_mb=0)})
+    first = inv.aps()[0][1].id
+    if Path(inv.store.path).exists():  # --keep: reuse what an earlier run generated
+        _rollup(inv)
+        return inv, first
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    t0 = time.perf_counter()
+    for b in batched(samples(inv, now - dt.timedelta(hours=1), now), 20000):
+        store.write(b)
+    one = inventory(1)
+    for b in batched(samples(one, now - dt.timedelta(days=days), now - dt.timedelta(hours=1)), 20000):
+        store.write(b)
+    store.close()
+    _rollup(inv)
+    alerts = AlertStore(Path(inv.store.path))
+    nowf = time.time()
+    states = {}
+    with alerts.tx() as c:
+        for i, (site, ap) in enumerate(inv.aps()):
+            down = i % 50 == 7
+            states[ap.id] = DeviceState(confirmed=State.DOWN if down else State.UP, phase=State.DOWN if down
+                                        else State.UP, since=nowf - 600 - i)
+            if down:
+                c.execute("INSERT INTO alert_incidents(device, site, kind, start, cause, notified, severity) "
+                          "VALUES (?,?,?,?,?,?,?)", (ap.id, site.id, "down", nowf - 600, "no heartbeat reply", 1,
+                                                     "critical"))
+        alerts.save_states(c, states)
+    alerts.close()
+    print(f"generated {n} APs x 1 h and 1 AP x {days} d of 1-minute rows in {time.perf_counter() - t0:.0f} s",
+          flush=True)
+    return inv, first
+
+
+def _rollup(inv: Inventory) -> None:
+    """The daemon's hourly rollup job, as it would have run over the generated month."""
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    try:
+        store.rollup(time.time_ns())
+    finally:
+        store.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--aps", type=int, default=1000)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--keep", type=Path, help="reuse/keep the generated store in this folder")
+    args = ap.parse_args()
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-console-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    inv, first = build(tmp, args.aps, args.days)
+    engine_states = AlertStore(Path(inv.store.path)).load_states()  # the daemon keeps these in memory
+    ctx = open_context(inv, None, states=lambda: dict(engine_states))
+    if ctx.users.get("bench") is None:
+        ctx.users.add("bench", PASSWORD, "viewer")
+    srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True}, app=create_app(ctx))
+    srv.start()
+    base = f"http://127.0.0.1:{srv.port}"
+    c = httpx.Client(base_url=base, timeout=60)
+    for _ in range(100):
+        try:
+            tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
+            break
+        except httpx.ConnectError:
+            time.sleep(0.05)
+    assert tok
+    assert c.post("/login", data={"user": "bench", "password": PASSWORD, "_csrf_token": tok[1]}).status_code == 303
+    status = c.get("/")
+    assert status.status_code == 200 and status.text.count("data-device=") == args.aps, status.status_code
+    gz = c.get("/", headers={"Accept-Encoding": "gzip"})
+    css = c.get("/static/console.css").content
+    js = c.get("/static/console.js").content
+    now = time.time()
+    results: dict[str, Any] = {
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "aps": args.aps,
+        "baseline_healthz": timed(lambda: c.get("/healthz"), args.runs),
+        "status_page": timed(lambda: c.get("/"), args.runs),
+        "status_fragment": timed(lambda: c.get("/fragment/status"), args.runs),
+        "status_page_bytes": {"html": len(status.content), "css": len(css), "js": len(js),
+                              "total": len(status.content) + len(css) + len(js),
+                              "html_gzip_on_the_wire": gz.num_bytes_downloaded},
+        "baseline_query_columns_30d": timed(lambda: ctx.history.query_columns(
+            "ap_status", int((now - args.days * 86400) * 1e9), int(now * 1e9), {"ap": first}, ("clients",)),
+            max(5, args.runs // 3)),
+    }
+    ctx.states = None  # `wifiwatch web`: the states are read from the store file at each request
+    results["status_page_web_mode"] = timed(lambda: c.get("/"), args.runs)
+    for metric in ("clients", "availability", "traffic", "rtt"):
+        results[f"chart_30d_{metric}"] = timed(lambda m=metric: chart(ctx.history, m, {"ap": first}, "30d", now),
+                                               max(5, args.runs // 3))
+    results["ap_page_30d_all_charts"] = timed(lambda: c.get(f"/aps/{first}?range=30d"), max(5, args.runs // 3))
+    results["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    srv.stop()
+    print(json.dumps(results, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
