@@ -306,6 +306,14 @@ class AlertChannel(_Model):
     min_severity: Literal["info", "warning", "critical"] = "warning"
 
     _refs = field_validator("smtp_user", "smtp_password")(_check_secret_ref)
+    _sender = field_validator("sender")(_one_line)  # e-mail headers: a line break would inject one
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: list[str]) -> list[str]:
+        for address in v:
+            _one_line(address)
+        return v
 
     @field_validator("url")
     @classmethod
@@ -462,6 +470,13 @@ class ReportSettings(_Model):
     # [[alerts.channels]] entry of type "email" (its host, port, STARTTLS, credentials and sender)
     email_to: list[str] = Field(default_factory=list)
     email_channel: str | None = None
+
+    @field_validator("email_to")
+    @classmethod
+    def _email_to(cls, v: list[str]) -> list[str]:
+        for address in v:
+            _one_line(address)  # e-mail headers: a line break would inject one
+        return v
 
     @model_validator(mode="after")
     def _email(self) -> ReportSettings:

@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
             st["influxdb"] = "not configured"
         else:
             problem = sink.ping()
-            st["influxdb"] = f"reachable at {sink.url}" if problem is None else REDACTOR(problem)
+            st["influxdb"] = REDACTOR(f"reachable at {sink.url}") if problem is None else REDACTOR(problem)
             sink.close()
         if as_json:
             console.print_json(json.dumps(st))
