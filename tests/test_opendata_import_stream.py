@@ -51,3 +51,16 @@ def test_a_csv_malformed_part_way_leaves_no_out_file(tmp_path: Path) -> None:
 @given(st.text())
 def test_toml_strings_read_back_exactly(s: str) -> None:
     assert tomllib.loads(f"v = {_toml_string(s)}\n")["v"] == s
+
+
+def test_a_pipe_is_read_too(tmp_path: Path) -> None:
+    """Streaming reads the file twice (encoding, then records); a pipe is spooled to a temporary file first."""
+    import subprocess
+    import sys
+
+    data = "NO,名称,緯度,経度\r\ns1,拠点1,35.9,140.6\r\n".encode("cp932")
+    r = subprocess.run([sys.executable, "-m", "wifiwatch.cli", "opendata", "import", "/dev/stdin", "--lang", "en"],
+                       input=data, capture_output=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    assert r.returncode == 0, r.stderr
+    assert tomllib.loads(r.stdout.decode())["sites"][0]["name_ja"] == "拠点1"
+    assert b"Shift_JIS" in r.stderr
