@@ -13,6 +13,11 @@ Baselines polled in the same process from the same fleet, so their ratios surviv
   poll cost before collector/snmp/v2c.py; WIFIWATCH_SNMP_V2C_WIRE=pysnmp);
 * ``ezsnmp``: Net-SNMP's C library for the same sample and OIDs: one GET of the scalars and one GETBULK
   of the columns per AP (sessions opened beforehand, as our transports are), sequential (it blocks).
+* ``gufo_v2c``: the same engine with v2c sent through gufo-snmp (WIFIWATCH_SNMP_V2C_WIRE=gufo).
+
+``--snmp v3`` gives every agent an SNMPv3 user (SHA-256 + AES-128, authPriv) and polls as that user: ours
+goes over gufo-snmp (collector/snmp/gufo_wire.py), the ``pysnmp`` baseline through pysnmp
+(WIFIWATCH_SNMP_V3_WIRE=pysnmp) and ezsnmp with the same user.
 
 ``cat /proc/loadavg`` is printed before and after every size: other work shares the machine.
 ``--profile FILE`` writes a pyinstrument profile of the measured cycles of each size (pip install
@@ -36,10 +41,12 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from bench.snmpd_fleet import inventory_toml, running
+from bench.snmpd_fleet import V3User, inventory_toml, running
 
 COMMUNITY_ENV = "WIFIWATCH_BENCH_COMMUNITY"
+V3_KEY_ENVS = ("WIFIWATCH_BENCH_V3_AUTH", "WIFIWATCH_BENCH_V3_PRIV")
 WIRE_ENV = "WIFIWATCH_SNMP_V2C_WIRE"
+V3_WIRE_ENV = "WIFIWATCH_SNMP_V3_WIRE"
 SCALARS = ["1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.2.0"]  # sysUpTime.0, sysObjectID.0
 # What the generic profile walks once the agent has shown it has ifXTable (collector/snmp/poller.py).
 IF_COLUMNS = ["1.3.6.1.2.1.31.1.1.1.1", "1.3.6.1.2.1.2.2.1.8", "1.3.6.1.2.1.31.1.1.1.6",
@@ -110,6 +117,7 @@ async def _cycles(inv: Any, writer: Any, concurrency: int, cycles: int, profile:
         profiler.stop()
         profile.write_text(profiler.output_text(unicode=False, color=False), encoding="utf-8")
     stats = getattr(engine.client, "stats", None)
+    gufo = getattr(engine.client, "_gufo", None)
     await engine.close()
     polls = sum(completed) + sum(errors)
     return {
@@ -121,20 +129,37 @@ async def _cycles(inv: Any, writer: Any, concurrency: int, cycles: int, profile:
         "aps_per_s": sum(completed) / sum(durations),
         "cpu_s_per_1000_polls": 1000 * cpu / max(1, polls),
         "timeouts": getattr(stats, "timeouts", None), "rcvbuf": getattr(stats, "rcvbuf", None),
+        "gufo_walks": getattr(gufo, "walks", 0), "gufo_learned_gets": getattr(gufo, "learned_gets", 0),
         "polled_ids": sorted(first),
     }
 
 
+def _with_env(name: str, value: str, fn: Callable[[], Any]) -> Any:
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        return fn()
+    finally:
+        if old is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = old
+
+
 def run_one(n: int, cycles: int, concurrency: int, store_dir: Path, sample: int, loop: str,
-            profile: Path | None, shard: str = "0/1", fleet_n: int | None = None) -> dict[str, Any]:
+            profile: Path | None, shard: str = "0/1", fleet_n: int | None = None, snmp: str = "v2c") -> dict[str, Any]:
     """Start the fleet, poll it, run the baselines; returns the figures (runs in a child process)."""
     from core.config import parse_config
 
     community = os.environ.setdefault(COMMUNITY_ENV, "bench-" + os.urandom(4).hex())
+    v3 = None
+    if snmp == "v3":
+        v3 = V3User("wwbench", os.environ.setdefault(V3_KEY_ENVS[0], "auth-" + os.urandom(6).hex()),
+                    os.environ.setdefault(V3_KEY_ENVS[1], "priv-" + os.urandom(6).hex()))
     run = _runner(loop)
-    with running(fleet_n or n, community) as fleet:
+    with running(fleet_n or n, community, v3=v3) as fleet:
         hosts = fleet.hosts()
-        inv = parse_config(inventory_toml(hosts, COMMUNITY_ENV, shard=shard), "bench.toml")
+        inv = parse_config(inventory_toml(hosts, COMMUNITY_ENV, shard=shard, v3=v3, v3_env=V3_KEY_ENVS), "bench.toml")
         writer = _store(store_dir / "bench.sqlite3")
         ours = run(_cycles(inv, writer, concurrency, cycles, profile))
         ours["points_written"] = _count_points(store_dir / "bench.sqlite3")
@@ -144,21 +169,23 @@ def run_one(n: int, cycles: int, concurrency: int, store_dir: Path, sample: int,
         base: dict[str, Any] = {}
         if sample > 0 and shard == "0/1":
             few = hosts[: min(n, sample)]
-            inv_few = parse_config(inventory_toml(few, COMMUNITY_ENV), "bench.toml")
-            os.environ[WIRE_ENV] = "pysnmp"
-            try:
-                base["pysnmp"] = run(_cycles(inv_few, None, concurrency, 2, None))
-            finally:
-                del os.environ[WIRE_ENV]
-            base["ours_sample"] = run(_cycles(inv_few, None, concurrency, 2, None))
-            base["ezsnmp"] = ezsnmp_baseline(few, community, 2)
+            inv_few = parse_config(inventory_toml(few, COMMUNITY_ENV, v3=v3, v3_env=V3_KEY_ENVS), "bench.toml")
+
+            def sample_cycles() -> Any:
+                return run(_cycles(inv_few, None, concurrency, 3, None))
+
+            base["pysnmp"] = _with_env(V3_WIRE_ENV if v3 else WIRE_ENV, "pysnmp", sample_cycles)
+            if v3 is None:
+                base["gufo_v2c"] = _with_env(WIRE_ENV, "gufo", sample_cycles)
+            base["ours_sample"] = sample_cycles()
+            base["ezsnmp"] = ezsnmp_baseline(few, community, 2, v3)
     if shard == "0/1":
         ours["polled_ids"] = None
     import collector
 
     code = str(Path(collector.__file__ or ".").resolve().parent.parent)
-    return {"n": n, "shard": shard, "cycles": cycles, "concurrency": concurrency, "loop": loop, "code": code,
-            **ours, "baseline": base, "machine": machine()}
+    return {"n": n, "snmp": snmp, "shard": shard, "cycles": cycles, "concurrency": concurrency, "loop": loop,
+            "code": code, **ours, "baseline": base, "machine": machine()}
 
 
 def _count_points(path: Path) -> dict[str, int]:
@@ -178,15 +205,21 @@ def _count_points(path: Path) -> dict[str, int]:
     return out
 
 
-def ezsnmp_baseline(hosts: list[tuple[str, int]], community: str, passes: int) -> dict[str, Any] | None:
+def ezsnmp_baseline(hosts: list[tuple[str, int]], community: str, passes: int,
+                    v3: V3User | None = None) -> dict[str, Any] | None:
     """The same OIDs from Net-SNMP's C library: GET of the scalars + one GETBULK of the columns per AP."""
     try:
         import ezsnmp  # type: ignore[import-untyped]
     except ImportError:
         return None
     reps = 5  # snmpd here has 4 interfaces: rows + 1, as the poller sizes its GETBULK after the first poll
-    sessions = [ezsnmp.Session(hostname=h, port_number=str(p), community=community, version="2c", timeout="2",
-                               retries="1", print_oids_numerically=True, set_max_repeaters_to_num=str(reps))
+    auth: dict[str, str] = {"community": community, "version": "2c"}
+    if v3 is not None:
+        auth = {"version": "3", "security_level": "authPriv", "security_username": v3.name,
+                "auth_protocol": v3.auth, "auth_passphrase": v3.auth_key, "privacy_protocol": v3.priv,
+                "privacy_passphrase": v3.priv_key}
+    sessions = [ezsnmp.Session(hostname=h, port_number=str(p), timeout="2", retries="1", print_oids_numerically=True,
+                               set_max_repeaters_to_num=str(reps), **auth)
                 for h, p in hosts]
     pdus = errors = 0
     cpu0, t0 = _cpu(), time.perf_counter()
@@ -230,7 +263,7 @@ def child(n: int, args: argparse.Namespace, extra: list[str] | None = None) -> d
     """One size in a fresh process; its last stdout line is the JSON row."""
     cmd = [sys.executable, "-m", "bench.bench_poll", "--one", str(n), "--cycles", str(args.cycles),
            "--concurrency", str(args.concurrency), "--sample", str(args.sample), "--loop", args.loop,
-           *(extra or [])]
+           "--snmp", getattr(args, "snmp", "v2c"), *(extra or [])]
     if args.profile:
         cmd += ["--profile", f"{args.profile}.{n}.txt"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -240,10 +273,14 @@ def child(n: int, args: argparse.Namespace, extra: list[str] | None = None) -> d
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
 def row_text(row: dict[str, Any]) -> str:
     b = row.get("baseline") or {}
     ez, py, ours_s = b.get("ezsnmp") or {}, b.get("pysnmp") or {}, b.get("ours_sample") or {}
-    text = (f"N={row['n']:>6}: p50 {row['cycle_p50_s']:.2f}s p95 {row['cycle_p95_s']:.2f}s "
+    text = (f"{row.get('snmp', 'v2c')} N={row['n']:>6}: p50 {row['cycle_p50_s']:.2f}s p95 {row['cycle_p95_s']:.2f}s "
             f"(first {row['first_cycle_s']:.2f}s) completed {row['completed_per_cycle']} errors "
             f"{row['errors_per_cycle']} PDUs/AP {row['pdus_per_ap']:.2f} CPU/1000 {row['cpu_s_per_1000_polls']:.3f}s "
             f"RSS {row['peak_rss_mb']:.0f}MB PDUs/s {row['pdus_per_s']:.0f}")
@@ -251,10 +288,16 @@ def row_text(row: dict[str, Any]) -> str:
         text += (f" | sample {ez['aps']}: ours {ours_s['pdus_per_s']:.0f} PDUs/s {ours_s['aps_per_s']:.0f} APs/s "
                  f"CPU/1000 {ours_s['cpu_s_per_1000_polls']:.3f}s; ezsnmp {ez['pdus_per_s']:.0f} PDUs/s "
                  f"{ez['aps_per_s']:.0f} APs/s CPU/1000 {ez['cpu_s_per_1000_polls']:.3f}s; ratio PDUs/s "
-                 f"{ours_s['pdus_per_s'] / ez['pdus_per_s']:.2f}, APs/s {ours_s['aps_per_s'] / ez['aps_per_s']:.2f}")
+                 f"{_ratio(ours_s['pdus_per_s'], ez['pdus_per_s']):.2f}, "
+                 f"APs/s {_ratio(ours_s['aps_per_s'], ez['aps_per_s']):.2f}")
     if py and ours_s:
         text += (f" | pysnmp wire {py['aps_per_s']:.0f} APs/s CPU/1000 {py['cpu_s_per_1000_polls']:.3f}s "
-                 f"(ours/pysnmp APs/s {ours_s['aps_per_s'] / py['aps_per_s']:.1f}x)")
+                 f"p95 {py['cycle_p95_s']:.2f}s (ours/pysnmp APs/s {_ratio(ours_s['aps_per_s'], py['aps_per_s']):.1f}x,"
+                 f" errors {py['errors_per_cycle']}/cycle)")
+    gv = b.get("gufo_v2c") or {}
+    if gv and ours_s:
+        text += (f" | gufo v2c {gv['aps_per_s']:.0f} APs/s CPU/1000 {gv['cpu_s_per_1000_polls']:.3f}s PDUs/AP "
+                 f"{gv['pdus_per_ap']:.2f} p95 {gv['cycle_p95_s']:.2f}s")
     return text
 
 
@@ -265,6 +308,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=256, help="the engine's max_concurrency (daemon default)")
     ap.add_argument("--sample", type=int, default=500, help="APs the pysnmp and ezsnmp baselines poll")
     ap.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    ap.add_argument("--snmp", choices=["v2c", "v3"], default="v2c", help="v3: authPriv (SHA-256 + AES-128)")
     ap.add_argument("--profile", help="write a pyinstrument profile per size to PROFILE.N.txt")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -277,21 +321,24 @@ def main() -> None:
         if args.store:
             args.store.mkdir(parents=True, exist_ok=True)
             row = run_one(args.one, args.cycles, args.concurrency, args.store, args.sample, args.loop, profile,
-                          args.shard, args.fleet)
+                          args.shard, args.fleet, args.snmp)
         else:
             with tempfile.TemporaryDirectory() as d:
                 row = run_one(args.one, args.cycles, args.concurrency, Path(d), args.sample, args.loop, profile,
-                              args.shard, args.fleet)
+                              args.shard, args.fleet, args.snmp)
         print(json.dumps(row))
         return
     print(f"bench_poll {time.strftime('%Y-%m-%d %H:%M:%S %Z')} on {machine()}; cycles {args.cycles}, "
-          f"concurrency {args.concurrency}, loop {args.loop}", flush=True)
+          f"concurrency {args.concurrency}, loop {args.loop}, SNMP {args.snmp}", flush=True)
     rows = []
     for n in [int(x) for x in args.sizes.split(",")]:
         before = loadavg()
         row = child(n, args)
         row["loadavg_before"], row["loadavg_after"] = before, loadavg()
         rows.append(row)
+        if args.json:  # written after every size, so a long run keeps what it measured
+            args.json.write_text(json.dumps({"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
+                                             "rows": rows}, indent=2), encoding="utf-8")
         print(row_text(row), flush=True)
         print(f"         loadavg before {before} | after {row['loadavg_after']}", flush=True)
     if args.json:

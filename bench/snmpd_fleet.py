@@ -35,12 +35,28 @@ def address(i: int) -> str:
     return addr
 
 
+@dataclass(frozen=True)
+class V3User:
+    """An SNMPv3 user every fleet agent knows (authPriv): Net-SNMP's createUser protocol names."""
+
+    name: str
+    auth_key: str
+    priv_key: str
+    auth: str = "SHA-256"  # snmpd's name; wifiwatch's is sha256
+    priv: str = "AES"  # AES-128 (CFB)
+
+    def conf(self) -> str:
+        return (f'createUser {self.name} {self.auth} "{self.auth_key}" {self.priv} "{self.priv_key}"\n'
+                f"rouser {self.name} priv\n")
+
+
 @dataclass
 class SnmpdFleet:
     n: int
     community: str
     port: int = 1161
     per_process: int = 100
+    v3: V3User | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ww-snmpd-")))
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -55,13 +71,16 @@ class SnmpdFleet:
             conf.write_text(
                 f"agentaddress {endpoints}\n"
                 f"rocommunity {self.community} 127.0.0.0/8\n"
-                "sysLocation wifiwatch bench\nsysContact bench\n",
+                "sysLocation wifiwatch bench\nsysContact bench\n" + (self.v3.conf() if self.v3 else ""),
                 encoding="utf-8",
             )
+            state = self.workdir / f"state-{chunk}"  # createUser is persisted here, not in /var/lib/snmp
+            state.mkdir(exist_ok=True)
             # -C: only this config; -f: foreground (we own the process); -Ln: no logging noise
             self.procs.append(subprocess.Popen(
                 [SNMPD, "-f", "-Ln", "-C", "-c", str(conf), "-p", str(self.workdir / f"snmpd-{chunk}.pid")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                env={**os.environ, "SNMP_PERSISTENT_DIR": str(state)},
             ))
         self._wait_ready()
 
@@ -108,11 +127,19 @@ class SnmpdFleet:
 
 
 def inventory_toml(hosts: list[tuple[str, int]], community_env: str, interval_s: float = 60.0,
-                   per_site: int = 50, shard: str = "0/1") -> str:
-    """An inventory of generic (IF-MIB) APs, ``per_site`` to a site, spread over Kashima's area."""
+                   per_site: int = 50, shard: str = "0/1", v3: V3User | None = None,
+                   v3_env: tuple[str, str] = ("", "")) -> str:
+    """An inventory of generic (IF-MIB) APs, ``per_site`` to a site, spread over Kashima's area.
+
+    With ``v3``, every AP is polled as that SNMPv3 user (authPriv), keys from the ``v3_env`` variables.
+    """
+    snmp = ['[snmp]', 'version = "2c"', f'community = "env:{community_env}"', '']
+    if v3 is not None:
+        snmp = ['[snmp]', 'version = "3"', f'user = "{v3.name}"', 'auth_protocol = "sha256"',
+                f'auth_key = "env:{v3_env[0]}"', 'priv_protocol = "aes128"', f'priv_key = "env:{v3_env[1]}"', '']
     lines = [
         '[defaults]', f'interval_s = {interval_s}', 'heartbeat_s = 10', 'timeout_s = 2.0', 'retries = 1', '',
-        '[snmp]', 'version = "2c"', f'community = "env:{community_env}"', '',
+        *snmp,
         '[cluster]', f'shard = "{shard}"', '',
     ]
     for s in range(0, len(hosts), per_site):
@@ -127,8 +154,8 @@ def inventory_toml(hosts: list[tuple[str, int]], community_env: str, interval_s:
 
 
 @contextlib.contextmanager
-def running(n: int, community: str) -> Iterator[SnmpdFleet]:
-    fleet = SnmpdFleet(n, community)
+def running(n: int, community: str, v3: V3User | None = None) -> Iterator[SnmpdFleet]:
+    fleet = SnmpdFleet(n, community, v3=v3)
     fleet.start()
     try:
         yield fleet

@@ -116,6 +116,11 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload()))
         if self.http_enabled:
             self._start_http()
+        try:
+            self.engine.start_traps(self._trap_acted)
+        except OSError as e:
+            log.error("trap receiver not started: cannot bind %s:%s (%s)", self.inv.traps.bind,
+                      self.inv.traps.port, e.strerror)
         self.scheduler.start()
         self._clock_watch = loop.create_task(clockwatch.watch(self.scheduler, self.clock))
         for fn in self.background:  # long-running loops with their own pacing (InfluxDB forwarding)
@@ -233,6 +238,12 @@ class Daemon:
                 task = asyncio.get_running_loop().create_task(self._deliver_job())
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    def _trap_acted(self) -> None:
+        """A trap opened or closed an incident: deliver now, not at the next delivery tick."""
+        task = asyncio.get_running_loop().create_task(self._deliver_job())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _poll_job(self, ids: Sequence[str]) -> None:
         assert self.engine is not None

@@ -8,6 +8,7 @@ never delays or breaks the others.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ from collector.shard import in_shard
 from collector.snmp.client import SnmpClient
 from collector.snmp.poller import ApPoller, PollResult, snmp_heartbeat, target_for, to_points
 from collector.snmp.profiles import load_profiles
+from collector.traps import MAX_PENDING, TrapEvent, TrapReceiver, credentials, load_trap_defs
 from core.inventory import Device, Inventory, Site
 from core.logs import kv
 from core.schema import ROLE_AP, ROLE_CONTROLLER, ROLE_UPLINK, Point, PointWriter
@@ -119,6 +121,11 @@ class FleetEngine:
         self.devices: list[DeviceRef] = []
         self._targets: dict[str, Any] = {}
         self._target_errors: dict[str, str] = {}
+        self.traps: TrapReceiver | None = None
+        self.trap_stats: dict[str, int] = {}
+        self._trap_changes: dict[str, list[float]] = {}
+        self._probing: set[str] = set()
+        self._trap_tasks: set[asyncio.Task[None]] = set()
         self.reload(inv)
 
     # -- configuration ------------------------------------------------------------------------
@@ -138,6 +145,10 @@ class FleetEngine:
             except SecretError as e:
                 self._target_errors[d.id] = str(e)
                 log.error("cannot poll device: %s", e, extra=kv(device=d.id))
+        self.client.retain(list(self._targets.values()))
+        self._trap_changes = {k: v for k, v in self._trap_changes.items() if k in keep}
+        if self.traps is not None:
+            self.traps.reload(inv)
         if self.alerts is not None:
             self.alerts.reload(inv)
         metrics.DEVICES.set(len(self.devices))
@@ -264,6 +275,79 @@ class FleetEngine:
                                          points=len(points)))
         return results
 
+    # -- traps --------------------------------------------------------------------------------------
+    def start_traps(self, on_change: Callable[[], None] | None = None) -> TrapReceiver | None:
+        """Listen for the traps of ``[traps]`` (if enabled and alerting); ``on_change`` after a confirmed one."""
+        settings = self.inv.traps
+        if not settings.enabled or self.alerts is None:
+            return None
+        communities, users = credentials(self.inv, self.resolver)
+
+        def on_event(ev: TrapEvent) -> None:
+            if len(self._trap_tasks) >= MAX_PENDING:
+                self._count("overflow")
+                return
+            task = asyncio.get_running_loop().create_task(self._trap_then(ev, on_change))
+            self._trap_tasks.add(task)
+            task.add_done_callback(self._trap_tasks.discard)
+
+        self.traps = TrapReceiver(self.inv, load_trap_defs(), on_event, communities, users, settings.engine_ids,
+                                  clock=self.clock)
+        self.traps.start(settings.bind, settings.port)
+        return self.traps
+
+    async def _trap_then(self, ev: TrapEvent, on_change: Callable[[], None] | None) -> None:
+        try:
+            if await self.handle_trap(ev) and on_change is not None:
+                on_change()
+        except Exception:  # a bug here must not stop the receiver
+            log.exception("trap handling failed", extra=kv(device=ev.device))
+
+    def _count(self, what: str) -> None:
+        self.trap_stats[what] = self.trap_stats.get(what, 0) + 1
+
+    async def handle_trap(self, ev: TrapEvent) -> bool:
+        """Probe the device a trap names; a probe that agrees opens or closes its outage at once.
+
+        Returns True when the alert state changed (the daemon then delivers at once). One probe per device
+        at a time (later traps fold into it); after two trap-driven changes within ``[traps] hold_s`` a
+        device's traps fold into its incident and the heartbeats decide, so a flapping link is one incident.
+        """
+        target = self._targets.get(ev.device)
+        if self.alerts is None or target is None:
+            self._count("unknown")
+            return False
+        if ev.device in self._probing:
+            self._count("folded")
+            return False
+        now = self.clock()
+        hold = self.inv.traps.hold_s
+        recent = [t for t in self._trap_changes.get(ev.device, []) if now - t < hold]
+        if len(recent) >= 2:
+            self._count("folded")
+            log.info("trap folded into the current incident", extra=kv(device=ev.device, trap=ev.trap))
+            return False
+        self._probing.add(ev.device)
+        try:
+            probe = dataclasses.replace(target, timeout_s=min(target.timeout_s, self.inv.traps.probe_timeout_s),
+                                        retries=1)
+            with self.client.unmetered():
+                ok, _ = await snmp_heartbeat(self.client, probe)
+        finally:
+            self._probing.discard(ev.device)
+        if ok != (ev.means == "up"):
+            self._count("not_confirmed")
+            log.info("trap not confirmed by probe", extra=kv(device=ev.device, trap=ev.trap, answered=ok))
+            return False
+        points = await asyncio.to_thread(self.alerts.observe_trap, self.clock(), ev.device, ok, f"trap {ev.trap}")
+        if not points:
+            self._count("no_change")
+            return False
+        self._count("acted")
+        self._trap_changes[ev.device] = [*recent, now]
+        await asyncio.to_thread(self._write, points)
+        return True
+
     def _controller(self, d: DeviceRef, res: PollResult | None, start: float) -> list[Point]:
         """The controller's APs: their series, and the join state as the heartbeat of controller-sourced APs."""
         from collector.controllers import controller_points, join_heartbeats
@@ -289,6 +373,8 @@ class FleetEngine:
         return points
 
     async def close(self) -> None:
+        if self.traps is not None:
+            self.traps.close()
         close = getattr(self.client, "close", None)
         if close is not None:
             res = close()

@@ -306,6 +306,14 @@ class AlertChannel(_Model):
     min_severity: Literal["info", "warning", "critical"] = "warning"
 
     _refs = field_validator("smtp_user", "smtp_password")(_check_secret_ref)
+    _sender = field_validator("sender")(_one_line)  # e-mail headers: a line break would inject one
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: list[str]) -> list[str]:
+        for address in v:
+            _one_line(address)
+        return v
 
     @field_validator("url")
     @classmethod
@@ -432,6 +440,30 @@ class ClusterSettings(_Model):
         return int(i), int(n)
 
 
+class TrapSettings(_Model):
+    """SNMP trap/inform receiver (collector/traps.py): a declared trap makes the collector probe that
+    device at once; a probe that agrees opens or closes its incident. Polling stays the source of truth."""
+
+    enabled: bool = False
+    bind: str = "0.0.0.0"
+    port: int = Field(162, ge=0, le=65535)
+    # snmpEngineIDs (hex) of devices sending SNMPv3 TRAPs; v3 INFORMs and v1/v2c need none.
+    engine_ids: list[str] = Field(default_factory=list)
+    probe_timeout_s: float = Field(0.5, gt=0, le=10)
+    # At most two trap-driven changes (one outage opened and closed) per device in this window; the
+    # traps of a flapping link beyond that fold into the incident and are left to the heartbeats.
+    hold_s: float = Field(300.0, ge=0, le=86400)
+
+    @field_validator("engine_ids")
+    @classmethod
+    def _hex(cls, v: list[str]) -> list[str]:
+        for e in v:
+            h = e.removeprefix("0x")
+            if not (10 <= len(h) <= 64) or any(c not in "0123456789abcdefABCDEF" for c in h) or len(h) % 2:
+                raise ValueError(f"'{e}' is not an snmpEngineID in hex (5 to 32 bytes)")
+        return [e.removeprefix("0x") for e in v]
+
+
 class PlannerSettings(_Model):
     coverage_radius_m: dict[SiteKind, float] = Field(
         default_factory=lambda: {
@@ -462,6 +494,13 @@ class ReportSettings(_Model):
     # [[alerts.channels]] entry of type "email" (its host, port, STARTTLS, credentials and sender)
     email_to: list[str] = Field(default_factory=list)
     email_channel: str | None = None
+
+    @field_validator("email_to")
+    @classmethod
+    def _email_to(cls, v: list[str]) -> list[str]:
+        for address in v:
+            _one_line(address)  # e-mail headers: a line break would inject one
+        return v
 
     @model_validator(mode="after")
     def _email(self) -> ReportSettings:
@@ -525,6 +564,7 @@ class Inventory(_Model):
     http: HttpSettings = HttpSettings()
     console: ConsoleSettings = ConsoleSettings()
     cluster: ClusterSettings = ClusterSettings()
+    traps: TrapSettings = TrapSettings()
     alerts: AlertSettings = AlertSettings()
     planner: PlannerSettings = PlannerSettings()
     reports: ReportSettings = ReportSettings()

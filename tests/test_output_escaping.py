@@ -169,3 +169,14 @@ def test_terminal_table_shows_markup_as_text(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["status", "-c", str(cfg)], terminal_width=300)
     assert r.exit_code == 0, r.output
     assert "[link=https://evil.example]cl" in r.output  # the column may cut the rest with an ellipsis
+
+
+@pytest.mark.parametrize("field", ["sender", "to"])
+def test_check_config_refuses_line_breaks_in_mail_addresses(field: str) -> None:
+    from core.config import ConfigError, parse_config
+
+    values = {"sender": '"a@example.lg.jp"', "to": '["b@example.lg.jp"]'}
+    values[field] = values[field].replace("@example", "@example.lg.jp\\nBcc: x@evil.example")
+    with pytest.raises(ConfigError, match=rf"alerts\.channels\[0\]\.{field}.*one line"):
+        parse_config('[[alerts.channels]]\nname = "m"\ntype = "email"\nsmtp_host = "127.0.0.1"\n'
+                     f'sender = {values["sender"]}\nto = {values["to"]}\n', "c.toml")

@@ -150,6 +150,24 @@ class AlertEngine:
                 points += self._handle(c, ap_id, tr, now, False, self.windows())
         return points
 
+    def observe_trap(self, now: float, dev: str, reachable: bool, cause: str) -> list[Point]:
+        """A trap the collector confirmed with a probe: open or close the device's outage now."""
+        from collector.alerts.state import trap_step
+
+        if dev not in self.devices:
+            return []
+        before = self.states.get(dev, DeviceState())
+        after, trans = trap_step(before, reachable, now, self.t, cause)
+        points: list[Point] = []
+        with self.store.tx() as c:
+            if after != before:
+                self.states[dev] = after
+                self.store.save_states(c, {dev: after})
+            host_lost = self._open(c, HOST, "monitoring_lost") is not None
+            for tr in trans:
+                points += self._handle(c, dev, tr, now, host_lost, self.windows())
+        return points
+
     # -- incidents -------------------------------------------------------------------------------------
     def _open(self, c: sqlite3.Connection, device: str, kind: str) -> Incident | None:
         row = c.execute("SELECT * FROM alert_incidents WHERE device=? AND kind=? AND end IS NULL "

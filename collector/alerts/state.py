@@ -169,3 +169,24 @@ def _quality(s: DeviceState, now: float, t: Thresholds, out: list[Transition],
         s = replace(s, confirmed=State.UP, phase=State.UP, since=now)
         out.append(Transition("degraded_clear", now, State.DEGRADED, State.UP, started_at=started))
     return s, out
+
+
+def trap_step(s: DeviceState, reachable: bool, now: float, t: Thresholds,
+              cause: str) -> tuple[DeviceState, list[Transition]]:
+    """A trap confirmed by a probe: the change happens now, as if the whole streak had agreed.
+
+    Only a DOWN (for an unreachable device not yet DOWN) or an UP (for a DOWN device that answers) can
+    come of it; anything else leaves the state alone, so a trap never contradicts the heartbeats' record.
+    """
+    if not reachable:
+        if s.confirmed == State.DOWN:
+            return s, []
+        first = s.first_fail_at if s.fails > 0 and s.first_fail_at is not None else now
+        s = replace(s, fails=max(0, t.down_after - 1), oks=0, first_fail_at=first)
+        s2, out = step(s, Heartbeat(False), now, t)
+        return s2, [replace(tr, cause=cause) if tr.kind == "down" else tr for tr in out]
+    if s.confirmed != State.DOWN:
+        return s, []
+    first_ok = s.first_ok_at if s.oks > 0 and s.first_ok_at is not None else now
+    s = replace(s, oks=max(0, t.up_after - 1), fails=0, first_ok_at=first_ok)
+    return step(s, Heartbeat(True), now, t)

@@ -9,6 +9,12 @@ SNMPv3 (USM authentication and privacy) stays on pysnmp.
 Only answers from the address a request went to, carrying the same request-id and community, complete it;
 anything else is dropped like a stray datagram. A response that does not parse completes its request with
 :class:`BerError`, so the poller reports bad data instead of waiting for a timeout.
+
+Hostile agents (issue 19): work per datagram is bounded and linear. A datagram over ``MAX_DATAGRAM``
+bytes, an OID over ``MAX_OID_BYTES`` bytes (RFC 2578: at most 128 arcs of 32 bits), an arc over 32 bits
+or more than ``MAX_VARBINDS`` varbinds is a :class:`BerError`, the only exception decoding raises; a
+reply whose header names a pending request but does not parse completes that request as bad data. Only
+short OIDs are cached, in a fixed-size cache.
 """
 
 from __future__ import annotations
@@ -43,6 +49,13 @@ _MISSING = {
 
 class BerError(ValueError):
     """A datagram that is not a well-formed SNMPv2c message."""
+
+
+MAX_DATAGRAM = 65507  # the largest UDP payload over IPv4
+MAX_OID_BYTES = 128 * 5  # 128 arcs (RFC 2578 section 3.5) of at most 5 bytes (32 bits) each
+MAX_ARC = (1 << 32) - 1
+MAX_VARBINDS = 1024  # our GETBULKs ask for at most ~60 varbinds; a GET for fewer
+CACHED_OID_BYTES = 32  # the column and instance OIDs of a fleet; longer ones are decoded each time
 
 
 # -- encoding ------------------------------------------------------------------------------------------
@@ -110,15 +123,26 @@ def _header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
 
 def _int_at(data: bytes, pos: int, end: int) -> tuple[int, int]:
     tag, start, stop = _header(data, pos, end)
-    if tag != 0x02 or start == stop:
+    if tag != 0x02 or not 0 < stop - start <= 8:
         raise BerError("expected INTEGER")
     return int.from_bytes(data[start:stop], "big", signed=True), stop
 
 
-@functools.lru_cache(maxsize=65536)
 def decode_oid(body: bytes) -> Oid:
-    """Cached: the same instance OIDs (ifHCInOctets.1 ...) come back from every AP of a fleet."""
-    if not body or body[-1] & 0x80:
+    """OID contents -> arcs; raises only :class:`BerError`. Short OIDs come from a fixed-size cache."""
+    if len(body) <= CACHED_OID_BYTES:
+        return _decode_oid_cached(body)
+    return _decode_oid(body)
+
+
+@functools.lru_cache(maxsize=16384)
+def _decode_oid_cached(body: bytes) -> Oid:
+    """The same instance OIDs (ifHCInOctets.1 ...) come back from every AP of a fleet: ≤ ~2 MB."""
+    return _decode_oid(body)
+
+
+def _decode_oid(body: bytes) -> Oid:
+    if not body or body[-1] & 0x80 or len(body) > MAX_OID_BYTES:
         raise BerError("bad OID")
     if max(body) < 0x80:  # every arc below 128: one byte each
         arcs = list(body)
@@ -128,8 +152,14 @@ def decode_oid(body: bytes) -> Oid:
         for byte in body:
             value = (value << 7) | (byte & 0x7F)
             if not byte & 0x80:
+                if value > MAX_ARC:
+                    raise BerError("OID arc over 32 bits")
                 arcs.append(value)
                 value = 0
+            elif value > MAX_ARC:
+                raise BerError("OID arc over 32 bits")
+    if len(arcs) > 128:
+        raise BerError("OID over 128 arcs")
     first = arcs[0]
     head = (0, first) if first < 40 else (1, first - 40) if first < 80 else (2, first - 80)
     return (*head, *arcs[1:])
@@ -137,9 +167,10 @@ def decode_oid(body: bytes) -> Oid:
 
 def _value(tag: int, body: bytes) -> Var:
     if tag == 0x02:
-        return Var("Integer", int.from_bytes(body, "big", signed=True)) if body else Var("bad", None)
-    if tag in _UNSIGNED:
-        return Var(_UNSIGNED[tag], int.from_bytes(body, "big")) if body else Var("bad", None)
+        ok = 0 < len(body) <= 8
+        return Var("Integer", int.from_bytes(body, "big", signed=True)) if ok else Var("bad", None)
+    if tag in _UNSIGNED:  # Counter64 is 8 bytes, 9 with a leading zero
+        return Var(_UNSIGNED[tag], int.from_bytes(body, "big")) if 0 < len(body) <= 9 else Var("bad", None)
     if tag in (0x04, 0x44):  # Opaque is an OCTET STRING to the pysnmp path too
         return Var("OctetString", bytes(body))
     if tag == 0x06:
@@ -167,6 +198,8 @@ class Response:
 def decode_header(data: bytes) -> tuple[Response, int, int]:
     """The message up to its varbind list: (response without varbinds, list start, list end)."""
     end = len(data)
+    if end > MAX_DATAGRAM:
+        raise BerError("datagram too large")
     tag, pos, end = _header(data, 0, end)
     if tag != 0x30:
         raise BerError("not a SEQUENCE")
@@ -192,6 +225,8 @@ def decode_header(data: bytes) -> tuple[Response, int, int]:
 def decode_varbinds(data: bytes, pos: int, end: int) -> list[tuple[Oid, Var]]:
     out: list[tuple[Oid, Var]] = []
     while pos < end:
+        if len(out) >= MAX_VARBINDS:
+            raise BerError("too many varbinds")
         tag, vpos, vend = _header(data, pos, end)
         if tag != 0x30:
             raise BerError("expected varbind")
@@ -203,6 +238,44 @@ def decode_varbinds(data: bytes, pos: int, end: int) -> list[tuple[Oid, Var]]:
         out.append((oid, _value(tag, data[start:vstop])))
         pos = vend
     return out
+
+
+def peek_request_id(data: bytes) -> int | None:
+    """The request-id of a message whose header is readable even if the rest is not (e.g. truncated)."""
+    try:
+        end = len(data)
+        tag, pos, _ = _header_lenient(data, 0, end)
+        _, pos = _int_lenient(data, pos, end)  # version
+        tag, start, pos = _header_lenient(data, pos, end)  # community
+        tag, pos, _ = _header_lenient(data, pos, end)  # PDU
+        if tag != RESPONSE:
+            return None
+        rid, _ = _int_lenient(data, pos, end)
+        return rid
+    except BerError:
+        return None
+
+
+def _header_lenient(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """Like _header, but a length past the end is cut to the end (a truncated datagram)."""
+    if pos + 2 > end:
+        raise BerError("truncated")
+    n = data[pos + 1]
+    start = pos + 2
+    if n & 0x80:
+        k = n & 0x7F
+        if k == 0 or k > 4 or start + k > end:
+            raise BerError("bad length")
+        n = int.from_bytes(data[start:start + k], "big")
+        start += k
+    return data[pos], start, min(end, start + n)
+
+
+def _int_lenient(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    tag, start, stop = _header_lenient(data, pos, end)
+    if tag != 0x02 or not 0 < stop - start <= 8:
+        raise BerError("expected INTEGER")
+    return int.from_bytes(data[start:stop], "big", signed=True), stop
 
 
 def decode_response(data: bytes) -> Response:
@@ -233,7 +306,10 @@ class _Endpoint(asyncio.DatagramProtocol):
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.owner._received(data, addr)
+        try:
+            self.owner._received(data, addr)
+        except Exception:  # a decoding bug must not reach asyncio's logger once per hostile datagram
+            self.owner.malformed += 1
 
     def error_received(self, exc: Exception) -> None:  # ICMP port unreachable etc.: the timeout decides
         pass
@@ -311,8 +387,13 @@ class V2cTransport:
     def _received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         try:
             response, pos, end = decode_header(data)
-        except BerError:
+        except BerError as e:
             self.malformed += 1
+            # A truncated or damaged answer to a pending request completes it as bad data, not a timeout.
+            rid = peek_request_id(data[:256])
+            pending = self._pending.get(rid) if rid is not None else None
+            if pending is not None and not pending.future.done() and addr[:2] == pending.addr[:2]:
+                pending.future.set_exception(e)
             return
         pending = self._pending.get(response.request_id)
         if (pending is None or pending.future.done() or addr[:2] != pending.addr[:2]

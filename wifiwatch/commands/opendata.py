@@ -9,8 +9,10 @@ Exit codes: 0 done; 1 import finished but some rows were skipped (listed with th
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 
@@ -132,7 +134,13 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise UserError(f"--kind must be one of {', '.join(k.value for k in SiteKind)}") from None
         try:
-            src = file.open("rb")
+            src: BinaryIO = file.open("rb")
+            if not src.seekable():  # a pipe (/dev/stdin): spooled to a temporary file, read twice from there
+                spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed with src below
+                with src:
+                    shutil.copyfileobj(src, spool)
+                spool.seek(0)
+                src = spool  # type: ignore[assignment]
         except OSError as e:
             raise UserError(f"{file}: {e.strerror}") from None
         # Streamed: each site is written as it is read; --out gets the TOML only when the whole file was read
@@ -173,7 +181,7 @@ def register(app: typer.Typer) -> None:
         except o.OpenDataError as e:
             raise UserError(e.text(lang)) from None
         except OSError as e:
-            raise UserError(f"{e.filename or out}: {e.strerror}") from None
+            raise UserError(f"{e.filename or file}: {e.strerror or e}") from None
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
