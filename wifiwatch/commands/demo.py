@@ -238,8 +238,12 @@ def _reports(inv: Any, out: Path, lang: str) -> list[tuple[str, Path]]:
     store = SqliteStore(Path(inv.store.path), inv.store)
     try:
         month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m")
-        files = write_monthly(inv, store, month, out / "reports", lang)
-        done = [("monthly report (HTML)", files[0])] + [(f"{f.stem} (CSV)", f) for f in files[1:]]
+        from analytics.export import chromium
+        from analytics.monthly import FORMATS
+
+        fmts = FORMATS if chromium() else tuple(f for f in FORMATS if f != "pdf")
+        files = write_monthly(inv, store, month, out / "reports", lang, formats=fmts)
+        done = [("monthly report (HTML)", files[0])] + [(f"{f.stem} ({f.suffix[1:].upper()})", f) for f in files[1:]]
         done.append(("coverage map (offline HTML)", write_current_map(inv, out / "map.html", lang, store=store,
                                                                       offline=True)))
         return done
