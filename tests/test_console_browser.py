@@ -51,6 +51,21 @@ def test_hostile_names_are_text(console_run: ConsoleRun, page: Any) -> None:
     assert HOSTILE_AP in page.locator("#fleet").inner_text() and page.evaluate("window.__xss") is None
 
 
+def test_pages_work_on_a_closed_network(console_run: ConsoleRun, offline_page: Any) -> None:
+    """No CDN: with everything but loopback cut, every page and the map (scripts and all) load from the server."""
+    run = console_run
+    run.login(offline_page, "admin")
+    for path in ("/", "/sites/omachi?range=7d", "/aps/omachi-1?range=30d", "/incidents", "/maintenance", "/reports",
+                 "/planning", "/admin"):
+        offline_page.goto(run.url + path)
+        assert offline_page.locator("h1").count() == 1, path
+    offline_page.goto(run.url + "/map")
+    frame = offline_page.frame_locator("iframe.mapframe")
+    frame.locator(".leaflet-container").wait_for(timeout=15000)
+    assert frame.locator(".leaflet-marker-icon, .leaflet-interactive").count() > 0
+    assert offline_page.blocked == [] and offline_page.console_errors == []
+
+
 def test_session_rotated_at_login(console_run: ConsoleRun, page: Any) -> None:
     page.goto(console_run.url + "/login")
     page.context.add_cookies([{"name": "wifiwatch_session", "value": "f" * 64, "url": console_run.url}])
