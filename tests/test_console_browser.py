@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -193,10 +194,27 @@ def test_planning_scenarios_side_by_side_leave_the_inventory_alone(console_run: 
     assert run.config_path.read_bytes() == before
 
 
+def test_rota_shift_added_shown_and_removed(console_run: ConsoleRun) -> None:
+    c = console_run.client("operator")
+    tok = c.csrf  # type: ignore[attr-defined]
+    r = c.post("/rota", data={"channel": "duty-phone", "target": "omachi", "weekdays": "sat,sun", "start": "22:00",
+                              "end": "06:00", "person": "夜間当番 <i>佐藤</i>", "_csrf_token": tok})
+    assert r.status_code == 303 and "rota_added" in r.headers["location"]
+    page = c.get("/incidents").text
+    assert "夜間当番 &lt;i&gt;佐藤&lt;/i&gt;" in page and "22:00 - 06:00" in page
+    sid = re.search(r'data-shift="(\d+)"', page)
+    assert sid
+    bad = c.post("/rota", data={"channel": "nobody", "target": "*", "start": "08:00", "end": "09:00",
+                                "_csrf_token": tok})
+    assert "rota_bad" in bad.headers["location"]
+    viewer = console_run.client("viewer")
+    assert viewer.post(f"/rota/{sid[1]}/remove", data={"_csrf_token": viewer.csrf}).status_code == 403  # type: ignore[attr-defined]
+    assert c.post(f"/rota/{sid[1]}/remove", data={"_csrf_token": tok}).status_code == 303
+    assert 'data-shift="' not in c.get("/incidents").text
+
+
 def test_wrong_password_and_rate_limit(console_run: ConsoleRun) -> None:
     """Last in the module: it uses up the login limit."""
-    import re
-
     c = httpx.Client(base_url=console_run.url, timeout=10)
     codes = []
     for _ in range(45):
