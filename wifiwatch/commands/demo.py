@@ -131,6 +131,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
                   f"({time.time() - t0:.1f} s)")
     login, password = _demo_login(store_file)
 
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does: the daemon and agents too
     fleet = Fleet(inv, resolver, out / "sim")
     fleet.start()
     daemon: subprocess.Popen[bytes] | None = None
@@ -169,7 +170,6 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
             _finish(inv, out, lang, receiver)
             console.print(f"the fleet, daemon and console stay up: http://127.0.0.1:{port}/ (user: {login}); "
                           "Ctrl-C stops", highlight=False, style="bold")
-            signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does
             try:
                 while daemon.poll() is None:
                     time.sleep(1.0)
