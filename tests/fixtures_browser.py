@@ -1,9 +1,10 @@
 """A real browser for the tests: Debian's chromium driven by Playwright (no downloaded browser).
 
-``browser`` is one Chromium per test module (Playwright's sync API keeps an event loop running in the main
-thread while it is open, which breaks ``asyncio.run`` in every later test, so it must close with its module);
-``page`` a fresh context per test, so cookies never leak between tests. ``offline_page`` has networking cut (as on a closed city network such as LGWAN): anything
-that is not loopback fails, and the test can read ``page.blocked`` to see what the page tried to reach.
+``browser`` is one Chromium per test module: Playwright's sync API keeps an event loop running in the main
+thread while it is open, which breaks ``asyncio.run`` in every later test, so it must close with its module.
+``page`` is a fresh context per test, so cookies never leak between tests. ``offline_page`` has networking
+cut (as on a closed city network such as LGWAN): anything that is not loopback fails, and the test can read
+``page.blocked`` to see what the page tried to reach.
 """
 
 from __future__ import annotations
