@@ -46,22 +46,25 @@ def _by_ap(cols: Sequence[Columns]) -> dict[str, list[Columns]]:
 
 def _hours(cols: list[Columns], field: str) -> tuple[Floats, Floats, Floats, Floats, float]:
     """(hour start s, samples, sum, max) summed over the AP's series, and the share of samples that are simulated."""
-    acc: dict[int, list[float]] = {}
-    sim = total = 0.0
-    for c in cols:
-        n, s, mx = c.values[f"{field}:n"], c.values[f"{field}:sum"], c.values[f"{field}:max"]
-        simulated = c.tags.get(cov.SIMULATED_TAG) == "true"
-        for h, a, b, m in zip(c.time_ns.tolist(), n.tolist(), s.tolist(), mx.tolist(), strict=True):
-            cur = acc.setdefault(h, [0.0, 0.0, -np.inf])
-            cur[0] += a
-            cur[1] += b
-            cur[2] = max(cur[2], m) if m == m else cur[2]  # NaN-safe
-            total += a
-            sim += a if simulated else 0.0
-    hs = sorted(h for h in acc if acc[h][0] > 0)
-    arr = np.array([acc[h] for h in hs], dtype=np.float64).reshape(len(hs), 3)
-    return (np.array(hs, dtype=np.float64) / 1e9, arr[:, 0], arr[:, 1], arr[:, 2],
-            0.0 if total <= 0 else sim / total)
+    cols = [c for c in cols if len(c.time_ns)]
+    if not cols:
+        e = np.empty(0)
+        return e, e, e, e, 0.0
+    h = np.concatenate([c.time_ns for c in cols])
+    n = np.concatenate([c.values[f"{field}:n"] for c in cols])
+    s = np.concatenate([c.values[f"{field}:sum"] for c in cols])
+    mx = np.concatenate([c.values[f"{field}:max"] for c in cols])
+    sim = sum(float(c.values[f"{field}:n"].sum()) for c in cols if c.tags.get(cov.SIMULATED_TAG) == "true")
+    total = float(n.sum())
+    if len(cols) > 1:
+        hs, inv_idx = np.unique(h, return_inverse=True)
+        n2 = np.bincount(inv_idx, weights=n, minlength=len(hs))
+        s2 = np.bincount(inv_idx, weights=s, minlength=len(hs))
+        m2 = np.full(len(hs), -np.inf)
+        np.fmax.at(m2, inv_idx, mx)
+        h, n, s, mx = hs, n2, s2, m2
+    keep = n > 0
+    return (h[keep] / 1e9, n[keep], s[keep], mx[keep], 0.0 if total <= 0 else sim / total)
 
 
 def _step(n: Floats, configured: float) -> float:

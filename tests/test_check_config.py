@@ -184,3 +184,16 @@ def test_dotted_numbers_are_hosts_only_when_each_is_a_byte(parts: list[int]) -> 
 def test_host_check_never_crashes(text: str) -> None:
     problem = host_problem(text)
     assert problem is None or (problem[0] and problem[1])
+
+
+def test_warnings_are_japanese_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "v2c.toml"
+    cfg.write_text(MANY.split("[snmp]")[0].replace("heartbeat_s = 0", "heartbeat_s = 30")
+                   + '[snmp]\nversion = "2c"\ncommunity = "env:WW_TEST_WEAK"\n'
+                   + '[[sites]]\nid = "s1"\nname_ja = "サイト"\nname_en = "Site"\nkind = "park"\nlat = 35.9\n'
+                   'lon = 140.6\n[[sites.aps]]\nid = "ap1"\nhost = "10.0.0.1"\n', encoding="utf-8")
+    monkeypatch.setenv("WW_TEST_WEAK", "public")
+    r = _cli("--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "注意: ap1: SNMP v2c はコミュニティ名を平文で送ります" in r.stderr
+    assert "出荷時の値です" in r.stderr and "public" not in r.stderr

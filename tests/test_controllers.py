@@ -44,10 +44,10 @@ def cloud_snmprec() -> str:
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     data = tmp_path_factory.mktemp("ctldata")
-    for name in ("ewc", "vrp_ac6605-26"):
+    for name in ("ewc", "vrp_ac6605-26", "fortigate_fwf60d"):
         shutil.copy(REAL / f"{name}.snmprec", data / f"{name}.snmprec")
     (data / "cloud.snmprec").write_text(cloud_snmprec(), encoding="utf-8")
-    a = start_agent(data, tmp_path_factory.mktemp("ctlcache"), n_endpoints=2, community="cloud")
+    a = start_agent(data, tmp_path_factory.mktemp("ctlcache"), n_endpoints=3, community="cloud")
     yield a
     a.stop()
 
@@ -55,6 +55,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
 def inventory(agent: Agent, cloud_port: int | None = None) -> Inventory:
     host, port = agent.endpoints[0]
     host2, port2 = agent.endpoints[1]  # one device per address (check-config refuses two on one host:port)
+    host3, port3 = agent.endpoints[2]
     text = f'''
 [defaults]
 timeout_s = 0.5
@@ -79,6 +80,14 @@ site = "center"
 host = "{host2}"
 port = {port2}
 snmp = {{ version = "2c", community = "env:H14_AC" }}
+
+[[controllers]]
+id = "fgt"
+site = "center"
+host = "{host3}"
+port = {port3}
+vendor = "fortigate"
+snmp = {{ version = "2c", community = "env:H14_FGT" }}
 
 [[sites]]
 id = "omachi"
@@ -119,6 +128,12 @@ host = "192.0.2.4"
 controller = "ac"
 controller_match = {{ serial = "2102350PKF10J1000078" }}
 availability_from = "controller"
+[[sites.aps]]
+id = "fap1"
+host = "192.0.2.5"
+controller = "fgt"
+controller_match = {{ serial = "FWF60D-WIFI0" }}
+availability_from = "controller"
 '''
     return parse_config(text, "ctl.toml", known_vendors=None)
 
@@ -147,6 +162,7 @@ def test_each_controller_ap_is_its_own_series_and_unknown_aps_are_kept(agent: Ag
                                                                         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("H14_CLOUD", "cloud")
     monkeypatch.setenv("H14_AC", "vrp_ac6605-26")
+    monkeypatch.setenv("H14_FGT", "fortigate_fwf60d")
     inv = inventory(agent)
     rec = Recorder()
     alerts = AlertEngine(inv, tmp_path / "alerts.sqlite3", SecretResolver())
@@ -154,7 +170,7 @@ def test_each_controller_ap_is_its_own_series_and_unknown_aps_are_kept(agent: Ag
     async def run() -> None:
         engine = FleetEngine(inv, SecretResolver(), rec, alerts=alerts, use_icmp=False, clock=iter_clock())
         try:
-            assert {d.id for d in engine.devices} == {"cloud", "ac"}  # controller-sourced APs are not polled
+            assert {d.id for d in engine.devices} == {"cloud", "ac", "fgt"}  # controller-sourced APs are not polled
             for _ in range(3):
                 await engine.poll_once()
         finally:
@@ -166,12 +182,14 @@ def test_each_controller_ap_is_its_own_series_and_unknown_aps_are_kept(agent: Ag
     for p in ctl:
         tags, fields = MEASUREMENTS["ap_controller"]
         assert set(p.tags) <= set(tags) and set(p.fields) <= set(fields)
-    last = {(p.tags["site"], p.tags["ap"]): p.fields for p in ctl[-4:]}
+    last = {(p.tags["site"], p.tags["ap"]): p.fields for p in ctl}  # the last poll's, per AP
     assert last[("omachi", "ap1")]["clients"] == 12 and last[("omachi", "ap1")]["joined"] is True
     assert last[("omachi", "ap2")]["joined"] is False
     assert last[(UNASSIGNED, "cloud:new-ap")]["clients"] == 3  # listed, not dropped
     hw = [p for p in ctl if p.tags["ap"] == "hw1"]
     assert hw and hw[-1].fields["name"] == "TestAP-NAME"  # Huawei AC real walk, matched by serial
+    fap = [p for p in ctl if p.tags["ap"] == "fap1"]  # FortiWiFi real walk: its built-in FortiAP, by serial
+    assert fap and fap[-1].fields == {"clients": 0, "name": "FWF60D-WIFI0"} and fap[-1].tags["controller"] == "fgt"
     status = {p.tags["ap"]: p.fields for p in rec.points if p.measurement == "ap_status"}
     assert status["ap1"]["clients"] == 12 and status["ap1"]["reachable"] is True
     assert status["ap2"]["reachable"] is False and status["ap3"]["reachable"] is False
@@ -187,6 +205,7 @@ def test_a_silent_controller_is_one_incident_not_one_per_ap(agent: Agent, tmp_pa
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("H14_CLOUD", "cloud")
     monkeypatch.setenv("H14_AC", "vrp_ac6605-26")
+    monkeypatch.setenv("H14_FGT", "fortigate_fwf60d")
     rec = Recorder()
     inv = inventory(agent)
     alerts = AlertEngine(inv, tmp_path / "alerts.sqlite3", SecretResolver())

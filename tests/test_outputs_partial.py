@@ -334,3 +334,28 @@ def test_monthly_job_mails_the_report_once_written(real_store: SqliteStore, tmp_
     names = sorted(a.get_filename() for a in msg.iter_attachments())
     assert names == ["monthly-2026-11-ja.pdf", "monthly-2026-11-ja.xlsx"]
     assert write_previous_month(inv, real_store, at(2026, 12, 2, 0)) == [] and len(smtp_server.box.messages) == 1
+
+
+# -- the same labels from InfluxDB, with and without its hourly rollup ---------------------------------------
+def test_influxdb_gives_the_same_labelled_figures_before_and_after_its_rollup(real_store: SqliteStore, influxd: Any,
+                                                                               influx_db: str) -> None:
+    import httpx
+
+    from core.store.influxql import InfluxQLReader
+
+    pts = real(synthetic_history(INV, at(2026, 10, 30, 20), NOW, seed=12, step_s=STEP))
+    r = httpx.post(f"{influxd.url}/write", params={"db": influx_db, "precision": "ns"},
+                   content="\n".join(p.to_line() for p in pts).encode(), timeout=60)
+    assert r.status_code == 204, r.text
+    sq = SqliteStore(real_store.path.parent / "influx-twin.sqlite3", StoreSettings(min_free_mb=0))
+    sq.write(pts)
+    influx = InfluxQLReader(influxd.url, influx_db)
+    p = _period("2026-11")
+    fns = (availability_rows, usage_rows, capacity_rows)
+    raw = [fn(INV, influx, p) for fn in fns]
+    assert raw == [fn(INV, sq, p) for fn in fns]
+    assert _ap(raw[0])["in_progress"] is True and _ap(raw[0])["provisional"] is True
+    assert influx.create_rollups() and influx._rolled_until("ap_status", ["clients"]) is None
+    influx.backfill_rollups(int(at(2026, 10, 1).timestamp() * 1e9), int(NOW.timestamp() * 1e9))
+    assert influx._rolled_until("ap_status", ["clients"]) is not None
+    assert [fn(INV, influx, p) for fn in fns] == raw

@@ -49,11 +49,13 @@ def check_config(
     check_lang(lang)
     inv = load_inventory(config, lang)
     warnings: list[str] = []
+    ja = lang == "ja"
     resolver = resolver_for(inv, config)
     for site, ap in inv.aps():
         snmp = inv.snmp_for(site, ap)
         if snmp is not None and snmp.version == "2c":
-            warnings.append(f"{ap.id}: SNMP v2c sends the community in clear text; prefer v3 authPriv")
+            warnings.append(f"{ap.id}: SNMP v2c はコミュニティ名を平文で送ります。v3 authPriv を推奨します" if ja
+                            else f"{ap.id}: SNMP v2c sends the community in clear text; prefer v3 authPriv")
         if snmp is not None:
             for ref in (snmp.community, snmp.auth_key, snmp.priv_key):
                 if ref is None:
@@ -61,12 +63,16 @@ def check_config(
                 try:
                     secret = resolver.resolve(ref)
                 except SecretError as e:
-                    warnings.append(f"{ap.id}: {e} (needed when polling)")
+                    need = "ポーリング時に必要です" if ja else "needed when polling"
+                    warnings.append(f"{ap.id}: {e} ({need})")
                     continue
                 if ref == snmp.community and secret.reveal().lower() in _DEFAULT_COMMUNITIES:
                     # Named by reference only: the value is masked in every output, which would hide the word.
-                    warnings.append(f"{ap.id}: the community from '{ref}' is a factory default anyone can guess; "
-                                    "set a long random one (or use v3 authPriv)")
+                    warnings.append(
+                        f"{ap.id}: '{ref}' のコミュニティ名は誰でも推測できる出荷時の値です。"
+                        "長いランダムな値にしてください (または v3 authPriv)" if ja else
+                        f"{ap.id}: the community from '{ref}' is a factory default anyone can guess; "
+                        "set a long random one (or use v3 authPriv)")
     for w in dict.fromkeys(warnings):
         error_line(w, "注意" if lang == "ja" else "warning")
     n_aps = len(inv.aps())

@@ -28,6 +28,11 @@ def _path(field: str) -> str:
     return '$."' + field + '"'
 
 
+def _chunks(ids: list[int], n: int = 900) -> list[list[int]]:
+    """Series ids in groups that stay under SQLite's limit on bound parameters."""
+    return [ids[i:i + n] for i in range(0, len(ids), n)]
+
+
 class HourlyReads:
     """Mixed into SqliteStore: needs ``_conn``, ``_lock``, ``_matching_series`` and the ``store_meta`` table."""
 
@@ -47,76 +52,107 @@ class HourlyReads:
     def hourly_columns(self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
                        fields: Sequence[str] = ()) -> list[Columns]:
         """Per series and hour in [start, end) (whole hours): ``<field>:n`` samples holding the field, ``:sum`` and
-        ``:max`` (booleans as 0/1). From the rollup, plus the rows written since the rollup job last ran."""
-        out: list[Columns] = []
+        ``:max`` (booleans as 0/1). From the rollup (one query per field for every matching series, straight into
+        arrays), plus the rows written since the rollup job last ran."""
         with self._lock:
+            series = self._matching_series(measurement, tags)
+            if not series or not fields:
+                return []
             done, tail_from = self._rolled_upto()
-            for sid, t in self._matching_series(measurement, tags).items():
-                acc: dict[int, dict[str, list[float]]] = {}
-                for h, f, n, mean, hi in self._conn.execute(
-                    "SELECT hour_ns, field, count, mean, max FROM store_rollup_hourly WHERE series_id=? AND "
-                    f"hour_ns>=? AND hour_ns<? AND field IN ({','.join('?' * len(fields))})",
-                    (sid, start_ns, end_ns, *fields),
-                ):
-                    acc.setdefault(h, {})[f] = [float(n), float(mean) * n, float(hi)]
-                if tail_from is not None and tail_from < end_ns:
-                    sel = ", ".join("COUNT(json_extract(fields, ?)), SUM(json_extract(fields, ?)), "
-                                    "MAX(json_extract(fields, ?))" for _ in fields)
-                    args: list[Any] = [x for f in fields for x in (_path(f),) * 3]
-                    for row in self._conn.execute(
-                        f"SELECT time_ns / {HOUR_NS} * {HOUR_NS} AS h, {sel} FROM store_points WHERE series_id=? "
-                        "AND time_ns>=? AND time_ns<? AND id>? GROUP BY h",
-                        (*args, sid, max(start_ns, tail_from), end_ns, done),
-                    ):
-                        h = int(row[0])
-                        for i, f in enumerate(fields):
-                            n, s, hi = row[1 + 3 * i: 4 + 3 * i]
-                            if not n:
-                                continue
-                            cur = acc.setdefault(h, {}).get(f)
-                            if cur is None:
-                                acc[h][f] = [float(n), float(s), float(hi)]
-                            else:
-                                acc[h][f] = [cur[0] + n, cur[1] + s, max(cur[2], float(hi))]
-                if not acc:
+            ids = sorted(series)
+            per: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {sid: {} for sid in ids}
+            for f in fields:
+                rows = [r for chunk in _chunks(ids) for r in self._conn.execute(
+                    f"SELECT series_id, hour_ns, count, mean * count, max FROM store_rollup_hourly WHERE series_id IN "
+                    f"({','.join('?' * len(chunk))}) AND field=? AND hour_ns>=? AND hour_ns<? "
+                    "ORDER BY series_id, hour_ns", (*chunk, f, start_ns, end_ns))]
+                if not rows:
                     continue
-                hours = sorted(acc)
+                arr = np.array(rows, dtype=np.float64).reshape(len(rows), 5)
+                sids, first = np.unique(arr[:, 0], return_index=True)
+                for sid, part in zip(sids.astype(np.int64).tolist(), np.split(arr, first[1:]), strict=True):
+                    per[sid][f] = (part[:, 1].astype(np.int64), part[:, 2:5])
+            if tail_from is not None and tail_from < end_ns:
+                self._add_tail(per, ids, fields, max(start_ns, tail_from), end_ns, done)
+            out: list[Columns] = []
+            for sid in ids:
+                got = per[sid]
+                if not got:
+                    continue
+                hours = np.unique(np.concatenate([h for h, _ in got.values()]))
                 vals: dict[str, np.ndarray] = {}
                 for f in fields:
-                    cells = [acc[h].get(f, [0.0, 0.0, np.nan]) for h in hours]
-                    arr = np.array(cells, dtype=np.float64).reshape(len(hours), 3)
-                    vals[f"{f}:n"], vals[f"{f}:sum"], vals[f"{f}:max"] = arr[:, 0], arr[:, 1], arr[:, 2]
-                out.append(Columns(t, np.array(hours, dtype=np.int64), vals))
+                    block = np.zeros((len(hours), 3))
+                    block[:, 2] = np.nan
+                    if f in got:
+                        h, v = got[f]
+                        block[np.searchsorted(hours, h)] = v
+                    vals[f"{f}:n"], vals[f"{f}:sum"], vals[f"{f}:max"] = block[:, 0], block[:, 1], block[:, 2]
+                out.append(Columns(series[sid], hours, vals))
         return sorted(out, key=Columns.key)
 
-    def _hours_where(self, sid: int, field: str, start_ns: int, end_ns: int, cond: str) -> list[int]:
-        return [h for (h,) in self._conn.execute(
-            f"SELECT hour_ns FROM store_rollup_hourly WHERE series_id=? AND field=? AND hour_ns>=? AND hour_ns<? "
-            f"AND {cond} ORDER BY hour_ns", (sid, field, start_ns, end_ns))]
+    def _add_tail(self, per: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]], ids: list[int],
+                  fields: Sequence[str], a: int, b: int, done: int) -> None:
+        """Fold the rows written since the last rollup (id > ``done``) into the hourly arrays."""
+        sel = ", ".join("COUNT(json_extract(fields, ?)), SUM(json_extract(fields, ?)), MAX(json_extract(fields, ?))"
+                        for _ in fields)
+        args: list[Any] = [x for f in fields for x in (_path(f),) * 3]
+        for sid in ids:
+            rows = self._conn.execute(
+                f"SELECT time_ns / {HOUR_NS} * {HOUR_NS} AS h, {sel} FROM store_points WHERE series_id=? "
+                "AND time_ns>=? AND time_ns<? AND id>? GROUP BY h", (*args, sid, a, b, done)).fetchall()
+            for i, f in enumerate(fields):
+                new = [(int(r[0]), float(r[1 + 3 * i]), float(r[2 + 3 * i] or 0.0), float(r[3 + 3 * i]))
+                       for r in rows if r[1 + 3 * i]]
+                if not new:
+                    continue
+                acc: dict[int, list[float]] = {}
+                if f in per[sid]:
+                    h0, v0 = per[sid][f]
+                    acc = {int(h): [float(x) for x in v] for h, v in zip(h0.tolist(), v0, strict=True)}
+                for h, n, sm, mx in new:
+                    cur = acc.get(h)
+                    acc[h] = [n, sm, mx] if cur is None else [cur[0] + n, cur[1] + sm, max(cur[2], mx)]
+                hs = sorted(acc)
+                per[sid][f] = (np.array(hs, dtype=np.int64),
+                               np.array([acc[h] for h in hs], dtype=np.float64).reshape(len(hs), 3))
 
-    def _ranges(self, sid: int, field: str, start_ns: int, end_ns: int, cond: str) -> list[tuple[int, int]]:
-        """Time ranges to read raw rows in: the rolled-up hours matching ``cond`` and the not yet rolled tail."""
+    def _spans_where(self, ids: list[int], field: str, start_ns: int, end_ns: int,
+                     cond: str) -> dict[int, list[tuple[int, int]]]:
+        """Per series: time ranges to read raw rows in: the rolled-up hours matching ``cond``, and the tail."""
         done, tail_from = self._rolled_upto()
-        spans = [(max(h, start_ns), min(h + HOUR_NS, end_ns)) for h in self._hours_where(sid, field, start_ns - HOUR_NS,
-                                                                                         end_ns, cond)]
-        if tail_from is not None and tail_from < end_ns:
-            spans.append((max(start_ns, tail_from), end_ns))
-        merged: list[tuple[int, int]] = []
-        for a, b in sorted(s for s in spans if s[1] > s[0]):
-            if merged and a <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-            else:
-                merged.append((a, b))
-        return merged
+        hours: dict[int, list[int]] = {sid: [] for sid in ids}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for sid, h in self._conn.execute(
+                    f"SELECT series_id, hour_ns FROM store_rollup_hourly WHERE series_id IN ({marks})"
+                    f" AND field=? AND hour_ns>=? AND hour_ns<? AND {cond} ORDER BY series_id, hour_ns",
+                    (*chunk, field, start_ns - HOUR_NS, end_ns)):
+                hours[sid].append(h)
+        out: dict[int, list[tuple[int, int]]] = {}
+        for sid in ids:
+            spans = [(max(h, start_ns), min(h + HOUR_NS, end_ns)) for h in hours[sid]]
+            if tail_from is not None and tail_from < end_ns:
+                spans.append((max(start_ns, tail_from), end_ns))
+            merged: list[tuple[int, int]] = []
+            for a, b in sorted(x for x in spans if x[1] > x[0]):
+                if merged and a <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+                else:
+                    merged.append((a, b))
+            out[sid] = merged
+        return out
 
     def false_times(self, measurement: str, field: str, start_ns: int, end_ns: int,
                     tags: Mapping[str, str] | None = None) -> list[Columns]:
         """Per series, the times in [start, end) at which boolean ``field`` was false (values: ``field`` = 0)."""
         out: list[Columns] = []
         with self._lock:
-            for sid, t in self._matching_series(measurement, tags).items():
+            series = self._matching_series(measurement, tags)
+            spans = self._spans_where(sorted(series), field, start_ns, end_ns, "min = 0") if series else {}
+            for sid, t in series.items():
                 times: list[int] = []
-                for a, b in self._ranges(sid, field, start_ns, end_ns, "min = 0"):
+                for a, b in spans[sid]:
                     times += [r[0] for r in self._conn.execute(
                         "SELECT DISTINCT time_ns FROM store_points WHERE series_id=? AND time_ns>=? AND time_ns<? "
                         "AND json_extract(fields, ?) = 0 ORDER BY time_ns", (sid, a, b, _path(field)))]
@@ -131,9 +167,12 @@ class HourlyReads:
         the hours whose rollup maximum exceeds it. Hours whose raw rows were pruned count what is left."""
         out: list[tuple[dict[str, str], int]] = []
         with self._lock:
-            for sid, t in self._matching_series(measurement, tags).items():
+            series = self._matching_series(measurement, tags)
+            spans = self._spans_where(sorted(series), field, start_ns, end_ns,
+                                      f"max > {float(threshold)!r}") if series else {}
+            for sid, t in series.items():
                 n = 0
-                for a, b in self._ranges(sid, field, start_ns, end_ns, f"max > {float(threshold)!r}"):
+                for a, b in spans[sid]:
                     n += self._conn.execute(
                         "SELECT COUNT(*) FROM store_points WHERE series_id=? AND time_ns>=? AND time_ns<? "
                         "AND json_extract(fields, ?) > ?", (sid, a, b, _path(field), threshold)).fetchone()[0]
