@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, TextIO
 from pydantic import ValidationError
 
 from core.escape import BREAK_OR_CONTROL as _BREAK_OR_CONTROL
-from core.escape import formula_like, one_line, spreadsheet_row
+from core.escape import formula_like, one_line, spreadsheet_row, unescape_spreadsheet_cell
 from core.inventory import ID_PATTERN, Inventory, Site, SiteKind
 from core.lgcode import prefecture_of
 from core.schema import PointReader
@@ -423,7 +423,9 @@ def _row(header: Mapping[str, int], cells: list[str], line: int, file: str, kind
     if not name:
         return RowProblem(file, line, "名称", "no_name"), None
     for col in _TEXT_COLUMNS:  # what becomes an inventory name or address, and later lands in CSVs and reports
-        if formula_like(get(col)):
+        # A cell our own export neutralised ('=...) is that text, safe; a bare formula is refused.
+        v[col], neutralised = unescape_spreadsheet_cell(get(col))
+        if not neutralised and formula_like(get(col)):
             return RowProblem(file, line, col, "formula", {"value": get(col)[:40]}), None
     coords: dict[str, float] = {}
     for col in ("緯度", "経度"):

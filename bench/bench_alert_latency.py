@@ -8,6 +8,11 @@ Default timings (10 s heartbeat, 2 s timeout, 3 misses, 2 replies to recover). A
 (seeded random) after the previous one, so the unplug falls at every phase of the heartbeat and the fleet
 never loses every target at once; once its DOWN e-mail has arrived it is plugged back after another
 random 0-10 s. Latency: unplug -> DOWN received, plug back -> recovery received.
+
+``--mode traps`` measures the trap path instead (issue 20): heartbeats every 60 s (so only a trap can be
+quick), the daemon's trap receiver on a loopback port, and for each AP: unplug it and send the controller's
+bsnAPDisassociated (Debian's ``snmptrap``, v2c, naming the AP in bsnAPName) -> DOWN received; plug it back
+and send bsnAPAssociated -> recovery received. Latency is measured from the moment the trap is sent.
 """
 
 from __future__ import annotations
@@ -35,8 +40,12 @@ from wifiwatch.sim.fleet import Fleet
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def config(n: int, smtp_port: int, store: Path) -> str:
-    lines = ['[snmp]', 'version = "2c"', 'community = "env:BENCH_COMMUNITY"', '',
+def config(n: int, smtp_port: int, store: Path, trap_port: int | None = None) -> str:
+    lines = ['[snmp]', 'version = "2c"', 'community = "env:BENCH_COMMUNITY"', '']
+    if trap_port is not None:
+        lines += ['[defaults]', 'heartbeat_s = 60', '', '[traps]', 'enabled = true', 'bind = "127.0.0.1"',
+                  f'port = {trap_port}', '']
+    lines += [
              '[alerts]', '[[alerts.channels]]', 'name = "duty"', 'type = "email"', 'smtp_host = "127.0.0.1"',
              f'smtp_port = {smtp_port}', 'starttls = false', 'sender = "wifiwatch@example.lg.jp"',
              'to = ["duty@example.lg.jp"]', '',
@@ -77,13 +86,55 @@ def summary(name: str, vals: list[float], n: int) -> str:
             f"min {min(vals):.1f} s, max {max(vals):.1f} s")
 
 
+class _Done(Exception):
+    """The trap phase finished (leaves the heartbeat loop's try block the same way)."""
+
+
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
+
+
+DISASSOC, ASSOC, AP_NAME = "1.3.6.1.4.1.14179.2.6.3.8", "1.3.6.1.4.1.14179.2.6.3.7", "1.3.6.1.4.1.14179.2.2.1.1.3.0"
+
+
+def send_trap(port: int, oid: str, ap: str) -> float:
+    """Send a controller trap naming ``ap``; returns when it was sent."""
+    t = time.time()
+    subprocess.run(["snmptrap", "-v2c", "-c", os.environ["BENCH_COMMUNITY"], f"127.0.0.1:{port}", "", oid,
+                    AP_NAME, "s", ap], check=True, capture_output=True, timeout=10)
+    return t
+
+
+def trap_phase(fleet: Fleet, box: StampedMailbox, outages: int, trap_port: int, deadline: float,
+               rng: random.Random) -> tuple[dict[str, float], dict[str, float]]:
+    """One AP at a time: unplug + leave trap -> DOWN; plug back + join trap -> recovery."""
+    down_lat: dict[str, float] = {}
+    up_lat: dict[str, float] = {}
+    for i in range(outages):
+        aid = f"ap{i:02d}"
+        fleet.down(aid)
+        t0 = send_trap(trap_port, DISASSOC, aid)
+        end = t0 + deadline
+        while time.time() < end and (t := box.first("【停止】", aid, t0)) is None:
+            time.sleep(0.02)
+        if t is not None:
+            down_lat[aid] = t - t0
+        time.sleep(rng.uniform(0.5, 2.0))
+        fleet.up(aid)
+        t1 = send_trap(trap_port, ASSOC, aid)
+        end = t1 + deadline
+        while time.time() < end and (t := box.first("【復旧】", aid, t1)) is None:
+            time.sleep(0.02)
+        if t is not None:
+            up_lat[aid] = t - t1
+        time.sleep(rng.uniform(0.2, 1.0))
+    return down_lat, up_lat
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--outages", type=int, default=20)
+    ap.add_argument("--mode", choices=["heartbeat", "traps"], default="heartbeat")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--deadline", type=float, default=60.0, help="seconds to wait for each message")
     args = ap.parse_args()
@@ -99,7 +150,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         cfg = tmp / "bench.toml"
-        cfg.write_text(config(args.outages + 2, port, tmp / "store.sqlite3"), encoding="utf-8")
+        trap_port = free_port() if args.mode == "traps" else None
+        cfg.write_text(config(args.outages + 2, port, tmp / "store.sqlite3", trap_port), encoding="utf-8")
         inv = parse_config(cfg.read_text(encoding="utf-8"), str(cfg))
         fleet = Fleet(inv, SecretResolver(), tmp / "sim")
         fleet.start()
@@ -108,6 +160,9 @@ def main() -> None:
                                    str(cfg)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
             time.sleep(25)  # every AP confirmed UP first (first heartbeats, jittered start)
+            if trap_port is not None:
+                down_lat, up_lat = trap_phase(fleet, box, args.outages, trap_port, args.deadline, rng)
+                raise _Done
             unplugged: dict[str, float] = {}  # ap -> when it was unplugged
             plug_at: dict[str, float] = {}  # ap -> when to plug it back (once its DOWN arrived)
             plugged: dict[str, float] = {}  # ap -> when it was plugged back
@@ -142,14 +197,17 @@ def main() -> None:
                 if i == args.outages and len(plugged) == args.outages and not waiting:
                     break
                 time.sleep(0.05)
+        except _Done:
+            pass
         finally:
             daemon.terminate()
             daemon.wait(10)
             fleet.stop()
             smtp.stop()
     print(f"load average at end: {loadavg()}")
-    print(summary("DOWN (unplug -> e-mail)", list(down_lat.values()), args.outages))
-    print(summary("recovery (plug back -> e-mail)", list(up_lat.values()), args.outages))
+    what = ("controller trap", "join trap") if args.mode == "traps" else ("unplug", "plug back")
+    print(summary(f"DOWN ({what[0]} -> e-mail)", list(down_lat.values()), args.outages))
+    print(summary(f"recovery ({what[1]} -> e-mail)", list(up_lat.values()), args.outages))
     others = [subj for _, subj in box.arrivals if not subj.startswith(("【停止】", "【復旧】"))]
     if others:
         print(f"other messages: {others}")

@@ -95,6 +95,7 @@ async def _cycles(inv: Any, writer: Any, concurrency: int, cycles: int, profile:
     first = await engine.poll_once()
     first_s = time.perf_counter() - t0
     durations: list[float] = []
+    error_kinds: dict[str, int] = {}
     completed: list[int] = []
     errors: list[int] = []
     pdus = 0
@@ -110,12 +111,25 @@ async def _cycles(inv: Any, writer: Any, concurrency: int, cycles: int, profile:
         res = await engine.poll_once()
         durations.append(time.perf_counter() - t0)
         completed.append(sum(1 for r in res.values() if r.ok))
+        for r in res.values():
+            if not r.ok:
+                error_kinds[str(r.error_kind)] = error_kinds.get(str(r.error_kind), 0) + 1
+        for d in engine.devices:
+            if d.id not in res:
+                error_kinds["no_result"] = error_kinds.get("no_result", 0) + 1
         errors.append(len(engine.devices) - completed[-1])
         pdus += sum(r.pdus for r in res.values())
     cpu = _cpu() - cpu0
     if profiler is not None and profile is not None:
         profiler.stop()
         profile.write_text(profiler.output_text(unicode=False, color=False), encoding="utf-8")
+    # SNMP heartbeats (what the daemon sends every heartbeat_s when ICMP is not permitted): 3 cycles.
+    hb_cpu0, hb_t0 = _cpu(), time.perf_counter()
+    hb_ok = 0
+    for _ in range(3):
+        beats = await engine.heartbeat_once()
+        hb_ok += sum(1 for b in beats.values() if b.reachable)
+    hb_cpu, hb_wall = _cpu() - hb_cpu0, (time.perf_counter() - hb_t0) / 3
     stats = getattr(engine.client, "stats", None)
     gufo = getattr(engine.client, "_gufo", None)
     await engine.close()
@@ -124,11 +138,13 @@ async def _cycles(inv: Any, writer: Any, concurrency: int, cycles: int, profile:
         "devices": len(engine.devices), "first_cycle_s": first_s,
         "first_cycle_pdus_per_ap": sum(r.pdus for r in first.values()) / max(1, len(first)),
         "cycle_p50_s": statistics.median(durations), "cycle_p95_s": _p95(durations), "cycle_max_s": max(durations),
-        "completed_per_cycle": min(completed), "errors_per_cycle": max(errors),
+        "completed_per_cycle": min(completed), "errors_per_cycle": max(errors), "error_kinds": error_kinds,
         "pdus_per_ap": pdus / max(1, sum(completed)), "pdus_per_s": pdus / sum(durations),
         "aps_per_s": sum(completed) / sum(durations),
         "cpu_s_per_1000_polls": 1000 * cpu / max(1, polls),
         "timeouts": getattr(stats, "timeouts", None), "rcvbuf": getattr(stats, "rcvbuf", None),
+        "heartbeat_cpu_s_per_1000": 1000 * hb_cpu / max(1, 3 * len(engine.devices)),
+        "heartbeat_cycle_s": hb_wall, "heartbeat_ok_share": hb_ok / max(1, 3 * len(engine.devices)),
         "gufo_walks": getattr(gufo, "walks", 0), "gufo_learned_gets": getattr(gufo, "learned_gets", 0),
         "polled_ids": sorted(first),
     }
@@ -283,7 +299,10 @@ def row_text(row: dict[str, Any]) -> str:
     text = (f"{row.get('snmp', 'v2c')} N={row['n']:>6}: p50 {row['cycle_p50_s']:.2f}s p95 {row['cycle_p95_s']:.2f}s "
             f"(first {row['first_cycle_s']:.2f}s) completed {row['completed_per_cycle']} errors "
             f"{row['errors_per_cycle']} PDUs/AP {row['pdus_per_ap']:.2f} CPU/1000 {row['cpu_s_per_1000_polls']:.3f}s "
-            f"RSS {row['peak_rss_mb']:.0f}MB PDUs/s {row['pdus_per_s']:.0f}")
+            f"RSS {row['peak_rss_mb']:.0f}MB PDUs/s {row['pdus_per_s']:.0f}"
+            f" errors by kind {row.get('error_kinds')}"
+            f" | SNMP heartbeat cycle {row.get('heartbeat_cycle_s', float('nan')):.2f}s CPU/1000 "
+            f"{row.get('heartbeat_cpu_s_per_1000', float('nan')):.3f}s")
     if ez and ours_s:
         text += (f" | sample {ez['aps']}: ours {ours_s['pdus_per_s']:.0f} PDUs/s {ours_s['aps_per_s']:.0f} APs/s "
                  f"CPU/1000 {ours_s['cpu_s_per_1000_polls']:.3f}s; ezsnmp {ez['pdus_per_s']:.0f} PDUs/s "

@@ -84,7 +84,7 @@ class SnmpdFleet:
             ))
         self._wait_ready()
 
-    def _wait_ready(self, timeout_s: float = 30.0) -> None:
+    def _wait_ready(self, timeout_s: float = 90.0) -> None:
         probes = [address(i) for i in range(0, self.n, self.per_process)] + [address(self.n - 1)]
         deadline = time.monotonic() + timeout_s
         pending = set(probes)

@@ -225,10 +225,12 @@ class FleetEngine:
             if target is None:
                 return d, None, self._target_errors.get(d.id, "no SNMP target")
             settings = self.inv.poll_for(d.site, d.device)
-            # The poller bounds itself; this outer bound is a backstop against any library hang.
+            # The poller bounds itself; this outer bound is a backstop against any library hang. It starts
+            # once the device holds a concurrency slot (the poller then takes no second one): waiting behind
+            # other APs in a long cycle is not this AP hanging.
             bound = settings.timeout_s * (settings.retries + 1) * 4 + 5
             try:
-                async with asyncio.timeout(bound):  # unlike wait_for, no extra task per device
+                async with self.client.slot(), asyncio.timeout(bound):  # no extra task per device
                     res = await self.poller.poll(d.id, target, self.vendor_of(d))
                 return d, res, None
             except TimeoutError:

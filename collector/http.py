@@ -2,10 +2,10 @@
 own thread.
 
 uvicorn serves every connection from one event loop (no thread per connection, which a few slow clients
-could exhaust), with a connection limit and a keep-alive timeout. The endpoints are a Litestar router, so
-the web console (``console/``, a layer above) mounts the same router in its app and the daemon serves both
-from one port. Off loopback a bearer token is required (the config refuses a non-loopback bind without
-one), since the metrics name every AP and its error counts.
+could exhaust), with a connection limit, a keep-alive timeout and a deadline for each request head. The
+endpoints are a Litestar router, so the web console (``console/``, a layer above) mounts the same router in
+its app and the daemon serves both from one port. Off loopback a bearer token is required (the config
+refuses a non-loopback bind without one), since the metrics name every AP and its error counts.
 """
 
 from __future__ import annotations
@@ -31,6 +31,55 @@ log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 200  # beyond this uvicorn answers 503 at once instead of queueing
 KEEPALIVE_S = 5
+HEADER_TIMEOUT_S = 10.0  # a request head not complete this long after connecting (or the last response): closed
+
+
+def header_timeout_protocol(timeout_s: float = HEADER_TIMEOUT_S) -> type[Any]:
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request head.
+
+    uvicorn times out idle keep-alive connections but not a client that sends a request head slowly (slowloris);
+    such clients would fill the connection limit. This closes a connection whose head is not complete within
+    ``timeout_s`` of connecting or of its previous response; the rest is uvicorn's.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadDeadlineH11(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(timeout_s, self._head_expired)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_expired(self) -> None:
+            self._head_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeadDeadlineH11
 
 
 def status_router(health: Callable[[], dict[str, object]], status: Callable[[], dict[str, Any]] | None = None,
@@ -95,12 +144,14 @@ class StatusServer:
     """An ASGI app on uvicorn in a background thread; ``app`` defaults to the machine endpoints alone."""
 
     def __init__(self, bind: str, port: int, health: Callable[[], dict[str, object]], token: str | None = None,
-                 status: Callable[[], dict[str, Any]] | None = None, app: Any = None):
+                 status: Callable[[], dict[str, Any]] | None = None, app: Any = None,
+                 header_timeout_s: float = HEADER_TIMEOUT_S):
         import uvicorn
 
         self.sock = bind_socket(bind, port)  # bound here, so a busy port fails the caller, not the thread
         self.app = app if app is not None else status_app(health, status, token)
         config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on",
+                                http=header_timeout_protocol(header_timeout_s),
                                 limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEPALIVE_S,
                                 timeout_graceful_shutdown=3, server_header=False)
         self.server = uvicorn.Server(config)

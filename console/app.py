@@ -31,7 +31,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
 from collector.http import status_router
-from console.auth import RotatingSessionConfig, current_user
+from console.auth import RotatingSessionConfig, client_address, current_user
 from console.context import ConsoleContext
 from console.i18n import STATE_KEYS, translator
 from core.logs import kv
@@ -87,6 +87,22 @@ def _too_many(request: Request[Any, Any, Any], exc: TooManyRequestsException) ->
     return page(request, "login.html", status_code=429, error="too_many", next="/")
 
 
+# The console's own pages run no inline script (console.js is a file); the map page (folium) needs its inline one.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+       "frame-ancestors 'self'; form-action 'self'; base-uri 'none'")
+MAP_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+           "script-src 'self' 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'")
+
+
+async def _security_headers(response: Response[Any]) -> Response[Any]:
+    if "content-security-policy" not in {k.lower() for k in response.headers}:
+        response.headers["Content-Security-Policy"] = CSP
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return response
+
+
 def create_app(ctx: ConsoleContext) -> Litestar:
     from console.pages import admin, devices, incidents, login, maintenance, mapview, planning, reports, status
 
@@ -97,6 +113,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
     csrf = CSRFConfig(secret=secrets.token_urlsafe(32), cookie_name="wifiwatch_csrf", cookie_secure=
                       settings.secure_cookies, cookie_samesite="strict", exclude=list(MACHINE))
     limit = RateLimitConfig(rate_limit=("minute", settings.login_attempts_per_min), set_rate_limit_headers=False,
+                            identifier_for_request=client_address,
                             check_throttle_handler=lambda r: r.method == "POST" and r.url.path == "/login")
     app = Litestar(
         route_handlers=[
@@ -114,6 +131,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
                             NotFoundException: _not_found, TooManyRequestsException: _too_many,
                             HTTP_500_INTERNAL_SERVER_ERROR: _internal},
         openapi_config=None,
+        after_request=_security_headers,
         logging_config=None,  # the daemon's key=value logging (core.logs) stays in charge
         on_shutdown=[ctx.close],
     )

@@ -86,7 +86,8 @@ def line_chart(c: Chart, title: str, unit: str, labels: dict[str, str] | None = 
         if not n:
             break
         ts = c.start + c.step * i
-        parts.append(f'<text x="{xs[i]:.1f}" y="{H - 8}" text-anchor="middle" font-size="11" fill="#57606a">'
+        anchor = "end" if k == ticks else ("start" if k == 0 else "middle")
+        parts.append(f'<text x="{xs[i]:.1f}" y="{H - 8}" text-anchor="{anchor}" font-size="11" fill="#57606a">'
                      f"{escape(_time_label(ts, c.step))}</text>")
     for j, ln in enumerate(c.lines):
         color = COLORS[j % len(COLORS)]

@@ -52,8 +52,8 @@ def open_context(inv: Inventory | Callable[[], Inventory], resolver: Any, store:
     current = get()
     path = Path(current.store.path)
     closers: list[Callable[[], None]] = []
-    if store is None:
-        store = SqliteStore(path, current.store)
+    if store is None:  # its own connection: a slow page never holds the lock the daemon's writes take (WAL)
+        store = SqliteStore(path, current.store, reserve_bytes=0)
         closers.append(store.close)
     alerts = AlertStore(path)
     with alerts.tx() as c:

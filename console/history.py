@@ -30,6 +30,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...], str, float]] = {
     "traffic": ("ap_traffic", ("rx_bps", "tx_bps"), "sum", 1e-6),  # Mbit/s
     "rtt": ("ap_ping", ("rtt_ms",), "mean", 1.0),
     "radio": ("ap_clients", ("clients",), "by_radio", 1.0),
+    "radio_util": ("ap_radio", ("utilization_pct",), "by_radio_mean", 1.0),  # radio health, where the MIB has it
 }
 
 
@@ -95,11 +96,12 @@ def chart(reader: Any, metric: str, tags: Mapping[str, str], range_key: str, now
     else:
         per_series, samples = _raw(reader, measurement, fields, tags, start, end, step, n)
     lines: list[Line] = []
-    if how == "by_radio":
+    if how.startswith("by_radio"):
         by: dict[str, list[Floats]] = {}
         for stags, _, series in per_series:
             by.setdefault(stags.get("radio", "?"), []).append(series)
-        lines = [Line(radio, _combine(v, "sum", n) * scale) for radio, v in sorted(by.items())]
+        mode = "mean" if how == "by_radio_mean" else "sum"
+        lines = [Line(radio, _combine(v, mode, n) * scale) for radio, v in sorted(by.items())]
     else:
         for f in fields:
             vals = [v for _, ff, v in per_series if ff == f]

@@ -49,6 +49,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "chart_traffic": ("通信量", "Traffic"),
     "chart_rtt": ("応答時間 (RTT)", "Round-trip time"),
     "chart_radio": ("無線別の接続数", "Clients per radio"),
+    "chart_radio_util": ("無線の使用率 (チャネル使用率)", "Radio utilisation"),
     "range_24h": ("24時間", "24 h"),
     "range_7d": ("7日", "7 days"),
     "range_30d": ("30日", "30 days"),

@@ -36,6 +36,13 @@ def spreadsheet_dict(row: Mapping[str, object]) -> dict[str, object]:
     return {k: spreadsheet_cell(v) for k, v in row.items()}
 
 
+def unescape_spreadsheet_cell(text: str) -> tuple[str, bool]:
+    """The text :func:`spreadsheet_cell` neutralised, and whether it was (what our own exports read back as)."""
+    if text.startswith("'") and formula_like(text[1:]):
+        return text[1:], True
+    return text, False
+
+
 def formula_like(text: str) -> bool:
     """True when a spreadsheet would run ``text`` as a formula (what an importer refuses)."""
     return text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text)

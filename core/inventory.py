@@ -591,6 +591,12 @@ class Inventory(_Model):
         return self
 
     @model_validator(mode="after")
+    def _console_history_source(self) -> Inventory:
+        if self.console.history == "influxdb" and self.influxdb is None:
+            raise ValueError("console.history = \"influxdb\" needs an [influxdb] section")
+        return self
+
+    @model_validator(mode="after")
     def _controllers_exist(self) -> Inventory:
         ids = {c.id for c in self.controllers}
         sites = {s.id for s in self.sites}

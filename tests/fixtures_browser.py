@@ -1,8 +1,10 @@
 """A real browser for the tests: Debian's chromium driven by Playwright (no downloaded browser).
 
-``browser`` is one Chromium per test session; ``page`` a fresh context per test, so cookies never leak
-between tests. ``offline_page`` has networking cut (as on a closed city network such as LGWAN): anything
-that is not loopback fails, and the test can read ``page.blocked`` to see what the page tried to reach.
+``browser`` is one Chromium per test module: Playwright's sync API keeps an event loop running in the main
+thread while it is open, which breaks ``asyncio.run`` in every later test, so it must close with its module.
+``page`` is a fresh context per test, so cookies never leak between tests. ``offline_page`` has networking
+cut (as on a closed city network such as LGWAN): anything that is not loopback fails, and the test can read
+``page.blocked`` to see what the page tried to reach.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ CHROMIUM = shutil.which("chromium")
 _LOOPBACK_HOSTS = ("127.", "localhost", "[::1]", "::1")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
         pytest.skip("needs Debian's chromium (scripts/setup.sh installs it)")

@@ -280,3 +280,12 @@ def test_parse_month_range(y: int, m: int) -> None:
         assert parse_month(f"{y:04d}-{m:02d}") == (y, m) and ok
     except DateError:
         assert not ok
+
+
+def test_report_tables_have_japanese_headers(setup: tuple[Path, Path]) -> None:
+    day = time.strftime("%Y-%m-%d", time.localtime(time.time() - 86400))
+    end = time.strftime("%Y-%m-%d", time.localtime(time.time() + 2 * 86400))
+    r = cli(setup[0], "report", "availability", "--from", day, "--to", end)
+    assert "拠点名 (英)" in r.stdout and "AP 名" in r.stdout and "site_name_en" not in r.stdout, r.stdout + r.stderr
+    en = cli(setup[0], "report", "availability", "--from", day, "--to", end, "--lang", "en")
+    assert "site name en" in en.stdout, en.stdout + en.stderr

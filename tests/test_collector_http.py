@@ -103,3 +103,30 @@ def test_check_config_names_the_bind_line(tmp_path) -> None:
 
     with pytest.raises(ConfigError, match=r"<c>:1: http: .*nip\.io.*requires 'token'"):
         parse_config('[http]\nbind = "127.0.0.1.nip.io"\n', "<c>")
+
+
+def test_slow_clients_are_cut_off_and_do_not_starve_the_endpoint() -> None:
+    """Clients that send half a request head and stall (slowloris) hold no thread each, /healthz still answers,
+    and each is closed once its head is overdue (the former thread-per-connection server kept them forever)."""
+    import socket
+    import time
+
+    srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True}, header_timeout_s=1.0)
+    srv.start()
+    stalled = []
+    try:
+        for _ in range(100):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            stalled.append(s)
+        t0 = time.perf_counter()
+        with httpx.Client(timeout=10) as c:  # a keep-alive client making requests more than 1 s apart is fine
+            assert c.get(f"http://127.0.0.1:{srv.port}/healthz").status_code == 200
+            assert time.perf_counter() - t0 < 5
+        for s in stalled:
+            s.settimeout(5)
+            assert s.recv(100) == b""  # closed by the server
+    finally:
+        for s in stalled:
+            s.close()
+        srv.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -49,6 +50,21 @@ def test_hostile_names_are_text(console_run: ConsoleRun, page: Any) -> None:
     assert page.evaluate("window.__xss") is None
     page.wait_for_timeout(1500)  # one refresh of the block: swapped HTML is escaped too
     assert HOSTILE_AP in page.locator("#fleet").inner_text() and page.evaluate("window.__xss") is None
+
+
+def test_pages_work_on_a_closed_network(console_run: ConsoleRun, offline_page: Any) -> None:
+    """No CDN: with everything but loopback cut, every page and the map (scripts and all) load from the server."""
+    run = console_run
+    run.login(offline_page, "admin")
+    for path in ("/", "/sites/omachi?range=7d", "/aps/omachi-1?range=30d", "/incidents", "/maintenance", "/reports",
+                 "/planning", "/admin"):
+        offline_page.goto(run.url + path)
+        assert offline_page.locator("h1").count() == 1, path
+    offline_page.goto(run.url + "/map")
+    frame = offline_page.frame_locator("iframe.mapframe")
+    frame.locator(".leaflet-container").wait_for(timeout=15000)
+    assert frame.locator(".leaflet-marker-icon, .leaflet-interactive").count() > 0
+    assert offline_page.blocked == [] and offline_page.console_errors == []
 
 
 def test_session_rotated_at_login(console_run: ConsoleRun, page: Any) -> None:
@@ -178,10 +194,27 @@ def test_planning_scenarios_side_by_side_leave_the_inventory_alone(console_run: 
     assert run.config_path.read_bytes() == before
 
 
+def test_rota_shift_added_shown_and_removed(console_run: ConsoleRun) -> None:
+    c = console_run.client("operator")
+    tok = c.csrf  # type: ignore[attr-defined]
+    r = c.post("/rota", data={"channel": "duty-phone", "target": "omachi", "weekdays": "sat,sun", "start": "22:00",
+                              "end": "06:00", "person": "夜間当番 <i>佐藤</i>", "_csrf_token": tok})
+    assert r.status_code == 303 and "rota_added" in r.headers["location"]
+    page = c.get("/incidents").text
+    assert "夜間当番 &lt;i&gt;佐藤&lt;/i&gt;" in page and "22:00 - 06:00" in page
+    sid = re.search(r'data-shift="(\d+)"', page)
+    assert sid
+    bad = c.post("/rota", data={"channel": "nobody", "target": "*", "start": "08:00", "end": "09:00",
+                                "_csrf_token": tok})
+    assert "rota_bad" in bad.headers["location"]
+    viewer = console_run.client("viewer")
+    assert viewer.post(f"/rota/{sid[1]}/remove", data={"_csrf_token": viewer.csrf}).status_code == 403  # type: ignore[attr-defined]
+    assert c.post(f"/rota/{sid[1]}/remove", data={"_csrf_token": tok}).status_code == 303
+    assert 'data-shift="' not in c.get("/incidents").text
+
+
 def test_wrong_password_and_rate_limit(console_run: ConsoleRun) -> None:
     """Last in the module: it uses up the login limit."""
-    import re
-
     c = httpx.Client(base_url=console_run.url, timeout=10)
     codes = []
     for _ in range(45):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ def test_demo_outage_alerts_outputs_and_no_secret_leaks(tmp_path: Path) -> None:
                        capture_output=True, text=True, cwd=ROOT, timeout=240, env={**os.environ, **SECRETS})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "omachi-2: taken down" in r.stdout and "omachi-2: brought back" in r.stdout
+    assert re.search(r"web console: http://127\.0\.0\.1:\d+/  user: demo  password: \S{12,}", r.stdout), r.stdout
     alerts = json.loads((out / "alerts.json").read_text(encoding="utf-8"))
     assert [a["body"]["kind"] for a in alerts] == ["down", "up"]
     assert alerts[1]["body"]["subject"] == "【復旧】大町通り 大町通り 2 (中央)"

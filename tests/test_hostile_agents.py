@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -147,36 +148,46 @@ def _v2c_agent(kind: str) -> HostileAgent:
     return HostileAgent(answer)
 
 
-@pytest.fixture(scope="module")
-def good_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tuple[str, int]]]:
-    """One snmpd on four loopback ports: the good APs."""
-    d = tmp_path_factory.mktemp("goodagent")
+def start_good_agent(d: Path, n: int = 4) -> tuple[subprocess.Popen[bytes], list[tuple[str, int]]]:
+    """One snmpd on ``n`` loopback ports (v2c community and an SNMPv3 authPriv user): the good APs."""
     ports = []
-    for _ in range(4):
+    for _ in range(n):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind(("127.0.0.1", 0))
             ports.append(s.getsockname()[1])
     (d / "snmpd.conf").write_text(
         "agentaddress " + ",".join(f"udp:127.0.0.1:{p}" for p in ports) + f"\nrocommunity {COMMUNITY} 127.0.0.0/8\n"
         f'createUser {V3_USER} SHA-256 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser {V3_USER} priv\n', encoding="utf-8")
+    (d / "state").mkdir(exist_ok=True)  # snmpd writes its persistent snmpd.conf there, not over ours
     proc = subprocess.Popen(["/usr/sbin/snmpd", "-f", "-Ln", "-C", "-c", str(d / "snmpd.conf"), "-p", str(d / "pid")],
-                            env={**os.environ, "SNMP_PERSISTENT_DIR": str(d)}, stdout=subprocess.DEVNULL,
+                            env={**os.environ, "SNMP_PERSISTENT_DIR": str(d / "state")}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     for _ in range(100):
         if subprocess.run(["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0", f"127.0.0.1:{ports[-1]}",
                            "1.3.6.1.2.1.1.3.0"], capture_output=True).returncode == 0:
             break
         time.sleep(0.1)
-    yield [("127.0.0.1", p) for p in ports]
+    return proc, [("127.0.0.1", p) for p in ports]
+
+
+def hostile_agents() -> dict[str, HostileAgent]:
+    """Every hostile behaviour, one agent each (v2c kinds, then the SNMPv3 ones prefixed v3_)."""
+    return {k: _v2c_agent(k) for k in V2C_HOSTILE} | {k: HostileAgent(f) for k, f in V3_HOSTILE.items()}
+
+
+@pytest.fixture(scope="module")
+def good_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tuple[str, int]]]:
+    proc, addrs = start_good_agent(tmp_path_factory.mktemp("goodagent"))
+    yield addrs
     proc.terminate()
     proc.wait(5)
 
 
-def _t_v2c(addr: tuple[str, int]) -> Target:
+def t_v2c(addr: tuple[str, int]) -> Target:
     return Target(addr[0], addr[1], V2c(Secret(COMMUNITY, "test:hc")), 0.5, 1)
 
 
-def _t_v3(addr: tuple[str, int]) -> Target:
+def t_v3(addr: tuple[str, int]) -> Target:
     return Target(addr[0], addr[1], V3(V3_USER, "sha256", Secret(V3_AUTH, "test:ha"), "aes128",
                                        Secret(V3_PRIV, "test:hp")), 0.5, 1)
 
@@ -189,10 +200,10 @@ def _rss_mb() -> float:
 def test_hostile_agents_cost_only_themselves(good_agent: list[tuple[str, int]],
                                              caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    good = [("g2c-0", _t_v2c(good_agent[0])), ("g2c-1", _t_v2c(good_agent[1])),
-            ("g3-0", _t_v3(good_agent[2])), ("g3-1", _t_v3(good_agent[3]))]
-    agents = {k: _v2c_agent(k) for k in V2C_HOSTILE} | {k: HostileAgent(f) for k, f in V3_HOSTILE.items()}
-    hostile = [(k, _t_v3(a.addr) if k.startswith("v3_") else _t_v2c(a.addr)) for k, a in agents.items()]
+    good = [("g2c-0", t_v2c(good_agent[0])), ("g2c-1", t_v2c(good_agent[1])),
+            ("g3-0", t_v3(good_agent[2])), ("g3-1", t_v3(good_agent[3]))]
+    agents = hostile_agents()
+    hostile = [(k, t_v3(a.addr) if k.startswith("v3_") else t_v2c(a.addr)) for k, a in agents.items()]
 
     async def rounds(targets: list[tuple[str, Target]], seconds: float,
                      min_rounds: int) -> tuple[list[dict[str, PollResult]], list[float]]:

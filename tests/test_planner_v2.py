@@ -639,3 +639,35 @@ def test_demo_sample_has_a_non_zero_observed_demand_once_history_exists() -> Non
         store.close()
     r = plan(inv, obs, budget_yen=3_000_000, sensitivity=False)
     assert sum(c.observed_nearby_demand for c in r.candidates) > 0
+
+
+def test_cli_season_event_weight_and_districts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from wifiwatch.cli import app
+    from wifiwatch.common import UserError
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(app, ["rank", "--config", str(ROOT / "config" / "sites.toml"), "--format", "json",
+                                        "--no-sensitivity", *args])
+
+    def picks(r) -> set[str]:  # type: ignore[no-untyped-def]
+        assert r.exit_code == 0, r.output
+        return {c["id"] for c in json.loads(r.stdout)["candidates"] if c["selected"]}
+
+    # 4.3 M yen: the shrine and the station, or the shrine and the park; one site per 地区 at least brings in 大野
+    assert "hamanasu-park" not in picks(run("--budget", "4300000"))
+    assert "hamanasu-park" in picks(run("--budget", "4300000", "--district-min", "1"))
+    # the park's visitors all in August, and August weighted 30x: the park beats the station
+    season = tmp_path / "season.csv"
+    season.write_text("id,1,2,3,4,5,6,7,8,9,10,11,12\nhamanasu-park,0,0,0,0,0,0,0,1,0,0,0,0\n", encoding="utf-8")
+    aug = ",".join("30" if m == 8 else "1" for m in range(1, 13))
+    assert "hamanasu-park" in picks(run("--budget", "4300000", "--season", str(season), "--month-weights", aug))
+    # event-day visitors at weight 0: the stadium's 25 match days count for nothing
+    zero = json.loads(run("--event-weight", "0").stdout)
+    assert {c["id"]: c for c in zero["candidates"]}["stadium"]["gain_by_kind"].get("event", 0) == 0
+    season.write_text("id,1,2\nhamanasu-park,x,1\n", encoding="utf-8")
+    bad = run("--season", str(season))
+    assert isinstance(bad.exception, UserError) and f"{season}:2: months" in str(bad.exception)

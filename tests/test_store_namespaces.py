@@ -324,3 +324,5 @@ def test_alerts_list_and_store_status_answer_on_every_kind_of_store(tmp_path: Pa
     assert code == 0 and "Traceback" not in out and "Error" not in out, out
     want = {"fresh": "0 in 0 series", "zero-bytes": "0 in 0 series"}.get(kind, "45 in 2 series")
     assert want in out, out
+    # No [influxdb]: a first-release file that forwarded (a cursor) shows its backlog, a fresh one no forwarding.
+    assert ("5 points" if kind.startswith("release1") else "- (not forwarding)") in out, out

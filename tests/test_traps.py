@@ -125,8 +125,9 @@ def snmpd_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     (d / "snmpd.conf").write_text(
         f"agentaddress udp:127.0.0.1:{port}\nrocommunity {COMMUNITY} 127.0.0.0/8\n"
         f'createUser {V3_USER} SHA-256 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser {V3_USER} priv\n', encoding="utf-8")
+    (d / "state").mkdir(exist_ok=True)  # snmpd writes its persistent snmpd.conf there, not over ours
     proc = subprocess.Popen(["/usr/sbin/snmpd", "-f", "-Ln", "-C", "-c", str(d / "snmpd.conf"), "-p",
-                             str(d / "pid")], env={**os.environ, "SNMP_PERSISTENT_DIR": str(d)},
+                             str(d / "pid")], env={**os.environ, "SNMP_PERSISTENT_DIR": str(d / "state")},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     for _ in range(100):
         r = subprocess.run(["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0", f"127.0.0.1:{port}",

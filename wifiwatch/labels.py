@@ -33,6 +33,17 @@ _JA = {
     "monitoring_restored": "監視復旧", "flapping": "不安定", "yes": "済", "no": "未", "open": "継続中",
     "uplink": "上位回線", "config": "設定ファイル", "added": "追加", "every": "毎週",
     "critical": "重大", "warning": "警告", "info": "情報", "resolved": "解消",
+    # report tables (analytics.tables rows)
+    "site_name_ja": "拠点名", "site_name_en": "拠点名 (英)", "ap_name_ja": "AP 名", "ap_name_en": "AP 名 (英)",
+    "availability_pct": "稼働率 %", "up_h": "稼働 h", "down_h": "停止 h", "unknown_h": "データなし h",
+    "maintenance_h": "保守 h", "outages": "停止回数", "mttr_min": "平均復旧 分", "longest_outage_min": "最長停止 分",
+    "maintenance_windows": "保守時間帯", "observed_h": "観測 h", "period_h": "期間 h", "coverage_pct": "観測率 %",
+    "provisional": "参考値", "in_progress": "集計途中", "simulated": "模擬データ", "level": "単位", "name": "名称",
+    "peak_clients": "最大接続数", "mean_clients": "平均接続数", "client_hours": "延べ接続時間 h", "rx_gb": "受信 GB",
+    "tx_gb": "送信 GB", "client_hours_prev": "前期 延べ接続時間 h", "coverage_prev_pct": "前期 観測率 %",
+    "change_pct": "前期比 %", "change_prev_note": "前期比の注記", "client_hours_yoy": "前年同月 延べ接続時間 h",
+    "coverage_yoy_pct": "前年同月 観測率 %", "change_yoy_pct": "前年同月比 %", "change_yoy_note": "前年同月比の注記",
+    "capacity": "収容上限", "hours_over": "上限超過 h",
     # titles
     "title_status": "現在の状態", "title_poll": "ポーリング結果", "title_incidents": "障害履歴",
     "title_incidents_open": "継続中の障害", "title_maintenance": "保守時間帯", "title_dead_letters": "転送拒否データ",

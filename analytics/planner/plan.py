@@ -429,6 +429,10 @@ def make_plan(inv: Inventory, scenario: Scenario | None = None,
 
     comparison: Comparison | None = None
     warnings: list[str] = []
+    if prob.force or prob.groups or prob.must_cover is not None:
+        warnings.append("貪欲法と年度ごとの比較は、強制する地点・地区の条件・避難所の必須カバーを考慮しない"
+                        if lang == "ja" else "the greedy and round-by-round comparisons ignore forced sites, "
+                        "district limits and must-cover shelters")
     if len(budgets) > 1:
         rbr = solve_round_by_round(replace(prob, force=frozenset(), groups=(), must_cover=None))
         rbr_ints = _largest_remainder(rbr.gains)

@@ -1,7 +1,7 @@
 """SNMP over gufo-snmp (a Rust BER/USM core with an asyncio API): the default wire for SNMPv3.
 
-Why: pysnmp spends ~5 ms of CPU per SNMPv3 poll (pyasn1 + pure-Python USM); 10,000 APs on authPriv
-then need ~50 CPU seconds a minute. gufo-snmp does the same exchange in ~0.1 ms (docs/benchmarks/poll.md).
+Why: pysnmp spends 3.6-9 ms of CPU per SNMPv3 poll (pyasn1 + pure-Python USM); 10,000 APs on authPriv
+then need 36-90 CPU seconds a minute. Through gufo-snmp a poll costs 0.4-0.8 ms (docs/benchmarks/poll.md).
 
 What gufo-snmp lacks, and how this module makes up for it:
 
@@ -15,9 +15,10 @@ What gufo-snmp lacks, and how this module makes up for it:
   otherwise ``Integer32`` and a ``str`` an ``ObjectIdentifier``.
 * No 3DES and no v3 context names: such targets stay on pysnmp (:mod:`collector.snmp.client`).
 
-Hostile agents: each AP has its own connected UDP socket (the kernel drops datagrams from anyone else),
-gufo's decoder is Rust with bounded work per datagram, and anything it raises ends as this AP's
-``bad_data``; the walk is bounded by ``max_rows`` and stops on a non-increasing OID.
+Hostile agents: each AP has its own connected UDP socket (the kernel drops datagrams from anyone else);
+every datagram's BER framing is checked before gufo-snmp 0.13 reads it (its decoder panics on about one
+random datagram in ten), and anything it raises, a panic included, ends as this AP's ``bad_data``; the
+walk is bounded by ``max_rows`` and stops on a non-increasing OID.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import resource
 import socket
 import time
@@ -122,37 +122,42 @@ def _walk_tlvs(data: bytes, pos: int, end: int, depth: int) -> int:
     return pos
 
 
+class MalformedDatagram(Exception):
+    """A datagram whose BER framing does not hold together (dropped before gufo-snmp decodes it)."""
+
+
 class GuardedSession(SnmpSession):
     """gufo-snmp's session with every received datagram checked by :func:`well_formed` first.
 
-    Replaces the session's wait-for-readable step: a malformed datagram is read off the socket here
-    (and counted) instead of reaching gufo-snmp's decoder; the request keeps waiting, within its timeout.
+    Replaces the session's wait-for-readable step: a malformed datagram is read off the socket here (and
+    counted) instead of reaching gufo-snmp's decoder, and the request ends with :class:`MalformedDatagram`.
     """
 
     def __init__(self, *args: Any, v3: bool, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._v3 = v3
         self.malformed = 0
-        family = socket.AF_INET6 if ":" in str(args[0]) else socket.AF_INET
-        self._peek = socket.socket(family, socket.SOCK_DGRAM, fileno=os.dup(self._fd))
-        self._peek.setblocking(False)
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self._peek.close()
 
     def _admit(self) -> bool:
-        """False when the waiting datagram was malformed (and is now dropped)."""
+        """False when the waiting datagram was malformed (and is now dropped).
+
+        Peeks through a socket object wrapped around gufo-snmp's own descriptor and detached again, so no
+        descriptor is duplicated (10,000 agents would otherwise need 20,000).
+        """
+        peek = socket.socket(fileno=self._fd)
         try:
-            data = self._peek.recv(65536, socket.MSG_PEEK)
-        except OSError:
-            return True  # nothing there (or an ICMP error): let gufo-snmp's read report it
-        if well_formed(data, self._v3):
-            return True
-        with contextlib.suppress(OSError):
-            self._peek.recv(65536)
-        self.malformed += 1
-        return False
+            try:
+                data = peek.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except OSError:
+                return True  # nothing there (or an ICMP error): let gufo-snmp's read report it
+            if well_formed(data, self._v3):
+                return True
+            with contextlib.suppress(OSError):
+                peek.recv(65536, socket.MSG_DONTWAIT)
+            self.malformed += 1
+            return False
+        finally:
+            peek.detach()
 
     async def _recv(self, receiver: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -171,7 +176,9 @@ class GuardedSession(SnmpSession):
                     raise TimeoutError
                 await asyncio.wait_for(ready, left)
                 if not self._admit():
-                    continue
+                    # The socket is connected: only the agent's own address reaches it. Its malformed
+                    # answer ends this request as bad data now rather than as a timeout later.
+                    raise MalformedDatagram("malformed SNMP datagram (BER framing)")
                 return receiver()
             except BlockingIOError:
                 continue
@@ -452,17 +459,22 @@ class GufoWire:
     async def get_walk(self, target: Target, addr: str, scalars: Sequence[Oid], columns: Sequence[Oid],
                        counters: PduCounter | None, max_rows: int,
                        repetitions: int | None) -> tuple[dict[Oid, Var], dict[Oid, dict[Oid, Var]]]:
-        """Scalars and columns: one GET of the learned instances, or a walk that learns them."""
+        """Scalars and columns: one GET of the learned instances, or a walk that learns them.
+
+        Only a call with scalars (the poller's steady-state poll) learns or uses learned instances; a plain
+        column walk (detection, re-reading interface names) walks and leaves what was learned alone.
+        """
         s = self.session(target, addr)
         scalars_t, columns_t = tuple(scalars), tuple(columns)
         async with s.lock:
             learned = s.learned
-            if (learned is not None and learned.scalars == scalars_t and learned.columns == columns_t
+            if (scalars_t and learned is not None and learned.scalars == scalars_t and learned.columns == columns_t
                     and learned.gets < RELEARN_EVERY):
                 hit = await self._learned_get(s, target, learned, counters)
                 if hit is not None:
                     return hit
-            return await self._walk(s, target, scalars_t, columns_t, counters, max_rows, repetitions)
+            return await self._walk(s, target, scalars_t, columns_t, counters, max_rows, repetitions,
+                                    learn=bool(scalars_t))
 
     async def _learned_get(self, s: _Session, target: Target, learned: _Learned,
                            counters: PduCounter | None) -> tuple[dict[Oid, Var], dict[Oid, dict[Oid, Var]]] | None:
@@ -488,12 +500,12 @@ class GufoWire:
         return system, result
 
     async def _walk(self, s: _Session, target: Target, scalars: tuple[Oid, ...], columns: tuple[Oid, ...],
-                    counters: PduCounter | None, max_rows: int,
-                    repetitions: int | None) -> tuple[dict[Oid, Var], dict[Oid, dict[Oid, Var]]]:
+                    counters: PduCounter | None, max_rows: int, repetitions: int | None,
+                    learn: bool) -> tuple[dict[Oid, Var], dict[Oid, dict[Oid, Var]]]:
         from collector.snmp.client import SnmpError
 
         self.walks += 1
-        wants_if = any(c[:len(IF_TABLE)] == IF_TABLE or c[:len(IF_X_TABLE)] == IF_X_TABLE for c in columns)
+        wants_if = learn and any(c[:len(IF_TABLE)] == IF_TABLE or c[:len(IF_X_TABLE)] == IF_X_TABLE for c in columns)
         ask = list(scalars) + ([IF_NUMBER] if wants_if else [])
         system = await self._get(s, target, ask, counters) if ask else {}
         if_number = system.pop(IF_NUMBER, None) if IF_NUMBER not in scalars else system.get(IF_NUMBER)
@@ -513,6 +525,8 @@ class GufoWire:
             result[col] = typed
         if not result and not system and ask:
             raise SnmpError("bad_data", f"{target.label}: empty response")
+        if not learn:
+            return system, result
         n_if = if_number.value if if_number is not None and isinstance(if_number.value, int) else None
         # The first learning starts each agent at its own phase of RELEARN_EVERY, so a fleet that started
         # together re-walks a tenth at a time instead of all in one heavy cycle.

@@ -18,7 +18,7 @@ from console.i18n import translator
 from core.maintenance import expand
 
 UNITS = {"clients": ("台", "clients"), "availability": ("%", "%"), "traffic": ("Mbit/s", "Mbit/s"),
-         "rtt": ("ms", "ms"), "radio": ("台", "clients")}
+         "rtt": ("ms", "ms"), "radio": ("台", "clients"), "radio_util": ("%", "%")}
 
 
 def charts(request: Request[Any, Any, Any], tags: dict[str, str], range_key: str) -> list[dict[str, Any]]:
@@ -34,7 +34,8 @@ def charts(request: Request[Any, Any, Any], tags: dict[str, str], range_key: str
         unit = UNITS[metric][0 if lang == "ja" else 1]
         title = t("chart_" + metric)
         out.append({"metric": metric, "title": title, "samples": c.samples,
-                    "svg": line_chart(c, title, unit, labels, 100.0 if metric == "availability" else None)})
+                    "svg": line_chart(c, title, unit, labels, 100.0 if metric in ("availability", "radio_util")
+                                      else None)})
     return out
 
 

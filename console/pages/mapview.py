@@ -36,7 +36,7 @@ def map_page(request: Request[Any, Any, Any]) -> Template:
 @get("/map/view", guards=[logged_in], sync_to_thread=True)
 def map_view(request: Request[Any, Any, Any]) -> Response[str]:
     from analytics.planner.plan import Scenario, make_plan
-    from console.scenario import observed
+    from console.scenario import observed, parse_scenario
     from maps.coverage_map import ApMapStatus, cache_background, map_html, plan_markers
 
     ctx = request.app.state.console
@@ -48,15 +48,19 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
             if d.role == "ap":
                 state = d.state if d.state in ("up", "down", "degraded") else "unknown"
                 statuses[d.id] = ApMapStatus(d.id, state, "-", d.clients, None, d.vendor)
-    try:
-        cands, info = plan_markers(make_plan(inv, Scenario(lang="en" if lang == "en" else "ja", sensitivity=False),
-                                             observed(ctx)))
+    query = {k: v for k, v in request.query_params.items() if k.startswith("a_")}
+    try:  # the planning page shows its scenario A here (same fields, read only: nothing is saved)
+        scenario = parse_scenario(query, "a", inv, lang) if query else Scenario(
+            lang="en" if lang == "en" else "ja", sensitivity=False)
+        cands, info = plan_markers(make_plan(inv, scenario, observed(ctx)))
     except Exception:  # noqa: BLE001 - a plan that cannot be made still leaves the map of the APs
         cands, info = [], None
     cache = _tiles(request)
     background = cache_background(cache, "/map/tiles/{z}/{x}/{y}.png", lang) if cache is not None else None
     html = map_html(inv, statuses, (), cands, lang, background, info, asset_url="/map/assets/")
-    return Response(html, media_type="text/html; charset=utf-8")
+    from console.app import MAP_CSP
+
+    return Response(html, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": MAP_CSP})
 
 
 @get("/map/assets/{name:str}", guards=[logged_in], sync_to_thread=False)

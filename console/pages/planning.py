@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
@@ -38,7 +39,7 @@ def planning_page(request: Request[Any, Any, Any]) -> Template:
     lang = user_of(request).lang
     result, error = _run(ctx, Scenario(lang="en" if lang == "en" else "ja", sensitivity=False))
     return page(request, "planning.html", results={"a": result}, errors={"a": error}, form={},
-                candidates=ctx.inventory().candidates, fields=INT_FIELDS)
+                candidates=ctx.inventory().candidates, fields=INT_FIELDS, map_query="")
 
 
 @post("/planning/run", guards=[logged_in], opt={"can": "plan"}, sync_to_thread=True)
@@ -62,8 +63,9 @@ def run_scenarios(request: Request[Any, Any, Any], data: Form) -> Template | Res
     export = data.get("export", "")
     if export in ("csv_a", "json_a", "csv_b", "json_b") and results.get(export[-1]) is not None:
         return _export(results[export[-1]], export[:-2], inv.municipality_code + f"_plan_{export[-1]}")
+    map_query = urlencode({k: v for k, v in data.items() if k.startswith("a_") and v})
     return page(request, "planning.html", results=results, errors=errors, form=data, candidates=inv.candidates,
-                fields=INT_FIELDS)
+                fields=INT_FIELDS, map_query=map_query)
 
 
 def _export(result: Any, kind: str, stem: str) -> Response[bytes]:

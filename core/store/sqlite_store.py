@@ -689,6 +689,7 @@ class SqliteStore(HourlyReads):
                 "oldest_ns": oldest,
                 "newest_ns": newest,
                 "cursor": self.cursor(),
+                "forwarding": self.forwarding(),  # False: no forwarder ever ran, so "backlog" is everything
                 "backlog": self.backlog(),
                 "dead_letter_batches": dl_batches,
                 "dead_letter_lines": dl_lines,

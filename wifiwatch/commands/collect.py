@@ -155,18 +155,19 @@ def build_daemon(
         jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, map_out, store=store), 300.0, 15.0))
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
                   background=background, parts=parts,
-                  http_app=_console_app(resolver, store, map_out) if inv.console.enabled else None)
+                  http_app=_console_app(resolver, map_out) if inv.console.enabled else None)
 
 
-def _console_app(resolver: SecretResolver, store: Any, map_out: Path | None) -> Any:
-    """The web console on the daemon's [http] port, beside /healthz, /metrics and /status."""
+def _console_app(resolver: SecretResolver, map_out: Path | None) -> Any:
+    """The web console on the daemon's [http] port, beside /healthz, /metrics and /status. It reads the store
+    through its own connection, so a slow page never holds the lock the daemon's writes take."""
 
     def build(daemon: Any, token: str | None) -> Any:
         from console.app import create_app
         from console.context import open_context
 
         engine = daemon.alerts
-        return create_app(open_context(lambda: daemon.inv, resolver, store=store, health=daemon.health,
+        return create_app(open_context(lambda: daemon.inv, resolver, health=daemon.health,
                                        status=getattr(daemon, "status", None), token=token, map_file=map_out,
                                        states=(lambda: dict(engine.states)) if engine is not None else None))
 

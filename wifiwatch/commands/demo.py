@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -130,6 +131,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
                   f"({time.time() - t0:.1f} s)")
     login, password = _demo_login(store_file)
 
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does: the daemon and agents too
     fleet = Fleet(inv, resolver, out / "sim")
     fleet.start()
     daemon: subprocess.Popen[bytes] | None = None
@@ -143,8 +145,8 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
             stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )
         console.print(f"  daemon: pid {daemon.pid}, heartbeat {heartbeat_s:g} s, poll 10 s, log {out}/daemon.log")
-        console.print(f"[bold]  web console: http://127.0.0.1:{port}/[/bold]  user [bold]{login}[/bold]  password "
-                      f"[bold]{password}[/bold] (made for this run only)", highlight=False)
+        console.print(f"  web console: http://127.0.0.1:{port}/  user: {login}  password: {password} "
+                      "(made for this run only)", highlight=False, style="bold")
         down_at, up_at = total_s * 0.3, total_s * 0.65
         start = time.time()
         state = "up"
@@ -166,8 +168,8 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
         time.sleep(min(2 * heartbeat_s + 3, 10))
         if keep:
             _finish(inv, out, lang, receiver)
-            console.print(f"[bold]the fleet, daemon and console stay up: http://127.0.0.1:{port}/ "
-                          f"(user {login}); Ctrl-C stops[/bold]", highlight=False)
+            console.print(f"the fleet, daemon and console stay up: http://127.0.0.1:{port}/ (user: {login}); "
+                          "Ctrl-C stops", highlight=False, style="bold")
             try:
                 while daemon.poll() is None:
                     time.sleep(1.0)
@@ -179,6 +181,10 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
         receiver.close()
     if not keep:
         _finish(inv, out, lang, receiver)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _finish(inv: Any, out: Path, lang: str, receiver: WebhookReceiver) -> None:

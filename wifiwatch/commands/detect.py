@@ -30,7 +30,8 @@ def detect_ap(config: Any, ap_id: str) -> dict[str, Any]:
     from collector.snmp.types import Var
 
     inv = load_inventory(config)
-    found = [(s, a) for s, a in inv.aps() if a.id == ap_id]
+    found: list[tuple[Any, Any]] = [(s, a) for s, a in inv.aps() if a.id == ap_id]
+    found += [(inv.site(c.site), c) for c in inv.controllers if c.id == ap_id]  # a controller is detected alike
     if not found:
         known = ", ".join(a.id for _, a in inv.aps()[:10]) + (", ..." if len(inv.aps()) > 10 else "")
         raise UserError(f"{ap_id}: no such AP in the inventory (known: {known})")

@@ -90,7 +90,10 @@ def _notices(rows: list[dict[str, Any]], inv: Inventory, lang: str, asof: str | 
         err.print(t["progress"].format(asof=asof), highlight=False, markup=False)
 
 
-def _emit(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
+def _emit(rows: list[dict[str, Any]], fmt: str, title: str, lang: str = "ja") -> None:
+    """JSON and CSV keep the field names (machine-read); the table's headers are in ``lang``."""
+    from wifiwatch.labels import label
+
     if fmt == "json":
         console.print_json(json.dumps(rows, ensure_ascii=False))
     elif fmt == "csv":
@@ -106,7 +109,7 @@ def _emit(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
         table = Table(title=title)
         cols = list(rows[0]) if rows else ["(no rows)"]
         for c in cols:
-            table.add_column(c, no_wrap=True)
+            table.add_column(label(c, lang), no_wrap=True)
         for r in rows:
             table.add_row(*["-" if r[c] is None else str(r[c]) for c in cols])
         console.print(table, markup=False)
@@ -125,13 +128,16 @@ def register(app: typer.Typer) -> None:
             site: Annotated[str | None, typer.Option("--site", help="Only this site id")] = None,
             fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
             source: SourceOpt = "sqlite",
+            lang: Annotated[str, typer.Option("--lang", help="ja or en (table headers)")] = "ja",
         ) -> None:
             import time
 
             from analytics.tables import Period, availability_rows, capacity_rows, figures, is_empty, usage_rows
+            from wifiwatch.labels import check_lang
 
             if fmt not in ("table", "csv", "json"):
                 raise UserError("--format must be table, csv or json")
+            check_lang(lang)
             inv = load_inventory(config)
             if site is not None and site not in {s.id for s in inv.sites}:
                 raise UserError(f"--site: no site '{site}'")
@@ -151,7 +157,7 @@ def register(app: typer.Typer) -> None:
                 rows = [r for r in capacity_rows(inv, reader, p, figs=figs) if site is None or r["site"] == site]
             asof = dt.datetime.fromtimestamp(p.data_end).astimezone(dt.timezone(dt.timedelta(hours=9)))
             asof_note = f" (集計時点 {asof:%Y-%m-%d %H:%M})" if p.in_progress else ""
-            _emit(rows, fmt, f"{kind} {start} – {end}{asof_note}")
+            _emit(rows, fmt, f"{kind} {start} – {end}{asof_note}", lang)
             _notices(rows, inv, "ja", f"{asof:%Y-%m-%d %H:%M}")
 
         cmd.__doc__ = f"{kind.capitalize()} per AP and site for a period."

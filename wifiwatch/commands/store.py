@@ -100,7 +100,10 @@ def register(app: typer.Typer) -> None:
              else f"{st['free_mb']:,.0f} MB (floor {inv.store.min_free_mb} MB)"),
             ("oldest", _fmt_ns(st["oldest_ns"])),
             ("newest", _fmt_ns(st["newest_ns"])),
-            ("backlog", f"{st['backlog']:,} 点" if ja else f"{st['backlog']:,} points"),
+            # Without InfluxDB and no forwarder ever run, every row counts as "unsent": say there is no forwarding.
+            ("backlog", (f"{st['backlog']:,} 点" if ja else f"{st['backlog']:,} points")
+             if st["forwarding"] or inv.influxdb is not None
+             else "- (転送していません)" if ja else "- (not forwarding)"),
             ("last_forwarded", _fmt_ns(st["last_forward_ok_ns"])),
             ("dead_letters", f"{st['dead_letter_lines']:,} 点 ({st['dead_letter_batches']:,} バッチ)" if ja
              else f"{st['dead_letter_lines']:,} points in {st['dead_letter_batches']:,} batches"),

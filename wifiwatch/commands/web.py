@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
-        from collector.http import KEEPALIVE_S, MAX_CONNECTIONS, bind_socket
+        from collector.http import KEEPALIVE_S, MAX_CONNECTIONS, bind_socket, header_timeout_protocol
         from console.app import create_app
         from console.context import open_context
         from core.inventory import HttpSettings
@@ -81,6 +81,7 @@ def register(app: typer.Typer) -> None:
                           highlight=False)
         server = uvicorn.Server(uvicorn.Config(create_app(ctx), log_config=None, access_log=False,
                                                limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEPALIVE_S,
+                                               http=header_timeout_protocol(),
                                                server_header=False))
         asyncio.run(server.serve(sockets=[sock]))
 
