@@ -148,17 +148,18 @@ def register(app: typer.Typer) -> None:
             parts = {"availability": ("availability",), "usage": ("usage",), "capacity": ("capacity",)}[kind]
             figs = figures(inv, reader, p, site if kind != "capacity" else None, parts)
             if is_empty({k: v for k, v in figs.items() if site is None or _site_of(inv, k) == site}):
-                raise no_data(NOTICE["ja"]["nodata"].format(what=f"{start} – {end}"))
+                raise no_data(NOTICE[lang]["nodata"].format(what=f"{start} – {end}"))
             if kind == "availability":
                 rows = availability_rows(inv, reader, p, site, figs=figs)
             elif kind == "usage":
-                rows = usage_rows(inv, reader, p, site)
+                rows = usage_rows(inv, reader, p, site, lang=lang)
             else:
                 rows = [r for r in capacity_rows(inv, reader, p, figs=figs) if site is None or r["site"] == site]
             asof = dt.datetime.fromtimestamp(p.data_end).astimezone(dt.timezone(dt.timedelta(hours=9)))
-            asof_note = f" (集計時点 {asof:%Y-%m-%d %H:%M})" if p.in_progress else ""
+            asof_word = "集計時点" if lang == "ja" else "as of"
+            asof_note = f" ({asof_word} {asof:%Y-%m-%d %H:%M})" if p.in_progress else ""
             _emit(rows, fmt, f"{kind} {start} – {end}{asof_note}", lang)
-            _notices(rows, inv, "ja", f"{asof:%Y-%m-%d %H:%M}")
+            _notices(rows, inv, lang, f"{asof:%Y-%m-%d %H:%M}")
 
         cmd.__doc__ = f"{kind.capitalize()} per AP and site for a period."
         return cmd
