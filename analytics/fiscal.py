@@ -21,7 +21,7 @@ from analytics import coverage as cov
 from analytics.availability import Availability, combine
 from analytics.coverage import Coverage, NoData
 from analytics.export import print_pdf, write_csv, write_xlsx
-from analytics.jpdates import fiscal_text, month_text, year_text
+from analytics.jpdates import fiscal_text, month_text
 from analytics.monthly import FIRST_YEAR, KIND, LAST_YEAR, L, header_lines, period_header, remarks
 from analytics.tables import Period, client_hours_by_ap, figures, is_empty
 from analytics.usage import JST, Usage
@@ -285,6 +285,3 @@ def _installs_by_fy(inv: Inventory, era: str, lang: str) -> list[dict[str, Any]]
                     "tourist_spot": sum(s.kind == SiteKind.TOURIST_SPOT for s in got),
                     "names": "、".join(s.name_ja if lang == "ja" else s.name_en for s in got)})
     return out
-
-
-__all__ = ["parse_fy", "write_fiscal", "year_text"]

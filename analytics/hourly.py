@@ -14,7 +14,7 @@ availability, usage and coverage; only its outage list is gone (the count and du
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from core.store.columns import Columns
 
 HOUR = 3600.0
 GAP_FACTOR = 3.0
-PING_LEAD_NS = int(3 * 600 * 1e9)
+PING_LEAD_NS = int(3 * 600 * 1e9)  # as analytics.tables: an outage that began just before the period
 
 
 def can_aggregate(reader: Any) -> bool:
@@ -195,6 +195,3 @@ def hourly_figures(inv: Inventory, reader: Any, p: Any, site: str | None,
             if "capacity" in parts:
                 f.hours_over = {inv.capacity_for(ap) * radios: over.get(ap.id, 0) * step / HOUR}
     return out
-
-
-__all__ = ["Mapping", "can_aggregate", "hourly_figures"]

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_console [--aps 1000] [--days 30] [--runs 30]
 
-What is generated (deterministic, bench_report's generator): 1,000 APs (4 per site) with one hour of 1-minute
+What is generated (deterministic): 1,000 APs (4 per site) with one hour of 1-minute
 ``ap_ping``/``ap_status``/``ap_traffic`` rows each, and the alert state machine's states for all of them (2 % down,
 each with an open incident); one AP with ``--days`` days of 1-minute rows. The console runs as the daemon serves it
 (Litestar on uvicorn in a thread, loopback); requests come from httpx, logged in as a viewer.
@@ -18,29 +18,69 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.bench_report import batched, inventory, samples
 from collector.alerts.state import DeviceState, State
 from collector.alerts.store import AlertStore
 from collector.http import StatusServer
 from console.app import create_app
 from console.context import open_context
 from console.history import chart
-from core.inventory import Inventory, StoreSettings
+from core.inventory import AccessPoint, Inventory, Site, StoreSettings
+from core.schema import Point
 from core.store.sqlite_store import SqliteStore
 
 PASSWORD = "bench-password-0123"
+
+
+def inventory(n: int) -> Inventory:
+    sites = []
+    for s in range(math.ceil(n / 4)):
+        aps = [AccessPoint(id=f"ap-{s:03d}-{k}", host=f"127.0.{s // 250}.{s % 250 + 1}", name_ja=f"AP {s}-{k}")
+               for k in range(4) if s * 4 + k < n]
+        sites.append(Site(id=f"site-{s:03d}", name_ja=f"拠点 {s}", name_en=f"Site {s}",
+                          kind="tourist_spot" if s % 2 else "public_facility",
+                          lat=35.96 + s * 0.001, lon=140.62 + s * 0.001, aps=aps))
+    return Inventory(sites=sites)
+
+
+def samples(inv: Inventory, start: dt.datetime, end: dt.datetime, step: int = 60) -> Iterator[Point]:
+    """One ping, status and traffic point per AP and minute, with a daily client curve."""
+    t0, t1 = int(start.timestamp()), int(end.timestamp())
+    for i, (site, ap) in enumerate(inv.aps()):
+        base = 20 + (i * 7) % 30
+        for t in range(t0 - t0 % step, t1, step):
+            h = ((t / 3600) + 9) % 24
+            clients = int(base * max(0.0, math.sin(math.pi * (h - 6) / 15))) if 6 <= h <= 21 else 0
+            ns = t * 10**9
+            yield Point("ap_ping", {"site": site.id, "ap": ap.id, "role": "ap"},
+                        {"reachable": True, "rtt_ms": 1.5, "loss_pct": 0.0, "method": "icmp"}, ns)
+            yield Point("ap_status", {"site": site.id, "ap": ap.id, "vendor": "generic", "role": "ap"},
+                        {"reachable": True, "snmp_ok": True, "clients": clients, "poll_ms": 12.0}, ns)
+            yield Point("ap_traffic", {"site": site.id, "ap": ap.id, "interface": "eth0"},
+                        {"rx_bps": clients * 250e3, "tx_bps": clients * 50e3}, ns)
+
+
+def batched(it: Iterator[Point], n: int) -> Iterator[list[Point]]:
+    batch: list[Point] = []
+    for p in it:
+        batch.append(p)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def timed(fn: Callable[[], Any], runs: int) -> dict[str, float]:

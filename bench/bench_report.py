@@ -21,8 +21,8 @@ down), a daily client curve, one 30-minute outage, and every 25th AP above its c
   ordinary way (``SqliteStore.write`` of every point, then ``rollup``) and asserts that all three reports' tables
   equal those from the directly written store.
 
-Each report runs in a fresh Python process (``--one``), which prints its wall time and peak RSS (ru_maxrss), so
-one report's memory is not hidden in another's; influxd's peak RSS (VmHWM) is read from /proc.
+Each report runs in a fresh Python process (``--one``), which prints its wall time and peak RSS (VmHWM), so one
+report's memory is not hidden in another's; influxd's peak RSS (VmHWM) is read from /proc.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -126,6 +125,7 @@ def load_sqlite_direct(inv: Inventory, path: Path) -> dict[str, float]:
     store = SqliteStore(path, StoreSettings(min_free_mb=0))
     c = store._conn  # the bench writes the tables the store defines, in bulk
     rollup: list[tuple[int, int, str, int, float, float, float]] = []
+    n_rollup = 0
     raw: list[tuple[int, int, str]] = []
     cap = CAPACITY * 2
 
@@ -150,17 +150,23 @@ def load_sqlite_direct(inv: Inventory, path: Path) -> dict[str, float]:
                 hs, cnt, mean, mn, mx = _agg(hh, v)
                 rollup += [(sid_, int(h), field, int(k), float(a), float(b), float(d))
                            for h, k, a, b, d in zip(hs, cnt, mean, mn, mx, strict=True)]
+            if len(rollup) > 200_000:  # keep the loader's own memory small
+                c.executemany("INSERT INTO store_rollup_hourly (series_id, hour_ns, field, count, mean, min, max) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?)", rollup)
+                n_rollup += len(rollup)
+                rollup = []
             for k in np.flatnonzero(np.isin(hours, hours[~up])).tolist():
                 raw.append((p_id, int(ns[k]), json.dumps({"reachable": bool(up[k]), "rtt_ms": 1.5 if up[k] else 0.0})))
             for k in np.flatnonzero(np.isin(hours, hours[cl > cap])).tolist():
                 raw.append((s_id, int(ns[k]), json.dumps({"clients": int(cl[k])})))
         c.executemany("INSERT INTO store_rollup_hourly (series_id, hour_ns, field, count, mean, min, max) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?)", rollup)
+        n_rollup += len(rollup)
         c.executemany("INSERT INTO store_points (series_id, time_ns, fields) VALUES (?, ?, ?)", raw)
         top = c.execute("SELECT COALESCE(MAX(id), 0) FROM store_points").fetchone()[0]
         c.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES ('rollup_row', ?)", (str(top),))
     store.close()
-    return {"rollup_rows": len(rollup), "raw_rows": len(raw), "wall_s": round(time.perf_counter() - t0, 1),
+    return {"rollup_rows": n_rollup, "raw_rows": len(raw), "wall_s": round(time.perf_counter() - t0, 1),
             "bytes": sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))}
 
 
@@ -224,7 +230,8 @@ def run_one(kind: str, source: str, where: str, n: int, out: Path, pdf: bool) ->
         files = [path]
     wall = time.perf_counter() - t
     return {"kind": kind, "source": source, "aps": n, "wall_s": round(wall, 2),
-            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            # VmHWM: this process image's peak (ru_maxrss would carry the forking parent's, kept across execve)
+            "max_rss_mb": vm_hwm_mb(os.getpid()),
             "files": [f.name for f in files]}
 
 

@@ -31,7 +31,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
 from collector.http import status_router
-from console.auth import RotatingSessionConfig, current_user
+from console.auth import RotatingSessionConfig, client_address, current_user
 from console.context import ConsoleContext
 from console.i18n import STATE_KEYS, translator
 from core.logs import kv
@@ -113,6 +113,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
     csrf = CSRFConfig(secret=secrets.token_urlsafe(32), cookie_name="wifiwatch_csrf", cookie_secure=
                       settings.secure_cookies, cookie_samesite="strict", exclude=list(MACHINE))
     limit = RateLimitConfig(rate_limit=("minute", settings.login_attempts_per_min), set_rate_limit_headers=False,
+                            identifier_for_request=client_address,
                             check_throttle_handler=lambda r: r.method == "POST" and r.url.path == "/login")
     app = Litestar(
         route_handlers=[

@@ -71,6 +71,16 @@ def _trusted(peer: str | None, proxies: list[str]) -> bool:
     return False
 
 
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Who is asking, for the login rate limit: the peer, or behind a trusted proxy the address it appended to
+    X-Forwarded-For (else every user behind the proxy would share one limit)."""
+    peer = connection.client.host if connection.client else ""
+    forwarded = connection.headers.get("x-forwarded-for")
+    if forwarded and _trusted(peer, connection.app.state.console.inventory().console.trusted_proxies):
+        return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer
+
+
 def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
     """The logged-in user, or one named by the trusted SSO header from a trusted proxy (then logged in)."""
     ctx = connection.app.state.console

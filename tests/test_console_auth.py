@@ -161,3 +161,18 @@ def test_wifiwatch_web_serves_the_console_alone(tmp_path: Path) -> None:
     finally:
         stop_process(proc, 5)
     assert b"wifiwatch users add" in (proc.stdout.read() if proc.stdout else b"")  # no user yet: says how
+
+
+def test_login_limit_counts_each_client_behind_a_trusted_proxy(serve: Callable[..., tuple[str, Any]]) -> None:
+    url, _ = serve("login_attempts_per_min = 3\ntrusted_proxies = [\"127.0.0.0/8\"]")
+    c = httpx.Client(base_url=url, timeout=10)
+    tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
+    assert tok
+
+    def attempt(client_ip: str) -> int:
+        return c.post("/login", data={"user": "tanaka", "password": "", "_csrf_token": tok[1]},
+                      headers={"X-Forwarded-For": f"203.0.113.9, {client_ip}"}).status_code
+
+    assert [attempt("198.51.100.1") for _ in range(3)] == [401, 401, 401]
+    assert attempt("198.51.100.1") == 429
+    assert attempt("198.51.100.2") == 401  # another person behind the same proxy is not locked out

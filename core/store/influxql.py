@@ -8,7 +8,7 @@ what :meth:`SqliteStore.query` returns for the same data.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -74,25 +74,38 @@ class InfluxQLReader:
 
     def raw(self, q: str) -> list[dict[str, Any]]:
         """Run ``q`` (chunked, epoch=ns); returns the series of every statement's result, merged in order."""
+        return list(self.iter_raw(q))
+
+    def iter_raw(self, q: str) -> Iterator[dict[str, Any]]:
+        """The series of ``q``'s results as influxd streams its chunks, so a large answer (a month's rollup of a
+        fleet: hundreds of thousands of rows) is never held as one text."""
         params = {"db": self.database, "q": q, "epoch": "ns", "chunked": "true", "chunk_size": str(self.chunk_size)}
         try:
-            r = self._client.post(f"{self.url}/query", data=params)
+            with self._client.stream("POST", f"{self.url}/query", data=params) as r:
+                if r.status_code >= 300:
+                    text = r.read().decode("utf-8", "replace")
+                    raise InfluxQLError(f"InfluxDB at {self.url} answered {r.status_code} to a query: "
+                                        f"{text.strip()[:300]}")
+                buf = ""
+                for piece in r.iter_text():
+                    buf += piece
+                    *lines, buf = buf.split("\n")  # not splitlines: \x85 or \u2028 may sit inside a JSON string
+                    for line in lines:
+                        yield from self._series_of(line)
+                yield from self._series_of(buf)
         except httpx.HTTPError as e:
             raise InfluxQLError(f"InfluxDB unreachable at {self.url}: {e}") from None
-        if r.status_code >= 300:
-            raise InfluxQLError(f"InfluxDB at {self.url} answered {r.status_code} to a query: {r.text.strip()[:300]}")
-        series: list[dict[str, Any]] = []
-        for line in r.text.split("\n"):  # not splitlines: \x85 or \u2028 may sit inside a JSON string
-            if not line.strip():
-                continue
-            doc = json.loads(line)
-            if "error" in doc:
-                raise InfluxQLError(f"InfluxDB at {self.url}: {doc['error']}")
-            for res in doc.get("results", []):
-                if "error" in res:
-                    raise InfluxQLError(f"InfluxDB at {self.url}, database '{self.database}': {res['error']}")
-                series.extend(res.get("series", []))
-        return series
+
+    def _series_of(self, line: str) -> Iterator[dict[str, Any]]:
+        if not line.strip():
+            return
+        doc = json.loads(line)
+        if "error" in doc:
+            raise InfluxQLError(f"InfluxDB at {self.url}: {doc['error']}")
+        for res in doc.get("results", []):
+            if "error" in res:
+                raise InfluxQLError(f"InfluxDB at {self.url}, database '{self.database}': {res['error']}")
+            yield from res.get("series", [])
 
     def field_types(self, measurement: str) -> dict[str, str]:
         types: dict[str, str] = {}
@@ -227,18 +240,13 @@ class InfluxQLReader:
         key_ = (measurement, start_ns, end_ns, tuple(sorted((tags or {}).items())), tuple(want))
         if key_ in self._hourly_memo:
             return self._hourly_memo[key_]
-        cols: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], dict[int, dict[str, float]]]] = {}
+        parts: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[list[str], list[Any]]]]] = {}
 
         def gather(q: str, names: list[str]) -> None:
-            for s in self.raw(q):
+            """Each series' rows of ``q`` (time, then ``names``), kept as lists until the arrays are built."""
+            for s in self.iter_raw(q):
                 t = {k: v for k, v in (s.get("tags") or {}).items() if v != ""}
-                key = tuple(sorted(t.items()))
-                rows = cols.setdefault(key, (t, {}))[1]
-                for row in s.get("values", []):
-                    cell = rows.setdefault(int(row[0]), {})
-                    for n, v in zip(names, row[1:], strict=True):
-                        if v is not None:
-                            cell[n] = float(v)
+                parts.setdefault(tuple(sorted(t.items())), (t, []))[1].append((names, s.get("values", [])))
 
         rolled = self._rolled_until(measurement, want)
         raw_from = start_ns
@@ -265,17 +273,39 @@ class InfluxQLReader:
                 gather(f"SELECT count({qf}) FROM {quote_ident(measurement)} WHERE {where} AND {qf} = true "
                        "GROUP BY time(1h), * fill(none)", [f"{f}:sum"])
         out = []
-        for t, rows in cols.values():
-            hours = sorted(h for h, c in rows.items() if any(c.get(f"{f}:n", 0) > 0 for f in want))
-            if not hours:
+        nan = float("nan")
+        for t, blocks in parts.values():
+            arrays = []
+            for names, rows in blocks:
+                if not rows:
+                    continue
+                try:
+                    a = np.array(rows, dtype=np.float64)
+                except TypeError:  # a null (e.g. no true count in an hour with none)
+                    a = np.array([[nan if v is None else v for v in r] for r in rows], dtype=np.float64)
+                arrays.append((names, a.reshape(len(rows), len(names) + 1)))
+            if not arrays:
                 continue
+            hours = np.unique(np.concatenate([a[:, 0] for _, a in arrays]).astype(np.int64))
             vals: dict[str, npt.NDArray[np.float64]] = {}
             for f in want:
-                for k, default in (("n", 0.0), ("sum", 0.0), ("max", np.nan)):
-                    vals[f"{f}:{k}"] = np.array([rows[h].get(f"{f}:{k}", default) for h in hours], dtype=np.float64)
+                vals[f"{f}:n"] = np.zeros(len(hours))
+                vals[f"{f}:sum"] = np.zeros(len(hours))
+                vals[f"{f}:max"] = np.full(len(hours), np.nan)
+            for names, a in arrays:
+                idx = np.searchsorted(hours, a[:, 0].astype(np.int64))
+                for i, n in enumerate(names):
+                    col = a[:, i + 1]
+                    present = ~np.isnan(col)
+                    vals[n][idx[present]] = col[present]
+            for f in want:
                 if types[f] == "boolean":
                     vals[f"{f}:max"] = np.where(vals[f"{f}:sum"] > 0, 1.0, 0.0)
-            out.append(Columns(t, np.array(hours, dtype=np.int64), vals))
+            keep = np.zeros(len(hours), dtype=np.bool_)
+            for f in want:
+                keep |= vals[f"{f}:n"] > 0
+            if keep.any():
+                out.append(Columns(t, hours[keep], {k: v[keep] for k, v in vals.items()}))
         res = sorted(out, key=Columns.key)
         self._hourly_memo = {key_: res}  # the last read only: false_times/count_over of the same range reuse it
         return res
