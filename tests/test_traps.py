@@ -42,7 +42,8 @@ def test_bundled_trap_definitions_load_and_cover_the_standard_and_controller_tra
     defs = load_trap_defs()
     by_name = {d.name: d for d in defs.values()}
     for name, means in [("linkDown", "down"), ("linkUp", "up"), ("coldStart", "up"), ("warmStart", "up"),
-                        ("bsnAPDisassociated", "down"), ("bsnAPAssociated", "up")]:
+                        ("bsnAPDisassociated", "down"), ("bsnAPAssociated", "up"),
+                        ("ruckusSZAPDisconnectedTrap", "down"), ("ruckusSZAPConnectedTrap", "up")]:
         assert by_name[name].means == means
     assert by_name["bsnAPDisassociated"].ap_from == ["1.3.6.1.4.1.14179.2.2.1.1.3"]
 
@@ -299,3 +300,31 @@ def _up(store_path: Path, aps: set[str]) -> bool:
         return aps <= seen
     finally:
         store.close()
+
+
+def test_resolve_finds_the_ap_by_sender_by_name_or_by_ip_and_drops_the_rest() -> None:
+    from pysnmp.proto import rfc1902
+
+    from collector.traps import SNMP_TRAP_OID, DeviceIndex, TrapEvent, resolve
+    from core.config import parse_config
+
+    inv = parse_config(_config(1161, 1162, 1163, Path("/tmp/unused.sqlite3")).replace(
+        'host = "127.0.0.1"\nport = 1162', 'host = "127.9.9.9"\nport = 1162'), "t.toml")
+    defs, index = load_trap_defs(), DeviceIndex(inv)
+
+    def trap(oid: str, *binds: tuple[str, object]) -> list[tuple[tuple[int, ...], object]]:
+        return [(SNMP_TRAP_OID, rfc1902.ObjectName(oid))] + [
+            (tuple(int(x) for x in o.split(".")), v) for o, v in binds]
+
+    sz_down, ip_var = "1.3.6.1.4.1.25053.2.11.1.23", "1.3.6.1.4.1.25053.2.11.2.26.0"
+    by_ip = resolve(defs, index, "10.0.0.9", trap(sz_down, (ip_var, rfc1902.OctetString(b"127.9.9.9"))), 1.0)
+    assert isinstance(by_ip, TrapEvent) and (by_ip.device, by_ip.means) == ("ap2", "down")
+    by_sender = resolve(defs, index, "127.0.0.1", trap(LINK_UP), 2.0)
+    assert isinstance(by_sender, TrapEvent) and (by_sender.device, by_sender.means) == ("ap1", "up")
+    by_name = resolve(defs, index, "10.0.0.9", trap(DISASSOC, (AP_NAME, rfc1902.OctetString(b"AP1"))), 3.0)
+    assert isinstance(by_name, TrapEvent) and by_name.device == "ap1"  # names match case-insensitively
+    assert resolve(defs, index, "127.0.0.1", trap("1.3.6.1.4.1.9.9.9.9"), 4.0) == "not declared"
+    assert resolve(defs, index, "10.0.0.9", trap(LINK_UP), 5.0) == "unknown device"
+    assert resolve(defs, index, "10.0.0.9", trap(DISASSOC, (AP_NAME, rfc1902.OctetString(b"x" * 5000))),
+                   6.0) == "unknown device"
+    assert resolve(defs, index, "127.0.0.1", [], 7.0) == "no snmpTrapOID"

@@ -191,6 +191,8 @@ T = TypeVar("T")
 
 # Varbinds per GET in steady state: keeps a response well under 1,472 bytes for typical values.
 GET_CHUNK = 40
+# Max-repetitions of the per-column GETBULKs of a walk.
+BULK_REPETITIONS = 25
 # Learned instances are re-walked this often even when nothing looks changed (new client-table rows).
 RELEARN_EVERY = 10
 # gufo-snmp keeps the agent's engine time from its last REPORT; the agent accepts ±150 s (RFC 3414).
@@ -509,7 +511,9 @@ class GufoWire:
         ask = list(scalars) + ([IF_NUMBER] if wants_if else [])
         system = await self._get(s, target, ask, counters) if ask else {}
         if_number = system.pop(IF_NUMBER, None) if IF_NUMBER not in scalars else system.get(IF_NUMBER)
-        reps = max(1, min(target.max_repetitions, repetitions or target.max_repetitions))
+        # One column per GETBULK here: BULK_REPETITIONS rows of one column fit a 1,472-byte answer, where a
+        # larger max-repetitions made snmpd answer an SNMPv3 GETBULK of ifHCInOctets with nothing at all.
+        reps = max(1, min(target.max_repetitions, BULK_REPETITIONS, repetitions or BULK_REPETITIONS))
         result: dict[Oid, dict[Oid, Var]] = {}
         names: list[tuple[str, int, Oid]] = []
         for ci, col in enumerate(columns):
