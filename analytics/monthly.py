@@ -141,6 +141,21 @@ def parse_month(month: str) -> tuple[int, int]:
     return int(m[1]), int(m[2])
 
 
+CHART_MAX = 40  # bars a reader can take in: a fleet's chart shows its sites, the lowest first when there are more
+
+
+def chart_rows(avail: list[dict[str, Any]], lang: str) -> list[tuple[str, float | None]]:
+    """The availability chart: one bar per AP for a small fleet; per site for a larger one, and then only the
+    CHART_MAX lowest (a chart of 1,000 bars is 20 printed pages that nobody reads; the table lists every AP)."""
+    aps = [(f"{r['site_name']} {r['ap_name']}", r["availability_pct"]) for r in avail if r["ap"] != "*"]
+    if len(aps) <= CHART_MAX:
+        return aps
+    sites = [(str(r["site_name"]), r["availability_pct"]) for r in avail if r["ap"] == "*"]
+    if len(sites) > CHART_MAX:
+        sites = sorted(sites, key=lambda x: (x[1] is not None, x[1] if x[1] is not None else 0.0))[:CHART_MAX]
+    return sites
+
+
 def month_period(month: str, now: float | None = None) -> Period:
     """The month in Japan time, with 集計時点 ``now`` (default: the current time)."""
     y, m = parse_month(month)
@@ -258,8 +273,7 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
         TEMPLATE.read_text(encoding="utf-8")).render(
         lang=lang, t=t, title=title, h=head,
         generated=date_text(dt.datetime.now(JST), era, lang, with_time=True),
-        avail=avail, avail_chart=_svg_bars([(f"{r['site_name']} {r['ap_name']}", r["availability_pct"])
-                                            for r in avail if r["ap"] != "*"]),
+        avail=avail, avail_chart=_svg_bars(chart_rows(avail, lang)),
         usage=usage, heat=_svg_heat(profile, t["days"]), cap=cap, maint=maint, installed=installed,
         candidates=cands)
     files: list[Path] = []

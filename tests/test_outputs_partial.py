@@ -359,3 +359,13 @@ def test_influxdb_gives_the_same_labelled_figures_before_and_after_its_rollup(re
     influx.backfill_rollups(int(at(2026, 10, 1).timestamp() * 1e9), int(NOW.timestamp() * 1e9))
     assert influx._rolled_until("ap_status", ["clients"]) is not None
     assert [fn(INV, influx, p) for fn in fns] == raw
+
+
+def test_a_fleets_availability_chart_shows_its_lowest_sites() -> None:
+    from analytics.monthly import CHART_MAX, chart_rows
+
+    rows = [{"site_name": f"s{i}", "ap_name": f"a{k}", "ap": f"ap{i}-{k}" if k < 4 else "*",
+             "availability_pct": 100.0 - i / 10} for i in range(60) for k in range(5)]
+    bars = chart_rows(rows, "ja")
+    assert len(bars) == CHART_MAX and bars[0] == ("s59", 94.1) and all(b[0].startswith("s") for b in bars)
+    assert chart_rows(rows[:10], "ja") == [(f"s{i} a{k}", 100.0 - i / 10) for i in range(2) for k in range(4)]
