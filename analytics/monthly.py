@@ -21,6 +21,7 @@ from analytics import coverage as cov
 from analytics.coverage import NoData
 from analytics.export import print_pdf, write_csv, write_xlsx
 from analytics.jpdates import date_text, month_text
+from analytics.radio import radio_capacity
 from analytics.tables import (
     CAPACITY_COLUMNS,
     Period,
@@ -63,7 +64,15 @@ L: dict[str, dict[str, Any]] = {
            "sim_banner": "模擬データを含みます: この報告の数値にはデモ用に生成した履歴（模擬データ）が含まれており、"
                          "実際の稼働・利用状況ではありません。",
            "nodata": "データがありません", "to": "〜", "sheet_avail": "稼働率", "sheet_usage": "利用状況",
-           "sheet_cap": "容量超過"},
+           "sheet_cap": "容量超過", "radio": "無線ごとの状態（チャネル・混雑・雑音）", "radio_label": "無線",
+           "band": "周波数帯", "channel": "チャネル", "util": "チャネル使用率 平均 %",
+           "util95": "同 95パーセンタイル %",
+           "noise": "雑音 平均 dBm", "radio_peak": "無線あたり最大接続", "health_n": "無線測定数",
+           "clients_n": "接続数測定数",
+           "radio_none": "この期間の無線ごとのデータはありません（機種が対応していないか、未取得）。",
+           "radio_note": "チャネル使用率・雑音は無線測定数の行、最大接続は接続数測定数の行に基づきます。"
+                         "「-」はデータなし（0ではありません）。",
+           "sheet_radio": "無線"},
     "en": {"title": "{city} public Wi-Fi monthly report {month}", "avail": "Availability", "usage": "Usage",
            "cap": "Overload (above capacity)", "plan": "Plan progress (measures 16 and 17)",
            "maint": "Maintenance windows", "site": "Site", "ap": "Device", "pct": "Availability %",
@@ -89,7 +98,14 @@ L: dict[str, dict[str, Any]] = {
            "sim_banner": "Contains simulated data: figures in this report include history generated for the demo; "
                          "they are not real availability or use.",
            "nodata": "No data", "to": " to ", "sheet_avail": "Availability", "sheet_usage": "Usage",
-           "sheet_cap": "Capacity"},
+           "sheet_cap": "Capacity", "radio": "Per radio (channel, load, noise)", "radio_label": "Radio",
+           "band": "Band", "channel": "Channel", "util": "Channel utilisation mean %", "util95": "Utilisation p95 %",
+           "noise": "Noise mean dBm", "radio_peak": "Peak clients on radio", "health_n": "Radio samples",
+           "clients_n": "Client samples", "radio_none": "No per-radio data in this period (the model does not "
+                                                         "report it, or it was not read).",
+           "radio_note": "Utilisation and noise rest on the radio samples, the peak on the client samples; "
+                         "\"-\" is no data (not 0).",
+           "sheet_radio": "Radios"},
 }
 KIND = {"ja": {"public_facility": "公共施設", "tourist_spot": "観光地", "station": "駅", "park": "公園",
                "commercial": "商業施設"}, "en": {k.value: k.value.replace("_", " ") for k in SiteKind}}
@@ -209,6 +225,8 @@ AVAIL_XLSX = ("site_name", "ap_name", "availability_pct", "up_h", "down_h", "unk
 USAGE_XLSX = ("label", "peak_clients", "mean_clients", "client_hours", "rx_gb", "tx_gb", "observed_h",
               "coverage_pct", "change_pct", "change_prev_note", "change_yoy_pct", "change_yoy_note", "remarks")
 CAP_XLSX = ("site", "ap", "name", "capacity", "hours_over", "peak_clients", "observed_h", "coverage_pct", "remarks")
+RADIO_COLUMNS = ("site", "ap", "name", "radio", "band", "channels", "utilization_mean_pct", "utilization_p95_pct",
+                 "noise_mean_dbm", "peak_clients", "capacity", "health_samples", "samples")
 HEAD = {
     "ja": {"site_name": "拠点", "ap_name": "機器", "availability_pct": "稼働率 %", "up_h": "稼働 (時間)",
            "down_h": "停止 (時間)", "unknown_h": "データなし (時間)", "maintenance_h": "保守 (時間)",
@@ -218,12 +236,26 @@ HEAD = {
            "client_hours": "延べ接続時間 (人・時間)", "rx_gb": "受信 GB", "tx_gb": "送信 GB", "change_pct": "前期比 %",
            "change_prev_note": "前期比を示さない理由", "change_yoy_pct": "前年同月比 %",
            "change_yoy_note": "前年同月比を示さない理由", "site": "拠点ID", "ap": "機器ID", "name": "機器",
-           "capacity": "容量", "hours_over": "超過時間"},
+           "capacity": "容量", "hours_over": "超過時間", "radio": "無線", "band": "周波数帯",
+           "channels": "チャネル", "utilization_mean_pct": "チャネル使用率 平均 %",
+           "utilization_p95_pct": "チャネル使用率 95パーセンタイル %", "noise_mean_dbm": "雑音 平均 dBm",
+           "health_samples": "無線測定数", "samples": "接続数測定数"},
 }
 
 
 def _head(cols: tuple[str, ...], lang: str) -> list[str]:
     return [HEAD.get(lang, {}).get(c, c) for c in cols]
+
+
+def radio_rows(inv: Inventory, reader: PointReader, p: Period, lang: str) -> list[dict[str, Any]]:
+    """analytics.radio's per-radio capacity as report rows; channels most used first ("36, 44")."""
+    names = {ap.id: (ap.name_ja if lang == "ja" else ap.name_en) or ap.id for _, ap in inv.aps()}
+    return [{"site": r.site, "ap": r.ap, "name": names.get(r.ap, r.ap), "radio": r.radio, "band": r.band,
+             "channels": ", ".join(str(c) for c in r.channels) or None,
+             "utilization_mean_pct": r.utilization_mean_pct, "utilization_p95_pct": r.utilization_p95_pct,
+             "noise_mean_dbm": r.noise_mean_dbm, "peak_clients": r.peak_clients, "capacity": r.capacity,
+             "health_samples": r.health_samples, "samples": r.samples}
+            for r in radio_capacity(reader, inv, p)]
 
 
 def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, lang: str = "ja",
@@ -243,6 +275,7 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
     by_ap = usage_by_ap(inv, reader, p, figs=figs)
     usage = usage_rows(inv, reader, p, now=by_ap, now_cov=usage_cov_by_ap(figs), lang=lang)
     cap = capacity_rows(inv, reader, p, figs=figs)
+    radios = radio_rows(inv, reader, p, lang)
     fleet = period_coverage(figs)
     profile: list[list[float | None]] = [[None] * 24 for _ in range(7)]
     for u in by_ap.values():
@@ -274,7 +307,7 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
         lang=lang, t=t, title=title, h=head,
         generated=date_text(dt.datetime.now(JST), era, lang, with_time=True),
         avail=avail, avail_chart=_svg_bars(chart_rows(avail, lang)),
-        usage=usage, heat=_svg_heat(profile, t["days"]), cap=cap, maint=maint, installed=installed,
+        usage=usage, heat=_svg_heat(profile, t["days"]), cap=cap, radios=radios, maint=maint, installed=installed,
         candidates=cands)
     files: list[Path] = []
     report = out / f"monthly-{month}-{lang}.html"
@@ -283,15 +316,18 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
         files.append(report)
     if "csv" in formats:
         for name, rows, cols in (("availability", avail, None), ("usage", usage, None),
-                                 ("capacity", cap, CAPACITY_COLUMNS)):
+                                 ("capacity", cap, CAPACITY_COLUMNS), ("radio", radios, RADIO_COLUMNS)):
             path = out / f"{name}-{month}.csv"
-            write_csv(path, rows, cols, note=t["none"] if name == "capacity" else t["nodata"])
+            note = {"capacity": t["none"], "radio": t["radio_none"]}.get(name, t["nodata"])
+            write_csv(path, rows, cols, note=note)
             files.append(path)
     if "xlsx" in formats:
         path = out / f"monthly-{month}-{lang}.xlsx"
         write_xlsx(path, [(t["sheet_avail"], _head(AVAIL_XLSX, lang), _keyed(avail, AVAIL_XLSX, lang), t["nodata"]),
                           (t["sheet_usage"], _head(USAGE_XLSX, lang), _keyed(usage, USAGE_XLSX, lang), t["nodata"]),
-                          (t["sheet_cap"], _head(CAP_XLSX, lang), _keyed(cap, CAP_XLSX, lang), t["none"])],
+                          (t["sheet_cap"], _head(CAP_XLSX, lang), _keyed(cap, CAP_XLSX, lang), t["none"]),
+                          (t["sheet_radio"], _head(RADIO_COLUMNS, lang), _keyed(radios, RADIO_COLUMNS, lang),
+                           t["radio_none"])],
                    header_lines(title, head, t))
         files.append(path)
     if "pdf" in formats:

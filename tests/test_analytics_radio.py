@@ -58,3 +58,86 @@ def test_peak_clients_beside_channel_use_noise_and_band(tmp_path: Path) -> None:
     plain = by[("ap2", "2.4GHz")]  # a profile without radio health: channel figures are unknown, not 0
     assert plain.peak_clients == 3 and plain.health_samples == 0
     assert plain.utilization_mean_pct is None and plain.channels == () and plain.band is None
+
+
+def _month_store(tmp_path: Path, with_radio: bool, with_clients: bool = True) -> SqliteStore:
+    """Two hours of pings and clients in September 2026; with ``with_radio``, ap_radio rows too (ap1 on 5 GHz,
+    ap2's radio named like a spreadsheet formula, as a hostile AP could)."""
+    store = SqliteStore(tmp_path / "m.sqlite3", StoreSettings(min_free_mb=0))
+    pts = []
+    for i in range(120):
+        t = int((T0 + i * 60) * 1e9)
+        for ap, radio in (("ap1", "5GHz"), ("ap2", "=HYPERLINK(1)")):
+            tags = {"site": "omachi", "ap": ap}
+            pts.append(Point("ap_ping", tags, {"reachable": True, "rtt_ms": 1.0, "loss_pct": 0.0}, t))
+            if with_clients:
+                pts.append(Point("ap_clients", {**tags, "radio": radio}, {"clients": 7 if ap == "ap1" else 2}, t))
+            if with_radio:
+                pts.append(Point("ap_radio", {**tags, "radio": radio},
+                                 {"channel": 36.0 if ap == "ap1" else 6.0, "utilization_pct": 41.0,
+                                  "noise_dbm": -93.0 if ap == "ap1" else -88.0}, t))
+    store.write(pts)
+    return store
+
+
+def test_monthly_report_capacity_section_shows_each_radio(tmp_path: Path) -> None:
+    import csv
+
+    from openpyxl import load_workbook
+
+    from analytics.monthly import write_monthly
+
+    inv = parse_config(CONFIG, "t.toml")
+    store = _month_store(tmp_path, with_radio=True)
+    try:
+        write_monthly(inv, store, "2026-09", tmp_path / "ja", now=T0 + 7200, formats=("html", "csv", "xlsx"))
+        write_monthly(inv, store, "2026-09", tmp_path / "en", lang="en", now=T0 + 7200, formats=("html",))
+    finally:
+        store.close()
+    ja = (tmp_path / "ja" / "monthly-2026-09-ja.html").read_text(encoding="utf-8")
+    section = ja[ja.index("無線ごとの状態"):]
+    assert 'data-table="radio"' in section and "チャネル使用率" in section and "無線測定数" in section
+    row = section[section.index(">5GHz<"):].split("</tr>")[0]
+    for cell in (">5GHz<", ">36<", ">41.0<", ">-93.0<", ">7<", ">30<", ">120<"):
+        assert cell in row, (cell, row)
+    assert "=HYPERLINK(1)" in section and ">6<" in section and "2.4GHz" in section
+    en = (tmp_path / "en" / "monthly-2026-09-en.html").read_text(encoding="utf-8")
+    assert "Per radio (channel, load, noise)" in en and "Channel utilisation mean %" in en
+    with (tmp_path / "ja" / "radio-2026-09.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    by = {r["radio"]: r for r in rows}
+    assert set(by) == {"5GHz", "'=HYPERLINK(1)"}  # the AP's text stays text in Excel
+    assert (by["5GHz"]["channels"], by["5GHz"]["band"], by["5GHz"]["utilization_mean_pct"],
+            by["5GHz"]["noise_mean_dbm"], by["5GHz"]["health_samples"]) == ("36", "5GHz", "41.0", "-93.0", "120")
+    ws = load_workbook(tmp_path / "ja" / "monthly-2026-09-ja.xlsx")["無線"]
+    values = [c for r in ws.iter_rows(values_only=True) for c in r]
+    assert "'=HYPERLINK(1)" in values and "=HYPERLINK(1)" not in values and -93.0 in values
+
+
+def test_monthly_report_without_radio_data_says_so(tmp_path: Path) -> None:
+    from analytics.monthly import write_monthly
+
+    inv = parse_config(CONFIG, "t.toml")
+    store = _month_store(tmp_path, with_radio=False)
+    try:
+        write_monthly(inv, store, "2026-09", tmp_path, lang="en", now=T0 + 7200, formats=("html",))
+    finally:
+        store.close()
+    html = (tmp_path / "monthly-2026-09-en.html").read_text(encoding="utf-8")
+    # clients per radio exist, channel figures do not: the table shows the radios with "-", never 0
+    row = html[html.index('data-table="radio"'):].split(">5GHz<")[1].split("</tr>")[0]
+    assert row.count(">-<") == 5 and ">7<" in row
+
+
+def test_monthly_report_with_no_radio_at_all_says_so_without_a_table(tmp_path: Path) -> None:
+    from analytics.monthly import write_monthly
+
+    inv = parse_config(CONFIG, "t.toml")
+    store = _month_store(tmp_path, with_radio=False, with_clients=False)
+    try:
+        write_monthly(inv, store, "2026-09", tmp_path, now=T0 + 7200, formats=("html", "csv"))
+    finally:
+        store.close()
+    html = (tmp_path / "monthly-2026-09-ja.html").read_text(encoding="utf-8")
+    assert 'data-table="radio"' not in html and 'data-radio="none"' in html and "無線ごとのデータはありません" in html
+    assert "無線ごとのデータはありません" in (tmp_path / "radio-2026-09.csv").read_text(encoding="utf-8-sig")

@@ -84,6 +84,7 @@ def test_monthly_report_renders_in_chromium(history, tmp_path: Path) -> None:  #
     html = files[0].read_text(encoding="utf-8")
     assert "鹿嶋市 公衆無線LAN 月次報告 2026年10月" in html and "施策16" in html and "大町通り" in html
     assert {f.name for f in files[1:]} == {"availability-2026-10.csv", "usage-2026-10.csv", "capacity-2026-10.csv",
+                                           "radio-2026-10.csv",
                                            "monthly-2026-10-ja.xlsx"}
     shot = tmp_path / "shot.png"
     subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -58,7 +58,8 @@ def test_writes_last_month_once_and_never_rewrites_it(tmp_path: Path, store: Sql
     files = write_previous_month(inv, store, at(2026, 11, 1))
     folder = tmp_path / "reports" / "2026-10"
     assert {f.name for f in files} == {"monthly-2026-10-ja.html", "monthly-2026-10-en.html", "availability-2026-10.csv",
-                                       "usage-2026-10.csv", "capacity-2026-10.csv", "monthly-2026-10-ja.xlsx",
+                                       "usage-2026-10.csv", "capacity-2026-10.csv", "radio-2026-10.csv",
+                                       "monthly-2026-10-ja.xlsx",
                                        "monthly-2026-10-en.xlsx", "monthly-2026-10-ja.pdf", "monthly-2026-10-en.pdf"}
     assert all(f.parent == folder for f in files)
     html = folder / "monthly-2026-10-ja.html"
