@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import smtplib
-import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from core.inventory import AlertChannel, Inventory
 from core.logs import kv
+from core.mail import send_email
 from core.secrets import REDACTOR, SecretResolver
 
 log = logging.getLogger("wifiwatch.reports")
@@ -62,16 +62,7 @@ def mail_report(inv: Inventory, resolver: SecretResolver, subject: str, body: st
         main, sub = kind.split("/", 1)
         m.add_attachment(data, maintype=main, subtype=sub, filename=f.name)
     try:
-        with smtplib.SMTP(ch.smtp_host, ch.smtp_port, timeout=ch.timeout_s) as smtp:
-            if ch.starttls:
-                ctx = ssl.create_default_context()
-                if not ch.verify_tls:
-                    ctx.check_hostname = False
-                    ctx.verify_mode = ssl.CERT_NONE
-                smtp.starttls(context=ctx)
-            if ch.smtp_user and ch.smtp_password:
-                smtp.login(resolver.resolve(ch.smtp_user).reveal(), resolver.resolve(ch.smtp_password).reveal())
-            smtp.send_message(m)
+        send_email(ch, m, resolver)
     except smtplib.SMTPAuthenticationError:
         raise MailError(f"{ch.name}: SMTP authentication failed (check smtp_user/smtp_password)") from None
     except (OSError, smtplib.SMTPException) as e:

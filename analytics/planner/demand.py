@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analytics.coverage import Coverage
 from core.inventory import Candidate, Inventory
 
 # How far a site's visitors spread around its point: a building's visitors are inside it, a park's wide.
@@ -44,6 +45,7 @@ class ApDemand:
     saturated_hours: float  # hours at or above the busy share of capacity
     excess_client_hours: float = 0.0  # client-hours above the busy level: people the AP served badly
     period_days: float = 30.0
+    coverage: Coverage | None = None  # the hours these figures rest on (None: built by hand, e.g. in a scenario)
 
     @property
     def overflow_visitors_per_year(self) -> float:

@@ -7,7 +7,6 @@ password or a webhook URL (Slack and Teams URLs are themselves secrets).
 from __future__ import annotations
 
 import smtplib
-import ssl
 import tomllib
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -20,6 +19,7 @@ import httpx
 
 from collector.alerts.escape import header_text, slack_text, teams_text
 from core.inventory import AlertChannel
+from core.mail import send_email
 from core.secrets import REDACTOR, SecretResolver
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -91,16 +91,7 @@ def _email(ch: AlertChannel, msg: Message, resolver: SecretResolver) -> None:
     m["Message-ID"] = make_msgid(domain="wifiwatch")
     m["X-Wifiwatch-Kind"] = msg.kind
     m.set_content(msg.body, charset="utf-8")
-    with smtplib.SMTP(ch.smtp_host, ch.smtp_port, timeout=ch.timeout_s) as smtp:
-        if ch.starttls:
-            ctx = ssl.create_default_context()
-            if not ch.verify_tls:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            smtp.starttls(context=ctx)
-        if ch.smtp_user and ch.smtp_password:
-            smtp.login(resolver.resolve(ch.smtp_user).reveal(), resolver.resolve(ch.smtp_password).reveal())
-        smtp.send_message(m)
+    send_email(ch, m, resolver)
 
 
 def _url(ch: AlertChannel, resolver: SecretResolver) -> str:

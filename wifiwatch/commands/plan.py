@@ -31,22 +31,30 @@ ExcludeOpt = Annotated[str | None, typer.Option("--exclude", help="Candidate ids
 DemandCsvOpt = Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
 
 
-def observed_from_store(inv: Inventory, days: int = 30) -> Any:
-    """Observed demand from the embedded store over the last ``days``, or None when there is no store yet."""
+def observed_from_store(inv: Inventory, days: int = 30, now_ns: int | None = None) -> Any:
+    """Observed demand from the embedded store over the ``days`` before now, or None when there is no store yet."""
     from analytics.planner.observed import observed_from_store as load
 
-    return load(inv, days)
+    return load(inv, days, now_ns)
 
 
-def plan_scenario(inv: Inventory, scenario: Scenario) -> PlanResult:
-    """The plan for a scenario with the store's observed demand; user mistakes become UserError."""
+def plan_scenario(inv: Inventory, scenario: Scenario, now_ns: int | None = None) -> PlanResult:
+    """The plan for a scenario with the store's observed demand; user mistakes become UserError.
+
+    The plan's warnings say what the observed demand rests on (hours, share, 参考値, 模擬データ, none)."""
     from analytics.planner.model import SolverError
+    from analytics.planner.observed import coverage_note
     from analytics.planner.plan import PlannerInputError, make_plan
 
+    observed = observed_from_store(inv, now_ns=now_ns)
     try:
-        return make_plan(inv, scenario, observed_from_store(inv))
+        result = make_plan(inv, scenario, observed)
     except (PlannerInputError, SolverError) as e:
         raise UserError(str(e)) from None
+    note = coverage_note(observed, inv.reports.min_share, scenario.lang)
+    if note:
+        result.warnings.append(note)
+    return result
 
 
 def plan_for(inv: Inventory, budget: int | None = None, count: int | None = None, rounds: list[int] | None = None,
