@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.schema import SIMULATED_TAG as SIMULATED_TAG  # analytics code imports it from here
+
 DEFAULT_MIN_SHARE = 0.9
-SIMULATED_TAG = "simulated"  # tag on every point analytics.synthetic writes; value "true"
 
 
 class NoData(Exception):

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from collector.alerts.state import DeviceState
 from core.inventory import Inventory
-from core.schema import Point
+from core.schema import Point, newest_live_per_device
 
 JST = ZoneInfo("Asia/Tokyo")
 STATES = ("up", "down", "degraded", "unknown")
@@ -71,13 +71,9 @@ def status_document(
 
 
 def latest_by_device(store: Any, measurement: str) -> dict[str, Point]:
-    """The newest point of ``measurement`` per device id (tag ``ap``), from any store with ``latest``."""
-    out: dict[str, Point] = {}
-    for p in store.latest(measurement).values():
-        dev = p.tags.get("ap")
-        if dev is not None and (dev not in out or p.time_ns > out[dev].time_ns):
-            out[dev] = p
-    return out
+    """The newest point of ``measurement`` per device id (tag ``ap``), from any store with ``latest``; a live
+    point over the demo's simulated one even when that is newer."""
+    return newest_live_per_device(store.latest(measurement).values(), lambda p: p.tags, lambda p: p.time_ns)
 
 
 def read_status(inv: Inventory, store: Any, states: Mapping[str, DeviceState], now: float,

@@ -16,6 +16,7 @@ from collector.alerts.state import DeviceState
 from collector.alerts.store import AlertStore, Incident
 from core.inventory import Inventory, Maintenance
 from core.maintenance import JST, covering
+from core.schema import newest_live_per_device
 
 RANK = {"down": 4, "degraded": 3, "unknown": 2, "maintenance": 1, "up": 0}
 
@@ -82,12 +83,13 @@ def windows(inv: Inventory, alerts: AlertStore) -> list[Maintenance]:
 
 
 def _latest(store: Any) -> dict[str, tuple[Any, str | None]]:
-    """AP id -> (clients, vendor) of its newest ap_status row: one query where the store can (SqliteStore)."""
+    """AP id -> (clients, vendor) of its newest live ap_status row (a simulated one only when no live one exists):
+    one query where the store can (SqliteStore)."""
     if hasattr(store, "latest_fields"):
-        return {tags.get("ap", ""): (vals[0], tags.get("vendor"))
-                for tags, _, vals in store.latest_fields("ap_status", ("clients",))}
-    return {p.tags.get("ap", ""): (p.fields.get("clients"), p.tags.get("vendor"))
-            for p in store.latest("ap_status").values()}
+        rows = newest_live_per_device(store.latest_fields("ap_status", ("clients",)), lambda r: r[0], lambda r: r[1])
+        return {dev: (vals[0], tags.get("vendor")) for dev, (tags, _, vals) in rows.items()}
+    points = newest_live_per_device(store.latest("ap_status").values(), lambda p: p.tags, lambda p: p.time_ns)
+    return {dev: (p.fields.get("clients"), p.tags.get("vendor")) for dev, p in points.items()}
 
 
 def fleet_status(inv: Inventory, store: Any, alerts: AlertStore, now: float, lang: str = "ja",

@@ -8,9 +8,9 @@ Tags are low-cardinality identifiers only; units are in field names. docs/schema
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 FieldValue = float | int | bool | str
 
@@ -40,6 +40,28 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 ROLE_AP = "ap"
 ROLE_UPLINK = "uplink"
 ROLE_CONTROLLER = "controller"
+SIMULATED_TAG = "simulated"  # tag on every point analytics.synthetic writes (value "true"): demo history, not a poll
+
+_Row = TypeVar("_Row")
+
+
+def newest_live_per_device(rows: Iterable[_Row], tags: Callable[[_Row], Mapping[str, str]],
+                           time_ns: Callable[[_Row], int]) -> dict[str, _Row]:
+    """Per device (tag ``ap``): its newest live row; a simulated row only for a device with no live row at all.
+
+    A store can hold both the demo's simulated history and the daemon's live series for one AP, and the
+    simulated one may end later than the last poll: a "current state" view must never show it over a real one.
+    """
+    out: dict[str, tuple[tuple[bool, int], _Row]] = {}
+    for r in rows:
+        t = tags(r)
+        dev = t.get("ap")
+        if dev is None:
+            continue
+        rank = (t.get(SIMULATED_TAG) != "true", time_ns(r))
+        if dev not in out or rank > out[dev][0]:
+            out[dev] = (rank, r)
+    return {dev: r for dev, (_, r) in out.items()}
 
 
 def _escape_tag(s: str) -> str:
