@@ -67,8 +67,8 @@ L: dict[str, dict[str, Any]] = {
            "sheet_cap": "容量超過", "radio": "無線ごとの状態（チャネル・混雑・雑音）", "radio_label": "無線",
            "band": "周波数帯", "channel": "チャネル", "util": "チャネル使用率 平均 %",
            "util95": "同 95パーセンタイル %",
-           "noise": "雑音 平均 dBm", "radio_peak": "無線あたり最大接続", "health_n": "無線測定数",
-           "clients_n": "接続数測定数",
+           "noise": "雑音 平均 dBm", "radio_peak": "無線あたり最大接続", "health_n": "無線測定数 (時間)",
+           "clients_n": "接続数測定数 (時間)",
            "radio_none": "この期間の無線ごとのデータはありません（機種が対応していないか、未取得）。",
            "radio_note": "チャネル使用率・雑音は無線測定数の行、最大接続は接続数測定数の行に基づきます。"
                          "「-」はデータなし（0ではありません）。",
@@ -100,8 +100,8 @@ L: dict[str, dict[str, Any]] = {
            "nodata": "No data", "to": " to ", "sheet_avail": "Availability", "sheet_usage": "Usage",
            "sheet_cap": "Capacity", "radio": "Per radio (channel, load, noise)", "radio_label": "Radio",
            "band": "Band", "channel": "Channel", "util": "Channel utilisation mean %", "util95": "Utilisation p95 %",
-           "noise": "Noise mean dBm", "radio_peak": "Peak clients on radio", "health_n": "Radio samples",
-           "clients_n": "Client samples", "radio_none": "No per-radio data in this period (the model does not "
+           "noise": "Noise mean dBm", "radio_peak": "Peak clients on radio", "health_n": "Radio samples (h)",
+           "clients_n": "Client samples (h)", "radio_none": "No per-radio data in this period (the model does not "
                                                          "report it, or it was not read).",
            "radio_note": "Utilisation and noise rest on the radio samples, the peak on the client samples; "
                          "\"-\" is no data (not 0).",
@@ -226,7 +226,7 @@ USAGE_XLSX = ("label", "peak_clients", "mean_clients", "client_hours", "rx_gb", 
               "coverage_pct", "change_pct", "change_prev_note", "change_yoy_pct", "change_yoy_note", "remarks")
 CAP_XLSX = ("site", "ap", "name", "capacity", "hours_over", "peak_clients", "observed_h", "coverage_pct", "remarks")
 RADIO_COLUMNS = ("site", "ap", "name", "radio", "band", "channels", "utilization_mean_pct", "utilization_p95_pct",
-                 "noise_mean_dbm", "peak_clients", "capacity", "health_samples", "samples")
+                 "noise_mean_dbm", "peak_clients", "capacity", "health_samples", "health_hours", "samples", "hours")
 HEAD = {
     "ja": {"site_name": "拠点", "ap_name": "機器", "availability_pct": "稼働率 %", "up_h": "稼働 (時間)",
            "down_h": "停止 (時間)", "unknown_h": "データなし (時間)", "maintenance_h": "保守 (時間)",
@@ -239,7 +239,8 @@ HEAD = {
            "capacity": "容量", "hours_over": "超過時間", "radio": "無線", "band": "周波数帯",
            "channels": "チャネル", "utilization_mean_pct": "チャネル使用率 平均 %",
            "utilization_p95_pct": "チャネル使用率 95パーセンタイル %", "noise_mean_dbm": "雑音 平均 dBm",
-           "health_samples": "無線測定数", "samples": "接続数測定数"},
+           "health_samples": "無線測定数", "health_hours": "無線測定時間 (時間)", "samples": "接続数測定数",
+           "hours": "接続数測定時間 (時間)"},
 }
 
 
@@ -254,7 +255,8 @@ def radio_rows(inv: Inventory, reader: PointReader, p: Period, lang: str) -> lis
              "channels": ", ".join(str(c) for c in r.channels) or None,
              "utilization_mean_pct": r.utilization_mean_pct, "utilization_p95_pct": r.utilization_p95_pct,
              "noise_mean_dbm": r.noise_mean_dbm, "peak_clients": r.peak_clients, "capacity": r.capacity,
-             "health_samples": r.health_samples, "samples": r.samples}
+             "health_samples": r.health_samples, "health_hours": r.health_hours, "samples": r.samples,
+             "hours": r.hours}
             for r in radio_capacity(reader, inv, p)]
 
 

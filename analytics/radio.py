@@ -33,6 +33,8 @@ class RadioRow:
     utilization_p95_pct: float | None
     noise_mean_dbm: float | None
     health_samples: int  # ap_radio rows the channel figures rest on
+    hours: int = 0  # hours (of the clock) with at least one ap_clients row: coverage of the peak
+    health_hours: int = 0  # hours with at least one ap_radio row: coverage of the channel figures
 
     @property
     def peak_share(self) -> float | None:
@@ -45,6 +47,13 @@ def _band(freq: float | None, channel: float | None) -> str | None:
     if channel is not None and not np.isnan(channel):
         return "2.4GHz" if channel <= 14 else "5GHz" if 32 <= channel <= 177 else None
     return None
+
+
+HOUR_NS = 3_600_000_000_000
+
+
+def _hours(time_ns: np.ndarray) -> int:
+    return int(len(np.unique(time_ns // HOUR_NS)))
 
 
 def _mean(v: np.ndarray) -> float | None:
@@ -84,5 +93,7 @@ def radio_capacity(reader: PointReader, inv: Inventory, period: Period) -> list[
                 util_p95 = round(float(np.percentile(util, 95)), 1) if len(util) else None
                 noise = _mean(h.values["noise_dbm"])
             out.append(RadioRow(site.id, ap.id, radio, len(counts), int(counts.max()) if len(counts) else None,
-                                inv.capacity_for(ap), band, channels, util_mean, util_p95, noise, n_health))
+                                inv.capacity_for(ap), band, channels, util_mean, util_p95, noise, n_health,
+                                _hours(c.time_ns[~np.isnan(c.values["clients"])]) if c is not None else 0,
+                                _hours(h.time_ns) if h is not None else 0))
     return out

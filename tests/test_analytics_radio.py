@@ -58,10 +58,12 @@ def test_peak_clients_beside_channel_use_noise_and_band(tmp_path: Path) -> None:
     plain = by[("ap2", "2.4GHz")]  # a profile without radio health: channel figures are unknown, not 0
     assert plain.peak_clients == 3 and plain.health_samples == 0
     assert plain.utilization_mean_pct is None and plain.channels == () and plain.band is None
+    assert (r.hours, r.health_hours, plain.hours, plain.health_hours) == (1, 1, 1, 0)
 
 
 def _month_store(tmp_path: Path, with_radio: bool, with_clients: bool = True) -> SqliteStore:
-    """Two hours of pings and clients in September 2026; with ``with_radio``, ap_radio rows too (ap1 on 5 GHz,
+    """Two hours (14:13-16:13 UTC, three clock hours) of pings and clients in September
+    2026; with ``with_radio``, ap_radio rows too (ap1 on 5 GHz,
     ap2's radio named like a spreadsheet formula, as a hostile AP could)."""
     store = SqliteStore(tmp_path / "m.sqlite3", StoreSettings(min_free_mb=0))
     pts = []
@@ -98,7 +100,7 @@ def test_monthly_report_capacity_section_shows_each_radio(tmp_path: Path) -> Non
     section = ja[ja.index("無線ごとの状態"):]
     assert 'data-table="radio"' in section and "チャネル使用率" in section and "無線測定数" in section
     row = section[section.index(">5GHz<"):].split("</tr>")[0]
-    for cell in (">5GHz<", ">36<", ">41.0<", ">-93.0<", ">7<", ">30<", ">120<"):
+    for cell in (">5GHz<", ">36<", ">41.0<", ">-93.0<", ">7<", ">30<", ">120 (3)<"):
         assert cell in row, (cell, row)
     assert "=HYPERLINK(1)" in section and ">6<" in section and "2.4GHz" in section
     en = (tmp_path / "en" / "monthly-2026-09-en.html").read_text(encoding="utf-8")
@@ -108,7 +110,8 @@ def test_monthly_report_capacity_section_shows_each_radio(tmp_path: Path) -> Non
     by = {r["radio"]: r for r in rows}
     assert set(by) == {"5GHz", "'=HYPERLINK(1)"}  # the AP's text stays text in Excel
     assert (by["5GHz"]["channels"], by["5GHz"]["band"], by["5GHz"]["utilization_mean_pct"],
-            by["5GHz"]["noise_mean_dbm"], by["5GHz"]["health_samples"]) == ("36", "5GHz", "41.0", "-93.0", "120")
+            by["5GHz"]["noise_mean_dbm"], by["5GHz"]["health_samples"], by["5GHz"]["health_hours"],
+            by["5GHz"]["samples"], by["5GHz"]["hours"]) == ("36", "5GHz", "41.0", "-93.0", "120", "3", "120", "3")
     ws = load_workbook(tmp_path / "ja" / "monthly-2026-09-ja.xlsx")["無線"]
     values = [c for r in ws.iter_rows(values_only=True) for c in r]
     assert "'=HYPERLINK(1)" in values and "=HYPERLINK(1)" not in values and -93.0 in values
