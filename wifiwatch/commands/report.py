@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -115,6 +116,29 @@ def _emit(rows: list[dict[str, Any]], fmt: str, title: str, lang: str = "ja") ->
         console.print(table, markup=False)
 
 
+
+def _write_files(config: Path | None, source: str, pdf: bool,
+                 write: Callable[[Inventory, Any, tuple[str, ...]], list[Path]]) -> None:
+    """Open the store, write one report in every format (PDF unless --no-pdf) and print the files written;
+    an empty period exits 3 (データがありません), a failed PDF or a bad value is one line."""
+    from analytics.coverage import NoData
+    from analytics.export import PdfError
+    from analytics.monthly import FORMATS
+
+    inv = load_inventory(config)
+    reader = open_reader(inv, source, resolver_for(inv, config))
+    formats = FORMATS if pdf else tuple(f for f in FORMATS if f != "pdf")
+    try:
+        files = write(inv, reader, formats)
+    except NoData as e:
+        raise no_data(str(e)) from None
+    except PdfError as e:
+        raise UserError(f"{e} (or use --no-pdf)") from None
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    for f in files:
+        console.print(str(f), markup=False, highlight=False)
+
 def register(app: typer.Typer) -> None:
     report = typer.Typer(help="Availability, usage, capacity, monthly and 年度 reports. Exit 3: the period holds "
                          "no data (データがありません).", no_args_is_help=True)
@@ -180,9 +204,7 @@ def register(app: typer.Typer) -> None:
         """Monthly report: HTML (Japanese by default) with charts, a CSV of every table, .xlsx and PDF.
 
         Exit 3 when the month holds no data (データがありません); nothing is written then."""
-        from analytics.coverage import NoData
-        from analytics.export import PdfError
-        from analytics.monthly import FORMATS, parse_month, write_monthly
+        from analytics.monthly import parse_month, write_monthly
 
         if lang not in ("ja", "en"):
             raise UserError("--lang must be ja or en")
@@ -191,19 +213,8 @@ def register(app: typer.Typer) -> None:
             parse_month(month)
         except ValueError as e:
             raise UserError(str(e)) from None
-        inv = load_inventory(config)
-        reader = open_reader(inv, source, resolver_for(inv, config))
-        formats = FORMATS if pdf else tuple(f for f in FORMATS if f != "pdf")
-        try:
-            files = write_monthly(inv, reader, month, out, lang, formats=formats, era=era)
-        except NoData as e:
-            raise no_data(str(e)) from None
-        except PdfError as e:
-            raise UserError(f"{e} (or use --no-pdf)") from None
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        for f in files:
-            console.print(str(f), markup=False, highlight=False)
+        _write_files(config, source, pdf,
+                     lambda inv, reader, fmts: write_monthly(inv, reader, month, out, lang, formats=fmts, era=era))
 
     @report.command("fiscal")
     def fiscal(
@@ -218,10 +229,7 @@ def register(app: typer.Typer) -> None:
         """年度 (April-March) report per site, per month and per plan measure 16/17 with the plan's progress.
 
         Exit 3 when the year holds no data (データがありません); nothing is written then."""
-        from analytics.coverage import NoData
-        from analytics.export import PdfError
         from analytics.fiscal import parse_fy, write_fiscal
-        from analytics.monthly import FORMATS
 
         if lang not in ("ja", "en"):
             raise UserError("--lang must be ja or en")
@@ -230,17 +238,8 @@ def register(app: typer.Typer) -> None:
             fy = parse_fy(year)
         except ValueError as e:
             raise UserError(str(e)) from None
-        inv = load_inventory(config)
-        reader = open_reader(inv, source, resolver_for(inv, config))
-        formats = FORMATS if pdf else tuple(f for f in FORMATS if f != "pdf")
-        try:
-            files = write_fiscal(inv, reader, fy, out, lang, formats=formats, era=era)
-        except NoData as e:
-            raise no_data(str(e)) from None
-        except PdfError as e:
-            raise UserError(f"{e} (or use --no-pdf)") from None
-        for f in files:
-            console.print(str(f), markup=False, highlight=False)
+        _write_files(config, source, pdf,
+                     lambda inv, reader, fmts: write_fiscal(inv, reader, fy, out, lang, formats=fmts, era=era))
 
     @report.command("influx-rollups")
     def influx_rollups(
