@@ -44,6 +44,7 @@ from core.secrets import Secret, SecretResolver
 from core.store.sqlite_store import SqliteStore
 from tests.fixtures_sim import SimHandle
 from tests.test_daemon import fast_config
+from tests.test_hostile_agents import HostileAgent
 from tests.test_snmp_agents import AUTH_KEY, PRIV_KEY, V3_USER, poll, start_agent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -303,36 +304,6 @@ class DelayProxy:
             s.close()
 
 
-class GarbageAgent:
-    """Answers every datagram with ``make(request)``: random bytes, a truncated echo, a lying BER header."""
-
-    def __init__(self, make: Callable[[bytes], bytes]):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.addr = self.sock.getsockname()
-        self.make = make
-        self.requests = 0
-        self.stopped = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stopped:
-            try:
-                data, src = self.sock.recvfrom(65535)
-            except (TimeoutError, OSError):
-                continue
-            self.requests += 1
-            for _ in range(2):  # and a duplicate, for good measure
-                self.sock.sendto(self.make(data), src)
-
-    def close(self) -> None:
-        self.stopped = True
-        self.thread.join(2)
-        self.sock.close()
-
-
 def _run_polls(targets: list[tuple[str, Target, str]]) -> list[list[PollResult]]:
     return poll(load_profiles(), targets)
 
@@ -400,7 +371,8 @@ GARBAGE: dict[str, Callable[[bytes], bytes]] = {
 @pytest.mark.parametrize("kind", sorted(GARBAGE))
 def test_agent_answering_garbage_is_an_error_for_that_ap_only(fault_agent: tuple[str, int], kind: str,
                                                                caplog: pytest.LogCaptureFixture) -> None:
-    bad = GarbageAgent(GARBAGE[kind])
+    make = GARBAGE[kind]
+    bad = HostileAgent(lambda request: [make(request)] * 2)  # and a duplicate, for good measure
     caplog.set_level(logging.DEBUG)
     try:
         v2 = _v2c(bad.addr, timeout=0.5)
