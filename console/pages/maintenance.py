@@ -15,8 +15,8 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from pydantic import ValidationError
 
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 from core.inventory import Maintenance
 from core.maintenance import JST, MaintenanceError, end_window, remove_window
 
