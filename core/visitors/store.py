@@ -218,6 +218,13 @@ class VisitorStore:
                 (idle_before,))
             return cur.rowcount
 
+    def close_ap(self, ap_id: str, at: float) -> int:
+        """The AP (its NAS) restarted, Accounting-On/Off: every session open there ended by ``at``."""
+        with self._lock:
+            return self._conn.execute(
+                "UPDATE visitors_sessions SET stop=max(start, ?), last_seen=?, link=NULL WHERE stop IS NULL"
+                " AND ap_id=?", (at, at, ap_id)).rowcount
+
     # -- what the figures read ---------------------------------------------------------------------
     def iter_sessions(self, start: float, end: float,
                       site_ids: Collection[str] | None = None) -> Iterator[VisitorSession]:
