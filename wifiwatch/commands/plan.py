@@ -145,8 +145,9 @@ def summary_lines(result: PlanResult, lang: str) -> list[str]:
                    f"（一括計画が {c.joint_minus_round_by_round:+,}人/年、{c.joint_gain_pct:+.2f}%）" if ja else
                      f"round by round instead: {_people(c.covered, lang)} (the joint plan "
                      f"{c.joint_minus_round_by_round:+,}, {c.joint_gain_pct:+.2f}%)")
-    out.append(f"貪欲法（費用対効果順）: {_people(s.greedy, lang)}（差 {s.gap_pct}%）" if ja else
-                f"greedy (best per yen first): {_people(s.greedy, lang)} (gap {s.gap_pct}%)")
+    if s.greedy is not None:
+        out.append(f"貪欲法（費用対効果順）: {_people(s.greedy, lang)}（差 {s.gap_pct}%）" if ja else
+                   f"greedy (best per yen first): {_people(s.greedy, lang)} (gap {s.gap_pct}%)")
     kinds = {"candidate": ("年間来訪者", "annual visitors"), "event": ("イベント日", "event days"),
              "mesh": ("住民", "residents"), "shelter": ("避難所", "shelters"),
              "spill": ("混雑する既存APからの需要", "overflow of busy APs"), "csv": ("追加需要", "extra demand")}
