@@ -499,6 +499,7 @@ class ConsoleSettings(_Model):
 
     enabled: bool = True
     idle_timeout_min: float = Field(30.0, gt=0, le=24 * 60)  # a session unused this long must log in again
+    session_lifetime_h: float = Field(12.0, gt=0, le=24 * 31)  # and any session this old, however busy
     login_attempts_per_min: int = Field(10, ge=1, le=1000)  # per client address, on POST /login
     secure_cookies: bool = False  # set when a TLS-terminating reverse proxy is in front (cookies only over https)
     # Single sign-on behind a reverse proxy: it authenticates and sends the user name in this header. Trusted only
