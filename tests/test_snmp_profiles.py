@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from collector.snmp.detect import guess, resolve
 from collector.snmp.profiles import PROFILES_ENV, ProfileError, load_profiles, parse_profile
 from core.paths import known_vendors
 
@@ -47,13 +48,13 @@ def test_shipped_profiles_load_and_match_known_vendors() -> None:
     (None, "generic"),
 ])
 def test_detection_uses_the_longest_sysobjectid_prefix(oid: str | None, want: str) -> None:
-    assert load_profiles().detect(oid).id == want
+    assert guess(load_profiles(), oid).id == want
 
 
 def test_explicit_vendor_wins_and_unknown_falls_back_to_detection() -> None:
     profiles = load_profiles()
-    assert profiles.resolve("mikrotik", "1.3.6.1.4.1.41112").id == "mikrotik"
-    assert profiles.resolve("auto", "1.3.6.1.4.1.41112").id == "unifi"
+    assert resolve(profiles, "mikrotik", "1.3.6.1.4.1.41112").id == "mikrotik"
+    assert resolve(profiles, "auto", "1.3.6.1.4.1.41112").id == "unifi"
 
 
 def _write(d: Path, name: str, text: str) -> Path:
@@ -73,7 +74,7 @@ def test_extra_directory_adds_a_vendor(tmp_path: Path, monkeypatch: pytest.Monke
         """)
     monkeypatch.setenv(PROFILES_ENV, str(tmp_path))
     profiles = load_profiles()
-    assert profiles.detect("1.3.6.1.4.1.1182.2.1.9").id == "yamaha_wlx"
+    assert guess(profiles, "1.3.6.1.4.1.1182.2.1.9").id == "yamaha_wlx"
     assert "yamaha_wlx" in known_vendors([tmp_path])
 
 

@@ -28,7 +28,7 @@ from collector.snmp.client import (
     parse_oid,
 )
 from collector.snmp.counters import CounterSample, rates
-from collector.snmp.detect import Detection, detect
+from collector.snmp.detect import Detection, detect, resolve
 from collector.snmp.profiles import GENERIC, ClientTable, Profile, Profiles, RadioColumn
 from core.inventory import Device, Inventory, Site
 from core.logs import kv
@@ -233,7 +233,7 @@ class ApPoller:
             res.rebooted = state.uptime_ticks is not None and ticks < state.uptime_ticks
 
         if not auto:
-            profile = self.profiles.resolve(vendor, res.sys_object_id)
+            profile = resolve(self.profiles, vendor, res.sys_object_id)
         else:
             old = state.detection
             if old is None or old.sys_object_id != res.sys_object_id or old.sys_descr != sys_descr:

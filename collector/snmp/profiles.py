@@ -1,5 +1,7 @@
 """Vendor profiles: declarative TOML files saying which OIDs hold an AP's client counts.
 
+Data and its schema only: which profile an AP gets is decided in collector/snmp/detect.py.
+
 A network engineer adds a vendor by dropping ``<name>.toml`` into collector/snmp/profiles/ (or a directory
 named by ``WIFIWATCH_PROFILES_DIR``); the file stem is the name used as ``vendor = "<name>"`` in the
 inventory. collector/snmp/README.md documents every field with a worked example.
@@ -223,20 +225,6 @@ class Profiles(Mapping[str, Profile]):
 
     def __len__(self) -> int:
         return len(self.by_name)
-
-    def detect(self, sys_object_id: str | None, sys_descr: str | None = None) -> Profile:
-        """The best candidate by sysObjectID prefix and sysDescr, without a signature probe (see detect.py).
-
-        The poller probes signatures on the wire; this offline guess is what the prefixes alone say.
-        """
-        from collector.snmp.detect import decide  # detect.py builds on this module
-
-        return self.by_name.get(decide(self, sys_object_id, sys_descr).profile) or self.by_name[GENERIC]
-
-    def resolve(self, vendor: str, sys_object_id: str | None) -> Profile:
-        if vendor == "auto" or vendor not in self.by_name:
-            return self.detect(sys_object_id)
-        return self.by_name[vendor]
 
 
 def profile_dirs(extra_dirs: list[Path] | None = None) -> list[Path]:
