@@ -6,7 +6,6 @@ so the daemon needs one port. Pages live in console/pages/*; this module wires t
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from litestar.exceptions import (
 )
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.stores.memory import MemoryStore
@@ -32,29 +31,16 @@ from litestar.template.config import TemplateConfig
 from collector.http import status_router
 from console.auth import RotatingSessionConfig, client_address, current_user
 from console.context import ConsoleContext
-from console.i18n import STATE_KEYS, translator
+from console.render import CSP, MAP_CSP, jst, page
 from console.sessions import SqliteSessionStore, load_keys
 from core.logs import kv
-from core.maintenance import JST
+
+__all__ = ["CSP", "MAP_CSP", "create_app", "jst", "page"]  # page, jst: console.render (kept importable here)
 
 log = logging.getLogger("wifiwatch.console")
 
 HERE = Path(__file__).resolve().parent
 MACHINE = ("/healthz", "/metrics", "/status")
-
-
-def jst(ts: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return "-" if ts is None else dt.datetime.fromtimestamp(ts, JST).strftime(fmt)
-
-
-def page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **ctx: Any) -> Template:
-    """A page with what every template needs: the user, their language's words, the city, the nav."""
-    user = current_user(request)
-    lang = user.lang if user is not None else "ja"
-    inv = request.app.state.console.inventory()
-    return Template(template_name=name, status_code=status_code, context={
-        "user": user, "lang": lang, "t": translator(lang), "city": inv.city_ja if lang == "ja" else inv.city_en,
-        "path": request.url.path, "state_key": STATE_KEYS, "jst": jst, **ctx})
 
 
 def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
@@ -85,13 +71,6 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
 
 def _too_many(request: Request[Any, Any, Any], exc: TooManyRequestsException) -> Response[Any]:
     return page(request, "login.html", status_code=429, error="too_many", next="/")
-
-
-# The console's own pages run no inline script (console.js is a file); the map page (folium) needs its inline one.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-       "frame-ancestors 'self'; form-action 'self'; base-uri 'none'")
-MAP_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-           "script-src 'self' 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'")
 
 
 async def _security_headers(response: Response[Any]) -> Response[Any]:

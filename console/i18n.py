@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core import state as st
+
 # key -> (ja, en)
 WORDS: dict[str, tuple[str, str]] = {
     "app": ("公衆無線LAN 監視コンソール", "Public Wi-Fi console"),
@@ -28,11 +30,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "since": ("この状態になった時刻", "Since"),
     "open_incidents": ("未解決の障害", "Open incidents"),
     "updated": ("更新", "Updated"),
-    "up": ("稼働", "Up"),
-    "degraded": ("品質低下", "Degraded"),
-    "down": ("停止", "Down"),
-    "maint": ("保守中", "Maintenance"),
-    "unknown": ("不明", "Unknown"),
     "uplink": ("上位回線", "Uplink"),
     "none": ("なし", "none"),
     "language": ("English", "日本語"),
@@ -206,4 +203,19 @@ def translator(lang: str) -> Callable[[str], str]:
     return t
 
 
-STATE_KEYS = {"up": "up", "degraded": "degraded", "down": "down", "maintenance": "maint", "unknown": "unknown"}
+STATE_KEYS = {"up": "up", "degraded": "degraded", "down": "down", "maintenance": "maint", "unknown": "unknown",
+              "stale": "stale"}
+# the state words are core.state's (one place for every view), capitalised for English headings
+WORDS.update({key: (st.LABELS[state][0], st.LABELS[state][1].capitalize()) for state, key in STATE_KEYS.items()})
+WORDS.update({
+    "data_at": ("データ取得", "Data taken"),
+    "monitor_live": (st.MONITOR_LABELS["live"][0], st.MONITOR_LABELS["live"][1].capitalize()),
+    "monitor_stale": (st.MONITOR_LABELS["stale"][0], st.MONITOR_LABELS["stale"][1].capitalize()),
+    "monitor_no_data": (st.MONITOR_LABELS["no_data"][0], st.MONITOR_LABELS["no_data"][1].capitalize()),
+    "offline": ("監視コンソールに接続できません: 表示は最終更新時点のものです", "Cannot reach the console: this is the "
+                "last view it sent"),
+    "uplinks": ("上位回線", "Uplinks"),
+    "last_heartbeat": ("最終確認", "Last heartbeat"),
+    "history_outage": ("記録から検出", "found in stored history"),
+    "simulated": ("模擬データ", "simulated data"),
+})

@@ -9,12 +9,12 @@ from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from console.app import page
 from console.auth import logged_in, user_of
 from console.charts import line_chart
 from console.fleet import windows
 from console.history import METRICS, RANGES, chart
 from console.i18n import translator
+from console.render import page
 from core.maintenance import expand
 
 UNITS = {"clients": ("台", "clients"), "availability": ("%", "%"), "traffic": ("Mbit/s", "Mbit/s"),
@@ -62,7 +62,7 @@ def ap_page(request: Request[Any, Any, Any], ap_id: str, range: str | None = Non
             if d.id == ap_id:
                 rk = _range(range)
                 start = time.time() - RANGES[rk][0]
-                return page(request, "device.html", site=site, device=d, range_key=rk, ranges=list(RANGES),
+                return page(request, "device.html", site=site, device=d, fleet=fleet, range_key=rk, ranges=list(RANGES),
                             charts=charts(request, {"ap": ap_id}, rk), **_timeline(request, {ap_id}, site.id, start))
     raise NotFoundException(f"no AP {ap_id!r}")
 
@@ -75,7 +75,7 @@ def site_page(request: Request[Any, Any, Any], site_id: str, range: str | None =
         if site.id == site_id:
             rk = _range(range)
             start = time.time() - RANGES[rk][0]
-            return page(request, "site.html", site=site, range_key=rk, ranges=list(RANGES),
+            return page(request, "site.html", site=site, fleet=fleet, range_key=rk, ranges=list(RANGES),
                         charts=charts(request, {"site": site_id}, rk),
                         **_timeline(request, {d.id for d in site.devices}, site.id, start))
     raise NotFoundException(f"no site {site_id!r}")

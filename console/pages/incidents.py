@@ -12,8 +12,8 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from collector.alerts import ack, rota
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 KINDS = ("down", "site_down", "degraded", "flapping", "monitoring_lost")
