@@ -105,8 +105,15 @@ class Daemon:
     def run(self) -> int:
         return asyncio.run(self._main())
 
+    def request_reload(self) -> None:
+        """Re-read the inventory file as SIGHUP does, asked from another thread (the console after an edit)."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._reload(), loop)
+
     async def _main(self) -> int:
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._stop = asyncio.Event()
         self.engine = FleetEngine(self.inv, self.resolver, self.writer, self.alerts, self.use_icmp, clock=self.clock)
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")

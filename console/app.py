@@ -83,7 +83,18 @@ async def _security_headers(response: Response[Any]) -> Response[Any]:
 
 
 def create_app(ctx: ConsoleContext) -> Litestar:
-    from console.pages import admin, devices, incidents, login, maintenance, mapview, planning, reports, status
+    from console.pages import (
+        admin,
+        alert_settings,
+        devices,
+        incidents,
+        login,
+        maintenance,
+        mapview,
+        planning,
+        reports,
+        status,
+    )
 
     settings = ctx.inventory().console
     idle_s = int(settings.idle_timeout_min * 60)
@@ -101,7 +112,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
             status_router(ctx.health or (lambda: {"ok": True}), ctx.status, ctx.token),
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
             *login.handlers, *status.handlers, *devices.handlers, *incidents.handlers, *maintenance.handlers,
-            *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers,
+            *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers, *alert_settings.handlers,
         ],
         middleware=[sessions.middleware, limit.middleware],
         csrf_config=csrf,

@@ -102,7 +102,7 @@ def write_outputs(inv: Inventory, out: Path, lang: str = "ja") -> list[tuple[str
 
 
 def write_ranking(inv: Inventory, out: Path, lang: str) -> list[tuple[str, Path]]:
-    from wifiwatch.commands.plan import plan_for
+    from wifiwatch.planning import plan_for
 
     result = plan_for(inv, lang=lang)
     data = result.to_json()

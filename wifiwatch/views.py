@@ -24,7 +24,7 @@ def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str | 
     from core.store.sqlite_store import SqliteStore
     from maps.coverage_map import ApMapStatus, plan_markers, snapshot_note, snapshot_statuses, write_map
     from maps.tiles import default_tile_file
-    from wifiwatch.commands.plan import plan_for
+    from wifiwatch.planning import plan_for
 
     path = Path(inv.store.path)
     own = store is None

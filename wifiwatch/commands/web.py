@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
         from collector.http import KEEPALIVE_S, MAX_CONNECTIONS, bind_socket, header_timeout_protocol
         from console.app import create_app
         from console.context import open_context
+        from core.config import config_path
         from core.inventory import HttpSettings
 
         inv = load_inventory(config)
@@ -86,7 +87,7 @@ def register(app: typer.Typer) -> None:
             sock = bind_socket(http.bind, http.port)
         except OSError as e:
             raise UserError(f"cannot listen on {http.bind}:{http.port}: {e.strerror}") from None
-        ctx = open_context(inv, resolver, token=token)
+        ctx = open_context(inv, resolver, token=token, config_path=config_path(config))
         ctx.health = lambda: web_health(ctx)
         host = f"[{http.bind}]" if ":" in http.bind else http.bind
         console.print(f"console: http://{host}:{sock.getsockname()[1]}/  (Ctrl-C stops)", highlight=False)
