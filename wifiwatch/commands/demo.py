@@ -32,7 +32,8 @@ DEMO_HOOK_ENV = "WIFIWATCH_DEMO_WEBHOOK_URL"
 
 def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: float, interval_s: float,
                      http_port: int = 0) -> str:
-    """The sample inventory with demo timings, a store in the output folder and a webhook channel."""
+    """The sample inventory with demo timings, a store and the reports folder in the output folder, and a webhook
+    channel."""
     import tomlkit
 
     doc = tomlkit.parse(base_text)
@@ -41,6 +42,9 @@ def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: floa
     doc["defaults"]["timeout_s"] = 1.0  # type: ignore[index]
     doc["store"]["path"] = str(out / "wifiwatch.sqlite3")  # type: ignore[index]
     doc["http"]["port"] = http_port  # type: ignore[index]
+    if "reports" not in doc:
+        doc["reports"] = tomlkit.table()
+    doc["reports"]["dir"] = str(out / "reports")  # type: ignore[index]  # what the demo writes, its console's 報告 lists
     alerts = doc["alerts"]
     alerts.pop("map_url", None)  # type: ignore[union-attr]  # links need a URL a reader can open, not a file
     chan = tomlkit.aot()
@@ -248,7 +252,7 @@ def _reports(inv: Any, out: Path, lang: str) -> list[tuple[str, Path]]:
         from analytics.monthly import FORMATS
 
         fmts = FORMATS if chromium() else tuple(f for f in FORMATS if f != "pdf")
-        files = write_monthly(inv, store, month, out / "reports", lang, formats=fmts)
+        files = write_monthly(inv, store, month, Path(inv.reports.dir), lang, formats=fmts)
         done = [("monthly report (HTML)", files[0])] + [(f"{f.stem} ({f.suffix[1:].upper()})", f) for f in files[1:]]
         done.append(("coverage map (offline HTML)", write_current_map(inv, out / "map.html", lang, store=store,
                                                                       offline=True)))
