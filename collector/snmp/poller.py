@@ -109,6 +109,7 @@ class PollResult:
     sys_object_id: str | None = None
     uptime_s: float | None = None
     clients: int | None = None
+    clients_source: str | None = None  # "sessions": counted from open visitor sessions, not SNMP (issue 24)
     clients_by_radio: dict[str, int] = field(default_factory=dict)
     clients_by_ssid: dict[str, int] = field(default_factory=dict)
     interfaces: dict[str, IfSample] = field(default_factory=dict)
@@ -689,6 +690,8 @@ def to_points(
         status["uptime_s"] = float(result.uptime_s)
     if result.clients is not None:
         status["clients"] = int(result.clients)
+        if result.clients_source:
+            status["clients_source"] = result.clients_source
     if result.error:
         status["error"] = result.error
     points = [Point("ap_status", {"site": site_id, "ap": ap_id, "vendor": result.vendor, "role": role},
