@@ -288,5 +288,11 @@ WORDS.update({
     "uplinks": ("上位回線", "Uplinks"),
     "last_heartbeat": ("最終確認", "Last heartbeat"),
     "history_outage": ("記録から検出", "found in stored history"),
+    "history_outages": ("記録から検出した停止", "Outages found in stored history"),
+    "history_outages_help": ("保存された死活監視データにある停止のうち、障害として記録されていないものです "
+                             "(報告の停止回数・稼働率に含まれます。通知はされていません)。",
+                             "Outages in the stored heartbeat data that no incident records (the reports count and "
+                             "time them; nobody was notified)."),
+    "duration_min": ("継続 (分)", "Minutes"),
     "simulated": ("模擬データ", "simulated data"),
 })

@@ -11,11 +11,10 @@ from litestar.response import Template
 
 from console.auth import logged_in, user_of
 from console.charts import line_chart
-from console.fleet import windows
 from console.history import METRICS, RANGES, chart
 from console.i18n import translator
 from console.render import page
-from core.maintenance import expand
+from core.maintenance import active_windows, expand
 
 UNITS = {"clients": ("台", "clients"), "availability": ("%", "%"), "traffic": ("Mbit/s", "Mbit/s"),
          "rtt": ("ms", "ms"), "radio": ("台", "clients"), "radio_util": ("%", "%")}
@@ -48,9 +47,13 @@ def _timeline(request: Request[Any, Any, Any], device_ids: set[str], site_id: st
     incs = [i for i in ctx.alerts.incidents(since=start) if i.device in device_ids or i.site == site_id]
     wins = []
     for dev in sorted(device_ids):
-        for a, b, wid in expand(windows(ctx.inventory(), ctx.alerts), dev, site_id, start, time.time() + 7 * 86400):
+        for a, b, wid in expand(active_windows(ctx.inventory().maintenance, ctx.alerts.maintenance()), dev, site_id,
+                                start, time.time() + 7 * 86400):
             wins.append((a, b, wid))
-    return {"incidents": sorted(incs, key=lambda i: -i.start), "windows": sorted(set(wins))}
+    from console.pages.incidents import history_outages
+
+    outages = history_outages(ctx, start, time.time(), site_id, device_ids)
+    return {"incidents": sorted(incs, key=lambda i: -i.start), "windows": sorted(set(wins)), "outages": outages}
 
 
 @get("/aps/{ap_id:str}", guards=[logged_in], sync_to_thread=True)
