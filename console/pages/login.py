@@ -10,7 +10,15 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from console.app import page
-from console.auth import SESSION_USER, current_user, logged_in, rotate_session, user_of
+from console.auth import (
+    SESSION_USER,
+    LoginRefused,
+    current_user,
+    logged_in,
+    rotate_session,
+    user_of,
+    verify_login,
+)
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -33,7 +41,10 @@ def login_form(request: Request[Any, Any, Any], next: str | None = None) -> Temp
 def login(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
     ctx = request.app.state.console
     name, password = data.get("user", "").strip(), data.get("password", "")
-    user = ctx.users.verify(name, password) if name and password else None
+    try:
+        user = verify_login(request, name, password) if name and password else None
+    except LoginRefused as e:  # hashing busy, or this name backing off: not tried, no hashing spent
+        return page(request, "login.html", status_code=e.status, next=safe_next(data.get("next")), error=e.key)
     if user is None:
         peer = request.client.host if request.client else "-"
         ctx.users.audit(name[:64] or "-", "login-failed", detail=f"from {peer}")
