@@ -22,6 +22,7 @@ import numpy as np
 from analytics import coverage as cov
 from analytics.availability import Availability, _subtract, merge
 from analytics.coverage import Coverage
+from analytics.figures import ApFigures, PartKey, hourly_mean, part_key
 from analytics.usage import Floats, Usage, jst_weekday_hour
 from core.inventory import Inventory
 from core.maintenance import expand
@@ -148,8 +149,6 @@ def usage_from_hours(hs: Floats, n: Floats, s: Floats, mx: Floats, step: float, 
 def hourly_figures(inv: Inventory, reader: Any, p: Any, site: str | None,
                    parts: Collection[str], radios: int = 2) -> dict[str, Any]:
     """What :func:`analytics.tables.figures` returns, from hourly aggregates read once for the whole fleet."""
-    from analytics.tables import ApFigures
-
     a0, a1 = p.ns
     end = p.data_end
     tags = {"site": site} if site else {}
@@ -183,15 +182,19 @@ def hourly_figures(inv: Inventory, reader: Any, p: Any, site: str | None,
             hs, n, sm, mx, sim = _hours(status.get(ap.id, []), "clients")
             step = _step(n, inv.poll_for(s, ap).interval_s)
             tr = []
+            ifaces: dict[PartKey, list[Columns]] = {}  # an interface's series pooled (a tag change is not a second one)
             for c in traffic.get(ap.id, []):
-                th, tn, rx, _, _ = _hours([c], "rx_bps")
-                _, _, tx, _, _ = _hours([c], "tx_bps")
+                ifaces.setdefault(part_key(c.tags), []).append(c)
+            for cs in ifaces.values():
+                th, tn, rx, _, _ = _hours(cs, "rx_bps")
+                _, _, tx, _, _ = _hours(cs, "tx_bps")
                 tr.append((th, tn, rx, tx, _step(tn, inv.poll_for(s, ap).interval_s)))
             u = usage_from_hours(hs, n, sm, mx, step, p.start, end, tr)
             f = out[ap.id]
             f.usage = u
             f.usage_cov = Coverage(p.hours, p.elapsed_h, u.observed_h, 0.0, u.observed_h * sim)
             f.peak_sample = u.peak_clients
+            f.clients_hourly = hourly_mean(hs, n, sm, p.start, end)
             if "capacity" in parts:
                 f.hours_over = {inv.capacity_for(ap) * radios: over.get(ap.id, 0) * step / HOUR}
     return out

@@ -6,9 +6,7 @@ so the daemon needs one port. Pages live in console/pages/*; this module wires t
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +24,7 @@ from litestar.exceptions import (
 )
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
@@ -41,9 +39,12 @@ from litestar.types import Message, Scope
 from collector.http import LOG_BUDGET, add_headers, status_router
 from console.auth import HashGate, RotatingSessionConfig, client_address, current_user
 from console.context import ConsoleContext
-from console.i18n import STATE_KEYS, translator
+from console.i18n import translator
+from console.render import CSP, MAP_CSP, jst, page
+from console.sessions import SqliteSessionStore, load_keys
 from core.logs import kv
-from core.maintenance import JST
+
+__all__ = ["CSP", "MAP_CSP", "create_app", "jst", "page"]  # page, jst: console.render (kept importable here)
 
 log = logging.getLogger("wifiwatch.console")
 
@@ -54,20 +55,6 @@ MACHINE = ("/healthz", "/metrics", "/status")
 # first (the CSRF middleware reads the form before any guard: 190 x 10 MB unauthenticated POSTs took 1.6 GB).
 FORM_MAX_BYTES = 16 * 1024
 DISCONNECTED = "client disconnected prematurely"  # Litestar's detail when the client leaves mid-body
-
-
-def jst(ts: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return "-" if ts is None else dt.datetime.fromtimestamp(ts, JST).strftime(fmt)
-
-
-def page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **ctx: Any) -> Template:
-    """A page with what every template needs: the user, their language's words, the city, the nav."""
-    user = current_user(request)
-    lang = user.lang if user is not None else "ja"
-    inv = request.app.state.console.inventory()
-    return Template(template_name=name, status_code=status_code, context={
-        "user": user, "lang": lang, "t": translator(lang), "city": inv.city_ja if lang == "ja" else inv.city_en,
-        "path": request.url.path, "state_key": STATE_KEYS, "jst": jst, **ctx})
 
 
 def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
@@ -150,13 +137,6 @@ def _too_many(request: Request[Any, Any, Any], exc: TooManyRequestsException) ->
     return page(request, "login.html", status_code=429, error="too_many", next="/")
 
 
-# The console's own pages run no inline script (console.js is a file); the map page (folium) needs its inline one.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-       "frame-ancestors 'self'; form-action 'self'; base-uri 'none'")
-MAP_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-           "script-src 'self' 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'")
-
-
 _PAGE_HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
                  (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"SAMEORIGIN"))
 
@@ -172,13 +152,26 @@ def _security_headers(message: Message, scope: Scope) -> None:
 
 
 def create_app(ctx: ConsoleContext) -> Litestar:
-    from console.pages import admin, devices, incidents, login, maintenance, mapview, planning, reports, status
+    from console.pages import (
+        admin,
+        alert_settings,
+        devices,
+        incidents,
+        login,
+        maintenance,
+        mapview,
+        planning,
+        reports,
+        status,
+    )
 
     settings = ctx.inventory().console
     idle_s = int(settings.idle_timeout_min * 60)
     sessions = RotatingSessionConfig(key="wifiwatch_session", max_age=idle_s, renew_on_access=True,
                                      secure=settings.secure_cookies, samesite="strict", httponly=True)
-    csrf = CSRFConfig(secret=secrets.token_urlsafe(32), cookie_name="wifiwatch_csrf", cookie_secure=
+    keys = load_keys(Path(ctx.inventory().store.path))  # kept beside the store: a restart logs nobody out
+    session_store = SqliteSessionStore(ctx.users, keys.session, settings.session_lifetime_h * 3600)
+    csrf = CSRFConfig(secret=keys.csrf, cookie_name="wifiwatch_csrf", cookie_secure=
                       settings.secure_cookies, cookie_samesite="strict", exclude=list(MACHINE))
     limit = RateLimitConfig(rate_limit=("minute", settings.login_attempts_per_min), set_rate_limit_headers=False,
                             identifier_for_request=client_address,
@@ -188,12 +181,12 @@ def create_app(ctx: ConsoleContext) -> Litestar:
             status_router(ctx.health or (lambda: {"ok": True}), ctx.status, ctx.token),
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
             *login.handlers, *status.handlers, *devices.handlers, *incidents.handlers, *maintenance.handlers,
-            *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers,
+            *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers, *alert_settings.handlers,
         ],
         middleware=[sessions.middleware, limit.middleware],
         csrf_config=csrf,
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=6),
-        stores={"sessions": MemoryStore(), "rate_limit": MemoryStore()},
+        stores={"sessions": session_store, "rate_limit": MemoryStore()},
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         exception_handlers={NotAuthorizedException: _not_authorized, PermissionDeniedException: _forbidden,
                             NotFoundException: _not_found, TooManyRequestsException: _too_many,

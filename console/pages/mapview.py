@@ -1,17 +1,21 @@
 """地図: the coverage map (maps/, drawn by folium) with the APs' live states and the default plan's candidates;
-its scripts and tiles come from this server (vendored assets, the tile archive), never from a CDN."""
+its scripts and tiles come from this server (vendored assets, the tile archive), never from a CDN.
+
+The default plan is what everyone sees; a what-if scenario (the 整備計画 page's ``a_*`` fields) is a planner
+computation like ``POST /planning/run``: it needs the planner role and is written to the audit log."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Template
 
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 
 
 def _tiles(request: Request[Any, Any, Any]) -> Any:
@@ -37,18 +41,20 @@ def map_page(request: Request[Any, Any, Any]) -> Template:
 def map_view(request: Request[Any, Any, Any]) -> Response[str]:
     from analytics.planner.plan import Scenario, make_plan
     from console.scenario import observed, parse_scenario
-    from maps.coverage_map import ApMapStatus, cache_background, map_html, plan_markers
+    from maps.coverage_map import cache_background, map_html, plan_markers, snapshot_note, snapshot_statuses
 
     ctx = request.app.state.console
     inv = ctx.inventory()
-    lang = user_of(request).lang
-    statuses = {}
-    for site in ctx.fleet(lang).sites:
-        for d in site.devices:
-            if d.role == "ap":
-                state = d.state if d.state in ("up", "down", "degraded") else "unknown"
-                statuses[d.id] = ApMapStatus(d.id, state, "-", d.clients, None, d.vendor)
+    user = user_of(request)
+    lang = user.lang
     query = {k: v for k, v in request.query_params.items() if k.startswith("a_")}
+    if query:  # a scenario: the same role and the same audit entry as the planning page's run
+        if not user.can("plan"):
+            raise PermissionDeniedException(f"role {user.role} may not plan")
+        ctx.users.audit(user.name, "plan-scenario", "map",
+                        json.dumps({k: v for k, v in query.items() if v}, ensure_ascii=False))
+    snap = ctx.fleet(lang)
+    statuses = snapshot_statuses(snap, None, lang)
     try:  # the planning page shows its scenario A here (same fields, read only: nothing is saved)
         scenario = parse_scenario(query, "a", inv, lang) if query else Scenario(
             lang="en" if lang == "en" else "ja", sensitivity=False)
@@ -57,8 +63,9 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
         cands, info = [], None
     cache = _tiles(request)
     background = cache_background(cache, "/map/tiles/{z}/{x}/{y}.png", lang) if cache is not None else None
-    html = map_html(inv, statuses, (), cands, lang, background, info, asset_url="/map/assets/")
-    from console.app import MAP_CSP
+    html = map_html(inv, statuses, (), cands, lang, background, info, asset_url="/map/assets/",
+                    data_note=snapshot_note(snap, lang))
+    from console.render import MAP_CSP
 
     return Response(html, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": MAP_CSP})
 

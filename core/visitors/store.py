@@ -194,6 +194,17 @@ class VisitorStore:
                     " WHERE id=?", (session.end - MAX_SESSION_S, session.end, session.end, rid))
             return True
 
+    def end(self, links: Sequence[str], at: float) -> bool:
+        """A disassociation: close the open session named by ``links`` at ``at``. Without an open session
+        nothing is stored (a departure alone says nothing about a stay). Returns True if one was closed."""
+        with self._lock:
+            rid = self._find_open(links)
+            if rid is None:
+                return False
+            self._conn.execute("UPDATE visitors_sessions SET stop=max(start, ?), last_seen=?, link=NULL WHERE id=?",
+                               (at, at, rid))
+            return True
+
     def add(self, session: VisitorSession, ext: str | None = None) -> bool:
         """Store a finished session (an import row, the simulator's history). ``ext`` (hex) names the row
         in its source so importing the same file twice stores it once; returns False if it already was."""
@@ -217,6 +228,13 @@ class VisitorStore:
                 "UPDATE visitors_sessions SET stop=last_seen, link=NULL WHERE stop IS NULL AND last_seen < ?",
                 (idle_before,))
             return cur.rowcount
+
+    def close_ap(self, ap_id: str, at: float) -> int:
+        """The AP (its NAS) restarted, Accounting-On/Off: every session open there ended by ``at``."""
+        with self._lock:
+            return self._conn.execute(
+                "UPDATE visitors_sessions SET stop=max(start, ?), last_seen=?, link=NULL WHERE stop IS NULL"
+                " AND ap_id=?", (at, at, ap_id)).rowcount
 
     # -- what the figures read ---------------------------------------------------------------------
     def iter_sessions(self, start: float, end: float,

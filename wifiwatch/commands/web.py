@@ -5,13 +5,13 @@ from __future__ import annotations
 import getpass
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from wifiwatch.common import ConfigOpt, UserError, console, load_inventory, resolver_for
 
-users_app = typer.Typer(help="Console accounts: add, passwd, remove, list (passwords from a prompt or stdin)",
+users_app = typer.Typer(help="Console accounts: add, passwd, remove, list, sessions (passwords from a prompt or stdin)",
                         no_args_is_help=True)
 
 StdinOpt = Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin (scripts)")]
@@ -39,6 +39,19 @@ def _users(config: Path | None):  # type: ignore[no-untyped-def]
     return UserStore(Path(inv.store.path))
 
 
+def web_health(ctx: Any) -> dict[str, object]:
+    """``/healthz`` of the console alone: failing while the store holds no live data (no daemon writes it, or it
+    stopped), by the same rule every page uses to turn grey (core.state)."""
+    from core.state import monitor_label
+
+    m = ctx.monitor()
+    body: dict[str, object] = {"ok": m["state"] == "live", "mode": "web", "monitor": m["state"],
+                               "data_age_s": None if m["age_s"] is None else round(m["age_s"], 1)}
+    if m["state"] != "live":
+        body["failing"] = {"data": monitor_label(m["state"], "en")}
+    return body
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
 
@@ -56,6 +69,7 @@ def register(app: typer.Typer) -> None:
         from collector.http import bind_socket, server_config
         from console.app import create_app
         from console.context import open_context
+        from core.config import config_path
         from core.inventory import HttpSettings
 
         inv = load_inventory(config)
@@ -73,7 +87,8 @@ def register(app: typer.Typer) -> None:
             sock = bind_socket(http.bind, http.port)
         except OSError as e:
             raise UserError(f"cannot listen on {http.bind}:{http.port}: {e.strerror}") from None
-        ctx = open_context(inv, resolver, health=lambda: {"ok": True, "mode": "web"}, token=token)
+        ctx = open_context(inv, resolver, token=token, config_path=config_path(config))
+        ctx.health = lambda: web_health(ctx)
         host = f"[{http.bind}]" if ":" in http.bind else http.bind
         console.print(f"console: http://{host}:{sock.getsockname()[1]}/  (Ctrl-C stops)", highlight=False)
         if not ctx.users.all():
@@ -120,7 +135,7 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("remove")
     def remove(name: str, config: ConfigOpt = None) -> None:
-        """Remove a user (their sessions end at their next request)."""
+        """Remove a user (their sessions end at once, also in a running daemon)."""
         from console.users import UserError as BadUser
 
         store = _users(config)
@@ -132,6 +147,38 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         console.print(f"removed {name}", highlight=False)
+
+    @users_app.command("sessions")
+    def sessions(
+        name: str,
+        revoke: Annotated[bool, typer.Option("--revoke", help="End every session of this user now")] = False,
+        config: ConfigOpt = None,
+    ) -> None:
+        """A user's open console sessions (created, last seen, address, expiry; never the token); --revoke ends them."""
+        from rich.table import Table
+
+        from collector.alerts.engine import fmt_time
+        from console.users import UserError as BadUser
+
+        store = _users(config)
+        try:
+            if store.get(name) is None:
+                raise UserError(f"no user {name!r}")
+            if revoke:
+                n = store.revoke_sessions(name)
+                store.audit("cli", "session-revoke", name, f"{n} sessions")
+                console.print(f"ended {n} sessions of {name}", highlight=False)
+                return
+            table = Table(title=f"console sessions of {name}")
+            for col in ("session", "created (JST)", "last seen (JST)", "address", "expires (JST)"):
+                table.add_column(col)
+            for s in store.sessions(name):
+                table.add_row(s.ref, fmt_time(s.created), fmt_time(s.last_seen), s.address or "-", fmt_time(s.expires))
+            console.print(table)
+        except BadUser as e:
+            raise UserError(str(e)) from None
+        finally:
+            store.close()
 
     @users_app.command("list")
     def list_users(config: ConfigOpt = None) -> None:
