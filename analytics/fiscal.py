@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
-
 from analytics import coverage as cov
 from analytics.availability import Availability, combine
 from analytics.coverage import Coverage, NoData
 from analytics.export import print_pdf, write_csv, write_xlsx
 from analytics.jpdates import fiscal_text, month_text
 from analytics.monthly import FIRST_YEAR, KIND, LAST_YEAR, L, header_lines, period_header, remarks
+from analytics.report_format import PRINT_CSS, report_env
 from analytics.tables import Period, client_hours_by_ap, figures, is_empty
 from analytics.usage import JST, Usage
 from core.inventory import Inventory, Site, SiteKind
@@ -182,9 +181,10 @@ def write_fiscal(inv: Inventory, reader: PointReader, fy: int, out: Path, lang: 
     title = t["title"].format(city=city, fy=fy_label)
     head = period_header(p, t, lang, era, min_share, all_cov, all_cov.simulated)
     out.mkdir(parents=True, exist_ok=True)
-    html = Environment(autoescape=select_autoescape(default=True, default_for_string=True)).from_string(
+    html = report_env().from_string(
         TEMPLATE.read_text(encoding="utf-8")).render(
-        lang=lang, t=t, title=title, h=head, sites=site_rows, months=month_rows, measures=measure_rows,
+        lang=lang, t=t, title=title, h=head, print_css=PRINT_CSS,
+        sites=site_rows, months=month_rows, measures=measure_rows,
         installs=installs)
     report = out / f"fiscal-{fy}-{lang}.html"
     report.write_text(REDACTOR(html), encoding="utf-8")

@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
-
 from analytics import coverage as cov
 from analytics.coverage import NoData
 from analytics.export import print_pdf, write_csv, write_xlsx
 from analytics.jpdates import date_text, month_text
 from analytics.radio import radio_capacity
+from analytics.report_format import PRINT_CSS, report_env
 from analytics.tables import (
     CAPACITY_COLUMNS,
     Period,
@@ -304,9 +303,9 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
     title = t["title"].format(city=city, month=month_label)
     head = period_header(p, t, lang, era, min_share, fleet, fleet.simulated)
     out.mkdir(parents=True, exist_ok=True)
-    html = Environment(autoescape=select_autoescape(default=True, default_for_string=True)).from_string(
+    html = report_env().from_string(
         TEMPLATE.read_text(encoding="utf-8")).render(
-        lang=lang, t=t, title=title, h=head,
+        lang=lang, t=t, title=title, h=head, print_css=PRINT_CSS,
         generated=date_text(dt.datetime.now(JST), era, lang, with_time=True),
         avail=avail, avail_chart=_svg_bars(chart_rows(avail, lang)),
         usage=usage, heat=_svg_heat(profile, t["days"]), cap=cap, radios=radios, maint=maint, installed=installed,

@@ -99,6 +99,39 @@ def timed(fn: Callable[[], Any], runs: int) -> dict[str, float]:
             "max_ms": round(ts[-1], 1), "cpu_ms": round(cpu, 1)}
 
 
+def keepalive(base: str, n: int) -> dict[str, float]:
+    """``GET /healthz`` requests 2..n of one kept-alive connection (issue 23.6: 44 ms each while Nagle met the
+    client's delayed ACK), beside a new connection per request as the baseline."""
+    with httpx.Client(base_url=base, timeout=10) as kept:
+        kept.get("/healthz")  # request 1 opens the connection
+        ts = []
+        for _ in range(n - 1):
+            t0 = time.perf_counter()
+            assert kept.get("/healthz").status_code == 200
+            ts.append((time.perf_counter() - t0) * 1000)
+    fresh = []
+    for _ in range(n - 1):
+        t0 = time.perf_counter()
+        with httpx.Client(base_url=base, timeout=10) as once:
+            once.get("/healthz")
+        fresh.append((time.perf_counter() - t0) * 1000)
+    ts.sort()
+    return {"kept_alive_p50_ms": round(statistics.median(ts), 2), "kept_alive_p95_ms": round(
+        ts[int(0.95 * (len(ts) - 1))], 2), "new_connection_p50_ms": round(statistics.median(fresh), 2)}
+
+
+def healthz_only(runs: int) -> None:
+    """``--healthz-only``: the machine endpoints alone, no store to generate (seconds instead of minutes)."""
+    srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True})
+    srv.start()
+    try:
+        print(json.dumps({"load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+                          "healthz_requests_2_to_n": keepalive(f"http://127.0.0.1:{srv.port}", runs),
+                          "load_avg_at_end": [round(x, 2) for x in os.getloadavg()]}, indent=1))
+    finally:
+        srv.stop()
+
+
 def build(tmp: Path, n: int, days: int) -> tuple[Inventory, str]:
     inv = inventory(n).model_copy(update={"store": StoreSettings(path=str(tmp / "console.sqlite3"), min_free_mb=0)})
     first = inv.aps()[0][1].id
@@ -149,7 +182,11 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--keep", type=Path, help="reuse/keep the generated store in this folder")
+    ap.add_argument("--healthz-only", action="store_true", help="only /healthz on kept-alive and new connections")
     args = ap.parse_args()
+    if args.healthz_only:
+        healthz_only(max(args.runs, 200))
+        return
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-console-"))
     tmp.mkdir(parents=True, exist_ok=True)
     inv, first = build(tmp, args.aps, args.days)
@@ -180,6 +217,7 @@ def main() -> None:
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
         "aps": args.aps,
         "baseline_healthz": timed(lambda: c.get("/healthz"), args.runs),
+        "healthz_requests_2_to_n": keepalive(base, max(args.runs, 100)),
         "status_page": timed(lambda: c.get("/"), args.runs),
         "status_fragment": timed(lambda: c.get("/fragment/status"), args.runs),
         "status_page_bytes": {"html": len(status.content), "css": len(css), "js": len(js),

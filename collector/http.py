@@ -128,7 +128,9 @@ def bind_socket(bind: str, port: int) -> socket.socket:
     """A listening TCP socket for ``bind`` (IPv4 or IPv6 literal, or a name) and ``port``; OSError if it cannot,
     core.netbind.BindError (a ValueError) if ``bind`` is no address."""
     where = parse_bind(bind)  # the same parsing as check-config; an IPv6 address gets an IPv6 socket
-    sock = socket.socket(where.family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the socket says it is TCP;
+    # without it Nagle meets the client's delayed ACK and every kept-alive request after the first waits 40 ms.
+    sock = socket.socket(where.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((where.listen_host, port))

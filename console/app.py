@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +33,7 @@ from collector.http import status_router
 from console.auth import RotatingSessionConfig, client_address, current_user
 from console.context import ConsoleContext
 from console.i18n import STATE_KEYS, translator
+from console.sessions import SqliteSessionStore, load_keys
 from core.logs import kv
 from core.maintenance import JST
 
@@ -110,7 +110,9 @@ def create_app(ctx: ConsoleContext) -> Litestar:
     idle_s = int(settings.idle_timeout_min * 60)
     sessions = RotatingSessionConfig(key="wifiwatch_session", max_age=idle_s, renew_on_access=True,
                                      secure=settings.secure_cookies, samesite="strict", httponly=True)
-    csrf = CSRFConfig(secret=secrets.token_urlsafe(32), cookie_name="wifiwatch_csrf", cookie_secure=
+    keys = load_keys(Path(ctx.inventory().store.path))  # kept beside the store: a restart logs nobody out
+    session_store = SqliteSessionStore(ctx.users, keys.session, settings.session_lifetime_h * 3600)
+    csrf = CSRFConfig(secret=keys.csrf, cookie_name="wifiwatch_csrf", cookie_secure=
                       settings.secure_cookies, cookie_samesite="strict", exclude=list(MACHINE))
     limit = RateLimitConfig(rate_limit=("minute", settings.login_attempts_per_min), set_rate_limit_headers=False,
                             identifier_for_request=client_address,
@@ -125,7 +127,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
         middleware=[sessions.middleware, limit.middleware],
         csrf_config=csrf,
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=6),
-        stores={"sessions": MemoryStore(), "rate_limit": MemoryStore()},
+        stores={"sessions": session_store, "rate_limit": MemoryStore()},
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         exception_handlers={NotAuthorizedException: _not_authorized, PermissionDeniedException: _forbidden,
                             NotFoundException: _not_found, TooManyRequestsException: _too_many,

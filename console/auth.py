@@ -1,10 +1,11 @@
 """Who is asking: the session (Litestar's server-side sessions), optional trusted-header single sign-on,
 and the guards that turn "not logged in" into a redirect to /login and "not allowed" into 403.
 
-Nothing here hashes, signs or compares secrets by hand: sessions, CSRF and rate limits are Litestar's,
-password hashes argon2's (console/users.py). The one addition is rotating the session id at login
-(session fixation): the library keeps an id for as long as its cookie lives, so on login the old id's
-data is deleted and a fresh random id (the library's generator) is issued.
+Sessions, CSRF and rate limits are Litestar's, password hashes argon2's (console/users.py). Two additions:
+rotating the session id at login (session fixation): the library keeps an id for as long as its cookie lives,
+so on login the old id's data is deleted and a fresh random id (the library's generator) is issued; and the
+session's own record of who it belongs to (user id, credential version, when it was made: console/sessions.py),
+checked at every request, so a password or role change, a removal or the absolute lifetime ends it at once.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from litestar.handlers import BaseRouteHandler
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.types import Message, ScopeSession
 
+from console.sessions import new_session, session_user
 from console.users import User
 
-SESSION_USER = "user"
 _ROTATE = "wifiwatch.rotate_session"
 _NEW_ID = "wifiwatch.new_session_id"
 
@@ -84,11 +85,13 @@ def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
     """The logged-in user, or one named by the trusted SSO header from a trusted proxy (then logged in)."""
     ctx = connection.app.state.console
-    session = connection.scope.get("session")
-    name = session.get(SESSION_USER) if isinstance(session, dict) else None
-    if name:
-        return cast(User | None, ctx.users.get(name))  # a removed user is logged out at the next request
     settings = ctx.inventory().console
+    session = connection.scope.get("session")
+    if isinstance(session, dict) and session:
+        user = session_user(ctx.users, session, settings.session_lifetime_h * 3600)
+        if user is not None:
+            return cast(User, user)
+        connection.clear_session()  # removed, changed or too old: the row goes and the cookie is emptied
     if settings.trusted_header:
         claimed = connection.headers.get(settings.trusted_header)
         peer = connection.client.host if connection.client else None
@@ -96,10 +99,17 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
             user = ctx.users.get(claimed.strip())
             if user is not None:
                 rotate_session(connection)
-                connection.set_session({SESSION_USER: user.name})
+                connection.set_session(new_session(user, client_address(connection)))
                 ctx.users.audit(user.name, "login-sso", detail=f"header {settings.trusted_header} from {peer}")
                 return cast(User, user)
     return None
+
+
+def log_in(connection: ASGIConnection[Any, Any, Any, Any], user: User) -> None:
+    """Start a session for ``user`` under a fresh id (after a successful password check)."""
+    connection.app.state.console.users.prune_sessions()  # expired and revoked rows go now and then
+    rotate_session(connection)
+    connection.set_session(new_session(user, client_address(connection)))
 
 
 def logged_in(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

@@ -2,10 +2,17 @@
 
 Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106); there is no default account and no
 default password: the first admin is made with ``wifiwatch users add``.
+
+Every account has an id that is never reused (AUTOINCREMENT: a name removed and added again is another
+account) and a credential version that changing the password or the role bumps. A console session records
+both (``console_sessions``, console/sessions.py) and counts only while they still match, so a change made
+here, from the CLI on the store file while the daemon runs or from the 管理 page, ends that user's sessions
+at their next request; the rows are deleted in the same transaction as the change.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import threading
@@ -38,7 +45,22 @@ CREATE TABLE IF NOT EXISTS console_users (name TEXT PRIMARY KEY, hash TEXT NOT N
 CREATE TABLE IF NOT EXISTS console_audit (id INTEGER PRIMARY KEY, at REAL NOT NULL, user TEXT NOT NULL,
   action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
 """
+# Schema 2: ids never reused, credential versions, sessions that survive a restart (only a hash of each token).
+SCHEMA_2 = """
+CREATE TABLE console_users_v2 (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,
+  hash TEXT NOT NULL, role TEXT NOT NULL, lang TEXT NOT NULL DEFAULT 'ja', created REAL NOT NULL,
+  cred_version INTEGER NOT NULL DEFAULT 1);
+INSERT INTO console_users_v2 (name, hash, role, lang, created) SELECT name, hash, role, lang, created
+  FROM console_users ORDER BY created;
+DROP TABLE console_users;
+ALTER TABLE console_users_v2 RENAME TO console_users;
+CREATE TABLE IF NOT EXISTS console_sessions (token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL,
+  cred_version INTEGER NOT NULL, created REAL NOT NULL, last_seen REAL NOT NULL, expires REAL NOT NULL,
+  absolute REAL NOT NULL, address TEXT NOT NULL DEFAULT '', data BLOB NOT NULL, sig TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS console_sessions_user ON console_sessions (user_id);
+"""
 dbfile.check_namespace(PREFIX, SCHEMA)
+dbfile.check_namespace(PREFIX, SCHEMA_2)
 
 
 def _create(c: sqlite3.Connection) -> None:
@@ -46,7 +68,14 @@ def _create(c: sqlite3.Connection) -> None:
         c.execute(stmt)
 
 
-MIGRATIONS = (dbfile.Migration(1, "console users and audit log", _create),)
+def _ids_and_sessions(c: sqlite3.Connection) -> None:
+    for stmt in dbfile.statements(SCHEMA_2):
+        c.execute(stmt)
+
+
+MIGRATIONS = (dbfile.Migration(1, "console users and audit log", _create),
+              dbfile.Migration(2, "user ids and credential versions; sessions kept in the store", _ids_and_sessions))
+_USER_COLS = "name, role, lang, created, id, cred_version"
 _HASHER = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password (no user enumeration).
 _DUMMY = _HASHER.hash("not-a-password-of-anyone")
@@ -62,9 +91,28 @@ class User:
     role: str
     lang: str
     created: float
+    id: int = 0  # never reused, so a session of a removed account never fits a new one of the same name
+    cred_version: int = 1  # bumped by a password or role change: sessions made before it no longer count
 
     def can(self, action: str) -> bool:
         return action in CAN.get(self.role, frozenset())
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One open session, as ``wifiwatch users sessions`` shows it: never the token (only its hash is stored)."""
+
+    ref: str  # the first characters of the token's hash: names the session, reveals nothing
+    user: str
+    created: float
+    last_seen: float
+    address: str
+    expires: float  # the idle expiry or the absolute one, whichever comes first
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of a session token: a stolen store file (or backup) holds no usable session."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -114,13 +162,17 @@ class UserStore:
 
     # -- accounts --------------------------------------------------------------------------------
     def get(self, name: str) -> User | None:
-        row = self._one("SELECT name, role, lang, created FROM console_users WHERE name=?", (name,))
+        row = self._one(f"SELECT {_USER_COLS} FROM console_users WHERE name=?", (name,))
+        return User(*row) if row else None
+
+    def by_id(self, user_id: int) -> User | None:
+        row = self._one(f"SELECT {_USER_COLS} FROM console_users WHERE id=?", (user_id,))
         return User(*row) if row else None
 
     def all(self) -> list[User]:
         with self._lock:
             return [User(*r) for r in self._conn.execute(
-                "SELECT name, role, lang, created FROM console_users ORDER BY name")]
+                f"SELECT {_USER_COLS} FROM console_users ORDER BY name")]
 
     def count_admins(self) -> int:
         return int(self._one("SELECT count(*) FROM console_users WHERE role='admin'", ())[0])
@@ -129,20 +181,36 @@ class UserStore:
         check_name(name), check_role(role), check_password(password)
         if lang not in ("ja", "en"):
             raise UserError("lang must be ja or en")
+        hashed = _HASHER.hash(password)
         try:
             with self._lock:
                 self._conn.execute("INSERT INTO console_users(name, hash, role, lang, created) VALUES (?,?,?,?,?)",
-                                   (name, _HASHER.hash(password), role, lang, time.time()))
+                                   (name, hashed, role, lang, time.time()))
         except sqlite3.IntegrityError:
             raise UserError(f"user {name!r} already exists (use passwd to change the password)") from None
-        return User(name, role, lang, time.time())
+        user = self.get(name)
+        assert user is not None
+        return user
+
+    def _change(self, name: str, sql: str, args: tuple[Any, ...]) -> None:
+        """Apply a credential change, bump the version and end every session of ``name``, all at once."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute("SELECT id FROM console_users WHERE name=?", (name,)).fetchone()
+                if row is None:
+                    raise UserError(f"no user {name!r}")
+                self._conn.execute(sql, (*args, row[0]))
+                self._conn.execute("DELETE FROM console_sessions WHERE user_id=?", (row[0],))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
 
     def set_password(self, name: str, password: str) -> None:
         check_password(password)
-        with self._lock:
-            if self._conn.execute("UPDATE console_users SET hash=? WHERE name=?",
-                                  (_HASHER.hash(password), name)).rowcount != 1:
-                raise UserError(f"no user {name!r}")
+        self._change(name, "UPDATE console_users SET hash=?, cred_version=cred_version+1 WHERE id=?",
+                     (_HASHER.hash(password),))
 
     def set_role(self, name: str, role: str) -> None:
         check_role(role)
@@ -151,8 +219,8 @@ class UserStore:
             raise UserError(f"no user {name!r}")
         if user.role == "admin" and role != "admin" and self.count_admins() <= 1:
             raise UserError("the last admin cannot lose the admin role")
-        with self._lock:
-            self._conn.execute("UPDATE console_users SET role=? WHERE name=?", (role, name))
+        if role != user.role:
+            self._change(name, "UPDATE console_users SET role=?, cred_version=cred_version+1 WHERE id=?", (role,))
 
     def set_lang(self, name: str, lang: str) -> None:
         if lang not in ("ja", "en"):
@@ -166,8 +234,40 @@ class UserStore:
             raise UserError(f"no user {name!r}")
         if user.role == "admin" and self.count_admins() <= 1:
             raise UserError("the last admin cannot be removed (add another admin first)")
+        self._change(name, "DELETE FROM console_users WHERE id=?", ())
+
+    # -- sessions (the rows console/sessions.py writes) ---------------------------------------------
+    def sql(self, q: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """One statement on this store's connection, under its lock (console/sessions.py's row work)."""
         with self._lock:
-            self._conn.execute("DELETE FROM console_users WHERE name=?", (name,))
+            return self._conn.execute(q, args).fetchall()
+
+    def sessions(self, name: str, now: float | None = None) -> list[SessionInfo]:
+        """``name``'s sessions that still count (right credential version, not expired), newest first."""
+        now = time.time() if now is None else now
+        with self._lock:
+            return [SessionInfo(r[0][:12], name, r[1], r[2], r[3], min(r[4], r[5])) for r in self._conn.execute(
+                "SELECT s.token_hash, s.created, s.last_seen, s.address, s.expires, s.absolute"
+                " FROM console_sessions s JOIN console_users u ON u.id = s.user_id"
+                " WHERE u.name=? AND s.cred_version = u.cred_version AND s.expires > ? AND s.absolute > ?"
+                " ORDER BY s.created DESC", (name, now, now))]
+
+    def revoke_sessions(self, name: str) -> int:
+        """End every session of ``name`` now; returns how many there were."""
+        user = self.get(name)
+        if user is None:
+            raise UserError(f"no user {name!r}")
+        with self._lock:
+            return int(self._conn.execute("DELETE FROM console_sessions WHERE user_id=?", (user.id,)).rowcount)
+
+    def prune_sessions(self, now: float | None = None) -> int:
+        """Delete expired sessions and those of an old credential version or a removed account."""
+        now = time.time() if now is None else now
+        with self._lock:
+            return int(self._conn.execute(
+                "DELETE FROM console_sessions WHERE expires <= ? OR absolute <= ? OR NOT EXISTS (SELECT 1 FROM"
+                " console_users u WHERE u.id = user_id AND u.cred_version = console_sessions.cred_version)",
+                (now, now)).rowcount)
 
     def verify(self, name: str, password: str) -> User | None:
         """The user when the password is right; None otherwise, in about the same time either way."""

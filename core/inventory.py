@@ -159,6 +159,31 @@ class ControllerMatch(_Model):
         return self
 
 
+MAC_FORMS = re.compile(r"^(?:[0-9a-f]{2}([:-]?)(?:[0-9a-f]{2}\1){4}[0-9a-f]{2}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})$")
+
+
+def normalize_mac(text: str) -> str | None:
+    """``aa:bb:cc:dd:ee:ff`` for any of the forms senders use (colons, dashes, none, Cisco's dotted
+    ``aabb.ccdd.eeff``, either case), or None when ``text`` is not a MAC address."""
+    t = text.strip().lower()
+    if not MAC_FORMS.match(t):
+        return None
+    h = t.replace(":", "").replace("-", "").replace(".", "")
+    return ":".join(h[i:i + 2] for i in range(0, 12, 2))
+
+
+def _visitor_ids(v: list[str]) -> list[str]:
+    """MACs (BSSID or the AP's own, as RADIUS Called-Station-Id gives them) are normalised; anything else is a
+    NAS-Identifier or syslog host name, kept as written but matched without regard to case."""
+    out = []
+    for x in v:
+        if not x.strip() or len(x) > 253 or has_line_break(x):
+            raise ValueError(f"visitor_ids: {x!r} must be a MAC address or a NAS-Identifier of 1-253 characters "
+                             "on one line")
+        out.append(normalize_mac(x) or x.strip())
+    return out
+
+
 class AccessPoint(Device):
     vendor: str = "auto"
     model: str | None = None
@@ -177,6 +202,13 @@ class AccessPoint(Device):
     controller: str | None = Field(None, pattern=ID_PATTERN)
     controller_match: ControllerMatch | None = None
     availability_from: Literal["ping", "controller"] = "ping"
+    # Visitor sessions ([visitors]): how RADIUS accounting (MAC part of Called-Station-Id, or NAS-Identifier)
+    # and syslog (host name / AP name in the message) name this AP. Unknown names are counted, never guessed.
+    visitor_ids: list[str] = Field(default_factory=list, max_length=64)
+    # Also read the controller's/AP's client table over SNMP as sessions, where the profile has one (opt-in).
+    visitor_snmp: bool = False
+
+    _vids = field_validator("visitor_ids")(_visitor_ids)
 
     @model_validator(mode="after")
     def _controller_complete(self) -> AccessPoint:
@@ -283,6 +315,59 @@ class StoreSettings(_Model):
     retention_days: int = Field(400, ge=1)
     raw_retention_days: int = Field(35, ge=1)
     min_free_mb: int = Field(200, ge=0)
+
+
+def _host_port(v: str | None) -> str | None:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6); port 0 asks the system for one (tests)."""
+    if v is None:
+        return None
+    m = re.fullmatch(r"(\[[0-9A-Fa-f:.%\w]+\]|[^\s:\[\]]+):(\d{1,5})", v)
+    if not m or int(m[2]) > 65535:
+        raise ValueError(f"'{v}' is not HOST:PORT (e.g. \"0.0.0.0:1813\", \"[::]:1813\")")
+    problem = host_problem(m[1])
+    if problem is not None:
+        raise ValueError(problem[0])
+    return v
+
+
+def split_host_port(v: str) -> tuple[str, int]:
+    host, _, port = v.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class VisitorSettings(_Model):
+    """Visitor sessions (issue 24): sources, privacy keys and retention. Off unless a source is configured."""
+
+    radius_bind: str | None = None  # RADIUS accounting server, e.g. "0.0.0.0:1813"
+    radius_secret: SecretRef | None = None  # shared secret, env:NAME or file:KEY
+    syslog_bind: str | None = None  # association/disassociation events over UDP syslog, e.g. "0.0.0.0:5514"
+    # A second, 30-day key for new vs returning visitors; off: nothing links a device across days.
+    returning: bool = False
+    # Cells of fewer devices than this are shown as "<k_min>" wherever a figure leaves the analyst.
+    k_min: int = Field(10, ge=2, le=1000)
+    session_retention_days: int = Field(90, ge=1, le=3650)
+    # An open session not heard of (Interim-Update, event) for this long is closed at its last sign of life.
+    idle_timeout_min: float = Field(360.0, gt=0, le=7 * 24 * 60)
+    # Where the HMAC keys live (mode 0600); default: visitor-keys.json beside the store file.
+    key_file: str | None = None
+    # Work bounds per sender address: packets a second (beyond them, dropped and counted).
+    max_packets_per_s_per_client: int = Field(2000, ge=1, le=1_000_000)
+    # Open sessions give a live client count to APs whose SNMP has none (written as ap_status.clients).
+    live_counts: bool = True
+
+    _refs = field_validator("radius_secret")(_check_secret_ref)
+    _binds = field_validator("radius_bind", "syslog_bind")(_host_port)
+
+    @model_validator(mode="after")
+    def _secret(self) -> VisitorSettings:
+        if self.radius_bind is not None and self.radius_secret is None:
+            raise ValueError("radius_bind needs radius_secret (env:NAME or file:KEY): accounting requests are "
+                             "authenticated with the shared secret")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.radius_bind is not None or self.syslog_bind is not None
 
 
 class AlertChannel(_Model):
@@ -414,6 +499,7 @@ class ConsoleSettings(_Model):
 
     enabled: bool = True
     idle_timeout_min: float = Field(30.0, gt=0, le=24 * 60)  # a session unused this long must log in again
+    session_lifetime_h: float = Field(12.0, gt=0, le=24 * 31)  # and any session this old, however busy
     login_attempts_per_min: int = Field(10, ge=1, le=1000)  # per client address, on POST /login
     secure_cookies: bool = False  # set when a TLS-terminating reverse proxy is in front (cookies only over https)
     # Single sign-on behind a reverse proxy: it authenticates and sends the user name in this header. Trusted only
@@ -570,6 +656,7 @@ class Inventory(_Model):
     reports: ReportSettings = ReportSettings()
     opendata: OpenDataSettings = OpenDataSettings()
     map: MapSettings = MapSettings()
+    visitors: VisitorSettings = VisitorSettings()
     maintenance: list[Maintenance] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
@@ -608,6 +695,18 @@ class Inventory(_Model):
                 if ap.controller is not None and ap.controller not in ids:
                     raise ValueError(f"{ap.id}: controller '{ap.controller}' is not in [[controllers]] "
                                      f"(known: {', '.join(sorted(ids)) or 'none'})")
+        return self
+
+    @model_validator(mode="after")
+    def _visitor_ids_unique(self) -> Inventory:
+        seen: dict[str, str] = {}
+        for _site, ap in self.aps():
+            for vid in ap.visitor_ids:
+                key = vid.lower()
+                if key in seen and seen[key] != ap.id:
+                    raise ValueError(f"{ap.id}: visitor_ids '{vid}' is already given to {seen[key]} (a sender must "
+                                     "name one AP)")
+                seen[key] = ap.id
         return self
 
     # -- derived views -------------------------------------------------------------------------

@@ -130,3 +130,20 @@ def test_slow_clients_are_cut_off_and_do_not_starve_the_endpoint() -> None:
         for s in stalled:
             s.close()
         srv.stop()
+
+
+def test_accepted_connections_send_without_nagle(server) -> None:
+    """Issue 23.6: a listening socket made with protocol 0 left Nagle on for every accepted connection (asyncio
+    sets TCP_NODELAY only when the socket says IPPROTO_TCP), so each kept-alive request after the first waited
+    for the client's delayed ACK (44 ms). The server's own side of a kept-alive connection must have it off."""
+    import socket
+
+    srv, _ = server
+    with httpx.Client(timeout=5) as c:
+        for _ in range(2):
+            assert c.get(f"http://127.0.0.1:{srv.port}/healthz").status_code == 200
+        conns = list(srv.server.server_state.connections)
+        assert conns, "the kept-alive connection is open"
+        for proto in conns:
+            sock = proto.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

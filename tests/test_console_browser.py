@@ -152,8 +152,8 @@ def test_maintenance_window_added_shown_and_ended(console_run: ConsoleRun, page:
     page.fill("#maint-form input[name=reason]", "ケーブル交換")
     page.click("#maint-form button[type=submit]")
     page.wait_for_url("**/maintenance?msg=maint_added*")
-    row = page.locator('tr[data-state="active"]', has_text="omachi-2")
-    assert "ケーブル交換" in row.inner_text()
+    row = page.locator('tr[data-state="active"]:has(td[data-target="omachi-2"])')
+    assert "ケーブル交換" in row.inner_text() and "大町通り" in row.inner_text()  # the AP's name, not its id
     wid = row.get_attribute("data-window")
     page.goto(run.url + "/")
     page.wait_for_selector('tr[data-device="omachi-2"][data-state="maintenance"]', timeout=5000)
@@ -166,6 +166,34 @@ def test_maintenance_window_added_shown_and_ended(console_run: ConsoleRun, page:
     page.wait_for_selector('tr[data-device="omachi-2"][data-state="up"]', timeout=5000)
     audit = run.client("admin").get("/admin").text
     assert "maintenance-add" in audit and "maintenance-end" in audit
+
+
+def test_maintenance_has_no_default_target_and_the_whole_city_needs_confirming(console_run: ConsoleRun,
+                                                                              page: Any) -> None:
+    run = console_run
+    run.login(page, "operator")
+    page.goto(run.url + "/maintenance")
+    select = page.locator("#maint-form select[name=target]")
+    assert select.input_value() == ""  # nothing is silenced by one click on 追加
+    groups = page.locator("#maint-form select[name=target] optgroup").evaluate_all("gs => gs.map(g => g.label)")
+    assert "大町通り" in groups
+    c = run.client("operator")
+    form = {"start": "2030-01-01T00:00", "end": "2030-01-01T01:00", "_csrf_token": c.csrf}  # type: ignore[attr-defined]
+    r = c.post("/maintenance/add", data={**form, "target": ""}, follow_redirects=True)
+    assert "対象の施設またはアクセスポイントを選んでください" in r.text
+    r = c.post("/maintenance/add", data={**form, "target": "*"}, follow_redirects=True)
+    assert "確認欄にチェック" in r.text and 'data-target="*"' not in r.text
+    r = c.post("/maintenance/add", data={**form, "target": "omachi-1", "end": "2029-12-31T00:00"},
+               follow_redirects=True)
+    assert "終了日時は開始日時より後にしてください" in r.text
+    r = c.post("/maintenance/add", data={**form, "target": "*", "confirm_city": "1"}, follow_redirects=True)
+    assert r.status_code == 200 and "保守期間を追加しました" in r.text
+    page.goto(run.url + "/maintenance")
+    row = page.locator('tr:has(td[data-target="*"])')
+    assert "市内全域" in row.inner_text()
+    row.locator("button.end").click()  # planned for 2030: cancelled
+    page.wait_for_url("**/maintenance?msg=maint_ended*")
+    assert page.locator('tr:has(td[data-target="*"])').count() == 0
 
 
 def test_planning_scenarios_side_by_side_leave_the_inventory_alone(console_run: ConsoleRun, page: Any) -> None:

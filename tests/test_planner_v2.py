@@ -374,7 +374,8 @@ def test_unselected_are_ranked_by_what_they_add_and_say_why() -> None:
     assert by["gone"].why_not == ["excluded"]
     rest = [c for c in r.candidates if not c.selected]
     assert [c.newly_covered_visitors for c in rest] == sorted((c.newly_covered_visitors for c in rest), reverse=True)
-    assert "選ばれない理由" in by["dear"].rationale and "どの年度の予算も超える" in by["dear"].rationale
+    assert "選ばれない理由" in by["dear"].rationale
+    assert "どの年度の予算（最大1,500,000円）も超える" in by["dear"].rationale
 
 
 def test_forced_sites_over_budget_fail_clearly() -> None:
@@ -573,7 +574,7 @@ def test_cli_table_never_cuts_reasons_and_reports_every_round(tmp_path: Path, cl
     assert "得点" in flat and "単位人/年/百万円" in flat  # the score's unit, in the table's caption
     err = "".join(r.stderr.split())  # wrapped to the terminal: compare without line breaks
     assert "2029年度" in err and "2031年度" in err and "合計" in err and "年度ごとに順に決めた場合" in err
-    assert "この年度の予算で整備できる候補地はない" in err
+    assert "2031年度:残額1円で整備できる候補地はない" in err
     total = data["summary"]["covered"]
     assert f"{total:,}人/年" in err
     html = (tmp_path / "plan.html").read_text(encoding="utf-8")

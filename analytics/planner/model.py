@@ -17,8 +17,13 @@ deterministically (cheaper, then earlier candidate), so the same input always gi
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import sys
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,12 +197,56 @@ def violations(p: Problem, picks: Sequence[int], rounds: Sequence[int]) -> list[
     return out
 
 
+_FD_LOCK = threading.Lock()
+_fd_users = 0
+_fd_saved: int | None = None
+
+
+def _flush_c_stdio() -> None:
+    """Flush the C library's stdout buffer (HiGHS printf()s into it) so nothing is written after fd 1 is back."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).fflush(None)
+
+
+@contextlib.contextmanager
+def solver_output_to_stderr() -> Iterator[None]:
+    """Send whatever is written to file descriptor 1 during a solve to fd 2.
+
+    HiGHS prints some lines (``HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();``)
+    with printf at the C level, whatever its output options say, and that broke ``rank --format json``. The
+    redirect is process-wide, so it is counted: concurrent solves (console threads) share one redirect and
+    the last one out restores fd 1.
+    """
+    global _fd_users, _fd_saved
+    with _FD_LOCK:
+        if _fd_users == 0:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                sys.stdout.flush()
+            _flush_c_stdio()
+            try:
+                _fd_saved = os.dup(1)
+                os.dup2(2, 1)
+            except OSError:  # no fd 1 or 2 (a daemon without them): nothing to protect
+                _fd_saved = None
+        _fd_users += 1
+    try:
+        yield
+    finally:
+        with _FD_LOCK:
+            _fd_users -= 1
+            if _fd_users == 0 and _fd_saved is not None:
+                _flush_c_stdio()
+                os.dup2(_fd_saved, 1)
+                os.close(_fd_saved)
+                _fd_saved = None
+
+
 def _milp(c: np.ndarray, cons: list[LinearConstraint], integrality: np.ndarray, lb: np.ndarray, ub: np.ndarray,
           tight: bool, rel_gap: float = 0.0) -> Any:
     opts: dict[str, object] = {"disp": False, "mip_rel_gap": rel_gap}
     if tight:
         opts.update(TIGHT)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), solver_output_to_stderr():
         warnings.simplefilter("ignore", RuntimeWarning)  # scipy warns that TIGHT goes to HiGHS verbatim
         return milp(c, constraints=cons, integrality=integrality, bounds=Bounds(lb, ub), options=opts)
 
@@ -379,10 +428,11 @@ def solve_exact(weights: np.ndarray, cover: np.ndarray | sparse.spmatrix, costs:
 
 
 def solve_greedy(weights: np.ndarray, cover: np.ndarray | sparse.spmatrix, costs: np.ndarray, budget: float,
-                 count: int | None = None) -> Solution:
+                 count: int | None = None, caps: Sequence[tuple[Sequence[int], int]] = ()) -> Solution:
     """Repeatedly take the affordable candidate with the largest marginal gain per yen (ties: cheaper, earlier).
 
     The baseline the exact optimum is compared with; gains are updated incrementally (O(nnz) overall).
+    ``caps`` are (members, at most this many more) pairs, e.g. district caps less what earlier rounds took.
     """
     a = as_csc(cover).astype(float).tocsc()
     ar = a.tocsr()
@@ -393,7 +443,11 @@ def solve_greedy(weights: np.ndarray, cover: np.ndarray | sparse.spmatrix, costs
     picks: list[int] = []
     got: list[float] = []
     spent = 0
+    room = [(np.asarray(list(m), dtype=np.int64), int(k)) for m, k in caps]
     while count is None or len(picks) < count:
+        for members, k in room:
+            if k <= 0:
+                free[members] = False
         ok = free & (spent + costs_f <= budget) & (gain > 1e-12)
         if not ok.any():
             break
@@ -406,6 +460,7 @@ def solve_greedy(weights: np.ndarray, cover: np.ndarray | sparse.spmatrix, costs
         got.append(float(left[rows].sum()))
         free[best] = False
         spent += int(costs[best])
+        room = [(members, k - int(best in members)) for members, k in room]
         if rows.size:
             gain -= np.asarray(ar[rows].T @ left[rows]).ravel()
             left[rows] = 0.0
@@ -413,7 +468,13 @@ def solve_greedy(weights: np.ndarray, cover: np.ndarray | sparse.spmatrix, costs
 
 
 def solve_round_by_round(p: Problem) -> Solution:
-    """The myopic plan for comparison: each round solved alone, later rounds seeing earlier picks as covered."""
+    """The myopic plan for comparison: each round solved alone, later rounds seeing earlier picks as covered.
+
+    Group caps carry over (a round may take only what earlier rounds left of a cap); forced sites, must-cover
+    points and group minimums have no round-by-round meaning, so callers do not compare plans that have them.
+    """
+    if p.force or p.must_cover is not None or any(g.min_picks for g in p.groups):
+        raise ValueError("round by round: forced sites, must-cover points and group minimums are not supported")
     left = p.weights.astype(float).copy()
     picks: list[int] = []
     rounds: list[int] = []
@@ -421,7 +482,9 @@ def solve_round_by_round(p: Problem) -> Solution:
     carried = 0
     for r, budget in enumerate(p.round_budgets):
         exclude = frozenset(p.exclude | set(picks))
-        sub = Problem(left, p.cover, p.costs, (int(budget) + carried,), count=p.count, exclude=exclude)
+        caps = tuple(Group(g.name, g.members, 0, None if g.max_picks is None
+                           else g.max_picks - len(set(picks) & set(g.members))) for g in p.groups)
+        sub = Problem(left, p.cover, p.costs, (int(budget) + carried,), count=p.count, exclude=exclude, groups=caps)
         s = solve_plan(sub)
         picks += s.picks
         rounds += [r] * len(s.picks)

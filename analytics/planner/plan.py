@@ -160,9 +160,9 @@ class PlanResult:
     budget_per_round: int | None
     optimum: int  # == covered: the plan's newly covered visitors a year (sum of the picks' figures)
     covered: int
-    greedy: int  # the greedy baseline (round by round, best gain per yen first)
-    gap_pct: float
-    round_by_round: Comparison | None
+    greedy: int | None  # the greedy baseline (round by round, best gain per yen first); None: not comparable
+    gap_pct: float | None  # how much more the plan covers than greedy, % of the plan; None with greedy None
+    round_by_round: Comparison | None  # None: one round, or constraints a myopic plan cannot follow
     budget_used_yen: int
     proven_optimal: bool  # feasible integer plan, every constraint re-checked, HiGHS's gap closed
     demand_total: float
@@ -412,34 +412,42 @@ def make_plan(inv: Inventory, scenario: Scenario | None = None,
     n = len(cands)
     picked = set(sol.picks)
 
-    # greedy baseline, round by round
-    left = inp.w.copy()
-    greedy_total = 0.0
-    taken: set[int] = set()
-    carry = 0
-    for b in budgets:
-        free = [j for j in range(n) if j not in taken and j not in prob.exclude]
-        g = solve_greedy(left, inp.cover[:, free], prob.costs[free], b + carry, s.count)
-        carry = b + carry - g.cost if s.carry_over else 0
-        greedy_total += g.covered
-        for k in g.picks:
-            taken.add(free[k])
-        if g.picks:
-            left[np.asarray(inp.cover[:, [free[k] for k in g.picks]].sum(axis=1)).ravel() > 0] = 0.0
-
-    comparison: Comparison | None = None
+    # the baselines obey the plan's constraints or are not made: forced sites, must-cover shelters and district
+    # minimums have no greedy or round-by-round form, and a baseline that ignored them printed negative gaps
+    comparable = not (prob.force or prob.must_cover is not None or any(g.min_picks for g in prob.groups))
+    greedy_total: float | None = None
     warnings: list[str] = []
-    if prob.force or prob.groups or prob.must_cover is not None:
-        warnings.append("貪欲法と年度ごとの比較は、強制する地点・地区の条件・避難所の必須カバーを考慮しない"
-                        if lang == "ja" else "the greedy and round-by-round comparisons ignore forced sites, "
-                        "district limits and must-cover shelters")
-    if len(budgets) > 1:
-        rbr = solve_round_by_round(replace(prob, force=frozenset(), groups=(), must_cover=None))
-        rbr_ints = _largest_remainder(rbr.gains)
-        by_round = [sum(v for v, r in zip(rbr_ints, rbr.rounds, strict=True) if r == k) for k in range(len(budgets))]
-        comparison = Comparison(sum(rbr_ints), [(cands[j].id, years[r]) for j, r in zip(rbr.picks, rbr.rounds,
-                                                                                        strict=True)],
-                                by_round, 0, 0.0)
+    comparison: Comparison | None = None
+    if comparable:
+        left = inp.w.copy()
+        greedy_total = 0.0
+        taken: set[int] = set()
+        carry = 0
+        for b in budgets:
+            free = [j for j in range(n) if j not in taken and j not in prob.exclude]
+            pos_free = {j: k for k, j in enumerate(free)}
+            caps = [([pos_free[m] for m in g.members if m in pos_free], g.max_picks - len(taken & set(g.members)))
+                    for g in prob.groups if g.max_picks is not None]
+            g = solve_greedy(left, inp.cover[:, free], prob.costs[free], b + carry, s.count, caps)
+            carry = b + carry - g.cost if s.carry_over else 0
+            greedy_total += g.covered
+            for k in g.picks:
+                taken.add(free[k])
+            if g.picks:
+                left[np.asarray(inp.cover[:, [free[k] for k in g.picks]].sum(axis=1)).ravel() > 0] = 0.0
+        if len(budgets) > 1:
+            rbr = solve_round_by_round(prob)
+            rbr_ints = _largest_remainder(rbr.gains)
+            by_round = [sum(v for v, r in zip(rbr_ints, rbr.rounds, strict=True) if r == k)
+                        for k in range(len(budgets))]
+            comparison = Comparison(sum(rbr_ints), [(cands[j].id, years[r]) for j, r in zip(rbr.picks, rbr.rounds,
+                                                                                            strict=True)],
+                                    by_round, 0, 0.0)
+    else:
+        warnings.append("強制する地点・避難所の必須カバー・地区の最低箇所数があるため、貪欲法と年度ごとの比較は"
+                        "同じ条件で作れず、表示しない" if lang == "ja" else
+                        "no greedy or round-by-round comparison: forced sites, must-cover shelters and district "
+                        "minimums have no such form, and a comparison without them would not be like for like")
 
     # sensitivity
     unstable: dict[int, list[dict[str, Any]]] = {j: [] for j in picked}
@@ -484,13 +492,12 @@ def make_plan(inv: Inventory, scenario: Scenario | None = None,
         avail.append(b + carried)
         carried = avail[r] - spent[r] if s.carry_over else 0
     money_left = [avail[r] - spent[r] for r in range(len(budgets))]
-    per_round_count = [sum(1 for r in (sol.rounds or ()) if r == k) for k in range(len(budgets))]
-    if not sol.rounds:
-        per_round_count = [len(sol.picks)]
+    pick_rounds = sol.rounds or (0,) * len(sol.picks)  # a one-round plan (or none picked) leaves rounds empty
+    per_round_count = [sum(1 for r in pick_rounds if r == k) for k in range(len(budgets))]
+    room = Room.of(prob, cands, sol, money_left, per_round_count, s)
 
     results: list[CandidateResult] = []
     pos = {j: k for k, j in enumerate(sol.picks)}
-    min_pick_score = min((pick_ints[k] / (cands[j].install_cost_yen / 1e6) for j, k in pos.items()), default=None)
     for j, c in enumerate(cands):
         running, life = _running(inv, c)
         life_cost = c.install_cost_yen + running * life
@@ -517,9 +524,8 @@ def make_plan(inv: Inventory, scenario: Scenario | None = None,
             cost_per_visitor_yen=None if gain <= 0 else round(life_cost / (gain * life), 1),
             stable=j in pos and not unstable.get(j), unstable=unstable.get(j, []), why_not=[], rationale="")
         if j not in pos:
-            res.why_not = _why_not(j, c, prob, gain, float(standalone[j]), float(raw_alone[j]), money_left,
-                                   per_round_count, avail, s, cands, sol, inp, min_pick_score)
-        res.rationale = _rationale(inv, res, s, cands, sol, inp, j, min_pick_score)
+            res.why_not = _why_not(j, c, prob, gain, float(standalone[j]), float(raw_alone[j]), room)
+        res.rationale = _rationale(inv, res, s, cands, sol, inp, j, room)
         res.reasons = [f"newly_covered_visitors={gain}", *(f"gain.{k}={v}" for k, v in gk.items()),
                        f"standalone_visitors={res.standalone_visitors}",
                        f"distance_to_nearest_ap_m={res.distance_to_nearest_ap_m}",
@@ -529,6 +535,7 @@ def make_plan(inv: Inventory, scenario: Scenario | None = None,
             res.reasons.append(f"picked_in_variants={len(VARIANTS) - len(unstable[j])}/{len(VARIANTS)}")
         results.append(res)
 
+    by_index = list(results)
     rest = sorted((j for j in range(n) if j not in pos),
                   key=lambda j: (-results[j].newly_covered_visitors, -results[j].score, -_dist(results[j]),
                                  results[j].id))
@@ -542,23 +549,20 @@ def make_plan(inv: Inventory, scenario: Scenario | None = None,
         ids = [cands[j].id for j in sol.picks if (sol.rounds[pos[j]] if sol.rounds else 0) == r]
         got = sum(pick_ints[pos[j]] for j in sol.picks if (sol.rounds[pos[j]] if sol.rounds else 0) == r)
         cum += got
-        note = ""
-        if not ids:
-            fits = [c.id for j, c in enumerate(cands) if j not in pos and j not in prob.exclude
-                    and c.install_cost_yen <= money_left[r]]
-            note = (("この年度の予算で整備できる候補地はない" if lang == "ja" else "no remaining candidate fits this "
-                     "round's budget") if not fits else
-                    ("予算内の候補地はあるが、追加カバーがない" if lang == "ja" else
-                     "candidates fit, but none adds coverage"))
-            warnings.append(f"{years[r] or 'round 1'}: {note}")
+        note = _round_note(r, ids, room, results_by_index=by_index, pos=pos, cands=cands, prob=prob, lang=lang)
+        if note:
+            label = (f"{years[r]}年度" if years[r] is not None else "今回") if lang == "ja" else \
+                (f"FY{years[r]}" if years[r] is not None else "this round")
+            warnings.append(f"{label}: {note}")
         summaries.append(RoundSummary(years[r], b, avail[r], spent[r], ids, got, cum, note))
-    greedy_int = int(round(greedy_total))
+    greedy_int = None if greedy_total is None else int(round(greedy_total))
     kinds_total = _largest_remainder([float(inp.w_raw[inp.kind == k].sum()) for k in range(len(KINDS))])
     covered_kinds = np.sum(pick_kind, axis=0) if len(sol.picks) else np.zeros(len(KINDS))
     return PlanResult(
         candidates=results, rounds=summaries, round_years=list(s.rounds), budget_yen=None if s.rounds else budgets[0],
         budget_per_round=s.budget_per_round if s.rounds else None, optimum=covered, covered=covered,
-        greedy=greedy_int, gap_pct=round(100.0 * (covered - greedy_int) / covered, 2) if covered else 0.0,
+        greedy=greedy_int, gap_pct=None if greedy_int is None else
+        round(100.0 * (covered - greedy_int) / covered, 2) if covered else 0.0,
         round_by_round=comparison, budget_used_yen=sum(spent), proven_optimal=sol.proven_optimal,
         demand_total=round(float(inp.w_raw.sum()), 1),
         demand_already_covered=round(float(inp.w_raw.sum() - inp.w.sum()), 1),
@@ -572,31 +576,106 @@ def _dist(r: CandidateResult) -> float:
     return float("inf") if r.distance_to_nearest_ap_m is None else r.distance_to_nearest_ap_m
 
 
-def _why_not(j: int, c: Candidate, p: Problem, gain: int, alone: float, raw_alone: float, money_left: list[int],
-             per_round_count: list[int], avail: list[int], s: Scenario, cands: Sequence[Candidate], sol: Solution,
-             inp: _Inputs, min_pick_score: float | None) -> list[str]:
-    out: list[str] = []
+@dataclass(frozen=True)
+class Room:
+    """What the plan leaves for one more site: the money each round can still spend, counts and district caps.
+
+    With carry-over, money spent in round r is money every later round no longer has, so a site added in round r
+    must fit the smallest leftover of round r and every round after it, not round r's own leftover.
+    """
+
+    spendable: tuple[int, ...]  # per round: the most one more site may cost there
+    capacity: int  # the most any site could cost with nothing else picked
+    per_round: tuple[int, ...]  # picks per round
+    count: int | None
+    district_picks: Mapping[str, int]
+    district_max: int | None
+    carry_over: bool
+
+    @staticmethod
+    def of(p: Problem, cands: Sequence[Candidate], sol: Solution, money_left: Sequence[int],
+           per_round: Sequence[int], s: Scenario) -> Room:
+        spend = [min(money_left[r:]) if p.carry_over else money_left[r] for r in range(len(money_left))]
+        cap = sum(p.round_budgets) if p.carry_over else max(p.round_budgets, default=0)
+        districts: dict[str, int] = {}
+        for j in sol.picks:
+            if cands[j].district:
+                districts[cands[j].district] = districts.get(cands[j].district, 0) + 1
+        return Room(tuple(spend), int(cap), tuple(per_round), p.count, districts, s.district_max, p.carry_over)
+
+    def money_ok(self, cost: int, r: int) -> bool:
+        return cost <= self.spendable[r]
+
+    def count_ok(self, r: int) -> bool:
+        return self.count is None or self.per_round[r] < self.count
+
+    def district_ok(self, c: Candidate) -> bool:
+        return self.district_max is None or not c.district or self.district_picks.get(c.district, 0) < self.district_max
+
+    def fits(self, c: Candidate, r: int) -> bool:
+        """Adding c in round r to the plan breaks no constraint (forced sites, minimums, must-cover only gain)."""
+        return self.money_ok(c.install_cost_yen, r) and self.count_ok(r) and self.district_ok(c)
+
+    def rounds_fitting(self, c: Candidate) -> list[int]:
+        return [r for r in range(len(self.spendable)) if self.fits(c, r)]
+
+
+def _why_not(j: int, c: Candidate, p: Problem, gain: int, alone: float, raw_alone: float, room: Room) -> list[str]:
+    """Codes that are each true of the plan: what stops adding the site, then what its demand is like."""
     if j in p.exclude:
         return ["excluded"]
+    out: list[str] = []
     cost = c.install_cost_yen
-    if cost > max(avail) and not (s.carry_over and cost <= sum(p.round_budgets)):
+    rounds = range(len(room.spendable))
+    fits = room.rounds_fitting(c)
+    money_rounds = [r for r in rounds if room.money_ok(cost, r)]
+    if cost > room.capacity:
         out.append("over_budget")
-    elif all(cost > m for m in money_left):
+    elif not money_rounds:
         out.append("no_money_left")
-    elif p.count is not None and all(k >= p.count for k, m in zip(per_round_count, money_left, strict=True)
-                                     if cost <= m):
-        out.append("count_limit")
-    if s.district_max is not None and c.district:
-        n = sum(1 for k in sol.picks if cands[k].district == c.district)
-        if n >= s.district_max:
-            out.append("district_cap")
+    elif not fits and not any(room.count_ok(r) for r in money_rounds):
+        out.append("count_limit")  # every round with the money for it is at the count limit
+    if not fits and not room.district_ok(c):
+        out.append("district_cap")
     if raw_alone > 0 and alone <= 1e-9:
         out.append("covered_by_existing")
     elif alone > 0 and gain <= (1 - COVERED_BY_PICKS_SHARE) * alone:
         out.append("covered_by_picks")
-    if not out:
-        out.append("low_demand")
+    if fits and gain > 0:
+        out.append("low_demand")  # it fits the plan, yet adds too little to change it (within the solver's ties)
+    if raw_alone <= 0:
+        out.append("no_demand")
     return out
+
+
+def _round_note(r: int, ids: Sequence[str], room: Room, results_by_index: Sequence[CandidateResult],
+                pos: Mapping[int, int], cands: Sequence[Candidate], prob: Problem, lang: str) -> str:
+    """Why a round funds nothing, in words that hold for the plan (carry-over, district caps included)."""
+    if ids:
+        return ""
+    ja = lang == "ja"
+    rest = [j for j in range(len(cands)) if j not in pos and j not in prob.exclude]
+    fitting = [j for j in rest if room.fits(cands[j], r)]
+    if fitting:
+        most = max(results_by_index[j].newly_covered_visitors for j in fitting)
+        if most <= 0:
+            return ("この年度に追加できる候補地はあるが、どれも追加カバーがない" if ja else
+                    "candidates fit this round, but none adds coverage")
+        return (f"この年度に追加できる候補地はあるが、追加カバーは最大{most:,}人/年" if ja else
+                f"candidates fit this round, but add at most {most:,} visitors a year")
+    money = _money_words(room, r, lang)
+    if not any(room.money_ok(cands[j].install_cost_yen, r) for j in rest):
+        return (f"{money}で整備できる候補地はない" if ja else f"no remaining candidate fits {money}")
+    return (f"{money}で整備できる候補地は、地区の上限（{room.district_max}箇所）に達した地区にしかない" if ja else
+            f"the candidates that fit {money} are all in districts at their cap of {room.district_max}")
+
+
+def _money_words(room: Room, r: int, lang: str) -> str:
+    m = room.spendable[r]
+    if lang == "ja":
+        return (f"使える残額{m:,}円（繰越のため後の年度に必要な額を除く）" if room.carry_over else f"残額{m:,}円")
+    return (f"the {m:,} yen this round can spend (carry-over: keeping what later rounds need)" if room.carry_over
+            else f"the {m:,} yen left this round")
 
 
 def _overlapping_picks(j: int, sol: Solution, inp: _Inputs, cands: Sequence[Candidate]) -> list[str]:
@@ -609,7 +688,7 @@ def _overlapping_picks(j: int, sol: Solution, inp: _Inputs, cands: Sequence[Cand
 
 
 def _rationale(inv: Inventory, r: CandidateResult, s: Scenario, cands: Sequence[Candidate], sol: Solution,
-               inp: _Inputs, j: int, min_pick_score: float | None) -> str:
+               inp: _Inputs, j: int, room: Room) -> str:
     ja = s.lang == "ja"
     names = {c.id: (c.name_ja if ja else c.name_en) for c in cands}
     if r.nearest_site is None or r.distance_to_nearest_ap_m is None:
@@ -652,14 +731,24 @@ def _rationale(inv: Inventory, r: CandidateResult, s: Scenario, cands: Sequence[
         if code == "excluded":
             why.append("シナリオで除外" if ja else "excluded by the scenario")
         elif code == "over_budget":
-            why.append(f"費用{c.install_cost_yen:,}円がどの年度の予算も超える" if ja else
-                       f"its {c.install_cost_yen:,} yen exceed every round's budget")
+            cost, cap = c.install_cost_yen, room.capacity
+            if s.carry_over:
+                why.append(f"費用{cost:,}円が全年度の予算の合計{cap:,}円を超える" if ja else
+                           f"its {cost:,} yen exceed all rounds' budgets together ({cap:,} yen)")
+            else:
+                why.append(f"費用{cost:,}円がどの年度の予算（最大{cap:,}円）も超える" if ja else
+                           f"its {cost:,} yen exceed every round's budget (at most {cap:,} yen)")
         elif code == "no_money_left":
-            why.append("選定済み地点の後、どの年度にも残額が足りない" if ja else
-                       "no round has enough money left after the picks")
+            most = max(room.spendable, default=0)
+            keep_ja = "、繰越のため後の年度に必要な額を除く" if s.carry_over else ""
+            keep_en = ", keeping what later rounds need under carry-over" if s.carry_over else ""
+            why.append(f"費用{c.install_cost_yen:,}円が、選定地点の後にどの年度でも使える残額（最大{most:,}円{keep_ja}）"
+                       "を超える" if ja else
+                       f"its {c.install_cost_yen:,} yen exceed what any round can still spend after the picks "
+                       f"(at most {most:,} yen{keep_en})")
         elif code == "count_limit":
-            why.append(f"各年度の箇所数の上限（{s.count}）に達している" if ja else
-                       f"every round with money left is at the limit of {s.count} sites")
+            why.append(f"予算の残る年度はどれも箇所数の上限（{s.count}）に達している" if ja else
+                       f"every round with the money for it is at the limit of {s.count} sites")
         elif code == "district_cap":
             why.append(f"{c.district}地区は上限{s.district_max}箇所に達している" if ja else
                        f"district {c.district} is at its cap of {s.district_max}")
@@ -671,10 +760,10 @@ def _rationale(inv: Inventory, r: CandidateResult, s: Scenario, cands: Sequence[
             why.append(f"需要の{share}%は選定地点（{'、'.join(over)}）でカバーされる" if ja else
                        f"{share}% of its demand is covered by the picks ({', '.join(over)})")
         elif code == "low_demand":
-            floor = f"、選定地点の最低{min_pick_score:,.0f}" if ja and min_pick_score is not None else ""
-            floor_en = f", lowest pick {min_pick_score:,.0f}" if min_pick_score is not None else ""
-            why.append(f"追加カバーが費用に対して少ない（得点{r.score:,.0f}{SCORE_UNIT['ja']}{floor}）" if ja else
-                       f"adds little for its cost (score {r.score:,.0f} {SCORE_UNIT['en']}{floor_en})")
+            why.append(f"計画に追加できるが、追加カバーが{r.newly_covered_visitors:,}人/年と少ない" if ja else
+                       f"it fits the plan but adds only {r.newly_covered_visitors:,} visitors a year")
+        elif code == "no_demand":
+            why.append("到達範囲に需要がない" if ja else "no demand within its reach")
     adds = (f"計画に加えると {r.newly_covered_visitors:,}人/年{split}" if ja else
             f"would add {r.newly_covered_visitors:,} visitors a year to the plan{split}")
     return (f"{where}。{given}。{adds}。選ばれない理由: {'、'.join(why)}" if ja else

@@ -10,7 +10,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from console.app import page
-from console.auth import SESSION_USER, current_user, logged_in, rotate_session, user_of
+from console.auth import current_user, log_in, logged_in, user_of
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -38,8 +38,7 @@ def login(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
         peer = request.client.host if request.client else "-"
         ctx.users.audit(name[:64] or "-", "login-failed", detail=f"from {peer}")
         return page(request, "login.html", status_code=401, next=safe_next(data.get("next")), error="login_failed")
-    rotate_session(request)
-    request.set_session({SESSION_USER: user.name})
+    log_in(request, user)
     ctx.users.audit(user.name, "login")
     return Redirect(safe_next(data.get("next")), status_code=303)
 

@@ -17,19 +17,51 @@ from pydantic import ValidationError
 
 from console.app import page
 from console.auth import logged_in, user_of
+from console.i18n import translator
 from core.inventory import Maintenance
 from core.maintenance import JST, MaintenanceError, end_window, remove_window
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def _targets(inv: Any, lang: str) -> list[tuple[str, str]]:
-    out = [("*", "*")]
+class WindowError(ValueError):
+    """A form mistake, named by an i18n key (``maint_err_*``) and the offending value, if any."""
+
+    def __init__(self, key: str, value: str = "") -> None:
+        super().__init__(key)
+        self.key, self.value = key, value[:60]
+
+    def text(self, t: Any) -> str:
+        return t(self.key) + (f" ({self.value})" if self.value else "")
+
+
+def _name(obj: Any, lang: str) -> str:
+    return str(getattr(obj, "name_ja" if lang == "ja" else "name_en", None) or obj.id)
+
+
+def _targets(inv: Any, lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What a window may silence, grouped by site: the site as a whole, then each of its APs (by name).
+    The whole city is offered apart, in the form, behind a confirmation."""
+    groups = []
     for s in inv.sites:
-        out.append((s.id, s.name_ja if lang == "ja" else s.name_en))
+        whole = ("施設全体: " if lang == "ja" else "whole site: ") + _name(s, lang)
+        opts = [(s.id, whole)] + [(a.id, _name(a, lang)) for a in s.aps]
+        if s.uplink:
+            opts.append((s.uplink.id, ("上位回線: " if lang == "ja" else "uplink: ") + _name(s.uplink, lang)))
+        groups.append((_name(s, lang), opts))
+    return groups
+
+
+def target_names(inv: Any, lang: str) -> dict[str, str]:
+    """Every window target's name as staff know it ("*" is the whole city)."""
+    names = {"*": "市内全域" if lang == "ja" else "whole city"}
+    for s in inv.sites:
+        names[s.id] = _name(s, lang)
         for a in s.aps:
-            out.append((a.id, "  " + ((a.name_ja if lang == "ja" else a.name_en) or a.id)))
-    return out
+            names[a.id] = f"{_name(s, lang)} / {_name(a, lang)}"
+        if s.uplink:
+            names[s.uplink.id] = f"{_name(s, lang)} / {_name(s.uplink, lang)}"
+    return names
 
 
 def _local(text: str, field: str) -> dt.datetime:
@@ -37,20 +69,26 @@ def _local(text: str, field: str) -> dt.datetime:
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"{field}: '{text[:40]}' is not a date and time") from None
+        raise WindowError(f"maint_err_{field}", text) from None
     return t if t.tzinfo else t.replace(tzinfo=JST)
 
 
 def _window(inv: Any, wid: str, data: dict[str, str]) -> Maintenance:
-    target = data.get("target", "")
+    target = data.get("target", "").strip()
     known = {s.id for s in inv.sites} | {a.id for _, a in inv.aps()} | {s.uplink.id for s in inv.sites if s.uplink}
+    if not target:
+        raise WindowError("maint_err_no_target")
+    if target == "*" and data.get("confirm_city") != "1":
+        raise WindowError("maint_err_city_unconfirmed")
     if target != "*" and target not in known:
-        raise ValueError(f"target: no site or AP '{target[:60]}'")
+        raise WindowError("maint_err_target", target)
+    start, end = _local(data.get("start", ""), "start"), _local(data.get("end", ""), "end")
+    if end <= start:
+        raise WindowError("maint_err_order")
     try:
-        return Maintenance(id=wid, target=target, start=_local(data.get("start", ""), "start"),
-                           end=_local(data.get("end", ""), "end"), reason=data.get("reason", "").strip()[:300])
-    except ValidationError as e:
-        raise ValueError("; ".join(str(x["msg"]) for x in e.errors())) from None
+        return Maintenance(id=wid, target=target, start=start, end=end, reason=data.get("reason", "").strip()[:300])
+    except ValidationError:
+        raise WindowError("maint_err_reason") from None
 
 
 def _back(msg: str, detail: str = "") -> Redirect:
@@ -68,8 +106,9 @@ def maintenance_page(request: Request[Any, Any, Any], msg: str = "", detail: str
         state = "planned" if t0.timestamp() > now else ("active" if t1.timestamp() > now else "over")
         added.append({"id": wid, "target": target, "start": t0, "end": t1, "reason": reason, "state": state})
     default_start = dt.datetime.fromtimestamp(now, JST).replace(second=0, microsecond=0)
+    lang = user_of(request).lang
     return page(request, "maintenance.html", config_windows=inv.maintenance, added=added,
-                targets=_targets(inv, user_of(request).lang), msg=msg, detail=detail, edit=edit,
+                targets=_targets(inv, lang), names=target_names(inv, lang), msg=msg, detail=detail, edit=edit,
                 default_start=default_start, default_end=default_start + dt.timedelta(hours=2))
 
 
@@ -80,8 +119,8 @@ def add_window(request: Request[Any, Any, Any], data: Form) -> Redirect:
     wid = f"web-{dt.datetime.now(JST):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     try:
         w = _window(inv, wid, data)
-    except ValueError as e:
-        return _back("maint_bad", str(e))
+    except WindowError as e:
+        return _back("maint_bad", e.text(translator(user_of(request).lang)))
     assert w.start is not None and w.end is not None
     ctx.alerts.add_maintenance(wid, w.target, w.start.isoformat(), w.end.isoformat(), w.reason)
     ctx.users.audit(user_of(request).name, "maintenance-add", wid, f"{w.target} {w.start} - {w.end} {w.reason}")
@@ -95,7 +134,9 @@ def edit_window(request: Request[Any, Any, Any], wid: str, data: Form) -> Redire
     try:
         w = _window(inv, wid, data)
         remove_window(ctx.alerts, [c.id for c in inv.maintenance], wid)  # refuses the config file's windows
-    except (ValueError, MaintenanceError) as e:
+    except WindowError as e:
+        return _back("maint_bad", e.text(translator(user_of(request).lang)))
+    except MaintenanceError as e:
         return _back("maint_bad", str(e))
     assert w.start is not None and w.end is not None
     ctx.alerts.add_maintenance(wid, w.target, w.start.isoformat(), w.end.isoformat(), w.reason)

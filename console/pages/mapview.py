@@ -1,13 +1,17 @@
 """地図: the coverage map (maps/, drawn by folium) with the APs' live states and the default plan's candidates;
-its scripts and tiles come from this server (vendored assets, the tile archive), never from a CDN."""
+its scripts and tiles come from this server (vendored assets, the tile archive), never from a CDN.
+
+The default plan is what everyone sees; a what-if scenario (the 整備計画 page's ``a_*`` fields) is a planner
+computation like ``POST /planning/run``: it needs the planner role and is written to the audit log."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Template
 
 from console.app import page
@@ -41,14 +45,20 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
 
     ctx = request.app.state.console
     inv = ctx.inventory()
-    lang = user_of(request).lang
+    user = user_of(request)
+    lang = user.lang
+    query = {k: v for k, v in request.query_params.items() if k.startswith("a_")}
+    if query:  # a scenario: the same role and the same audit entry as the planning page's run
+        if not user.can("plan"):
+            raise PermissionDeniedException(f"role {user.role} may not plan")
+        ctx.users.audit(user.name, "plan-scenario", "map",
+                        json.dumps({k: v for k, v in query.items() if v}, ensure_ascii=False))
     statuses = {}
     for site in ctx.fleet(lang).sites:
         for d in site.devices:
             if d.role == "ap":
                 state = d.state if d.state in ("up", "down", "degraded") else "unknown"
                 statuses[d.id] = ApMapStatus(d.id, state, "-", d.clients, None, d.vendor)
-    query = {k: v for k, v in request.query_params.items() if k.startswith("a_")}
     try:  # the planning page shows its scenario A here (same fields, read only: nothing is saved)
         scenario = parse_scenario(query, "a", inv, lang) if query else Scenario(
             lang="en" if lang == "en" else "ja", sensitivity=False)

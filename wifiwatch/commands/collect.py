@@ -149,6 +149,8 @@ def build_daemon(
             raise UserError(f"{reason}; {advice}") from None
         background.append(forwarder.run)  # drains, idles, backs off while InfluxDB is down
         parts["forwarder"] = forwarder.health
+    if inv.visitors.enabled:
+        background.extend(_visitor_sources(inv, resolver))
     if map_out is not None:
         from wifiwatch.views import write_current_map
 
@@ -156,6 +158,21 @@ def build_daemon(
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
                   background=background, parts=parts,
                   http_app=_console_app(resolver, map_out) if inv.console.enabled else None)
+
+
+def _visitor_sources(inv: Inventory, resolver: SecretResolver) -> list[Any]:
+    """[visitors]: the RADIUS accounting and syslog receivers, bound now so a taken port is said at start."""
+    from collector.visitors.service import VisitorService
+    from core.secrets import SecretError
+
+    try:
+        service = VisitorService(inv, resolver).start()
+    except SecretError as e:
+        raise UserError(f"[visitors] radius_secret: {e}") from None
+    except OSError as e:
+        log.error("visitor sources not started: cannot bind (%s)", e.strerror or e)
+        return []
+    return [service.run]
 
 
 def _console_app(resolver: SecretResolver, map_out: Path | None) -> Any:

@@ -11,7 +11,7 @@ import typer
 
 from wifiwatch.common import ConfigOpt, UserError, console, load_inventory, resolver_for
 
-users_app = typer.Typer(help="Console accounts: add, passwd, remove, list (passwords from a prompt or stdin)",
+users_app = typer.Typer(help="Console accounts: add, passwd, remove, list, sessions (passwords from a prompt or stdin)",
                         no_args_is_help=True)
 
 StdinOpt = Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin (scripts)")]
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("remove")
     def remove(name: str, config: ConfigOpt = None) -> None:
-        """Remove a user (their sessions end at their next request)."""
+        """Remove a user (their sessions end at once, also in a running daemon)."""
         from console.users import UserError as BadUser
 
         store = _users(config)
@@ -135,6 +135,38 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         console.print(f"removed {name}", highlight=False)
+
+    @users_app.command("sessions")
+    def sessions(
+        name: str,
+        revoke: Annotated[bool, typer.Option("--revoke", help="End every session of this user now")] = False,
+        config: ConfigOpt = None,
+    ) -> None:
+        """A user's open console sessions (created, last seen, address, expiry; never the token); --revoke ends them."""
+        from rich.table import Table
+
+        from collector.alerts.engine import fmt_time
+        from console.users import UserError as BadUser
+
+        store = _users(config)
+        try:
+            if store.get(name) is None:
+                raise UserError(f"no user {name!r}")
+            if revoke:
+                n = store.revoke_sessions(name)
+                store.audit("cli", "session-revoke", name, f"{n} sessions")
+                console.print(f"ended {n} sessions of {name}", highlight=False)
+                return
+            table = Table(title=f"console sessions of {name}")
+            for col in ("session", "created (JST)", "last seen (JST)", "address", "expires (JST)"):
+                table.add_column(col)
+            for s in store.sessions(name):
+                table.add_row(s.ref, fmt_time(s.created), fmt_time(s.last_seen), s.address or "-", fmt_time(s.expires))
+            console.print(table)
+        except BadUser as e:
+            raise UserError(str(e)) from None
+        finally:
+            store.close()
 
     @users_app.command("list")
     def list_users(config: ConfigOpt = None) -> None:
