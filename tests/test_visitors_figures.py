@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,20 +20,7 @@ from analytics.visitors.suppress import suppress
 from core.config import parse_config
 from core.inventory import Inventory
 from core.paths import known_vendors
-
-
-@dataclass(frozen=True, slots=True)
-class VisitorSession:  # STAND-IN until core.visitors.model lands on main
-    ap_id: str
-    site_id: str
-    device: str
-    device30: str | None
-    start: float
-    end: float | None
-    source: str
-    lang: str | None = None
-    randomized: bool = False
-    simulated: bool = False
+from core.visitors.model import VisitorSession
 
 NOV = dt.date(2026, 11, 1)
 DEC = dt.date(2026, 12, 1)
@@ -224,7 +210,7 @@ def test_suppression_property_over_every_output(raw: list[tuple[Any, ...]], k: i
     assert {(r["site"], r["date"]) for r in rows if r["_by"] == "day" and r["_level"] == "site"} == set(ref)
     # 3. no subtraction recovers a suppressed cell: in every group whose total is shown, 0 or >= 2 suppressed
     _no_single_hidden_part(c)
-    _no_single_hidden_child(rows, c)
+    _no_small_cell_recoverable(rows, _outputs(suppress(build_cube(ss, inventory(), NOV, DEC), 1)), c, k)
     # heatmap, flows, languages
     for i in c.hour_units.tolist():
         for row in heatmap(c, i, 0):
@@ -235,6 +221,9 @@ def test_suppression_property_over_every_output(raw: list[tuple[Any, ...]], k: i
     for i in range(len(c.units)):
         for lr in language_rows(c, i):
             assert lr["devices"] is None or lr["devices"] >= k
+    # 4. outputs without hours (a 年度) hide the same day and month cells as those with them
+    c2 = suppress(build_cube(ss, inventory(), NOV, DEC, hours=False), k)
+    assert (c2.S_D == c.S_D).all() and (c2.S_MO == c.S_MO).all()
 
 
 def _no_single_hidden_part(c: Any) -> None:
@@ -249,29 +238,41 @@ def _no_single_hidden_part(c: Any) -> None:
             assert (cnt[:, cols].sum(axis=1) == cnt[:, DEV]).all()  # the parts add up to the devices
 
 
-def _no_single_hidden_child(rows: list[dict[str, Any]], c: Any) -> None:
-    """Across output rows: APs of a site, sites of an area, areas of the city (per day and month), hours of a
-    day, days of a month: where the total is shown, its non-zero parts hide none or at least two."""
-    by_key: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for r in rows:
+def _no_small_cell_recoverable(rows: list[dict[str, Any]], truth: list[dict[str, Any]], c: Any, k: int) -> None:
+    """Across output rows, where parts add up to a total (APs to their site, sites to their area, areas to the
+    city, per hour, day and month; hours to their day; days to their month), solve every equation with a single
+    hidden cell, again and again, as someone with the published tables would: no cell under k comes out."""
+    def key(r: dict[str, Any]) -> tuple[str, str, str, str]:
         ident = r.get("ap") or (r["site"] if r["_level"] == "site" else r.get("area") or "*")
-        t = r["date"] + (f"T{r['hour']:02d}" if r["_by"] == "hour" else "")
-        by_key[(r["_by"], r["_level"], ident, t)] = r
+        return r["_by"], r["_level"], ident, r["date"] + (f"T{r['hour']:02d}" if r["_by"] == "hour" else "")
+
+    by_key = {key(r): r for r in rows}
+    true_devices = {key(r): r["unique_devices"] for r in truth}
+    assert set(by_key) == set(true_devices)
     parent = {u.id: c.units[u.parent] for u in c.units if u.parent >= 0}
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
-    for (by, level, ident, t), r in by_key.items():
+    groups: dict[tuple[Any, ...], list[tuple[str, str, str, str]]] = defaultdict(list)
+    for by, level, ident, t in by_key:
         if level != "city":
             p = parent[ident]
-            groups[(by, p.level, p.id, t)].append(r)
+            groups[("space", by, p.level, p.id, t)].append((by, level, ident, t))
         if by == "hour":
-            groups[("day", level, ident, t[:10])].append(r)
+            groups[("hours", "day", level, ident, t[:10])].append((by, level, ident, t))
         if by == "day":
-            groups[("month", level, ident, t[:7] + "-01")].append(r)
-    for key, kids in groups.items():
-        total = by_key.get(key)
-        assert total is not None or all(r["unique_devices"] == 0 for r in kids), key
-        hidden = sum(1 for r in kids if r["suppressed"]) + (total is not None and total["suppressed"])
-        assert hidden != 1, (key, [(r.get("ap") or r["site"], r["date"]) for r in kids])
+            groups[("days", "month", level, ident, t[:7] + "-01")].append((by, level, ident, t))
+    equations = [[(by, lv, i, t), *kids] for (_, by, lv, i, t), kids in groups.items()]
+    for eq in equations:
+        assert eq[0] in by_key or all(true_devices[x] == 0 for x in eq[1:]), eq
+    known = {x for x, r in by_key.items() if not r["suppressed"]}
+    changed = True
+    while changed:
+        changed = False
+        for eq in equations:
+            unknown = [x for x in eq if x in by_key and x not in known]
+            if len(unknown) == 1:
+                known.add(unknown[0])
+                changed = True
+    leaked = [x for x in known if true_devices[x] and true_devices[x] < k]
+    assert not leaked, leaked
 
 
 def test_suppression_is_not_vacuous() -> None:

@@ -68,20 +68,19 @@ def _units(c: Cube, level: str, only: set[str] | None) -> list[int]:
     return [i for i, u in enumerate(c.units) if u.level == level and (only is None or u.id in only)]
 
 
-def _head(c: Cube, i: int, level: str, lang: str) -> dict[str, Any]:
+def _row(c: Cube, i: int, level: str, lang: str, date: str, figures: dict[str, Any],
+         **extra: Any) -> dict[str, Any]:
+    """The contract's keys first (site, date, unique_devices, suppressed, sessions, median_dwell_min), then
+    the rest; ``site`` is ``*`` on area and city rows, an AP row adds ``ap``, an area row ``area``."""
     u = c.units[i]
-    out: dict[str, Any] = {}
+    site = c.units[u.parent].id if level == "ap" else u.id if level == "site" else "*"
+    out: dict[str, Any] = {"site": site, "date": date, **figures}
     if level == "ap":
-        out["site"] = c.units[u.parent].id
         out["ap"] = u.id
-    elif level == "site":
-        out["site"] = u.id
     elif level == "area":
-        out["site"] = "*"
         out["area"] = u.id
-    else:
-        out["site"] = "*"
     out["name"] = u.name(lang)
+    out.update(extra)
     return out
 
 
@@ -105,10 +104,8 @@ def figure_rows(c: Cube, start: dt.date, end: dt.date, by: str = "day", level: s
             for di in range(a, b):
                 if c.D[i, di, DEV] == 0:
                     continue
-                r = _head(c, i, level, lang)
-                r["date"] = day_date(c.first_day + di).isoformat()
-                r.update(_figures(c, c.D[i, di], c.S_D[i, di], c.D_median[i, di], c.D_sim[i, di]))
-                rows.append(r)
+                rows.append(_row(c, i, level, lang, day_date(c.first_day + di).isoformat(),
+                                 _figures(c, c.D[i, di], c.S_D[i, di], c.D_median[i, di], c.D_sim[i, di])))
     elif by == "hour":
         if c.H is None or c.S_H is None:
             raise ValueError("this cube has no hours")
@@ -119,38 +116,31 @@ def figure_rows(c: Cube, start: dt.date, end: dt.date, by: str = "day", level: s
             j = hu[i]
             for di in range(a, b):
                 for h in np.flatnonzero(c.H[j, di, :, DEV]).tolist():
-                    r = _head(c, i, level, lang)
-                    r["date"] = day_date(c.first_day + di).isoformat()
-                    r["hour"] = h
-                    r.update(_figures(c, c.H[j, di, h], c.S_H[j, di, h], None, bool(c.D_sim[i, di])))
-                    rows.append(r)
+                    rows.append(_row(c, i, level, lang, day_date(c.first_day + di).isoformat(),
+                                     _figures(c, c.H[j, di, h], c.S_H[j, di, h], None, bool(c.D_sim[i, di])),
+                                     hour=h))
     elif by == "month":
         months = sorted({int(c.month_of_day[d]) for d in range(a, b)})
         for i in units:
             for mi in months:
                 if c.MO[i, mi, DEV] == 0:
                     continue
-                r = _head(c, i, level, lang)
-                r["date"] = c.months[mi] + "-01"
-                r["month"] = c.months[mi]
-                r.update(_figures(c, c.MO[i, mi], c.S_MO[i, mi], c.MO_median[i, mi], c.MO_sim[i, mi]))
-                r.update(_dedup(c, i, mi, r["suppressed"]))
-                rows.append(r)
+                f = _figures(c, c.MO[i, mi], c.S_MO[i, mi], c.MO_median[i, mi], c.MO_sim[i, mi])
+                rows.append(_row(c, i, level, lang, c.months[mi] + "-01", f, month=c.months[mi],
+                                 **_dedup(c, i, mi, f["suppressed"])))
     else:
         for i in units:
             if c.TOT[i, DEV] == 0:
                 continue
-            r = _head(c, i, level, lang)
             first = c.months[0]
             y, m = int(first[:4]), int(first[5:])
-            r["date"] = first + "-01"
-            r["fy"] = y if m >= 4 else y - 1
             med = c.MO_median[i]  # a year's median: the months' medians weighted by their sessions
             w = c.MO[i, :, SES].astype(float)
             ok = ~np.isnan(med) & (w > 0)
             median = float(np.average(med[ok], weights=w[ok])) if ok.any() else None
-            r.update(_figures(c, c.TOT[i], c.S_TOT[i], median, bool(c.MO_sim[i].any())))
-            rows.append(r)
+            rows.append(_row(c, i, level, lang, first + "-01",
+                             _figures(c, c.TOT[i], c.S_TOT[i], median, bool(c.MO_sim[i].any())),
+                             fy=y if m >= 4 else y - 1))
     return rows
 
 
