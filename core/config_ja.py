@@ -67,6 +67,18 @@ _VALUES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^host must be"), lambda m: "host は空白を含まない IP アドレスかホスト名にしてください"),
     (re.compile(r"^email channel needs"), lambda m: "メールの通知先には smtp_host、sender、to が必要です"),
     (re.compile(r"^(\w+) channel needs url$"), lambda m: f"{m[1]} の通知先には url が必要です"),
+    (re.compile(r"^a webhook URL is a secret"),
+     lambda m: "Webhook の URL は秘密情報です (知っている人は誰でも市として投稿できます)。env:変数名 か file:キー で"
+               "参照として指定してください"),
+    (re.compile(r"^escalate_channel '(.*)' is not one of the alert channels"),
+     lambda m: f"escalate_channel の '{m[1]}' は通知先にありません"),
+    (re.compile(r"^escalation needs both"),
+     lambda m: "エスカレーションには escalate_after_min と escalate_channel の両方が必要です"),
+    (re.compile(r"^the file is too large to edit here"), lambda m: "ファイルが大きすぎるため、ここでは編集できません"),
+    (re.compile(r"^a channel needs a name"), lambda m: "通知先には名前が必要です"),
+    (re.compile(r"^no channel '(.*)'$"), lambda m: f"通知先 '{m[1]}' はありません"),
+    (re.compile(r"^'(.*)' is not a whole number$"), lambda m: f"'{m[1]}' は整数ではありません"),
+    (re.compile(r"^'(.*)' is not a number$"), lambda m: f"'{m[1]}' は数値ではありません"),
     (re.compile(r"^'(.*)' is not an http:// or https:// URL"),
      lambda m: f"'{m[1]}' は http:// か https:// の URL ではありません (通知のリンクは受け手の端末で開ける必要があり、"
                "file:// はサーバー上にしかありません)"),
@@ -100,6 +112,17 @@ _VALUES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^file not found"), lambda m: "ファイルがありません"),
     (re.compile(r"^not UTF-8 text"), lambda m: "UTF-8 のテキストではありません"),
     (re.compile(r"^cannot read: (.*)$"), lambda m: f"読めません: {m[1]}"),
+    # [visitors] and visitor_ids (issue 24)
+    (re.compile(r"^'(.*)' is not HOST:PORT"),
+     lambda m: f"'{m[1]}' は ホスト:ポート の形ではありません (例 \"0.0.0.0:1813\"、\"[::]:1813\")"),
+    (re.compile(r"^radius_bind needs radius_secret"),
+     lambda m: "radius_bind には radius_secret (env:変数名 か file:キー) が必要です: アカウンティング要求は共有秘密で"
+               "認証します"),
+    (re.compile(r"^visitor_ids: (.*) must be a MAC address or a NAS-Identifier"),
+     lambda m: f"visitor_ids の {m[1]} は MAC アドレスか NAS-Identifier (1〜253 文字、1 行) にしてください"),
+    (re.compile(r"^(\S+): visitor_ids '(.*)' is already given to (\S+)"),
+     lambda m: f"{m[1]}: visitor_ids の '{m[2]}' は既に {m[3]} に指定されています (送信元は 1 台の AP を指す必要が"
+               "あります)"),
 ]
 
 

@@ -14,11 +14,13 @@ import typer
 from rich.table import Table
 
 from core.escape import spreadsheet_cell
-from core.inventory import Inventory
 from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory
+from wifiwatch.planning import observed_from_store, plan_for, plan_scenario
+
+__all__ = ["observed_from_store", "plan_for", "plan_scenario", "summary_lines"]  # their home moved; kept here
 
 if TYPE_CHECKING:
-    from analytics.planner.plan import PlanResult, Scenario
+    from analytics.planner.plan import PlanResult
 
 
 # The options that choose a plan's budget and rounds; `wifiwatch map` takes the same ones.
@@ -31,47 +33,6 @@ CarryOverOpt = Annotated[bool, typer.Option("--carry-over", help="Unspent money 
 ForceOpt = Annotated[str | None, typer.Option("--force", help="Candidate ids to fund in any case")]
 ExcludeOpt = Annotated[str | None, typer.Option("--exclude", help="Candidate ids never to fund")]
 DemandCsvOpt = Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
-
-
-def observed_from_store(inv: Inventory, days: int = 30, now_ns: int | None = None) -> Any:
-    """Observed demand from the embedded store over the ``days`` before now, or None when there is no store yet."""
-    from analytics.planner.observed import observed_from_store as load
-
-    return load(inv, days, now_ns)
-
-
-def plan_scenario(inv: Inventory, scenario: Scenario, now_ns: int | None = None) -> PlanResult:
-    """The plan for a scenario with the store's observed demand; user mistakes become UserError.
-
-    The plan's warnings say what the observed demand rests on (hours, share, 参考値, 模擬データ, none)."""
-    from analytics.planner.model import SolverError
-    from analytics.planner.observed import coverage_note
-    from analytics.planner.plan import PlannerInputError, make_plan
-
-    observed = observed_from_store(inv, now_ns=now_ns)
-    try:
-        result = make_plan(inv, scenario, observed)
-    except (PlannerInputError, SolverError) as e:
-        raise UserError(str(e)) from None
-    note = coverage_note(observed, inv.reports.min_share, scenario.lang)
-    if note:
-        result.warnings.append(note)
-    return result
-
-
-def plan_for(inv: Inventory, budget: int | None = None, count: int | None = None, rounds: list[int] | None = None,
-             budget_per_round: int | None = None, demand_csv: Path | None = None, lang: str = "ja") -> Any:
-    """Shorthand kept for the map view: the plan for a budget (or rounds) with the store's observed demand."""
-    from analytics.planner.demand import DemandCsvError, load_demand_csv
-    from analytics.planner.plan import Scenario
-
-    try:
-        extra = tuple(load_demand_csv(demand_csv)) if demand_csv else ()
-    except DemandCsvError as e:
-        raise UserError(str(e)) from None
-    return plan_scenario(inv, Scenario(budget_yen=budget, count=count, rounds=tuple(rounds or ()),
-                                       budget_per_round=budget_per_round, extra_demand=extra,
-                                       lang="en" if lang == "en" else "ja"))
 
 
 def _ints(opt: str, text: str | None) -> tuple[int, ...]:
@@ -117,47 +78,11 @@ def load_season(path: Path) -> dict[str, tuple[float, ...]]:
     return out
 
 
-def _people(v: int, lang: str) -> str:
-    return f"{v:,}人/年" if lang == "ja" else f"{v:,} visitors/yr"
-
-
-def _note(note: str, ja: bool) -> str:
-    return "" if not note else f"（{note}）" if ja else f" ({note})"
-
-
 def summary_lines(result: PlanResult, lang: str) -> list[str]:
-    """Every round, the total, the round-by-round comparison and the baseline, in words."""
-    s = result
-    ja = lang == "ja"
-    out = []
-    name = {c.id: (c.name_ja if ja else c.name_en) for c in s.candidates}
-    for r in s.rounds:
-        label = (f"{r.year}年度" if ja else f"FY{r.year}") if r.year is not None else ("今回" if ja else "this round")
-        names = ("、" if ja else ", ").join(name[i] for i in r.picks) or ("なし" if ja else "none")
-        out.append(f"{label}: {names} / " + (f"{r.spent_yen:,}円 / 予算{r.available_yen:,}円 / 新規カバー"
-                                             if ja else f"{r.spent_yen:,} yen of {r.available_yen:,} / covers ")
-                   + _people(r.covered, lang) + _note(r.note, ja))
-    proven = ("最適性を証明済み" if s.proven_optimal else "最適性は未証明") if ja else \
-        ("proven optimal" if s.proven_optimal else "NOT proven optimal")
-    out.append(f"合計: 新規カバー {_people(s.covered, lang)}、使用予算 {s.budget_used_yen:,}円（{proven}）" if ja else
-                f"total: covers {_people(s.covered, lang)}, budget used {s.budget_used_yen:,} yen ({proven})")
-    if s.round_by_round is not None:
-        c = s.round_by_round
-        out.append(f"年度ごとに順に決めた場合: {_people(c.covered, lang)}"
-                   f"（一括計画が {c.joint_minus_round_by_round:+,}人/年、{c.joint_gain_pct:+.2f}%）" if ja else
-                     f"round by round instead: {_people(c.covered, lang)} (the joint plan "
-                     f"{c.joint_minus_round_by_round:+,}, {c.joint_gain_pct:+.2f}%)")
-    if s.greedy is not None:
-        out.append(f"貪欲法（費用対効果順）: {_people(s.greedy, lang)}（差 {s.gap_pct}%）" if ja else
-                   f"greedy (best per yen first): {_people(s.greedy, lang)} (gap {s.gap_pct}%)")
-    kinds = {"candidate": ("年間来訪者", "annual visitors"), "event": ("イベント日", "event days"),
-             "mesh": ("住民", "residents"), "shelter": ("避難所", "shelters"),
-             "spill": ("混雑する既存APからの需要", "overflow of busy APs"), "csv": ("追加需要", "extra demand")}
-    if s.covered_by_kind:
-        parts = [f"{kinds[k][0 if ja else 1]} {v:,}" for k, v in s.covered_by_kind.items()]
-        out.append(("内訳: " if ja else "by kind: ") + ("、" if ja else ", ").join(parts))
-    out += [("注意: " if ja else "note: ") + w for w in s.warnings]
-    return out
+    """The plan's notes (analytics.planner.notes, which the console shows too); imported late, as scipy is."""
+    from analytics.planner.notes import summary_lines as lines
+
+    return lines(result, lang)
 
 
 def register(app: typer.Typer) -> None:
