@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,12 @@ from analytics import coverage as cov
 from analytics.availability import Availability, combine
 from analytics.coverage import Coverage, NoData
 from analytics.export import print_pdf, write_csv, write_xlsx
+from analytics.figures import ApFigures, Period, group_peak
 from analytics.jpdates import fiscal_text, month_text
 from analytics.monthly import FIRST_YEAR, KIND, LAST_YEAR, L, header_lines, period_header, remarks
 from analytics.report_format import PRINT_CSS, report_env
-from analytics.tables import Period, client_hours_by_ap, figures, is_empty
-from analytics.usage import JST, Usage
+from analytics.tables import client_hours_by_ap, figures, is_empty
+from analytics.usage import JST
 from core.inventory import Inventory, Site, SiteKind
 from core.schema import PointReader
 from core.secrets import REDACTOR
@@ -85,28 +86,63 @@ def fy_months(fy: int) -> list[tuple[int, int]]:
 
 @dataclass
 class SiteYear:
-    """One site (or a group of sites) summed over months."""
+    """One site (or a group of sites) summed over the months as they are read. Per AP only its client-hours and
+    observed hours are kept (a site's mean concurrent clients is the sum of its APs' means, analytics.figures),
+    never a month's figures: a year of 10,000 APs holds a few numbers per AP."""
 
-    avail: list[Availability]
-    a_cov: list[Coverage]
-    usage: list[Usage]
-    u_cov: list[Coverage]
+    ap_use: dict[str, list[float]] = field(default_factory=dict)  # ap -> [client-hours, observed hours]
+    avail: Availability | None = None
+    a_cov: Coverage = field(default_factory=lambda: Coverage(0.0, 0.0, 0.0))
+    u_cov: Coverage = field(default_factory=lambda: Coverage(0.0, 0.0, 0.0))
+    rx_gb: float = 0.0
+    tx_gb: float = 0.0
+    peak: float = 0.0  # the highest hourly sum of its APs' mean clients (analytics.figures.concurrent_peak)
+
+    def add(self, ap_id: str, f: ApFigures) -> None:
+        assert f.availability and f.availability_cov and f.usage and f.usage_cov
+        self.avail = f.availability if self.avail is None else combine([self.avail, f.availability])
+        self.a_cov = self.a_cov + f.availability_cov
+        self.u_cov = self.u_cov + f.usage_cov
+        use = self.ap_use.setdefault(ap_id, [0.0, 0.0])
+        use[0] += f.usage.client_hours
+        use[1] += f.usage.observed_h
+        self.rx_gb += f.usage.rx_gb
+        self.tx_gb += f.usage.tx_gb
+
+    def merge(self, other: SiteYear) -> None:
+        """Another site's year into this group's (the peak is the group's own: set it from its hourly sums)."""
+        if other.avail is not None:
+            self.avail = other.avail if self.avail is None else combine([self.avail, other.avail])
+        self.a_cov = self.a_cov + other.a_cov
+        self.u_cov = self.u_cov + other.u_cov
+        for k, (ch, obs) in other.ap_use.items():
+            use = self.ap_use.setdefault(k, [0.0, 0.0])
+            use[0] += ch
+            use[1] += obs
+        self.rx_gb += other.rx_gb
+        self.tx_gb += other.tx_gb
+
+    @property
+    def client_hours(self) -> float:
+        return sum(ch for ch, _ in self.ap_use.values())
+
+    @property
+    def observed_h(self) -> float:
+        return sum(obs for _, obs in self.ap_use.values())
 
 
-def _sum_usage(us: list[Usage]) -> dict[str, Any]:
-    ch = sum(u.client_hours for u in us)
-    obs = sum(u.observed_h for u in us)
-    return {"client_hours": round(ch, 1), "mean_clients": round(ch / obs, 2) if obs else 0.0,
-            "peak_clients": max((u.peak_clients for u in us), default=0),
-            "rx_gb": round(sum(u.rx_gb for u in us), 3), "tx_gb": round(sum(u.tx_gb for u in us), 3)}
+def _sum_usage(y: SiteYear) -> dict[str, Any]:
+    mean = sum(ch / obs for ch, obs in y.ap_use.values() if obs > 0)
+    return {"client_hours": round(y.client_hours, 1), "mean_clients": round(mean, 2),
+            "peak_clients": round(y.peak, 1), "rx_gb": round(y.rx_gb, 3), "tx_gb": round(y.tx_gb, 3)}
 
 
 def _row(y: SiteYear, min_share: float, t: dict[str, Any]) -> dict[str, Any]:
-    a = combine(y.avail) if y.avail else Availability(0, 0)
-    ac = cov.total(y.a_cov)
-    uc = cov.total(y.u_cov)
+    a = y.avail if y.avail is not None else Availability(0, 0)
+    ac = y.a_cov
+    uc = y.u_cov
     out = {"availability_pct": None if a.pct is None else round(a.pct, 3), "down_h": round(a.down_s / 3600, 2),
-           "unknown_h": round(a.unknown_s / 3600, 1), **_sum_usage(y.usage), **cov.fields(ac, min_share),
+           "unknown_h": round(a.unknown_s / 3600, 1), **_sum_usage(y), **cov.fields(ac, min_share),
            "usage_coverage_pct": round(100 * uc.share, 1), "usage_provisional": uc.provisional(min_share)}
     out["provisional"] = out["provisional"] or out["usage_provisional"]
     out["simulated"] = ac.simulated or uc.simulated
@@ -125,7 +161,11 @@ def write_fiscal(inv: Inventory, reader: PointReader, fy: int, out: Path, lang: 
     min_share = inv.reports.min_share
     p = fy_period(fy, now)
     fy_label = fiscal_text(fy, era, lang)
-    per_site: dict[str, SiteYear] = {s.id: SiteYear([], [], [], []) for s in inv.sites}
+    per_site: dict[str, SiteYear] = {s.id: SiteYear() for s in inv.sites}
+    kinds: dict[SiteKind, list[str]] = {}
+    for s in inv.sites:
+        kinds.setdefault(s.kind, []).extend(a.id for a in s.aps)
+    kind_peak: dict[SiteKind, float] = dict.fromkeys(kinds, 0.0)
     month_rows: list[dict[str, Any]] = []
     any_data = False
     for y, m in fy_months(fy):
@@ -137,19 +177,20 @@ def write_fiscal(inv: Inventory, reader: PointReader, fy: int, out: Path, lang: 
                                    "site_name": s.name_ja if lang == "ja" else s.name_en, "availability_pct": None,
                                    "client_hours": None, "coverage_pct": None, "remarks": t["future"]})
             continue
+        # One month of the fleet at a time (read site batch by site batch, analytics.tables.figures); each
+        # month's figures are folded into the year's sums and dropped before the next month is read.
         figs = figures(inv, reader, mp, None, ("availability", "usage"))
         any_data |= not is_empty(figs)
+        for kind, ids in kinds.items():
+            kind_peak[kind] = max(kind_peak[kind], group_peak(figs, ids))
         for s in inv.sites:
-            sy = SiteYear([], [], [], [])
+            sy = SiteYear()
             for ap in s.aps:
-                f = figs[ap.id]
-                assert f.availability and f.availability_cov and f.usage and f.usage_cov
-                sy.avail.append(f.availability)
-                sy.a_cov.append(f.availability_cov)
-                sy.usage.append(f.usage)
-                sy.u_cov.append(f.usage_cov)
-                for name in ("avail", "a_cov", "usage", "u_cov"):
-                    getattr(per_site[s.id], name).append(getattr(sy, name)[-1])
+                sy.add(ap.id, figs[ap.id])
+            sy.peak = group_peak(figs, [a.id for a in s.aps])
+            whole = per_site[s.id]
+            whole.merge(sy)
+            whole.peak = max(whole.peak, sy.peak)
             r = _row(sy, min_share, t)
             month_rows.append({"month": f"{y:04d}-{m:02d}", "month_label": label, "site": s.id,
                                "site_name": s.name_ja if lang == "ja" else s.name_en,
@@ -157,6 +198,7 @@ def write_fiscal(inv: Inventory, reader: PointReader, fy: int, out: Path, lang: 
                                "coverage_pct": r["coverage_pct"], "observed_h": r["observed_h"],
                                "provisional": r["provisional"], "simulated": r["simulated"],
                                "in_progress": mp.in_progress, "remarks": r["remarks"]})
+        del figs
     if not any_data:
         raise NoData(f"{fy_label}: {t['nodata']}")
     # The months to come are not part of the year's figures yet; the year's period is the whole year, so its
@@ -171,11 +213,11 @@ def write_fiscal(inv: Inventory, reader: PointReader, fy: int, out: Path, lang: 
         r.update(_prev_fy(sy, [prev[i] for i in ids], min_share, lang, year_h, p))
         site_rows.append({"site": s.id, "site_name": s.name_ja if lang == "ja" else s.name_en,
                           "kind": KIND[lang][s.kind.value], "aps": len(s.aps), **r})
-    measure_rows = [_measure_row(inv, no, kind, fy, per_site, prev, year_h, p, min_share, lang, t, era)
-                    for no, kind in MEASURES.items()]
+    measure_rows = [_measure_row(inv, no, kind, fy, per_site, kind_peak.get(kind, 0.0), prev, year_h, p, min_share,
+                                 lang, t, era) for no, kind in MEASURES.items()]
     installs = _installs_by_fy(inv, era, lang)
     n_aps = max(1, sum(len(s.aps) for s in inv.sites))
-    seen = cov.total(c for sy in per_site.values() for c in sy.a_cov)
+    seen = cov.total(sy.a_cov for sy in per_site.values())
     all_cov = Coverage(year_h * n_aps, p.elapsed_h * n_aps, seen.observed_h, seen.excluded_h, seen.simulated_h)
     city = inv.city_ja if lang == "ja" else inv.city_en
     title = t["title"].format(city=city, fy=fy_label)
@@ -224,34 +266,31 @@ def _year_row(sy: SiteYear, n_aps: int, year_h: float, p: Period, min_share: flo
     """The year's figures: the months' observed hours against the whole year for each AP, so a year read in
     November is (at most) 8/12 covered and a 参考値 until it is nearly over."""
     k = max(1, n_aps)
-    ac = Coverage(year_h * k, p.elapsed_h * k, sum(c.observed_h for c in sy.a_cov),
-                  sum(c.excluded_h for c in sy.a_cov), sum(c.simulated_h for c in sy.a_cov))
-    uc = Coverage(year_h * k, p.elapsed_h * k, sum(c.observed_h for c in sy.u_cov), 0.0,
-                  sum(c.simulated_h for c in sy.u_cov))
-    return _row(SiteYear(sy.avail, [ac], sy.usage, [uc]), min_share, t)
+    ac = Coverage(year_h * k, p.elapsed_h * k, sy.a_cov.observed_h, sy.a_cov.excluded_h, sy.a_cov.simulated_h)
+    uc = Coverage(year_h * k, p.elapsed_h * k, sy.u_cov.observed_h, 0.0, sy.u_cov.simulated_h)
+    return _row(replace(sy, a_cov=ac, u_cov=uc), min_share, t)
 
 
 def _prev_fy(sy: SiteYear, prev: list[tuple[float, Coverage]], min_share: float, lang: str, year_h: float,
              p: Period) -> dict[str, Any]:
-    ch = sum(u.client_hours for u in sy.usage)
-    obs = sum(u.observed_h for u in sy.usage)
+    ch = sy.client_hours
+    obs = sy.observed_h
     ch0 = sum(x for x, _ in prev)
     c0 = cov.total(c for _, c in prev)
-    now_cov = Coverage(year_h * max(1, len(prev)), p.elapsed_h * max(1, len(prev)), obs, 0.0,
-                       sum(c.simulated_h for c in sy.u_cov))
+    now_cov = Coverage(year_h * max(1, len(prev)), p.elapsed_h * max(1, len(prev)), obs, 0.0, sy.u_cov.simulated_h)
     pct, why = cov.compare(ch / obs if obs else 0.0, now_cov, ch0 / c0.observed_h if c0.observed_h else 0.0, c0,
                            min_share, lang)
     return {"change_prev_fy_pct": pct, "change_prev_fy_note": why}
 
 
-def _measure_row(inv: Inventory, no: int, kind: SiteKind, fy: int, per_site: dict[str, SiteYear],
+def _measure_row(inv: Inventory, no: int, kind: SiteKind, fy: int, per_site: dict[str, SiteYear], peak: float,
                  prev: dict[str, tuple[float, Coverage]], year_h: float, p: Period, min_share: float, lang: str,
                  t: dict[str, Any], era: str) -> dict[str, Any]:
     sites = [s for s in inv.sites if s.kind == kind]
-    sy = SiteYear([], [], [], [])
+    sy = SiteYear()
     for s in sites:
-        for name in ("avail", "a_cov", "usage", "u_cov"):
-            getattr(sy, name).extend(getattr(per_site[s.id], name))
+        sy.merge(per_site[s.id])
+    sy.peak = peak
     aps = [a for s in sites for a in s.aps]
     r = _year_row(sy, len(aps), year_h, p, min_share, t) if aps else {
         "availability_pct": None, "client_hours": 0.0, "observed_h": 0.0, "coverage_pct": 0.0, "provisional": True,

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from analytics import coverage as cov
 from analytics.coverage import NoData
 from analytics.export import print_pdf, write_csv, write_xlsx
@@ -44,7 +46,8 @@ L: dict[str, dict[str, Any]] = {
            "cap": "混雑（容量超過）",
            "plan": "情報化計画の進捗（施策16・17）", "maint": "保守時間帯", "site": "拠点", "ap": "機器",
            "pct": "稼働率 %", "down": "停止時間 (時間)", "unknown": "データなし (時間)", "outages": "停止回数",
-           "mttr": "平均復旧時間 (分)", "longest": "最長停止 (分)", "peak": "最大同時接続", "mean": "平均同時接続",
+           "mttr": "平均復旧時間 (分)", "longest": "最長停止 (分)",
+           "peak": "最大同時接続（1時間平均）", "mean": "平均同時接続",
            "ch": "延べ接続時間 (人・時間)", "prev": "前期比 %", "yoy": "前年同月比 %", "rx": "受信 GB",
            "tx": "送信 GB", "hours_over": "超過時間", "capacity": "容量",
            "none": "該当なし（容量を1時間を超えて上回ったAPはありません）", "profile": "曜日×時間帯の平均接続数",
@@ -71,12 +74,15 @@ L: dict[str, dict[str, Any]] = {
            "radio_none": "この期間の無線ごとのデータはありません（機種が対応していないか、未取得）。",
            "radio_note": "チャネル使用率・雑音は無線測定数の行、最大接続は接続数測定数の行に基づきます。"
                          "「-」はデータなし（0ではありません）。",
-           "sheet_radio": "無線"},
+           "sheet_radio": "無線", "cap_peak": "最大接続数（1回の測定）",
+           "peak_note": "最大同時接続は、最も混んだ1時間の平均同時接続数です。拠点・種別の値は、機器ごとの1時間平均を"
+                        "同じ時間帯で合計したものの最大です（機器の最大の合計でも、最大の機器の値でもありません）。"},
     "en": {"title": "{city} public Wi-Fi monthly report {month}", "avail": "Availability", "usage": "Usage",
            "cap": "Overload (above capacity)", "plan": "Plan progress (measures 16 and 17)",
            "maint": "Maintenance windows", "site": "Site", "ap": "Device", "pct": "Availability %",
            "down": "Down (h)", "unknown": "No data (h)", "outages": "Outages", "mttr": "MTTR (min)",
-           "longest": "Longest (min)", "peak": "Peak clients", "mean": "Mean clients", "ch": "Client-hours",
+           "longest": "Longest (min)", "peak": "Peak clients (hourly mean)", "mean": "Mean clients",
+           "ch": "Client-hours",
            "prev": "vs previous %", "yoy": "vs a year before %", "rx": "RX GB", "tx": "TX GB",
            "hours_over": "Hours over", "capacity": "Capacity",
            "none": "none (no AP was above capacity for more than an hour)",
@@ -104,7 +110,10 @@ L: dict[str, dict[str, Any]] = {
                                                          "report it, or it was not read).",
            "radio_note": "Utilisation and noise rest on the radio samples, the peak on the client samples; "
                          "\"-\" is no data (not 0).",
-           "sheet_radio": "Radios"},
+           "sheet_radio": "Radios", "cap_peak": "Peak clients (one sample)",
+           "peak_note": "Peak clients is the mean of concurrent clients in the busiest hour. A site's or a kind's is "
+                        "the busiest hour of its devices' hourly means added up (not the sum of their peaks, nor the "
+                        "largest device's)."},
 }
 KIND = {"ja": {"public_facility": "公共施設", "tourist_spot": "観光地", "station": "駅", "park": "公園",
                "commercial": "商業施設"}, "en": {k.value: k.value.replace("_", " ") for k in SiteKind}}
@@ -231,7 +240,7 @@ HEAD = {
            "down_h": "停止 (時間)", "unknown_h": "データなし (時間)", "maintenance_h": "保守 (時間)",
            "outages": "停止回数", "mttr_min": "平均復旧時間 (分)", "longest_outage_min": "最長停止 (分)",
            "observed_h": "観測時間 (時間)", "period_h": "期間 (時間)", "coverage_pct": "観測率 %", "remarks": "備考",
-           "label": "名称", "peak_clients": "最大同時接続", "mean_clients": "平均同時接続",
+           "label": "名称", "peak_clients": "最大同時接続（1時間平均）", "mean_clients": "平均同時接続",
            "client_hours": "延べ接続時間 (人・時間)", "rx_gb": "受信 GB", "tx_gb": "送信 GB", "change_pct": "前期比 %",
            "change_prev_note": "前期比を示さない理由", "change_yoy_pct": "前年同月比 %",
            "change_yoy_note": "前年同月比を示さない理由", "site": "拠点ID", "ap": "機器ID", "name": "機器",
@@ -274,16 +283,18 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
         raise NoData(f"{month_label}: {t['nodata']}")
     avail = availability_rows(inv, reader, p, figs=figs)
     by_ap = usage_by_ap(inv, reader, p, figs=figs)
-    usage = usage_rows(inv, reader, p, now=by_ap, now_cov=usage_cov_by_ap(figs), lang=lang)
+    usage = usage_rows(inv, reader, p, now=by_ap, now_cov=usage_cov_by_ap(figs), lang=lang, figs=figs)
     cap = capacity_rows(inv, reader, p, figs=figs)
     radios = radio_rows(inv, reader, p, lang)
     fleet = period_coverage(figs)
-    profile: list[list[float | None]] = [[None] * 24 for _ in range(7)]
+    # weekday x hour: the APs' mean clients in each cell added up (analytics.figures: per AP first, then the sum)
+    total, seen = np.zeros((7, 24)), np.zeros((7, 24), dtype=np.bool_)
     for u in by_ap.values():
-        for d, row in enumerate(u.profile_mean()):
-            for h, v in enumerate(row):
-                if v is not None:
-                    profile[d][h] = (profile[d][h] or 0.0) + v
+        ch, oh = u.profile[..., 0], u.profile[..., 1]
+        total += np.where(oh > 0, ch / np.where(oh > 0, oh, 1.0), 0.0)
+        seen |= oh > 0
+    profile: list[list[float | None]] = [[float(total[d, h]) if seen[d, h] else None for h in range(24)]
+                                         for d in range(7)]
     for r in avail:
         r["site_name"] = r["site_name_ja" if lang == "ja" else "site_name_en"]
         r["ap_name"] = r["ap_name_ja" if lang == "ja" else "ap_name_en"]
@@ -326,7 +337,9 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
         path = out / f"monthly-{month}-{lang}.xlsx"
         write_xlsx(path, [(t["sheet_avail"], _head(AVAIL_XLSX, lang), _keyed(avail, AVAIL_XLSX, lang), t["nodata"]),
                           (t["sheet_usage"], _head(USAGE_XLSX, lang), _keyed(usage, USAGE_XLSX, lang), t["nodata"]),
-                          (t["sheet_cap"], _head(CAP_XLSX, lang), _keyed(cap, CAP_XLSX, lang), t["none"]),
+                          (t["sheet_cap"], [t["cap_peak"] if c == "peak_clients" else h
+                                            for c, h in zip(CAP_XLSX, _head(CAP_XLSX, lang), strict=True)],
+                           _keyed(cap, CAP_XLSX, lang), t["none"]),
                           (t["sheet_radio"], _head(RADIO_COLUMNS, lang), _keyed(radios, RADIO_COLUMNS, lang),
                            t["radio_none"])],
                    header_lines(title, head, t))

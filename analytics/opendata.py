@@ -161,7 +161,7 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], encoding: 
 
 USAGE_COLUMNS = (
     "全国地方公共団体コード", "年月", "NO", "名称", "名称_英語", "緯度", "経度", "AP台数", "稼働率_%",
-    "延べ接続時間_人時", "平均同時接続数", "AP最大同時接続数", "受信量_GB", "送信量_GB", "観測時間_時間", "観測率_%",
+    "延べ接続時間_人時", "平均同時接続数", "最大同時接続数", "受信量_GB", "送信量_GB", "観測時間_時間", "観測率_%",
     "備考",
 )
 SIMULATED_REMARK = "模擬データ（実測ではありません）"
@@ -174,8 +174,11 @@ def usage_rows(inv: Inventory, reader: PointReader, month: str, now: float | Non
     Only totals over a month and a site leave the system: no per-device, per-client or sub-hour data,
     and nothing that identifies a person (the store holds client counts, never addresses). Each row also carries
     ``_provisional`` and ``_simulated`` (not columns of the file) for :func:`usage_export` to decide on.
+    最大同時接続数 is the site's peak as the monthly report has it: the busiest hour of its APs' hourly mean clients
+    added up (analytics.figures), not its busiest AP's peak.
     """
     from analytics import coverage as cov
+    from analytics.figures import group_peak
     from analytics.monthly import month_period
     from analytics.tables import availability_rows, figures, usage_by_ap
 
@@ -196,7 +199,7 @@ def usage_rows(inv: Inventory, reader: PointReader, month: str, now: float | Non
             "名称_英語": s.name_en, "緯度": repr(s.lat), "経度": repr(s.lon), "AP台数": len(s.aps),
             "稼働率_%": avail.get(s.id), "延べ接続時間_人時": round(sum(u.client_hours for u in us), 1),
             "平均同時接続数": round(sum(u.mean_clients for u in us), 2),
-            "AP最大同時接続数": max((u.peak_clients for u in us), default=0),
+            "最大同時接続数": round(group_peak(figs, [a.id for a in s.aps]), 1),
             "受信量_GB": round(sum(u.rx_gb for u in us), 3), "送信量_GB": round(sum(u.tx_gb for u in us), 3),
             "観測時間_時間": round(weakest.observed_h, 1), "観測率_%": round(100 * weakest.share, 1),
             "備考": SIMULATED_REMARK if simulated else "",

@@ -9,7 +9,6 @@ with the same semantics, so both give the same numbers for the same data; a read
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,42 +16,21 @@ import numpy as np
 from analytics import coverage as cov
 from analytics.availability import Availability, availability_arrays, combine
 from analytics.coverage import Coverage
-from analytics.usage import Floats, Usage, client_hours_observed, held_levels, hours_over_levels, usage_arrays
+from analytics.figures import ApFigures, Period, group_peak, hourly_mean_held
+from analytics.hourly import can_aggregate, hourly_figures
+from analytics.usage import (
+    Floats,
+    Usage,
+    client_hours_observed,
+    client_pieces,
+    held_levels,
+    hours_over_levels,
+    usage_arrays,
+)
 from core.inventory import AccessPoint, Inventory, Site
 from core.maintenance import expand
 from core.schema import PointReader
 from core.store.columns import Columns, columns_from_points
-
-
-@dataclass
-class Period:
-    """[start, end) in epoch seconds; ``asof`` is 集計時点, the time the figures are taken at. A period still in
-    progress is read up to ``asof`` only: the days still to come are not データなし, they are not yet."""
-
-    start: float
-    end: float
-    asof: float | None = None
-
-    @property
-    def data_end(self) -> float:
-        return self.end if self.asof is None else max(self.start, min(self.end, self.asof))
-
-    @property
-    def ns(self) -> tuple[int, int]:
-        """The part of the period that has data to read: [start, data_end) in ns."""
-        return int(self.start * 1e9), int(self.data_end * 1e9)
-
-    @property
-    def hours(self) -> float:
-        return (self.end - self.start) / 3600
-
-    @property
-    def elapsed_h(self) -> float:
-        return (self.data_end - self.start) / 3600
-
-    @property
-    def in_progress(self) -> bool:
-        return self.data_end < self.end
 
 
 def _interval(times: Sequence[float] | Floats, default: float) -> float:
@@ -114,20 +92,6 @@ def _concat(cols: list[Columns], *fields: str) -> tuple[Floats, list[Floats]]:
     return t[order], [np.concatenate([v[i] for v in vs])[order] for i in range(len(fields))]
 
 
-@dataclass
-class ApFigures:
-    """One AP over one period: what the report tables need, computed from one read of each measurement."""
-
-    availability: Availability | None = None
-    maintenance: list[str] = field(default_factory=list)
-    usage: Usage | None = None
-    levels: tuple[Floats, Floats] | None = None  # client count -> seconds held at it (capacity)
-    peak_sample: int = 0
-    availability_cov: Coverage | None = None
-    usage_cov: Coverage | None = None  # client samples: usage and capacity
-    hours_over: dict[float, float] | None = None  # capacity -> hours above it (hourly path; else from levels)
-
-
 def ap_figures(inv: Inventory, reader: PointReader, s: Site, ap: AccessPoint, p: Period,
                parts: Collection[str] = ("availability", "usage", "capacity")) -> ApFigures:
     a0, a1 = p.ns
@@ -146,8 +110,9 @@ def ap_figures(inv: Inventory, reader: PointReader, s: Site, ap: AccessPoint, p:
                                         seen_h * simulated_share(cols))
     if "usage" in parts or "capacity" in parts:
         cols = read_columns(reader, "ap_status", a0, a1, {"ap": ap.id}, ["clients"])
-        ct, (cv,) = _concat(cols, "clients")
+        ct, (cv,) = _concat(cols, "clients")  # the AP's series pooled: one stream whatever its tags
         sim = simulated_share(cols)
+        out.clients_hourly = hourly_mean_held(*client_pieces(ct, cv, p.start, end), p.start, end)
         if "capacity" in parts:
             out.levels = held_levels(ct, cv, p.start, end)
             out.peak_sample = int(cv.max()) if len(cv) else 0
@@ -165,15 +130,38 @@ def ap_figures(inv: Inventory, reader: PointReader, s: Site, ap: AccessPoint, p:
     return out
 
 
-def figures(inv: Inventory, reader: PointReader, p: Period, site: str | None = None,
-            parts: Collection[str] = ("availability", "usage", "capacity")) -> dict[str, ApFigures]:
-    """Per AP (in inventory order). A reader that aggregates by the hour (both stores) answers for the whole fleet
-    in a few queries (analytics.hourly); any other reader is read per AP and measurement, as raw columns, keeping
-    only the figures (a month of one AP's samples is a few MB; the figures are small)."""
-    from analytics.hourly import can_aggregate, hourly_figures
+BATCH_APS = 500  # APs read together from an aggregating store: memory follows this, not the fleet
 
+
+def site_batches(inv: Inventory, site: str | None = None,
+                 size: int = BATCH_APS) -> list[list[tuple[Site, AccessPoint]]]:
+    """The fleet's (or one site's) APs in batches of whole sites, each of about ``size`` APs (a larger site is a
+    batch of its own), in inventory order."""
+    out: list[list[tuple[Site, AccessPoint]]] = []
+    cur: list[tuple[Site, AccessPoint]] = []
+    for s in inv.sites:
+        if site and s.id != site:
+            continue
+        if cur and len(cur) + len(s.aps) > size:
+            out.append(cur)
+            cur = []
+        cur += [(s, ap) for ap in s.aps]
+    if cur:
+        out.append(cur)
+    return out
+
+
+def figures(inv: Inventory, reader: PointReader, p: Period, site: str | None = None,
+            parts: Collection[str] = ("availability", "usage", "capacity"),
+            batch_aps: int = BATCH_APS) -> dict[str, ApFigures]:
+    """Per AP (in inventory order). A reader that aggregates by the hour (both stores) answers a batch of whole
+    sites (``batch_aps`` APs) in a few queries (analytics.hourly), so a 10,000-AP fleet is read in 20 steps whose
+    memory is freed in turn; any other reader is read per AP and measurement, as raw columns, keeping only the
+    figures (a month of one AP's samples is a few MB; the figures are small)."""
     if can_aggregate(reader):
-        out: dict[str, ApFigures] = hourly_figures(inv, reader, p, site, parts)
+        out: dict[str, ApFigures] = {}
+        for batch in site_batches(inv, site, batch_aps):
+            out.update(hourly_figures(inv, reader, p, site, parts, batch=batch))
         return out
     return {ap.id: ap_figures(inv, reader, s, ap, p, parts) for s, ap in inv.aps() if not site or s.id == site}
 
@@ -292,8 +280,6 @@ def client_hours_by_ap(inv: Inventory, reader: PointReader, p: Period,
     This is the earlier period of a usage comparison: the embedded store keeps raw rows ``raw_retention_days``
     (35), so when the report for a month is written on the 1st, most of the month before it is left only as hourly
     rollups. Reading raw rows alone would count those hours as no use at all."""
-    from analytics.hourly import can_aggregate
-
     if can_aggregate(reader):  # the hourly rollup holds pruned hours too
         figs = figures(inv, reader, p, site, ("clients",))
         return {k: (f.usage.client_hours if f.usage else 0.0, f.usage_cov or Coverage(p.hours, p.elapsed_h, 0.0))
@@ -326,15 +312,20 @@ def client_hours_by_ap(inv: Inventory, reader: PointReader, p: Period,
 
 def usage_rows(inv: Inventory, reader: PointReader, p: Period, site: str | None = None,
                now: Mapping[str, Usage] | None = None, now_cov: Mapping[str, Coverage] | None = None,
-               lang: str = "ja") -> list[dict[str, Any]]:
+               lang: str = "ja", figs: Mapping[str, ApFigures] | None = None) -> list[dict[str, Any]]:
     """Per AP, per site and per site kind, with coverage; compared with the period before (前期比) and the same
     period a year before (前年同月比) where both are covered well enough, else "—" with the reason.
 
     Comparisons are of client-hours per observed hour (mean concurrent clients), so a 31-day and a 30-day month,
     or 95 % and 100 % coverage, compare like with like. The earlier periods' client-hours come from raw rows, and
-    from hourly rollups for the hours whose raw rows were pruned (see :func:`client_hours_by_ap`)."""
-    if now is None or now_cov is None:
+    from hourly rollups for the hours whose raw rows were pruned (see :func:`client_hours_by_ap`).
+
+    ``peak_clients`` (最大同時接続) is the highest hourly mean of concurrent clients at every level: an AP's own, a
+    site's or a kind's the peak of its APs' hourly sum (analytics.figures), so a site's peak is what its APs carried
+    together in one hour, never one AP's peak beside the sum of their means."""
+    if figs is None:
         figs = figures(inv, reader, p, site, ("usage",))
+    if now is None or now_cov is None:
         now = usage_by_ap(inv, reader, p, site, figs)
         now_cov = usage_cov_by_ap(figs)
     min_share = inv.reports.min_share
@@ -350,7 +341,7 @@ def usage_rows(inv: Inventory, reader: PointReader, p: Period, site: str | None 
         ch = sum(u.client_hours for u in us)
         c = cov.total(now_cov[i] for i in ids)
         out: dict[str, Any] = {
-            "level": level, "id": key, "name": name, "peak_clients": max((u.peak_clients for u in us), default=0),
+            "level": level, "id": key, "name": name, "peak_clients": round(group_peak(figs, ids), 1),
             "mean_clients": round(sum(u.mean_clients for u in us), 2), "client_hours": round(ch, 1),
             "rx_gb": round(sum(u.rx_gb for u in us), 3), "tx_gb": round(sum(u.tx_gb for u in us), 3),
             **cov.fields(c, min_share)}

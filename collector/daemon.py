@@ -34,6 +34,7 @@ from core.inventory import Inventory
 from core.logs import kv
 from core.paths import known_vendors
 from core.secrets import SecretResolver
+from core.state import stale_after
 from core.store.dbfile import explain as store_problem
 
 log = logging.getLogger("wifiwatch.daemon")
@@ -104,8 +105,15 @@ class Daemon:
     def run(self) -> int:
         return asyncio.run(self._main())
 
+    def request_reload(self) -> None:
+        """Re-read the inventory file as SIGHUP does, asked from another thread (the console after an edit)."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._reload(), loop)
+
     async def _main(self) -> int:
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._stop = asyncio.Event()
         self.engine = FleetEngine(self.inv, self.resolver, self.writer, self.alerts, self.use_icmp, clock=self.clock)
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
@@ -304,7 +312,8 @@ class Daemon:
         metrics.watch(backlog, outbox)
 
     def part_problems(self) -> dict[str, str]:
-        """Each failing part and why: store (its last write), forwarder, scheduler (heartbeats stopped)."""
+        """Each failing part and why: store (its last write), forwarder, scheduler (heartbeats stopped), data (the
+        newest heartbeat is older than the views' staleness limit, core.state.stale_after)."""
         out = {part: f.reason for part, f in self.board.failing().items()}
         for part, check in self.parts.items():
             try:
@@ -322,6 +331,11 @@ class Daemon:
             if idle > max_age + (self.engine.heartbeat_stats.duration_s if self.engine else 0.0):
                 every = self.inv.defaults.heartbeat_s
                 out["scheduler"] = f"no heartbeat cycle for {idle:.0f} s (expected every {every:g} s)"
+            if self.engine is not None:  # the views' own rule (core.state): data older than that shows grey
+                taken = self.engine.heartbeat_stats.started or self.started_at
+                age, limit = time.time() - taken, stale_after(self.inv.defaults.heartbeat_s)
+                if age > limit:
+                    out["data"] = f"newest heartbeat data is {age:.0f} s old (stale after {limit:g} s)"
         return out
 
     def health(self) -> dict[str, object]:
@@ -345,13 +359,14 @@ class Daemon:
         }
 
     def status(self) -> dict[str, object]:
-        """The current view of every device (collector.status), as ``wifiwatch status`` shows it."""
+        """The current view of every device (collector.snapshot), as ``wifiwatch status`` shows it."""
         from collector.status import read_status
 
         states = dict(getattr(self.alerts, "states", {}) or {})
-        if hasattr(self.writer, "latest"):
-            return read_status(self.inv, self.writer, states, time.time())
-        return read_status(self.inv, _NoPoints(), states, time.time())
+        store = getattr(self.alerts, "store", None)
+        adhoc = store.maintenance() if store is not None and hasattr(store, "maintenance") else ()
+        reader = self.writer if hasattr(self.writer, "latest") else _NoPoints()
+        return read_status(self.inv, reader, states, time.time(), adhoc=adhoc)
 
     def _start_http(self) -> None:
         token = None

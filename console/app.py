@@ -6,7 +6,6 @@ so the daemon needs one port. Pages live in console/pages/*; this module wires t
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from litestar.exceptions import (
 )
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.stores.memory import MemoryStore
@@ -32,29 +31,16 @@ from litestar.template.config import TemplateConfig
 from collector.http import status_router
 from console.auth import RotatingSessionConfig, client_address, current_user
 from console.context import ConsoleContext
-from console.i18n import STATE_KEYS, translator
+from console.render import CSP, MAP_CSP, jst, page
 from console.sessions import SqliteSessionStore, load_keys
 from core.logs import kv
-from core.maintenance import JST
+
+__all__ = ["CSP", "MAP_CSP", "create_app", "jst", "page"]  # page, jst: console.render (kept importable here)
 
 log = logging.getLogger("wifiwatch.console")
 
 HERE = Path(__file__).resolve().parent
 MACHINE = ("/healthz", "/metrics", "/status")
-
-
-def jst(ts: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return "-" if ts is None else dt.datetime.fromtimestamp(ts, JST).strftime(fmt)
-
-
-def page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **ctx: Any) -> Template:
-    """A page with what every template needs: the user, their language's words, the city, the nav."""
-    user = current_user(request)
-    lang = user.lang if user is not None else "ja"
-    inv = request.app.state.console.inventory()
-    return Template(template_name=name, status_code=status_code, context={
-        "user": user, "lang": lang, "t": translator(lang), "city": inv.city_ja if lang == "ja" else inv.city_en,
-        "path": request.url.path, "state_key": STATE_KEYS, "jst": jst, **ctx})
 
 
 def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
@@ -87,13 +73,6 @@ def _too_many(request: Request[Any, Any, Any], exc: TooManyRequestsException) ->
     return page(request, "login.html", status_code=429, error="too_many", next="/")
 
 
-# The console's own pages run no inline script (console.js is a file); the map page (folium) needs its inline one.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-       "frame-ancestors 'self'; form-action 'self'; base-uri 'none'")
-MAP_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-           "script-src 'self' 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'")
-
-
 async def _security_headers(response: Response[Any]) -> Response[Any]:
     if "content-security-policy" not in {k.lower() for k in response.headers}:
         response.headers["Content-Security-Policy"] = CSP
@@ -104,7 +83,18 @@ async def _security_headers(response: Response[Any]) -> Response[Any]:
 
 
 def create_app(ctx: ConsoleContext) -> Litestar:
-    from console.pages import admin, devices, incidents, login, maintenance, mapview, planning, reports, status
+    from console.pages import (
+        admin,
+        alert_settings,
+        devices,
+        incidents,
+        login,
+        maintenance,
+        mapview,
+        planning,
+        reports,
+        status,
+    )
 
     settings = ctx.inventory().console
     idle_s = int(settings.idle_timeout_min * 60)
@@ -122,7 +112,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
             status_router(ctx.health or (lambda: {"ok": True}), ctx.status, ctx.token),
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
             *login.handlers, *status.handlers, *devices.handlers, *incidents.handlers, *maintenance.handlers,
-            *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers,
+            *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers, *alert_settings.handlers,
         ],
         middleware=[sessions.middleware, limit.middleware],
         csrf_config=csrf,

@@ -26,15 +26,33 @@ class ConsoleContext:
     token: str | None = None
     map_file: Path | None = None  # the daemon's regenerated coverage map, when it writes one
     states: Callable[[], Any] | None = None  # the alert engine's states in memory (daemon); None: read the store
+    config_path: Path | None = None  # the inventory file the console's 通知設定 edits (None: read only)
+    reload: Callable[[], None] | None = None  # asks the daemon to re-read that file (SIGHUP's work)
+    resolver: Any = None  # secrets by reference, for a test message from 通知設定
     started: float = field(default_factory=time.time)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    _monitor: tuple[float, dict[str, Any]] | None = None
 
     def fleet(self, lang: str) -> Any:
-        """The 状況 view now (console.fleet), from the engine's states when the daemon serves the console."""
+        """The fleet snapshot now (collector.snapshot, with open incidents), from the engine's states when the daemon
+        serves the console."""
         from console.fleet import fleet_status
 
         return fleet_status(self.inventory(), self.store, self.alerts, time.time(), lang,
                             self.states() if self.states is not None else None)
+
+    def monitor(self) -> dict[str, Any]:
+        """Whether the data is live and how old it is (core.state.monitor_state), for the banner every page shows
+        when it is not; read at most once a second."""
+        now = time.time()
+        if self._monitor is None or now - self._monitor[0] > 1.0:
+            from collector.snapshot import newest_live_beat
+            from core.state import monitor_state
+
+            at = newest_live_beat(self.store)
+            self._monitor = (now, {"state": monitor_state(at, self.inventory().defaults.heartbeat_s, now),
+                                   "data_at": at, "age_s": None if at is None else max(0.0, now - at)})
+        return self._monitor[1]
 
     def close(self) -> None:
         for c in reversed(self.closers):
@@ -44,7 +62,8 @@ class ConsoleContext:
 def open_context(inv: Inventory | Callable[[], Inventory], resolver: Any, store: Any = None,
                  health: Callable[[], dict[str, object]] | None = None,
                  status: Callable[[], dict[str, Any]] | None = None, token: str | None = None,
-                 map_file: Path | None = None, states: Callable[[], Any] | None = None) -> ConsoleContext:
+                 map_file: Path | None = None, states: Callable[[], Any] | None = None,
+                 config_path: Path | None = None, reload: Callable[[], None] | None = None) -> ConsoleContext:
     """Open the alert tables, users and (unless given) the embedded store; the chart reader per [console] history."""
     from core.store.sqlite_store import SqliteStore
 
@@ -69,4 +88,4 @@ def open_context(inv: Inventory | Callable[[], Inventory], resolver: Any, store:
         history = make_reader(current.influxdb, resolver)
         closers.append(history.close)
     return ConsoleContext(get, store, history, alerts, users, health, status, token, map_file, states=states,
-                          closers=closers)
+                          closers=closers, config_path=config_path, reload=reload, resolver=resolver)

@@ -17,7 +17,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from analytics.figures import bucket_average, bucket_sum, merge_by_ap, part_key
+from analytics.figures import bucket_mean as bucket_mean_of
+
 Floats = npt.NDArray[np.float64]
+SeriesBuckets = tuple[dict[str, str], str, Floats, Floats]  # one stored series' field: tags, field, sum, count
 DAY = 86400
 JST_OFFSET = 9 * 3600
 # range key -> (span s, bucket s); buckets keep every chart at 288-396 points, whatever the data rate
@@ -65,25 +69,20 @@ def bucket_mean(t_ns: npt.NDArray[np.int64], v: Floats, start: float, step: int,
 
 
 def _mean(s: Floats, c: Floats) -> Floats:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(c > 0, s / np.where(c > 0, c, 1), np.nan)
+    return bucket_mean_of(s, c)
 
 
 def _combine(parts: Sequence[Floats], how: str, n: int) -> Floats:
-    """Per-series bucket means -> one line: summed (clients, traffic) or averaged (availability, RTT)."""
-    if not parts:
-        return np.full(n, np.nan)
-    stack = np.vstack(parts)
-    have = ~np.isnan(stack)
-    any_ = have.any(axis=0)
-    total = np.where(have, stack, 0.0).sum(axis=0)
-    if how == "mean":
-        total = total / np.maximum(have.sum(axis=0), 1)
-    return np.where(any_, total, np.nan)
+    """Per-AP bucket means -> one line: summed (clients, traffic) or averaged (availability, RTT)."""
+    return bucket_average(parts, n) if how == "mean" else bucket_sum(parts, n)
 
 
 def chart(reader: Any, metric: str, tags: Mapping[str, str], range_key: str, now: float) -> Chart:
-    """One metric for the APs matching ``tags`` ({"ap": id} or {"site": id}) over ``range_key`` up to ``now``."""
+    """One metric for the APs matching ``tags`` ({"ap": id} or {"site": id}) over ``range_key`` up to ``now``.
+
+    Aggregated by AP first (analytics.figures): the stored series of one AP (or one of its interfaces or radios)
+    are pooled into one mean per bucket, whatever tags they were written under, and only then added up (or
+    averaged) across APs. An AP whose vendor tag changed within a bucket counts once, not twice."""
     span, step = RANGES[range_key]
     n = span // step
     end = math.ceil((now + JST_OFFSET) / step) * step - JST_OFFSET  # days (and hours) start at JST midnight
@@ -97,32 +96,34 @@ def chart(reader: Any, metric: str, tags: Mapping[str, str], range_key: str, now
         per_series, samples = _raw(reader, measurement, fields, tags, start, end, step, n)
     lines: list[Line] = []
     if how.startswith("by_radio"):
+        radio_of = {part_key(t): t.get("radio", "?") for t, _, _, _ in per_series}
+        merged = merge_by_ap((t, s, c) for t, f, s, c in per_series if f == fields[0])
         by: dict[str, list[Floats]] = {}
-        for stags, _, series in per_series:
-            by.setdefault(stags.get("radio", "?"), []).append(series)
+        for key, (s, c) in merged.items():
+            by.setdefault(radio_of[key], []).append(_mean(s, c))
         mode = "mean" if how == "by_radio_mean" else "sum"
         lines = [Line(radio, _combine(v, mode, n) * scale) for radio, v in sorted(by.items())]
     else:
         for f in fields:
-            vals = [v for _, ff, v in per_series if ff == f]
-            lines.append(Line(f, _combine(vals, how, n) * scale))
+            merged = merge_by_ap((t, s, c) for t, ff, s, c in per_series if ff == f)
+            lines.append(Line(f, _combine([_mean(s, c) for s, c in merged.values()], how, n) * scale))
     return Chart(metric, float(start), step, lines, samples)
 
 
 def _raw(reader: Any, measurement: str, fields: Sequence[str], tags: Mapping[str, str], start: int, end: int,
-         step: int, n: int) -> tuple[list[tuple[dict[str, str], str, Floats]], int]:
-    out: list[tuple[dict[str, str], str, Floats]] = []
+         step: int, n: int) -> tuple[list[SeriesBuckets], int]:
+    out: list[SeriesBuckets] = []
     samples = 0
     for col in reader.query_columns(measurement, start * 10**9, end * 10**9, tags, fields):
         samples += len(col.time_ns)
         for f in fields:
             s, c = bucket_mean(col.time_ns, col.values[f], start, step, n)
-            out.append((col.tags, f, _mean(s, c)))
+            out.append((col.tags, f, s, c))
     return out, samples
 
 
 def _rolled(reader: Any, measurement: str, fields: Sequence[str], tags: Mapping[str, str], start: int, end: int,
-            step: int, n: int) -> tuple[list[tuple[dict[str, str], str, Floats]], int]:
+            step: int, n: int) -> tuple[list[SeriesBuckets], int]:
     """Buckets of an hour or more from the embedded store's hourly rollups (mean x count per hour, so each bucket
     is the mean of every row in it), and raw rows from each series' newest rollup hour on: the rollup job runs
     hourly, so that hour may be partial and the ones after it are not rolled up yet."""
@@ -149,19 +150,19 @@ def _rolled(reader: Any, measurement: str, fields: Sequence[str], tags: Mapping[
             ds, dc = bucket_mean(col.time_ns[keep], col.values[f][keep], start, step, n)
             s += ds
             c += dc
-    out: list[tuple[dict[str, str], str, Floats]] = []
+    out: list[SeriesBuckets] = []
     samples = 0
     for key, by_field in sorted(acc.items()):
         for f in fields:
             if f in by_field:
                 s, c = by_field[f]
                 samples += int(c.sum()) if f == fields[0] else 0
-                out.append((dict(key), f, _mean(s, c)))
+                out.append((dict(key), f, s, c))
     return out, samples
 
 
 def _grouped(reader: Any, measurement: str, fields: Sequence[str], tags: Mapping[str, str], start: int, end: int,
-             step: int, n: int) -> tuple[list[tuple[dict[str, str], str, Floats]], int]:
+             step: int, n: int) -> tuple[list[SeriesBuckets], int]:
     """The same buckets from InfluxDB: ``mean()`` and ``count()`` per ``GROUP BY time(step)``; a boolean field
     (which InfluxQL cannot average) as the count of true rows over the count of rows."""
     from core.store.influxql import quote_ident, quote_str
@@ -201,14 +202,14 @@ def _grouped(reader: Any, measurement: str, fields: Sequence[str], tags: Mapping
         else:
             gather(f"SELECT mean({qf}), count({qf}) FROM {quote_ident(measurement)} WHERE {' AND '.join(where)} "
                    f"{group}", f, False)
-    out: list[tuple[dict[str, str], str, Floats]] = []
+    out: list[SeriesBuckets] = []
     samples = 0
     for key, by_field in sorted(acc.items()):
         for f in fields:
             if f in by_field:
                 s, c = by_field[f]
                 samples += int(c.sum()) if f == fields[0] else 0
-                out.append((dict(key), f, _mean(s, c)))
+                out.append((dict(key), f, s, c))
     return out, samples
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core import state as st
+
 # key -> (ja, en)
 WORDS: dict[str, tuple[str, str]] = {
     "app": ("公衆無線LAN 監視コンソール", "Public Wi-Fi console"),
@@ -28,11 +30,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "since": ("この状態になった時刻", "Since"),
     "open_incidents": ("未解決の障害", "Open incidents"),
     "updated": ("更新", "Updated"),
-    "up": ("稼働", "Up"),
-    "degraded": ("品質低下", "Degraded"),
-    "down": ("停止", "Down"),
-    "maint": ("保守中", "Maintenance"),
-    "unknown": ("不明", "Unknown"),
     "uplink": ("上位回線", "Uplink"),
     "none": ("なし", "none"),
     "language": ("English", "日本語"),
@@ -137,6 +134,65 @@ WORDS: dict[str, tuple[str, str]] = {
     "wd_fri": ("金曜", "Friday"),
     "wd_sat": ("土曜", "Saturday"),
     "wd_sun": ("日曜", "Sunday"),
+    "alert_settings": ("通知設定", "Alert settings"),
+    "alerts_help": (
+        "通知先・しきい値は設定ファイル (sites.toml) に保存され、保存と同時に監視デーモンが読み"
+        "直します。秘密情報 (URL、SMTP の認証) は値ではなく参照 (env:変数名 / file:"
+        "キー) で指定します。",
+        "Channels and thresholds are saved in the configuration file (sites.toml) and the daemon re"
+        "loads it at once. Secrets (URLs, SMTP credentials) are given as references (env:NAME / fil"
+        "e:KEY), never as values."),
+    "alerts_thresholds": ("しきい値", "Thresholds"),
+    "alerts_channels": ("通知先", "Channels"),
+    "alerts_escalation": ("エスカレーション", "Escalation"),
+    "minutes": ("分", "min"),
+    "name": ("名前", "Name"),
+    "host": ("ホスト", "host"),
+    "port": ("ポート", "port"),
+    "channel_type": ("種類", "Type"),
+    "channel_to": ("宛先", "Recipients"),
+    "channel_secret": ("秘密情報の参照", "Secret references"),
+    "channel_route": ("通知する重要度", "Severity"),
+    "channel_new": ("通知先を追加", "Add a channel"),
+    "channel_min_severity": ("通知する最低の重要度", "Lowest severity sent"),
+    "channel_url": ("Webhook URL の参照", "Webhook URL reference"),
+    "channel_smtp_user": ("SMTP ユーザーの参照", "SMTP user reference"),
+    "channel_smtp_password": ("SMTP パスワードの参照", "SMTP password reference"),
+    "channel_sender": ("送信元アドレス", "Sender"),
+    "channel_verify_tls": ("TLS 証明書を検証する", "Verify TLS certificates"),
+    "channel_secret_help": (
+        "参照は env:変数名 (デーモンの環境変数) か file:キー (秘密情報ファイルのキー) です"
+        "。値そのものは入力しないでください。秘密情報の欄を空のまま保存すると、いまの参照を残します。",
+        "A reference is env:NAME (the daemon's environment) or file:KEY (a key of the secrets file)"
+        ". Never type the value itself. Leaving a secret field empty keeps its current reference."),
+    "alerts_readonly_help": (
+        "この画面は設定ファイルを持たないため、表示のみです。",
+        "This console has no configuration file to write: read only."),
+    "chtype_email": ("メール", "e-mail"),
+    "chtype_webhook": ("Webhook", "webhook"),
+    "chtype_slack": ("Slack", "Slack"),
+    "chtype_teams": ("Teams", "Teams"),
+    "sev_info": ("情報", "info"),
+    "sev_warning": ("警告", "warning"),
+    "sev_critical": ("重大", "critical"),
+    "send_test": ("テスト送信", "Send a test"),
+    "rota_edit": ("当番表を編集 (障害ページ)", "Edit the rota (Incidents page)"),
+    "msg_alerts_saved": ("保存しました。監視デーモンが設定を読み直しました。",
+                         "Saved; the daemon reloaded its configuration."),
+    "msg_alerts_saved_file": ("設定ファイルに保存しました。監視デーモンには再読み込み (SIGHUP) で反映されます。",
+                              "Saved to the file; the daemon applies it when reloaded (SIGHUP)."),
+    "msg_alerts_bad": ("保存できません", "Not saved"),
+    "msg_alerts_readonly": ("設定ファイルがないため保存できません", "No configuration file to save to"),
+    "msg_alerts_test_ok": ("テストメッセージを送信しました", "Test message sent"),
+    "msg_alerts_test_failed": ("テストメッセージを送信できませんでした", "Test message not delivered"),
+    "th_down_after": ("停止と判定するまでの連続失敗回数", "Failed heartbeats before down"),
+    "th_up_after": ("復旧と判定するまでの連続成功回数", "Good heartbeats before up"),
+    "th_flap_changes": ("不安定と判定する状態変化の回数", "State changes that make a flap"),
+    "th_flap_window_min": ("不安定の判定期間 (分)", "Flap window (min)"),
+    "th_reminder_h": ("再通知の間隔 (時間)", "Reminder interval (h)"),
+    "th_degraded_loss_pct": ("品質低下とするパケット損失 (%)", "Degraded at packet loss (%)"),
+    "th_degraded_rtt_ms": ("品質低下とする応答時間 (ミリ秒)", "Degraded at round trip (ms)"),
+    "th_saturation_minutes": ("混雑と判定する継続時間 (分)", "Saturated after (min)"),
     "maint_choose": ("— 対象を選ぶ —", "— choose —"),
     "maint_city": ("市内全域 (全アクセスポイント)", "whole city (every access point)"),
     "maint_city_confirm": ("市内全域の通知を止めることを確認しました", "I mean to silence the whole city"),
@@ -206,4 +262,25 @@ def translator(lang: str) -> Callable[[str], str]:
     return t
 
 
-STATE_KEYS = {"up": "up", "degraded": "degraded", "down": "down", "maintenance": "maint", "unknown": "unknown"}
+STATE_KEYS = {"up": "up", "degraded": "degraded", "down": "down", "maintenance": "maint", "unknown": "unknown",
+              "stale": "stale"}
+# the state words are core.state's (one place for every view), capitalised for English headings
+WORDS.update({key: (st.LABELS[state][0], st.LABELS[state][1].capitalize()) for state, key in STATE_KEYS.items()})
+WORDS.update({
+    "data_at": ("データ取得", "Data taken"),
+    "monitor_live": (st.MONITOR_LABELS["live"][0], st.MONITOR_LABELS["live"][1].capitalize()),
+    "monitor_stale": (st.MONITOR_LABELS["stale"][0], st.MONITOR_LABELS["stale"][1].capitalize()),
+    "monitor_no_data": (st.MONITOR_LABELS["no_data"][0], st.MONITOR_LABELS["no_data"][1].capitalize()),
+    "offline": ("監視コンソールに接続できません: 表示は最終更新時点のものです", "Cannot reach the console: this is the "
+                "last view it sent"),
+    "uplinks": ("上位回線", "Uplinks"),
+    "last_heartbeat": ("最終確認", "Last heartbeat"),
+    "history_outage": ("記録から検出", "found in stored history"),
+    "history_outages": ("記録から検出した停止", "Outages found in stored history"),
+    "history_outages_help": ("保存された死活監視データにある停止のうち、障害として記録されていないものです "
+                             "(報告の停止回数・稼働率に含まれます。通知はされていません)。",
+                             "Outages in the stored heartbeat data that no incident records (the reports count and "
+                             "time them; nobody was notified)."),
+    "duration_min": ("継続 (分)", "Minutes"),
+    "simulated": ("模擬データ", "simulated data"),
+})

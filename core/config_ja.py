@@ -67,6 +67,18 @@ _VALUES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^host must be"), lambda m: "host は空白を含まない IP アドレスかホスト名にしてください"),
     (re.compile(r"^email channel needs"), lambda m: "メールの通知先には smtp_host、sender、to が必要です"),
     (re.compile(r"^(\w+) channel needs url$"), lambda m: f"{m[1]} の通知先には url が必要です"),
+    (re.compile(r"^a webhook URL is a secret"),
+     lambda m: "Webhook の URL は秘密情報です (知っている人は誰でも市として投稿できます)。env:変数名 か file:キー で"
+               "参照として指定してください"),
+    (re.compile(r"^escalate_channel '(.*)' is not one of the alert channels"),
+     lambda m: f"escalate_channel の '{m[1]}' は通知先にありません"),
+    (re.compile(r"^escalation needs both"),
+     lambda m: "エスカレーションには escalate_after_min と escalate_channel の両方が必要です"),
+    (re.compile(r"^the file is too large to edit here"), lambda m: "ファイルが大きすぎるため、ここでは編集できません"),
+    (re.compile(r"^a channel needs a name"), lambda m: "通知先には名前が必要です"),
+    (re.compile(r"^no channel '(.*)'$"), lambda m: f"通知先 '{m[1]}' はありません"),
+    (re.compile(r"^'(.*)' is not a whole number$"), lambda m: f"'{m[1]}' は整数ではありません"),
+    (re.compile(r"^'(.*)' is not a number$"), lambda m: f"'{m[1]}' は数値ではありません"),
     (re.compile(r"^'(.*)' is not an http:// or https:// URL"),
      lambda m: f"'{m[1]}' は http:// か https:// の URL ではありません (通知のリンクは受け手の端末で開ける必要があり、"
                "file:// はサーバー上にしかありません)"),

@@ -32,6 +32,22 @@ def active(w: Maintenance, now: float) -> bool:
     return (today == w.weekday and t >= w.start_time) or (today == nxt and t < w.end_time)
 
 
+def active_windows(config: Iterable[Maintenance], adhoc: Iterable[tuple[str, str, str, str, str]]
+                   ) -> list[Maintenance]:
+    """The one merge of maintenance windows: the config file's and those added at run time (the alert store's
+    (id, target, start, end, reason) rows: ``wifiwatch maintenance add``, the console). The alert engine, the
+    state model and the timelines all read this list. A stored row the validator would refuse now is left out
+    (shown nowhere rather than crashing a page)."""
+    out = list(config)
+    for wid, target, start, end, reason in adhoc:
+        try:
+            out.append(Maintenance(id=wid, target=target, start=dt.datetime.fromisoformat(start),
+                                   end=dt.datetime.fromisoformat(end), reason=reason))
+        except ValueError:
+            continue
+    return out
+
+
 def covering(windows: Iterable[Maintenance], device_id: str, site_id: str, now: float) -> Maintenance | None:
     """The first active window whose target is this device, its site, or everything."""
     for w in windows:

@@ -21,17 +21,18 @@ from branca.element import MacroElement
 from folium.plugins import HeatMap
 from jinja2 import Template
 
+from core import state as st
 from core.inventory import Inventory
 from core.secrets import REDACTOR
 from maps.assets import local_map, localize
 from maps.safe_text import html_text
 from maps.tiles import GSI_STD, SOURCES, Band, TileCache, TileError, Unpacked, refused, unpacked
 
-COLORS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "unknown": "#757575"}
+COLORS = {str(k): v for k, v in st.COLORS.items()}  # core.state: the same colours and words in every view
 FUNDED, UNFUNDED = "#1565c0", "#90a4ae"
 HEAT_GRADIENT = {0.4: "blue", 0.65: "lime", 1.0: "red"}  # Leaflet.heat's own default, named for the legend
 LABELS = {
-    "ja": {"up": "稼働", "degraded": "品質低下", "down": "停止", "unknown": "不明", "aps": "アクセスポイント",
+    "ja": {"aps": "アクセスポイント", "data_at": "データ取得",
            "ap_state": "AP の状態", "coverage": "カバー範囲（設定半径）", "heat": "利用量（過去30日の延べ接続時間）",
            "heat_scale": "少 → 多", "candidates": "整備候補地", "funded": "整備対象（予算内で選定）",
            "unfunded": "対象外（この予算では選ばれない）", "legend": "凡例", "last_seen": "最終応答",
@@ -46,7 +47,7 @@ LABELS = {
            "not_funded": "この予算では対象外", "plan_of": "（{p}の計画）", "background": "背景",
            "no_background": "背景地図なし（wifiwatch tiles fetch で取得できます）",
            "sites": "設置場所名", "layer_candidates": "整備候補地（計画）"},
-    "en": {"up": "up", "degraded": "degraded", "down": "down", "unknown": "unknown", "aps": "Access points",
+    "en": {"aps": "Access points", "data_at": "Data taken",
            "ap_state": "AP state", "coverage": "Coverage (configured radius)", "heat": "Usage (client-hours, 30 days)",
            "heat_scale": "low → high", "candidates": "Candidate sites", "funded": "Funded (within budget)",
            "unfunded": "Not funded at this budget", "legend": "Legend", "last_seen": "Last seen",
@@ -63,6 +64,8 @@ LABELS = {
            "no_background": "No background map (get one with wifiwatch tiles fetch)",
            "sites": "Site names", "layer_candidates": "Candidate sites (plan)"},
 }
+for _lang, _i in (("ja", 0), ("en", 1)):
+    LABELS[_lang].update({str(k): v[_i] for k, v in st.LABELS.items()})
 _CSS = """<style>
 .ww-label{font:bold 12px sans-serif;color:#1a1a1a;white-space:nowrap;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff}
 .ww-cand{color:#fff;border-radius:12px;width:24px;height:24px;text-align:center;line-height:24px;
@@ -83,11 +86,37 @@ _CSS = """<style>
 @dataclass(frozen=True)
 class ApMapStatus:
     ap_id: str
-    state: str  # up | degraded | down | unknown
+    state: str  # a core.state.State value
     last_seen: str = "-"
     clients_now: int | None = None
     availability_30d_pct: float | None = None
     vendor: str | None = None
+    reason: str = ""  # core.state reasons, comma-separated
+    age: str = ""  # how old its newest heartbeat is, in words
+
+
+def snapshot_statuses(snap: Any, availability: Mapping[str, float | None] | None = None,
+                      lang: str = "ja") -> dict[str, ApMapStatus]:
+    """Per AP, what a collector.snapshot.FleetSnapshot says (state, reason, age, clients, vendor): both maps render
+    the same states as every other view."""
+    import datetime as dt
+
+    def seen(ts: float | None) -> str:
+        return "-" if ts is None else dt.datetime.fromtimestamp(ts, st.JST).strftime("%Y-%m-%d %H:%M:%S")
+
+    return {d.id: ApMapStatus(d.id, d.state, seen(d.last_beat if d.reachable else None), d.clients,
+                              (availability or {}).get(d.id), d.vendor, d.reason, st.age_text(d.age_s, lang))
+            for s in snap.sites for d in s.devices if d.role == "ap"}
+
+
+def snapshot_note(snap: Any, lang: str = "ja") -> str:
+    """The legend's line on the data's age; says monitoring stopped when the snapshot is not live."""
+    t = LABELS[lang]
+    import datetime as dt
+
+    at = "-" if snap.data_at is None else dt.datetime.fromtimestamp(snap.data_at, st.JST).strftime("%m/%d %H:%M:%S")
+    note = f"{t['data_at']} {at}" + (f" ({st.age_text(snap.data_age_s, lang)})" if snap.data_at else "")
+    return note if snap.monitor == "live" else f"{st.monitor_label(snap.monitor, lang)} · {note}"
 
 
 @dataclass(frozen=True)
@@ -288,10 +317,12 @@ def _candidate_popup(lang: str, name: str, cm: CandidateMarker, plan: PlanInfo |
 
 
 def _legend(t: dict[str, str], heat: bool, candidates: bool, plan_text: str | None,
-            background: Background | None) -> str:
+            background: Background | None, data_note: str | None = None) -> str:
     parts = [f"<b>{t['legend']}</b>", f"<div>{t['ap_state']}: " + " ".join(
         f"<span class='sw' style='background:{COLORS[s]}'></span>{t[s]}" for s in COLORS) + "</div>",
         f"<div><span class='cv'></span>{t['coverage']}</div>"]
+    if data_note:
+        parts.append(f"<div class='ww-data-at'>{html_text(data_note)}</div>")
     if heat:
         parts.append(f"<div><span class='ht'></span>{t['heat']} {t['heat_scale']}</div>")
     if candidates:
@@ -308,7 +339,8 @@ def _legend(t: dict[str, str], heat: bool, candidates: bool, plan_text: str | No
 
 def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequence[tuple[float, float, float]] = (),
                candidates: Sequence[CandidateMarker] = (), lang: str = "ja", background: Background | None = None,
-               plan: PlanInfo | None = None) -> folium.Map:
+               plan: PlanInfo | None = None, data_note: str | None = None) -> folium.Map:
+    """``data_note``: when the AP states' data was taken (and, when it is old, that monitoring stopped)."""
     t = LABELS[lang]
     pts = [(s.lat, s.lon) for s in inv.sites] + [(c.lat, c.lon) for c in inv.candidates]
     center = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)) if pts else (35.968, 140.63)
@@ -341,15 +373,17 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
             icon_size=(1, 1), icon_anchor=(-12, 18)), interactive=False).add_to(labels)
         for k, ap in enumerate(site.aps):
             lat, lon = _ap_position(site.lat, site.lon, ap.lat, ap.lon, k)
-            st = statuses.get(ap.id, ApMapStatus(ap.id, "unknown"))
-            state = st.state if st.state in COLORS else "unknown"
+            ms = statuses.get(ap.id, ApMapStatus(ap.id, "unknown"))
+            state = ms.state if ms.state in COLORS else "unknown"
             name = (ap.name_ja if lang == "ja" else ap.name_en) or ap.id
-            avail = "-" if st.availability_30d_pct is None else f"{st.availability_30d_pct:.2f}%"
+            avail = "-" if ms.availability_30d_pct is None else f"{ms.availability_30d_pct:.2f}%"
+            why = ", ".join(st.reason_label(r, lang) for r in ms.reason.split(",") if r)
             popup = (f"<b>{html_text(site_name)}</b> / {html_text(other)}<br>{html_text(name)} ({html_text(ap.id)})"
-                     f"<br>{t['vendor']}: {html_text(st.vendor or ap.vendor)}<br>"
-                     f"<span style='color:{COLORS[state]}'>● {t[state]}</span><br>"
-                     f"{t['last_seen']}: {html_text(st.last_seen)}<br>"
-                     f"{t['clients']}: {_num(st.clients_now, t['clients_unit'])}<br>{t['avail']}: {avail}")
+                     f"<br>{t['vendor']}: {html_text(ms.vendor or ap.vendor)}<br>"
+                     f"<span style='color:{COLORS[state]}'>● {t[state]}</span>"
+                     + (f" ({html_text(why)})" if why else "") + "<br>"
+                     f"{t['last_seen']}: {html_text(ms.last_seen)}" + (f" ({html_text(ms.age)})" if ms.age else "")
+                     + f"<br>{t['clients']}: {_num(ms.clients_now, t['clients_unit'])}<br>{t['avail']}: {avail}")
             folium.CircleMarker((lat, lon), radius=9, color="#fff", weight=2, fill=True,
                                 fill_color=COLORS[state], fill_opacity=0.95,
                                 popup=folium.Popup(REDACTOR(popup), max_width=320),
@@ -386,7 +420,7 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
         cg.add_to(m)
     _MetricScale().add_to(m)
     _Declutter().add_to(m)
-    _Control(_legend(t, bool(heat), bool(candidates), plan_text, background), "bottomright", "ww-legend",
+    _Control(_legend(t, bool(heat), bool(candidates), plan_text, background, data_note), "bottomright", "ww-legend",
              "ww-legend").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
@@ -394,11 +428,11 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
 
 def map_html(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequence[tuple[float, float, float]] = (),
              candidates: Sequence[CandidateMarker] = (), lang: str = "ja", background: Background | None = None,
-             plan: PlanInfo | None = None, asset_url: str | None = None) -> str:
+             plan: PlanInfo | None = None, asset_url: str | None = None, data_note: str | None = None) -> str:
     """The map page as text, for a server: scripts linked under ``asset_url`` (``maps.assets.asset_path``
     serves them) or inlined, tiles from ``background`` (e.g. ``cache_background(cache, "/map/tiles/{z}/{x}/{y}.png")``
     with ``TileCache.get`` answering those URLs)."""
-    html = render_map(inv, statuses, heat, candidates, lang, background, plan).get_root().render()
+    html = render_map(inv, statuses, heat, candidates, lang, background, plan, data_note).get_root().render()
     return REDACTOR(localize(html, asset_url))
 
 
@@ -410,7 +444,7 @@ def tiles_folder(html_path: Path) -> Path:
 def write_map(path: Path, inv: Inventory, statuses: Mapping[str, ApMapStatus],
               heat: Sequence[tuple[float, float, float]] = (), candidates: Sequence[CandidateMarker] = (),
               lang: str = "ja", tiles: str = "auto", tile_file: Path | None = None,
-              plan: PlanInfo | None = None, asset_url: str | None = None) -> Path:
+              plan: PlanInfo | None = None, asset_url: str | None = None, data_note: str | None = None) -> Path:
     """Write the map page: scripts inlined (or linked under ``asset_url``), the background as ``tiles`` says.
 
     ``tiles``: ``auto`` draws ``tile_file`` when it exists and no background otherwise (the legend says
@@ -439,7 +473,7 @@ def write_map(path: Path, inv: Inventory, statuses: Mapping[str, ApMapStatus],
             raise TileError(f"{tile_file}: no tile archive there (make one with `wifiwatch tiles fetch`)")
     elif tiles != "none":
         background = online_background(tiles, lang)
-    html = map_html(inv, statuses, heat, candidates, lang, background, plan, asset_url)
+    html = map_html(inv, statuses, heat, candidates, lang, background, plan, asset_url, data_note)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(path)  # never leave a half-written map for someone to open

@@ -161,3 +161,40 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code in (200, 503)
     except httpx.HTTPError:
         return False
+
+
+class ServedConsole:
+    """The console of ``ctx`` served as the daemon serves it (Litestar on uvicorn, a real loopback socket), with an
+    httpx client logged in as a viewer. A context manager: the server stops on exit."""
+
+    PASSWORD = "served-console-password-0123"
+
+    def __init__(self, ctx: Any) -> None:
+        from collector.http import StatusServer
+        from console.app import create_app
+
+        if ctx.users.get("viewer") is None:
+            ctx.users.add("viewer", self.PASSWORD, "viewer")
+        self.srv = StatusServer("127.0.0.1", 0, ctx.health or (lambda: {"ok": True}), app=create_app(ctx))
+
+    def __enter__(self) -> httpx.Client:
+        import re
+
+        self.srv.start()
+        c = httpx.Client(base_url=f"http://127.0.0.1:{self.srv.port}", timeout=30)
+        tok = None
+        for _ in range(100):
+            try:
+                tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.05)
+        assert tok
+        r = c.post("/login", data={"user": "viewer", "password": self.PASSWORD, "_csrf_token": tok[1]})
+        assert r.status_code == 303, r.text[:300]
+        self.client = c
+        return c
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.srv.stop()

@@ -196,6 +196,48 @@ def test_maintenance_has_no_default_target_and_the_whole_city_needs_confirming(c
     assert page.locator('tr:has(td[data-target="*"])').count() == 0
 
 
+def test_alert_settings_in_the_console_edit_the_file_test_a_channel_and_never_show_a_secret(
+        console_run: ConsoleRun, page: Any) -> None:
+    run = console_run
+    assert run.client("viewer").get("/admin/alerts").status_code == 403
+    run.login(page, "admin")
+    page.goto(run.url + "/admin")
+    page.click("#alert-settings-link")
+    page.wait_for_url("**/admin/alerts")
+    html = page.content()
+    assert "env:WIFIWATCH_TEST_CONSOLE_HOOK" in html and run.hook.url not in html  # the reference, never the value
+    assert "停止と判定するまでの連続失敗回数" in html
+    before = len(run.hook.bodies)
+    page.locator('tr[data-channel="duty-phone"] button.test').click()
+    page.wait_for_url("**/admin/alerts?msg=alerts_test_ok*")
+    assert wait_for(lambda: any(isinstance(b, dict) and b.get("kind") == "test" for b in run.hook.bodies[before:]), 10)
+    assert "テストメッセージを送信しました" in page.locator("#alerts-msg").inner_text()
+
+    original = run.config_path.read_text(encoding="utf-8")
+    page.fill('#thresholds-form input[name="saturation_minutes"]', "20")
+    page.click("#thresholds-form button[type=submit]")
+    page.wait_for_url("**/admin/alerts?msg=alerts_saved*")
+    edited = run.config_path.read_text(encoding="utf-8")
+    assert "saturation_minutes = 20" in edited and "duty-phone" in edited
+    assert wait_for(lambda: "configuration reloaded" in run.log.read_text(errors="replace"), 10)
+
+    c = run.client("admin")
+    form = {"name": "extra", "type": "webhook", "lang": "ja", "min_severity": "critical", "verify_tls": "1",
+            "_csrf_token": c.csrf}  # type: ignore[attr-defined]
+    r = c.post("/admin/alerts/channels", data={**form, "url": "https://hooks.example.invalid/T0/secret-token"},
+               follow_redirects=True)
+    assert "保存できません" in r.text and "参照として指定してください" in r.text
+    assert "secret-token" not in r.text and "extra" not in run.config_path.read_text(encoding="utf-8")
+    r = c.post("/admin/alerts/channels", data={**form, "url": "env:EXTRA_HOOK"}, follow_redirects=True)
+    assert 'data-channel="extra"' in r.text
+    r = c.post("/admin/alerts/channels/extra/remove", data={"_csrf_token": c.csrf},  # type: ignore[attr-defined]
+               follow_redirects=True)
+    assert 'data-channel="extra"' not in r.text
+    audit = c.get("/admin").text
+    assert all(a in audit for a in ("alert-test", "alert-thresholds", "channel-add", "channel-remove"))
+    run.config_path.write_text(original, encoding="utf-8")
+
+
 def test_planning_scenarios_side_by_side_leave_the_inventory_alone(console_run: ConsoleRun, page: Any) -> None:
     run = console_run
     before = run.config_path.read_bytes()

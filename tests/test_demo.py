@@ -32,6 +32,13 @@ def test_demo_outage_alerts_outputs_and_no_secret_leaks(tmp_path: Path) -> None:
     assert (out / "map.html").exists() and "cdn.jsdelivr" not in (out / "map.html").read_text(encoding="utf-8")
     assert json.loads((out / "ranking.json").read_text(encoding="utf-8"))["candidates"][0]["rank"] == 1
     assert len(list((out / "reports").glob("monthly-*-ja.html"))) == 1
+    # the demo's console lists them on 報告 (it reads [reports] dir of the demo's config)
+    from console.pages.reports import listing, reports_root
+    from core.config import parse_config
+
+    cfg = out / "demo-config.toml"
+    shown = listing(reports_root(parse_config(cfg.read_text(encoding="utf-8"), str(cfg))))
+    assert any(f["rel"].startswith("monthly-") and f["kind"] == "html" for f in shown), shown
     status = (out / "status.csv").read_text(encoding="utf-8-sig")
     assert status.count(",up,") == 5, status
     files = [p for p in out.rglob("*")]

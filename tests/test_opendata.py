@@ -300,6 +300,9 @@ def test_usage_export_matches_the_report_and_holds_no_device_data(store_config: 
     for t in table:
         assert float(t["延べ接続時間_人時"]) == report[t["NO"]]["client_hours"] > 0
         assert float(t["受信量_GB"]) == report[t["NO"]]["rx_gb"] and 0 < float(t["稼働率_%"]) <= 100
+        # the site's peak as the report has it: its APs' concurrent hourly sum, not its busiest AP's peak
+        assert float(t["最大同時接続数"]) == report[t["NO"]]["peak_clients"]
+        assert float(t["平均同時接続数"]) == report[t["NO"]]["mean_clients"]
     text = out.read_text(encoding="utf-8-sig")
     assert not any(ap.host in text or ap.id in text for _, ap in inv.aps())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,13 @@ SECRET = "test-radius-secret-0123"
 
 
 def inventory(tmp: Path, radius: bool = True, syslog: bool = False, returning: bool = False,
-              extra: str = "") -> Inventory:
+              extra: str = "", st1_ids: tuple[str, ...] = ()) -> Inventory:
+    return parse_config(inventory_text(tmp, radius, syslog, returning, extra, st1_ids), "test.toml")
+
+
+def inventory_text(tmp: Path, radius: bool = True, syslog: bool = False, returning: bool = False,
+                   extra: str = "", st1_ids: tuple[str, ...] = ()) -> str:
+    """Two sites (station: st-1, st-2; shrine: sh-1) whose APs carry visitor_ids; [visitors] as asked."""
     lines = ["[visitors]"]
     if radius:
         lines += ['radius_bind = "127.0.0.1:0"', 'radius_secret = "env:WW_TEST_RADIUS_SECRET"']
@@ -46,7 +53,7 @@ id = "st-1"
 host = "127.0.0.1"
 port = 16101
 vendor = "yamaha_wlx"
-visitor_ids = ["AA-BB-CC-00-00-01", "st-1-nas"]
+visitor_ids = {json.dumps(["AA-BB-CC-00-00-01", "st-1-nas", *st1_ids])}
 
 [[sites.aps]]
 id = "st-2"
@@ -70,7 +77,7 @@ port = 16103
 vendor = "yamaha_wlx"
 visitor_ids = ["aa:bb:cc:00:00:03", "shrine-ap1"]
 """
-    return parse_config(text, "test.toml")
+    return text
 
 
 @contextlib.contextmanager

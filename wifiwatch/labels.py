@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.state import LABELS as _STATE_LABELS
+
 LANGS = ("ja", "en")
 
 _JA = {
@@ -28,7 +30,7 @@ _JA = {
     "last_error": "直近のエラー", "influxdb": "InfluxDB", "when_created": "日時", "rows": "行範囲",
     "points": "点数", "status": "HTTP ステータス", "server_message": "サーバーのメッセージ",
     # values
-    "up": "稼働", "down": "停止", "degraded": "品質低下", "unknown": "不明", "suspect": "応答なし (確認中)",
+    "suspect": "応答なし (確認中)",
     "recovering": "復旧中", "site_down": "拠点停止", "site_up": "拠点復旧", "monitoring_lost": "監視断",
     "monitoring_restored": "監視復旧", "flapping": "不安定", "yes": "済", "no": "未", "open": "継続中",
     "uplink": "上位回線", "config": "設定ファイル", "added": "追加", "every": "毎週",
@@ -60,6 +62,11 @@ _EN = {
     "title_incidents_open": "open incidents", "title_maintenance": "maintenance windows",
     "title_dead_letters": "dead letters", "id": "id", "config": "config", "added": "added", "every": "every",
 }
+
+
+# state words are core.state's: one place for every view
+_JA.update({str(s): ja for s, (ja, _) in _STATE_LABELS.items()})
+_EN.update({str(s): en for s, (_, en) in _STATE_LABELS.items()})
 
 
 def label(key: str, lang: str = "ja") -> str:

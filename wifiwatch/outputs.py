@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,22 +34,26 @@ class StatusRow:
     since: float | None = None
     last_heartbeat: float | None = None
     stale: bool = False
+    reason: str = ""  # core.state reasons, comma-separated (maintenance:<id>, behind_uplink, stale, ...)
+    age_s: float | None = None  # age of the newest heartbeat
 
 
 def rows_of(doc: dict[str, Any]) -> list[StatusRow]:
-    """The devices of a :func:`collector.status.status_document` as rows (last seen: the last heartbeat,
+    """The devices of a :func:`collector.snapshot.status_document` as rows (last seen: the last heartbeat,
     when it was answered)."""
     return [StatusRow(d["site"], d["site_name"], d["device"], d["name"], d["role"], d["state"],
                       d["last_heartbeat_ts"] if d["reachable"] else None, d["reachable"], d["snmp_ok"], d["rtt_ms"],
-                      d["clients"], d["vendor"], d["since_ts"], d["last_heartbeat_ts"], d["stale"])
+                      d["clients"], d["vendor"], d["since_ts"], d["last_heartbeat_ts"], d["stale"],
+                      ",".join(d.get("reasons", ())), d.get("age_s"))
             for d in doc["devices"]]
 
 
-def current_status(inv: Inventory, store: Any, alert_states: dict[str, Any], lang: str = "ja") -> list[StatusRow]:
-    """Per device: the alert state machine's confirmed state and the latest measurements (collector.status)."""
+def current_status(inv: Inventory, store: Any, alert_states: dict[str, Any], lang: str = "ja",
+                   adhoc: Sequence[tuple[str, str, str, str, str]] = ()) -> list[StatusRow]:
+    """Per device: the state every view shows (collector.snapshot) and the latest measurements."""
     from collector.status import read_status
 
-    return rows_of(read_status(inv, store, alert_states, time.time(), lang))
+    return rows_of(read_status(inv, store, alert_states, time.time(), lang, adhoc))
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
@@ -69,12 +74,13 @@ def write_outputs(inv: Inventory, out: Path, lang: str = "ja") -> list[tuple[str
     alerts = AlertStore(Path(inv.store.path))
     written: list[tuple[str, Path]] = []
     try:
-        rows = current_status(inv, store, alerts.load_states(), lang)
+        rows = current_status(inv, store, alerts.load_states(), lang, alerts.maintenance())
         header = ["site", "site_name", "ap", "ap_name", "role", "state", "last_seen_jst", "reachable", "snmp_ok",
-                  "rtt_ms", "clients", "vendor"]
+                  "rtt_ms", "clients", "vendor", "reason", "data_age_s"]
         _write_csv(out / "status.csv", header, [
             [r.site, r.site_name, r.ap, r.ap_name, r.role, r.state, fmt_time(r.last_seen), r.reachable, r.snmp_ok,
-             None if r.rtt_ms is None else round(r.rtt_ms, 2), r.clients, r.vendor] for r in rows])
+             None if r.rtt_ms is None else round(r.rtt_ms, 2), r.clients, r.vendor, r.reason,
+             None if r.age_s is None else round(r.age_s)] for r in rows])
         written.append(("status (CSV)", out / "status.csv"))
         incidents = alerts.incidents()
         _write_csv(out / "incidents.csv",
@@ -96,7 +102,7 @@ def write_outputs(inv: Inventory, out: Path, lang: str = "ja") -> list[tuple[str
 
 
 def write_ranking(inv: Inventory, out: Path, lang: str) -> list[tuple[str, Path]]:
-    from wifiwatch.commands.plan import plan_for
+    from wifiwatch.planning import plan_for
 
     result = plan_for(inv, lang=lang)
     data = result.to_json()
@@ -114,16 +120,19 @@ def status_table(rows: list[StatusRow], title: str, lang: str = "ja") -> Any:
     from rich.text import Text
 
     from collector.alerts.engine import fmt_time
-    from wifiwatch.labels import label, labels
+    from core import state as st
+    from wifiwatch.labels import labels
 
     table = Table(title=Text(title))
-    for col in labels(("site", "ap", "state", "since", "last_heartbeat", "clients", "rtt_ms", "vendor"), lang):
+    for col in labels(("site", "ap", "state", "reason", "since", "last_heartbeat", "clients", "rtt_ms", "vendor"),
+                      lang):
         table.add_column(col, no_wrap=True)
-    colors = {"up": "green", "down": "red", "degraded": "yellow", "unknown": "dim"}
     for r in rows:
-        state = label(r.state, lang) + (" *" if r.stale else "")
-        table.add_row(Text(r.site_name), Text(r.ap_name), Text(state, style=colors.get(r.state, "white")),
-                      fmt_time(r.since), fmt_time(r.last_heartbeat),
+        reason = ", ".join(st.reason_label(x, lang) for x in r.reason.split(",") if x)
+        beat = fmt_time(r.last_heartbeat) + (f" ({st.age_text(r.age_s, lang)})" if r.age_s is not None else "")
+        table.add_row(Text(r.site_name), Text(r.ap_name), Text(st.label(r.state, lang),
+                                                                style=st.TERM_COLORS.get(r.state, "white")),
+                      Text(reason or "-"), fmt_time(r.since), beat,
                       "-" if r.clients is None else str(r.clients), "-" if r.rtt_ms is None else f"{r.rtt_ms:.1f}",
                       Text(r.vendor or "-"))
     return table

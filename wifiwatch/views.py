@@ -19,18 +19,18 @@ def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str | 
     """
     from analytics.planner.demand import ap_position
     from analytics.tables import Period, availability_rows, usage_by_ap
-    from collector.alerts.engine import fmt_time
     from collector.alerts.store import AlertStore
+    from collector.snapshot import read_snapshot
     from core.store.sqlite_store import SqliteStore
-    from maps.coverage_map import ApMapStatus, plan_markers, write_map
+    from maps.coverage_map import ApMapStatus, plan_markers, snapshot_note, snapshot_statuses, write_map
     from maps.tiles import default_tile_file
-    from wifiwatch.commands.plan import plan_for
-    from wifiwatch.outputs import current_status
+    from wifiwatch.planning import plan_for
 
     path = Path(inv.store.path)
     own = store is None
     statuses: dict[str, ApMapStatus] = {}
     heat: list[tuple[float, float, float]] = []
+    note: str | None = None
     if path.exists() or not own:
         store = store or SqliteStore(path, inv.store)
         alerts = AlertStore(path)
@@ -38,9 +38,9 @@ def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str | 
             now = time.time()
             month = Period(now - 30 * 86400, now)
             avail = {r["ap"]: r["availability_pct"] for r in availability_rows(inv, store, month)}
-            for r in current_status(inv, store, alerts.load_states(), lang):
-                statuses[r.ap] = ApMapStatus(r.ap, r.state if r.state in ("up", "down", "degraded") else "unknown",
-                                             fmt_time(r.last_seen), r.clients, avail.get(r.ap), r.vendor)
+            snap = read_snapshot(inv, store, alerts, now, lang)
+            statuses = snapshot_statuses(snap, avail, lang)
+            note = snapshot_note(snap, lang)
             for ap_id, u in usage_by_ap(inv, store, month).items():
                 if u.client_hours > 0:
                     lat, lon = ap_position(inv, ap_id)
@@ -54,4 +54,4 @@ def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str | 
         heat = [(a, b, c / top) for a, b, c in heat]
     cands, info = plan_markers(plan if plan is not None else plan_for(inv, lang=lang))
     return write_map(out, inv, statuses, heat, cands, lang, tiles or inv.map.tiles, tile_file or default_tile_file(inv),
-                     info)
+                     info, data_note=note)

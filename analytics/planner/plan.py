@@ -172,6 +172,7 @@ class PlanResult:
     score_unit: str
     warnings: list[str]
     solver_notes: list[str]
+    sensitivity_checked: bool = False  # the radius and visitor variations were solved (picks' `stable` means it)
 
     def to_json(self) -> dict[str, Any]:
         return {"summary": {k: v for k, v in asdict(self).items() if k != "candidates"},
@@ -568,7 +569,7 @@ def make_plan(inv: Inventory, scenario: Scenario | None = None,
         demand_already_covered=round(float(inp.w_raw.sum() - inp.w.sum()), 1),
         demand_by_kind={KINDS[k]: v for k, v in enumerate(kinds_total) if v},
         covered_by_kind={KINDS[k]: v for k, v in enumerate(_largest_remainder(list(covered_kinds), covered)) if v},
-        score_unit=SCORE_UNIT[lang], warnings=warnings, solver_notes=list(sol.notes))
+        score_unit=SCORE_UNIT[lang], warnings=warnings, solver_notes=list(sol.notes), sensitivity_checked=s.sensitivity)
 
 
 def _dist(r: CandidateResult) -> float:

@@ -26,7 +26,7 @@ from collector.alerts.store import AlertStore, Incident
 from collector.alerts.wording import cause_text, links
 from core.inventory import Device, Inventory, Maintenance, Site
 from core.logs import kv
-from core.maintenance import JST, covering
+from core.maintenance import JST, active_windows, covering
 from core.schema import Point
 from core.secrets import SecretResolver
 
@@ -92,9 +92,8 @@ class AlertEngine:
         self.channels = {c.name: c for c in inv.alerts.channels}
 
     def windows(self) -> list[Maintenance]:
-        adhoc = [Maintenance(id=i, target=t, start=dt.datetime.fromisoformat(s), end=dt.datetime.fromisoformat(e),
-                             reason=r) for i, t, s, e, r in self.store.maintenance()]
-        return [*self.inv.maintenance, *adhoc]
+        """The config's windows and the added ones: core.maintenance.active_windows, the one merge."""
+        return active_windows(self.inv.maintenance, self.store.maintenance())
 
     # -- observations --------------------------------------------------------------------------------
     def in_doubt(self, ids: Sequence[str]) -> list[str]:

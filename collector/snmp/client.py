@@ -11,12 +11,11 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-import hashlib
 import os
 import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pyasn1.type import univ
 from pysnmp.carrier.asyncio.dgram import udp
@@ -46,15 +45,26 @@ from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from collector.snmp import gufo_wire
-from collector.snmp.types import END_OF_MIB, NO_SUCH_INSTANCE, NO_SUCH_OBJECT, Missing, Oid, Var
+from collector.snmp.types import (
+    AUTH_FAILED,
+    END_OF_MIB,
+    NO_SUCH_INSTANCE,
+    NO_SUCH_OBJECT,
+    V3,
+    ErrorKind,
+    Missing,
+    Oid,
+    PduCounter,
+    SnmpError,
+    Target,
+    V2c,
+    Var,
+    digest,
+)
 from collector.snmp.v2c import ERROR_STATUS, BerError, V2cTimeout, V2cTransport
-from core.secrets import REDACTOR, Secret
 
-__all__ = ["END_OF_MIB", "NO_SUCH_INSTANCE", "NO_SUCH_OBJECT", "Missing", "Oid", "Var"]
-
-ErrorKind = Literal[
-    "timeout", "auth", "bad_data", "no_such_object", "unreachable", "config", "protocol", "internal"
-]
+__all__ = ["AUTH_FAILED", "END_OF_MIB", "NO_SUCH_INSTANCE", "NO_SUCH_OBJECT", "V3", "ErrorKind", "Missing", "Oid",
+           "PduCounter", "SnmpError", "Target", "V2c", "Var", "digest"]
 
 AUTH_PROTOCOLS = {
     "none": USM_AUTH_NONE,
@@ -80,57 +90,6 @@ PRIV_PROTOCOLS = {
 RCVBUF_PER_REQUEST = 8192
 V2C_WIRE_ENV = "WIFIWATCH_SNMP_V2C_WIRE"
 V3_WIRE_ENV = "WIFIWATCH_SNMP_V3_WIRE"
-
-AUTH_FAILED = "SNMPv3 authentication failed (check user, auth/priv protocols and keys)"
-
-
-class SnmpError(Exception):
-    """A failed SNMP exchange; ``kind`` classifies it, the message is safe to log."""
-
-    def __init__(self, kind: ErrorKind, message: str):
-        self.kind: ErrorKind = kind
-        super().__init__(REDACTOR(message))
-
-
-@dataclass(frozen=True, slots=True)
-class V2c:
-    community: Secret
-
-
-@dataclass(frozen=True, slots=True)
-class V3:
-    user: str
-    auth_protocol: str = "sha256"
-    auth_key: Secret | None = None
-    priv_protocol: str = "aes128"
-    priv_key: Secret | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where and how to reach one agent. Credentials stay wrapped until the auth data is built."""
-
-    host: str
-    port: int = 161
-    credentials: V2c | V3 | None = None
-    timeout_s: float = 2.0
-    retries: int = 1
-    context: str = ""
-    max_repetitions: int = 150
-    # Varbinds asked for per GETBULK (~4 KB of response): a steady-state poll of a controller with ~100
-    # ports fits in 2 PDUs. Agents with a lower limit (net-snmp: maxGetbulkResponses 100) truncate, and
-    # the walk continues from where they stopped.
-    max_varbinds: int = 150
-
-    @property
-    def attempt_budget_s(self) -> float:
-        """How long one request may take, all retries included."""
-        return self.timeout_s * (self.retries + 1)
-
-    @property
-    def label(self) -> str:
-        return f"{self.host}:{self.port}"
-
 
 def parse_oid(text: str) -> Oid:
     return tuple(int(p) for p in text.strip().strip(".").split("."))
@@ -183,17 +142,6 @@ def as_text(value: int | str | bytes | Missing | None) -> str | None:
 
 
 _HOLDS_SLOT: contextvars.ContextVar[bool] = contextvars.ContextVar("wifiwatch_snmp_slot", default=False)
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
-
-
-@dataclass
-class PduCounter:
-    """Counts the PDUs one poll sends (reported in PollResult.pdus)."""
-
-    pdus: int = 0
 
 
 @dataclass
@@ -270,7 +218,7 @@ class SnmpClient:
         if creds is None:
             raise SnmpError("config", f"{target.label}: no SNMP credentials")
         if isinstance(creds, V2c):
-            key: tuple[Any, ...] = ("v2c", creds.community.ref, _digest(creds.community.reveal()))
+            key: tuple[Any, ...] = ("v2c", creds.community.ref, digest(creds.community.reveal()))
             hit = self._auth.get(key)
             if hit is None:
                 # communityIndex names the community in the engine's tables without containing it.
@@ -288,7 +236,7 @@ class SnmpClient:
             raise SnmpError("config", "SNMPv3 auth key is shorter than 8 characters (RFC 3414 minimum)")
         if creds.priv_protocol != "none" and len(priv_key) < 8:
             raise SnmpError("config", "SNMPv3 privacy key is shorter than 8 characters (RFC 3414 minimum)")
-        fingerprint = _digest(creds.auth_protocol, auth_key, creds.priv_protocol, priv_key)
+        fingerprint = digest(creds.auth_protocol, auth_key, creds.priv_protocol, priv_key)
         key = ("v3", creds.user, fingerprint)
         hit = self._auth.get(key)
         if hit is None:

@@ -143,6 +143,21 @@ def decide(profiles: Profiles, sys_object_id: str | None, sys_descr: str | None,
     return Detection(winner.profile, sys_object_id, sys_descr, reason, tuple(out), present is not None)
 
 
+def guess(profiles: Profiles, sys_object_id: str | None, sys_descr: str | None = None) -> Profile:
+    """The best candidate by sysObjectID prefix and sysDescr alone, without a signature probe.
+
+    The poller probes signatures on the wire (:func:`detect`); this offline guess is what the prefixes say.
+    """
+    return profiles.get(decide(profiles, sys_object_id, sys_descr).profile) or profiles[GENERIC]
+
+
+def resolve(profiles: Profiles, vendor: str, sys_object_id: str | None) -> Profile:
+    """The profile a configured vendor names; ``auto`` or an unknown name: :func:`guess`."""
+    if vendor == "auto" or vendor not in profiles:
+        return guess(profiles, sys_object_id)
+    return profiles[vendor]
+
+
 async def probe(client: SnmpClient, target: Target, oids: Sequence[str],
                 counters: PduCounter | None = None) -> dict[str, bool]:
     """One GETBULK (max-repetitions 1: a GETNEXT of each object): present = the answer lies under it."""

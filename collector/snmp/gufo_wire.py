@@ -32,12 +32,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from collector.snmp.types import Oid, Var
-
-if TYPE_CHECKING:
-    from collector.snmp.client import PduCounter, Target
+from typing import Any, TypeVar
 
 from gufo.snmp import (
     Aes128Key,
@@ -59,6 +54,8 @@ from gufo.snmp import (
 )
 from gufo.snmp.aio import SnmpSession
 from gufo.snmp.user import KeyType
+
+from collector.snmp.types import AUTH_FAILED, V3, Oid, PduCounter, SnmpError, Target, V2c, Var, digest
 
 AVAILABLE = True
 
@@ -275,8 +272,6 @@ def _cls(name: str) -> Any:
 
 def handles(target: Target, v2c: bool) -> bool:
     """Whether gufo-snmp can speak to ``target`` (v2c only when asked for: the own v2c wire is default)."""
-    from collector.snmp.client import V3, V2c
-
     creds = target.credentials
     if not AVAILABLE or creds is None:
         return False
@@ -320,8 +315,6 @@ class GufoWire:
     # -- sessions ------------------------------------------------------------------------------
     def _user(self, target: Target) -> Any:
         """A gufo User with master keys, computed once per credential set (not once per AP)."""
-        from collector.snmp.client import V3
-
         creds = target.credentials
         assert isinstance(creds, V3)
         auth = creds.auth_key.reveal() if creds.auth_key and creds.auth_protocol != "none" else ""
@@ -340,14 +333,12 @@ class GufoWire:
         return user
 
     def session(self, target: Target, addr: str) -> _Session:
-        from collector.snmp.client import V3, V2c, _digest
-
         creds = target.credentials
         if isinstance(creds, V2c):
-            key: tuple[Any, ...] = (addr, target.port, target.timeout_s, "v2c", _digest(creds.community.reveal()))
+            key: tuple[Any, ...] = (addr, target.port, target.timeout_s, "v2c", digest(creds.community.reveal()))
         else:
             assert isinstance(creds, V3)
-            key = (addr, target.port, target.timeout_s, "v3", creds.user, _digest(
+            key = (addr, target.port, target.timeout_s, "v3", creds.user, digest(
                 creds.auth_protocol, creds.auth_key.reveal() if creds.auth_key else "", creds.priv_protocol,
                 creds.priv_key.reveal() if creds.priv_key else ""))
         s = self._sessions.get(key)
@@ -375,8 +366,6 @@ class GufoWire:
     async def _call(self, s: _Session, target: Target, op: Callable[[], Awaitable[T]],
                     counters: PduCounter | None) -> T:
         """``op`` with ``retries`` re-sends; gufo errors become SnmpError (an agent's reply never raises else)."""
-        from collector.snmp.client import AUTH_FAILED, SnmpError
-
         if s.v3 and (not s.refreshed or self.clock() - s.last_used > REFRESH_AFTER_S):
             await self._refresh(s, target)
         reauthed = False
@@ -413,8 +402,6 @@ class GufoWire:
                 raise SnmpError("bad_data", f"{target.label}: malformed SNMP response (decoder panic)") from None
 
     async def _refresh(self, s: _Session, target: Target) -> None:
-        from collector.snmp.client import AUTH_FAILED, SnmpError
-
         for attempt in range(target.retries + 1):
             try:
                 await s.session.refresh()
@@ -504,8 +491,6 @@ class GufoWire:
     async def _walk(self, s: _Session, target: Target, scalars: tuple[Oid, ...], columns: tuple[Oid, ...],
                     counters: PduCounter | None, max_rows: int, repetitions: int | None,
                     learn: bool) -> tuple[dict[Oid, Var], dict[Oid, dict[Oid, Var]]]:
-        from collector.snmp.client import SnmpError
-
         self.walks += 1
         wants_if = learn and any(c[:len(IF_TABLE)] == IF_TABLE or c[:len(IF_X_TABLE)] == IF_X_TABLE for c in columns)
         ask = list(scalars) + ([IF_NUMBER] if wants_if else [])

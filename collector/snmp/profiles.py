@@ -1,5 +1,7 @@
 """Vendor profiles: declarative TOML files saying which OIDs hold an AP's client counts.
 
+Data and its schema only: which profile an AP gets is decided in collector/snmp/detect.py.
+
 A network engineer adds a vendor by dropping ``<name>.toml`` into collector/snmp/profiles/ (or a directory
 named by ``WIFIWATCH_PROFILES_DIR``); the file stem is the name used as ``vendor = "<name>"`` in the
 inventory. collector/snmp/README.md documents every field with a worked example.
@@ -188,6 +190,22 @@ class Profile(_Model):
 
     _descr = field_validator("sys_descr")(_regex)
 
+    @model_validator(mode="after")
+    def _signature_exists_without_clients(self) -> Profile:
+        """A signature must answer on an idle AP: never an object of a table whose rows are the clients."""
+        for t in self.clients:
+            if t.count != "rows":
+                continue
+            entry = t.oid.rsplit(".", 1)[0]
+            table = entry.rsplit(".", 1)[0]
+            for s in self.signature:
+                if s in (table, entry) or s.startswith(entry + "."):
+                    raise ValueError(
+                        f"signature '{s}' lies in the rows of {t.object or t.oid}, one row per client: with no "
+                        "client associated it is absent and the AP would not be detected; name an object that "
+                        "exists with 0 clients (the AP's, a radio's or a WLAN's table)")
+        return self
+
     @property
     def has_clients(self) -> bool:
         return bool(self.clients) or any(s.use == "clients_total" for s in self.scalars)
@@ -223,20 +241,6 @@ class Profiles(Mapping[str, Profile]):
 
     def __len__(self) -> int:
         return len(self.by_name)
-
-    def detect(self, sys_object_id: str | None, sys_descr: str | None = None) -> Profile:
-        """The best candidate by sysObjectID prefix and sysDescr, without a signature probe (see detect.py).
-
-        The poller probes signatures on the wire; this offline guess is what the prefixes alone say.
-        """
-        from collector.snmp.detect import decide  # detect.py builds on this module
-
-        return self.by_name.get(decide(self, sys_object_id, sys_descr).profile) or self.by_name[GENERIC]
-
-    def resolve(self, vendor: str, sys_object_id: str | None) -> Profile:
-        if vendor == "auto" or vendor not in self.by_name:
-            return self.detect(sys_object_id)
-        return self.by_name[vendor]
 
 
 def profile_dirs(extra_dirs: list[Path] | None = None) -> list[Path]:

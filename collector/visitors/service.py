@@ -90,7 +90,7 @@ class VisitorService:
                                        rate_per_client=s.max_packets_per_s_per_client, clock=self.clock)
             self._add(_udp(s.syslog_bind), self.syslog.handle)
         log.info("visitor sources listening", extra=kv(radius=self.port("radius"), syslog=self.port("syslog"),
-                                                       aps=len(self.index)))
+                                                       visitor_ids=len(self.index)))
         return self
 
     def _add(self, sock: socket.socket, handler: Callable[[bytes, tuple[Any, ...]], bytes | None]) -> None:

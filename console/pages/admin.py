@@ -10,8 +10,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 from console.users import ROLES, UserError
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]

@@ -9,13 +9,12 @@ from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from console.app import page
 from console.auth import logged_in, user_of
 from console.charts import line_chart
-from console.fleet import windows
 from console.history import METRICS, RANGES, chart
 from console.i18n import translator
-from core.maintenance import expand
+from console.render import page
+from core.maintenance import active_windows, expand
 
 UNITS = {"clients": ("台", "clients"), "availability": ("%", "%"), "traffic": ("Mbit/s", "Mbit/s"),
          "rtt": ("ms", "ms"), "radio": ("台", "clients"), "radio_util": ("%", "%")}
@@ -48,9 +47,13 @@ def _timeline(request: Request[Any, Any, Any], device_ids: set[str], site_id: st
     incs = [i for i in ctx.alerts.incidents(since=start) if i.device in device_ids or i.site == site_id]
     wins = []
     for dev in sorted(device_ids):
-        for a, b, wid in expand(windows(ctx.inventory(), ctx.alerts), dev, site_id, start, time.time() + 7 * 86400):
+        for a, b, wid in expand(active_windows(ctx.inventory().maintenance, ctx.alerts.maintenance()), dev, site_id,
+                                start, time.time() + 7 * 86400):
             wins.append((a, b, wid))
-    return {"incidents": sorted(incs, key=lambda i: -i.start), "windows": sorted(set(wins))}
+    from console.pages.incidents import history_outages
+
+    outages = history_outages(ctx, start, time.time(), site_id, device_ids)
+    return {"incidents": sorted(incs, key=lambda i: -i.start), "windows": sorted(set(wins)), "outages": outages}
 
 
 @get("/aps/{ap_id:str}", guards=[logged_in], sync_to_thread=True)
@@ -62,7 +65,7 @@ def ap_page(request: Request[Any, Any, Any], ap_id: str, range: str | None = Non
             if d.id == ap_id:
                 rk = _range(range)
                 start = time.time() - RANGES[rk][0]
-                return page(request, "device.html", site=site, device=d, range_key=rk, ranges=list(RANGES),
+                return page(request, "device.html", site=site, device=d, fleet=fleet, range_key=rk, ranges=list(RANGES),
                             charts=charts(request, {"ap": ap_id}, rk), **_timeline(request, {ap_id}, site.id, start))
     raise NotFoundException(f"no AP {ap_id!r}")
 
@@ -75,7 +78,7 @@ def site_page(request: Request[Any, Any, Any], site_id: str, range: str | None =
         if site.id == site_id:
             rk = _range(range)
             start = time.time() - RANGES[rk][0]
-            return page(request, "site.html", site=site, range_key=rk, ranges=list(RANGES),
+            return page(request, "site.html", site=site, fleet=fleet, range_key=rk, ranges=list(RANGES),
                         charts=charts(request, {"site": site_id}, rk),
                         **_timeline(request, {d.id for d in site.devices}, site.id, start))
     raise NotFoundException(f"no site {site_id!r}")

@@ -12,8 +12,8 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from collector.alerts import ack, rota
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 KINDS = ("down", "site_down", "degraded", "flapping", "monitoring_lost")
@@ -28,6 +28,17 @@ def _names(inv: Any, lang: str) -> tuple[dict[str, str], dict[str, str]]:
         for a in s.aps:
             devs[a.id] = (a.name_ja if lang == "ja" else a.name_en) or a.id
     return sites, devs
+
+
+def history_outages(ctx: Any, start: float, end: float, site: str | None = None,
+                    devices: set[str] | None = None) -> list[Any]:
+    """Outages in the stored history that no recorded incident covers (analytics.outages: the reports' own), for
+    障害 and the site and AP timelines."""
+    from analytics.outages import simulated_until, stored_outages
+
+    rows = stored_outages(ctx.inventory(), ctx.store, start, end, site, ctx.alerts.incidents(since=start - 86400),
+                          simulated_until(ctx.store))
+    return [o for o in rows if devices is None or o.device in devices]
 
 
 @get("/incidents", guards=[logged_in], sync_to_thread=True)
@@ -49,10 +60,14 @@ def incidents_page(request: Request[Any, Any, Any], which: Annotated[str, Parame
         shifts = rota.shifts(c)
     sites, devs = _names(inv, user.lang)
     a = inv.alerts
+    outages = []
+    if which != "open" and kind in ("", "down"):  # the reports' outages the live incidents do not cover
+        outages = history_outages(ctx, time.time() - days * 86400, time.time(), site or None)
     return page(request, "incidents.html", incidents=sorted(rows, key=lambda i: -i.start)[:500], acks=acks,
                 sites=sites, devs=devs, kinds=KINDS, f={"state": which, "site": site, "kind": kind, "days": days},
                 shifts=shifts, channels=[ch.name for ch in a.channels], weekdays=rota.WEEKDAYS,
-                escalation=(a.escalate_after_min, a.escalate_channel), msg=msg, now=time.time())
+                escalation=(a.escalate_after_min, a.escalate_channel), msg=msg, now=time.time(),
+                outages=outages[:500])
 
 
 @post("/incidents/{iid:int}/ack", guards=[logged_in], opt={"can": "ack"}, sync_to_thread=True)

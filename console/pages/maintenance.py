@@ -15,9 +15,9 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from pydantic import ValidationError
 
-from console.app import page
 from console.auth import logged_in, user_of
 from console.i18n import translator
+from console.render import page
 from core.inventory import Maintenance
 from core.maintenance import JST, MaintenanceError, end_window, remove_window
 

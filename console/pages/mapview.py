@@ -14,8 +14,8 @@ from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Template
 
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 
 
 def _tiles(request: Request[Any, Any, Any]) -> Any:
@@ -42,7 +42,7 @@ def map_page(request: Request[Any, Any, Any]) -> Template:
 def map_view(request: Request[Any, Any, Any]) -> Response[str]:
     from analytics.planner.plan import Scenario, make_plan
     from console.scenario import observed, parse_scenario
-    from maps.coverage_map import ApMapStatus, cache_background, map_html, plan_markers
+    from maps.coverage_map import cache_background, map_html, plan_markers, snapshot_note, snapshot_statuses
 
     ctx = request.app.state.console
     inv = ctx.inventory()
@@ -54,12 +54,8 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
             raise PermissionDeniedException(f"role {user.role} may not plan")
         ctx.users.audit(user.name, "plan-scenario", "map",
                         json.dumps({k: v for k, v in query.items() if v}, ensure_ascii=False))
-    statuses = {}
-    for site in ctx.fleet(lang).sites:
-        for d in site.devices:
-            if d.role == "ap":
-                state = d.state if d.state in ("up", "down", "degraded") else "unknown"
-                statuses[d.id] = ApMapStatus(d.id, state, "-", d.clients, None, d.vendor)
+    snap = ctx.fleet(lang)
+    statuses = snapshot_statuses(snap, None, lang)
     try:  # the planning page shows its scenario A here (same fields, read only: nothing is saved)
         scenario = parse_scenario(query, "a", inv, lang) if query else Scenario(
             lang="en" if lang == "en" else "ja", sensitivity=False)
@@ -68,8 +64,9 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
         cands, info = [], None
     cache = _tiles(request)
     background = cache_background(cache, "/map/tiles/{z}/{x}/{y}.png", lang) if cache is not None else None
-    html = map_html(inv, statuses, (), cands, lang, background, info, asset_url="/map/assets/")
-    from console.app import MAP_CSP
+    html = map_html(inv, statuses, (), cands, lang, background, info, asset_url="/map/assets/",
+                    data_note=snapshot_note(snap, lang))
+    from console.render import MAP_CSP
 
     return Response(html, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": MAP_CSP})
 

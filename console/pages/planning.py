@@ -16,8 +16,8 @@ from litestar.response import Template
 
 from analytics.planner.model import SolverError
 from analytics.planner.plan import PlannerInputError, Scenario, make_plan
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 from console.scenario import INT_FIELDS, observed, parse_scenario
 from core.escape import spreadsheet_cell
 

@@ -12,8 +12,8 @@ from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.response import File, Template
 
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 from core.maintenance import JST
 
 SHOWN = {".html", ".csv", ".xlsx", ".pdf", ".json", ".txt"}

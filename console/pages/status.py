@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Template
 
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 
 
 def refresh_ms(request: Request[Any, Any, Any]) -> int:
@@ -24,12 +24,12 @@ def _fleet(request: Request[Any, Any, Any]) -> Any:
 
 @get("/", guards=[logged_in], sync_to_thread=True)
 def status_page(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "status.html", fleet=_fleet(request), refresh_ms=refresh_ms(request))
+    return page(request, "status.html", fleet=_fleet(request), refresh_ms=refresh_ms(request), own_banner=True)
 
 
 @get("/fragment/status", guards=[logged_in], sync_to_thread=True)
 def status_fragment(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "status_fleet.html", fleet=_fleet(request))
+    return page(request, "status_fleet.html", fleet=_fleet(request), own_banner=True)
 
 
 handlers = [status_page, status_fragment]

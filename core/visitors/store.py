@@ -194,6 +194,17 @@ class VisitorStore:
                     " WHERE id=?", (session.end - MAX_SESSION_S, session.end, session.end, rid))
             return True
 
+    def end(self, links: Sequence[str], at: float) -> bool:
+        """A disassociation: close the open session named by ``links`` at ``at``. Without an open session
+        nothing is stored (a departure alone says nothing about a stay). Returns True if one was closed."""
+        with self._lock:
+            rid = self._find_open(links)
+            if rid is None:
+                return False
+            self._conn.execute("UPDATE visitors_sessions SET stop=max(start, ?), last_seen=?, link=NULL WHERE id=?",
+                               (at, at, rid))
+            return True
+
     def add(self, session: VisitorSession, ext: str | None = None) -> bool:
         """Store a finished session (an import row, the simulator's history). ``ext`` (hex) names the row
         in its source so importing the same file twice stores it once; returns False if it already was."""

@@ -186,7 +186,8 @@ def _console_app(resolver: SecretResolver, map_out: Path | None) -> Any:
         engine = daemon.alerts
         return create_app(open_context(lambda: daemon.inv, resolver, health=daemon.health,
                                        status=getattr(daemon, "status", None), token=token, map_file=map_out,
-                                       states=(lambda: dict(engine.states)) if engine is not None else None))
+                                       states=(lambda: dict(engine.states)) if engine is not None else None,
+                                       config_path=Path(daemon.config_path), reload=daemon.request_reload))
 
     return build
 

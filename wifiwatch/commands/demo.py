@@ -32,7 +32,8 @@ DEMO_HOOK_ENV = "WIFIWATCH_DEMO_WEBHOOK_URL"
 
 def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: float, interval_s: float,
                      http_port: int = 0) -> str:
-    """The sample inventory with demo timings, a store in the output folder and a webhook channel."""
+    """The sample inventory with demo timings, a store and the reports folder in the output folder, and a webhook
+    channel."""
     import tomlkit
 
     doc = tomlkit.parse(base_text)
@@ -41,6 +42,9 @@ def demo_config_text(base_text: str, out: Path, hook_url: str, heartbeat_s: floa
     doc["defaults"]["timeout_s"] = 1.0  # type: ignore[index]
     doc["store"]["path"] = str(out / "wifiwatch.sqlite3")  # type: ignore[index]
     doc["http"]["port"] = http_port  # type: ignore[index]
+    if "reports" not in doc:
+        doc["reports"] = tomlkit.table()
+    doc["reports"]["dir"] = str(out / "reports")  # type: ignore[index]  # what the demo writes, its console's 報告 lists
     alerts = doc["alerts"]
     alerts.pop("map_url", None)  # type: ignore[union-attr]  # links need a URL a reader can open, not a file
     chan = tomlkit.aot()
@@ -120,6 +124,9 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
     port = _free_tcp_port()
     cfg_file.write_text(demo_config_text(src.read_text(encoding="utf-8"), out.resolve(), receiver.url,
                                          heartbeat_s, 10.0, port), encoding="utf-8")
+    from wifiwatch.sim import visitors as sim_visitors  # issue 24: RADIUS accounting and syslog for the fleet
+
+    cfg_file.write_text(sim_visitors.demo_visitor_config(cfg_file.read_text(encoding="utf-8")), encoding="utf-8")
     inv = parse_config(cfg_file.read_text(encoding="utf-8"), str(cfg_file), known_vendors())
     resolver = SecretResolver(inv.secrets_file, base_dir=cfg_file.parent)
 
@@ -129,6 +136,10 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
     n = _seed_history(inv, history_days)
     console.print(f"  simulated history (demo data, not measured): {history_days} days, {n:,} points "
                   f"({time.time() - t0:.1f} s)")
+    t0 = time.time()
+    nv = sim_visitors.seed_sessions(inv, history_days)
+    console.print(f"  simulated visitor sessions (模擬データ): {nv:,} over {history_days} days "
+                  f"({time.time() - t0:.1f} s)")
     login, password = _demo_login(store_file)
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does: the daemon and agents too
@@ -136,6 +147,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
     fleet.start()
     daemon: subprocess.Popen[bytes] | None = None
     events: list[str] = []
+    live: sim_visitors.LiveVisitors | None = None
     try:
         console.print(f"  simulated fleet: {len(fleet.status())} SNMP agents on loopback")
         log_file = (out / "daemon.log").open("wb")
@@ -145,6 +157,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
             stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )
         console.print(f"  daemon: pid {daemon.pid}, heartbeat {heartbeat_s:g} s, poll 10 s, log {out}/daemon.log")
+        live = sim_visitors.LiveVisitors(inv).start()  # simulated devices: RADIUS Start/Stop and syslog lines
         console.print(f"  web console: http://127.0.0.1:{port}/  user: {login}  password: {password} "
                       "(made for this run only)", highlight=False, style="bold")
         down_at, up_at = total_s * 0.3, total_s * 0.65
@@ -176,6 +189,10 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
             except KeyboardInterrupt:
                 console.print("  stopping")
     finally:
+        if live is not None:
+            live.stop()
+            console.print(f"  simulated visitors sent: {live.sent['radius']} accounting packets "
+                          f"({live.sent['answered']} answered), {live.sent['syslog']} syslog lines")
         stop_process(daemon, 10)
         fleet.stop()
         receiver.close()
@@ -248,7 +265,7 @@ def _reports(inv: Any, out: Path, lang: str) -> list[tuple[str, Path]]:
         from analytics.monthly import FORMATS
 
         fmts = FORMATS if chromium() else tuple(f for f in FORMATS if f != "pdf")
-        files = write_monthly(inv, store, month, out / "reports", lang, formats=fmts)
+        files = write_monthly(inv, store, month, Path(inv.reports.dir), lang, formats=fmts)
         done = [("monthly report (HTML)", files[0])] + [(f"{f.stem} ({f.suffix[1:].upper()})", f) for f in files[1:]]
         done.append(("coverage map (offline HTML)", write_current_map(inv, out / "map.html", lang, store=store,
                                                                       offline=True)))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,11 +14,13 @@ import typer
 from rich.table import Table
 
 from core.escape import spreadsheet_cell
-from core.inventory import Inventory
 from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory
+from wifiwatch.planning import observed_from_store, plan_for, plan_scenario
+
+__all__ = ["observed_from_store", "plan_for", "plan_scenario", "summary_lines"]  # their home moved; kept here
 
 if TYPE_CHECKING:
-    from analytics.planner.plan import PlanResult, Scenario
+    from analytics.planner.plan import PlanResult
 
 
 # The options that choose a plan's budget and rounds; `wifiwatch map` takes the same ones.
@@ -29,47 +33,6 @@ CarryOverOpt = Annotated[bool, typer.Option("--carry-over", help="Unspent money 
 ForceOpt = Annotated[str | None, typer.Option("--force", help="Candidate ids to fund in any case")]
 ExcludeOpt = Annotated[str | None, typer.Option("--exclude", help="Candidate ids never to fund")]
 DemandCsvOpt = Annotated[Path | None, typer.Option("--demand-csv", help="Extra demand: lat,lon,weight,label")]
-
-
-def observed_from_store(inv: Inventory, days: int = 30, now_ns: int | None = None) -> Any:
-    """Observed demand from the embedded store over the ``days`` before now, or None when there is no store yet."""
-    from analytics.planner.observed import observed_from_store as load
-
-    return load(inv, days, now_ns)
-
-
-def plan_scenario(inv: Inventory, scenario: Scenario, now_ns: int | None = None) -> PlanResult:
-    """The plan for a scenario with the store's observed demand; user mistakes become UserError.
-
-    The plan's warnings say what the observed demand rests on (hours, share, 参考値, 模擬データ, none)."""
-    from analytics.planner.model import SolverError
-    from analytics.planner.observed import coverage_note
-    from analytics.planner.plan import PlannerInputError, make_plan
-
-    observed = observed_from_store(inv, now_ns=now_ns)
-    try:
-        result = make_plan(inv, scenario, observed)
-    except (PlannerInputError, SolverError) as e:
-        raise UserError(str(e)) from None
-    note = coverage_note(observed, inv.reports.min_share, scenario.lang)
-    if note:
-        result.warnings.append(note)
-    return result
-
-
-def plan_for(inv: Inventory, budget: int | None = None, count: int | None = None, rounds: list[int] | None = None,
-             budget_per_round: int | None = None, demand_csv: Path | None = None, lang: str = "ja") -> Any:
-    """Shorthand kept for the map view: the plan for a budget (or rounds) with the store's observed demand."""
-    from analytics.planner.demand import DemandCsvError, load_demand_csv
-    from analytics.planner.plan import Scenario
-
-    try:
-        extra = tuple(load_demand_csv(demand_csv)) if demand_csv else ()
-    except DemandCsvError as e:
-        raise UserError(str(e)) from None
-    return plan_scenario(inv, Scenario(budget_yen=budget, count=count, rounds=tuple(rounds or ()),
-                                       budget_per_round=budget_per_round, extra_demand=extra,
-                                       lang="en" if lang == "en" else "ja"))
 
 
 def _ints(opt: str, text: str | None) -> tuple[int, ...]:
@@ -115,47 +78,11 @@ def load_season(path: Path) -> dict[str, tuple[float, ...]]:
     return out
 
 
-def _people(v: int, lang: str) -> str:
-    return f"{v:,}人/年" if lang == "ja" else f"{v:,} visitors/yr"
-
-
-def _note(note: str, ja: bool) -> str:
-    return "" if not note else f"（{note}）" if ja else f" ({note})"
-
-
 def summary_lines(result: PlanResult, lang: str) -> list[str]:
-    """Every round, the total, the round-by-round comparison and the baseline, in words."""
-    s = result
-    ja = lang == "ja"
-    out = []
-    name = {c.id: (c.name_ja if ja else c.name_en) for c in s.candidates}
-    for r in s.rounds:
-        label = (f"{r.year}年度" if ja else f"FY{r.year}") if r.year is not None else ("今回" if ja else "this round")
-        names = ("、" if ja else ", ").join(name[i] for i in r.picks) or ("なし" if ja else "none")
-        out.append(f"{label}: {names} / " + (f"{r.spent_yen:,}円 / 予算{r.available_yen:,}円 / 新規カバー"
-                                             if ja else f"{r.spent_yen:,} yen of {r.available_yen:,} / covers ")
-                   + _people(r.covered, lang) + _note(r.note, ja))
-    proven = ("最適性を証明済み" if s.proven_optimal else "最適性は未証明") if ja else \
-        ("proven optimal" if s.proven_optimal else "NOT proven optimal")
-    out.append(f"合計: 新規カバー {_people(s.covered, lang)}、使用予算 {s.budget_used_yen:,}円（{proven}）" if ja else
-                f"total: covers {_people(s.covered, lang)}, budget used {s.budget_used_yen:,} yen ({proven})")
-    if s.round_by_round is not None:
-        c = s.round_by_round
-        out.append(f"年度ごとに順に決めた場合: {_people(c.covered, lang)}"
-                   f"（一括計画が {c.joint_minus_round_by_round:+,}人/年、{c.joint_gain_pct:+.2f}%）" if ja else
-                     f"round by round instead: {_people(c.covered, lang)} (the joint plan "
-                     f"{c.joint_minus_round_by_round:+,}, {c.joint_gain_pct:+.2f}%)")
-    if s.greedy is not None:
-        out.append(f"貪欲法（費用対効果順）: {_people(s.greedy, lang)}（差 {s.gap_pct}%）" if ja else
-                   f"greedy (best per yen first): {_people(s.greedy, lang)} (gap {s.gap_pct}%)")
-    kinds = {"candidate": ("年間来訪者", "annual visitors"), "event": ("イベント日", "event days"),
-             "mesh": ("住民", "residents"), "shelter": ("避難所", "shelters"),
-             "spill": ("混雑する既存APからの需要", "overflow of busy APs"), "csv": ("追加需要", "extra demand")}
-    if s.covered_by_kind:
-        parts = [f"{kinds[k][0 if ja else 1]} {v:,}" for k, v in s.covered_by_kind.items()]
-        out.append(("内訳: " if ja else "by kind: ") + ("、" if ja else ", ").join(parts))
-    out += [("注意: " if ja else "note: ") + w for w in s.warnings]
-    return out
+    """The plan's notes (analytics.planner.notes, which the console shows too); imported late, as scipy is."""
+    from analytics.planner.notes import summary_lines as lines
+
+    return lines(result, lang)
 
 
 def register(app: typer.Typer) -> None:
@@ -255,33 +182,106 @@ def register(app: typer.Typer) -> None:
         print_table(result, lang)
 
 
-def print_table(result: PlanResult, lang: str) -> None:
-    """The ranked table (figures only) and, under it, every site's reasons in full: wrapped, never cut."""
+NUMBER_COLS = frozenset({0, 3, 4, 5, 6, 7})  # columns of figures: never wrapped, the table shrinks names instead
+
+
+def plan_table(result: PlanResult, lang: str, width: int) -> Table:
+    """The ranked table (figures only). Figures never wrap: their columns are no_wrap and the headers break at
+    chosen points, so at 80 columns only names wrap (「480,0/00」 was split before). Below about 100 columns the
+    frame drops its outer edge and padding to leave the names room."""
+    from rich import box
+
     from analytics.planner.plan import fmt_distance, fmt_yen
 
     ja = lang == "ja"
-    unit = result.score_unit
+    multi = any(r.year is not None for r in result.rounds)
     caption = ("得点 = 新規カバー来訪者(人/年) ÷ 設置費用(百万円)、単位 人/年/百万円。1人あたり = (設置費 + 運用費 × "
                "耐用年数) ÷ (新規カバー来訪者 × 耐用年数)" if ja else
                "score = newly covered visitors a year / install cost in million yen, unit visitors/yr per million "
                "yen. Yen per visitor = (install + running cost x life years) / (new visitors a year x life years)")
-    table = Table(title="整備候補地の優先順位" if ja else "Candidate sites, ranked", caption=caption)
-    headers = (("順位", "候補地", "選定", "整備年度", f"得点({unit})", "新規カバー(人/年)", "費用(円)",
-                "1人あたり(円)", "最寄りAP", "安定") if ja else
-               ("#", "site", "pick", "round", f"score ({unit})", "new visitors/yr", "cost (yen)",
-                "yen per visitor", "nearest AP", "stable"))
-    for col in headers:
-        table.add_column(col, overflow="fold")
+    narrow = width < 100
+    table = Table(title="整備候補地の優先順位" if ja else "Candidate sites, ranked", caption=caption,
+                  box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD, show_edge=not narrow,
+                  padding=(0, 0 if narrow else 1), collapse_padding=narrow, pad_edge=not narrow)
+    headers = (("順位", "候補地", "選定" + ("\n(年度)" if multi else ""), "得点\n(人/年/\n百万円)",
+                "新規\nカバー\n(人/年)", "費用\n(円)", "1人\nあたり\n(円)", "最寄り\nAP", "安定") if ja else
+               ("#", "site", "pick" + ("\n(round)" if multi else ""), "score\n(per\nM yen)", "new\nvisitors\n/yr",
+                "cost\n(yen)", "yen\nper\nvisitor", "nearest\nAP", "stable"))
+    for k, col in enumerate(headers):
+        if k in NUMBER_COLS or k in (2, 8):
+            table.add_column(col, no_wrap=True, justify="right" if k in NUMBER_COLS else "left")
+        else:
+            table.add_column(col, overflow="fold", ratio=1, min_width=4)
     for c in result.candidates:
         d = "-" if c.distance_to_nearest_ap_m is None else fmt_distance(c.distance_to_nearest_ap_m, lang)
-        table.add_row(str(c.rank), c.name_ja if ja else c.name_en, "✔" if c.selected else "",
-                      str(c.round or ""), f"{c.score:,.0f}", f"{c.newly_covered_visitors:,}", f"{c.cost_yen:,}",
+        pick = ("✔" + (f" {c.round}" if c.round else "")) if c.selected else ""
+        table.add_row(str(c.rank), c.name_ja if ja else c.name_en, pick, f"{c.score:,.0f}",
+                      f"{c.newly_covered_visitors:,}", f"{c.cost_yen:,}",
                       "-" if c.cost_per_visitor_yen is None else fmt_yen(c.cost_per_visitor_yen), d,
                       "✔" if c.stable else ("" if c.selected else "-"))
+    return table
+
+
+def print_table(result: PlanResult, lang: str) -> None:
+    """The ranked table (figures only) and, under it, every site's reasons in full: wrapped, never cut."""
+    ja = lang == "ja"
+    table = plan_table(result, lang, console.width)
     console.print(table)
     console.print("理由" if ja else "Reasons", style="bold")
     for c in result.candidates:
-        console.print(f"{c.rank}. {c.name_ja if ja else c.name_en}: {c.rationale}", highlight=False,
-                      soft_wrap=False, overflow="fold")
-    for line in summary_lines(result, lang):
-        err.print(line, highlight=False, overflow="fold", soft_wrap=False, crop=False)
+        for line in wrap_text(f"{c.rank}. {c.name_ja if ja else c.name_en}: {c.rationale}", console.width, "  "):
+            console.print(line, highlight=False, soft_wrap=True)
+    for text in summary_lines(result, lang):
+        for line in wrap_text(text, err.width, "  "):
+            err.print(line, highlight=False, soft_wrap=True)
+
+
+_NUMBERISH = re.compile(r"[0-9,.+\-]")
+_CLOSING = "、。，．）」』】〕)]%,.:;!?・ー"
+
+
+def _phrases(text: str) -> list[str]:
+    """Unbreakable pieces: BudouX's Japanese phrases (its default model), split again at spaces, with any
+    boundary between two characters of a figure (digits, separators) or before closing punctuation glued."""
+    pieces: list[str] = []
+    for phrase in _ja_parser().parse(text):
+        pieces += [p for p in re.split(r"(?<= )", phrase) if p]
+    out: list[str] = []
+    for p in pieces:
+        if out and (p[0] in _CLOSING or p[0] == "/" or (_NUMBERISH.match(out[-1][-1]) and _NUMBERISH.match(p[0]))):
+            out[-1] += p
+        else:
+            out.append(p)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _ja_parser() -> Any:
+    import budoux
+
+    return budoux.load_default_japanese_parser()
+
+
+def wrap_text(text: str, width: int, indent: str = "") -> list[str]:
+    """Lines of at most ``width`` terminal cells, broken between phrases or words and never inside a figure
+    (「480,0/00」 used to happen); a piece longer than a whole line is the only thing ever cut."""
+    from rich.cells import cell_len
+
+    width = max(width, 20)
+    lines: list[str] = []
+    cur = ""
+    for piece in _phrases(text):
+        if cur and cell_len(cur + piece.rstrip()) > width:
+            lines.append(cur.rstrip())
+            cur = indent + piece.lstrip()
+        else:
+            cur += piece
+        while cell_len(cur) > width:  # one piece wider than the line: cut it, the only choice left
+            cut = len(cur)
+            while cut > 1 and cell_len(cur[:cut]) > width:
+                cut -= 1
+            lines.append(cur[:cut])
+            cur = indent + cur[cut:]
+    if cur.strip():
+        lines.append(cur.rstrip())
+    return lines

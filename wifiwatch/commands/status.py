@@ -20,9 +20,11 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", help="table or json (the daemon's /status document)")] = "table",
         lang: Annotated[str, typer.Option("--lang", help="ja or en")] = "ja",
     ) -> None:
-        """Every AP's state as the daemon last saw it (state, since when, last heartbeat, clients); `*`: stale."""
+        """Every AP's state as the daemon last saw it (state and why, since when, last heartbeat and its age,
+        clients); says so when the data is old (the daemon stopped)."""
         from collector.alerts.store import AlertStore
         from collector.status import read_status
+        from core import state as st
         from core.store.sqlite_store import SqliteStore
         from wifiwatch.outputs import rows_of, status_table
 
@@ -35,7 +37,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"no store at {path} yet: the daemon (wifiwatch run) creates it and records what it sees")
         store, alerts = SqliteStore(path, inv.store, reserve_bytes=0), AlertStore(path)
         try:
-            doc = read_status(inv, store, alerts.load_states(), time.time(), lang)
+            doc = read_status(inv, store, alerts.load_states(), time.time(), lang, alerts.maintenance())
         finally:
             store.close()
             alerts.close()
@@ -45,8 +47,14 @@ def register(app: typer.Typer) -> None:
         city = inv.city_ja if lang == "ja" else inv.city_en
         console.print(status_table(rows_of(doc), f"{city}: {label('title_status', lang)}", lang))
         counts = ", ".join(f"{label(k, lang)} {v}" for k, v in doc["counts"].items() if v)
-        console.print(counts or "-", highlight=False, markup=False)
-        if any(d["stale"] for d in doc["devices"]):
-            console.print("* " + ("3 回以上ハートビートがありません (デーモン停止中の可能性)" if lang == "ja"
-                                  else "no heartbeat for 3 intervals or more (is the daemon running?)"),
-                          highlight=False, markup=False)
+        uplinks = ", ".join(f"{label(k, lang)} {v}" for k, v in doc["uplinks"].items() if v)
+        line = ("AP: " + (counts or "-")) + (f" / {label('uplink', lang)}: {uplinks}" if uplinks else "")
+        console.print(line, highlight=False, markup=False)
+        age = doc["data_age_s"]
+        taken = ("データ取得" if lang == "ja" else "data taken") + f" {doc['data_at'] or '-'}" + (
+            f" ({st.age_text(age, lang)})" if age is not None else "")
+        if doc["monitor"] != "live":
+            console.print(f"{st.monitor_label(doc['monitor'], lang)} · {taken}", style="bold", highlight=False,
+                          markup=False)
+        else:
+            console.print(taken, highlight=False, markup=False)

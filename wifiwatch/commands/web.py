@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,6 +39,19 @@ def _users(config: Path | None):  # type: ignore[no-untyped-def]
     return UserStore(Path(inv.store.path))
 
 
+def web_health(ctx: Any) -> dict[str, object]:
+    """``/healthz`` of the console alone: failing while the store holds no live data (no daemon writes it, or it
+    stopped), by the same rule every page uses to turn grey (core.state)."""
+    from core.state import monitor_label
+
+    m = ctx.monitor()
+    body: dict[str, object] = {"ok": m["state"] == "live", "mode": "web", "monitor": m["state"],
+                               "data_age_s": None if m["age_s"] is None else round(m["age_s"], 1)}
+    if m["state"] != "live":
+        body["failing"] = {"data": monitor_label(m["state"], "en")}
+    return body
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
 
@@ -56,6 +69,7 @@ def register(app: typer.Typer) -> None:
         from collector.http import KEEPALIVE_S, MAX_CONNECTIONS, bind_socket, header_timeout_protocol
         from console.app import create_app
         from console.context import open_context
+        from core.config import config_path
         from core.inventory import HttpSettings
 
         inv = load_inventory(config)
@@ -73,7 +87,8 @@ def register(app: typer.Typer) -> None:
             sock = bind_socket(http.bind, http.port)
         except OSError as e:
             raise UserError(f"cannot listen on {http.bind}:{http.port}: {e.strerror}") from None
-        ctx = open_context(inv, resolver, health=lambda: {"ok": True, "mode": "web"}, token=token)
+        ctx = open_context(inv, resolver, token=token, config_path=config_path(config))
+        ctx.health = lambda: web_health(ctx)
         host = f"[{http.bind}]" if ":" in http.bind else http.bind
         console.print(f"console: http://{host}:{sock.getsockname()[1]}/  (Ctrl-C stops)", highlight=False)
         if not ctx.users.all():
