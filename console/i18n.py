@@ -236,6 +236,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "selected": ("選定", "Picked"),
     "funded": ("整備", "fund"),
     "newly_covered": ("新規カバー (人/年)", "Newly covered / yr"),
+    "plan_notes": ("計画の内訳と注意 (wifiwatch rank と同じ)", "The plan in words (as wifiwatch rank says it)"),
+    "a_minus_b": ("シナリオ A − B の差", "Scenario A − B"),
+    "diff_help": ("候補地ごとの計画への寄与 (選定地点の新規カバー、選定外は 0) と、その差 (A − B) です。行の差の合計が"
+                  "全体の差になります。色付きの行は選定または年度が変わった候補地です。",
+                  "What each site adds to each plan (a pick's newly covered visitors, 0 when not picked) and A − B; "
+                  "the rows add up to the totals' difference. Shaded rows: picked in one only, or in another round."),
+    "contribution": ("計画への寄与 (人/年)", "adds to the plan / yr"),
+    "diff_total": ("合計", "Total"),
+    "picks_count": ("選定箇所数", "Sites picked"),
+    "not_picked": ("選定外", "not picked"),
+    "export_ab": ("A・B と差を書き出す", "Export A, B and the difference"),
+    "map_ab": ("地図 (シナリオ A・B)", "Map (scenarios A and B)"),
     "users": ("ユーザー", "Users"),
     "lang": ("言語", "Language"),
     "roles_help": ("viewer: 閲覧のみ / operator: 障害の確認・保守 / planner: 整備計画 / admin: すべてとユーザー管理",
