@@ -26,7 +26,7 @@ from core.inventory import Inventory
 from core.secrets import REDACTOR
 from maps.assets import local_map, localize
 from maps.safe_text import html_text
-from maps.tiles import GSI_STD, SOURCES, Band, TileCache, TileError
+from maps.tiles import GSI_STD, SOURCES, Band, TileCache, TileError, Unpacked, refused, unpacked
 
 COLORS = {str(k): v for k, v in st.COLORS.items()}  # core.state: the same colours and words in every view
 FUNDED, UNFUNDED = "#1565c0", "#90a4ae"
@@ -198,7 +198,7 @@ def online_background(kind: str, lang: str = "ja") -> Background:
     return Background(kind, html_text(kind), "tiles")
 
 
-def cache_background(cache: TileCache, url: str, lang: str = "ja") -> Background:
+def cache_background(cache: TileCache | Unpacked, url: str, lang: str = "ja") -> Background:
     """The archive's tiles at ``url`` ({z}/{x}/{y}); its attribution is ours for sources we know, else text."""
     info = cache.info
     source = SOURCES.get(cache.source)
@@ -495,10 +495,19 @@ def write_map(path: Path, inv: Inventory, statuses: Mapping[str, ApMapStatus],
     background: Background | None = None
     if tiles in ("auto", "cache"):
         if tile_file is not None and tile_file.exists():
-            with TileCache(tile_file) as cache:
-                folder = tiles_folder(path)
-                cache.extract(folder)
-                background = cache_background(cache, f"{folder.name}/{{z}}/{{x}}/{{y}}.{cache.tile_format}", lang)
+            folder = tiles_folder(path)
+            try:
+                with TileCache(tile_file) as cache:
+                    cache.extract(folder)
+                    background = cache_background(cache, f"{folder.name}/{{z}}/{{x}}/{{y}}.{cache.tile_format}",
+                                                  lang)
+            except TileError as e:  # an archive that breaks a limit: one log line, the last good tiles stay
+                last = unpacked(folder)
+                if last is None and tiles == "cache":
+                    raise
+                refused(tile_file, e)
+                if last is not None:
+                    background = cache_background(last, f"{folder.name}/{{z}}/{{x}}/{{y}}.{last.tile_format}", lang)
         elif tiles == "cache":
             raise TileError(f"{tile_file}: no tile archive there (make one with `wifiwatch tiles fetch`)")
     elif tiles != "none":

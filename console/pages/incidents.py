@@ -180,8 +180,15 @@ def acknowledge_many(request: Request[Any, Any, Any], data: Annotated[dict[str, 
     return Redirect(f"/incidents?msg={msg}&detail={len(done)}", status_code=303)
 
 
+def _known_id(n: int) -> None:
+    """Ids are SQLite integers: one past their range is no such row (SQLite would raise OverflowError, a 500)."""
+    if not 0 < n < 2**63:
+        raise NotFoundException("no such id")
+
+
 @post("/incidents/{iid:int}/ack", guards=[logged_in], opt={"can": "ack"}, sync_to_thread=True)
 def acknowledge(request: Request[Any, Any, Any], iid: int, data: Form) -> Redirect:
+    _known_id(iid)
     ctx = request.app.state.console
     user = user_of(request)
     note = data.get("note", "").strip()
@@ -221,6 +228,7 @@ def add_shift(request: Request[Any, Any, Any], data: Form) -> Redirect:
 
 @post("/rota/{sid:int}/remove", guards=[logged_in], opt={"can": "ack"}, sync_to_thread=True)
 def remove_shift(request: Request[Any, Any, Any], sid: int) -> Redirect:
+    _known_id(sid)
     ctx = request.app.state.console
     with ctx.alerts.tx() as c:
         done = rota.remove_shift(c, sid)

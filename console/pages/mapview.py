@@ -20,14 +20,15 @@ from console.render import page
 
 def _tiles(request: Request[Any, Any, Any]) -> Any:
     """The tile archive beside the store (``wifiwatch tiles``), opened once; None when there is none."""
-    from maps.tiles import TileCache, TileError, default_tile_file
+    from maps.tiles import TileCache, TileError, default_tile_file, refused
 
     state = request.app.state
     if "tile_cache" not in state:
         path = Path(default_tile_file(state.console.inventory()))
         try:
             state.tile_cache = TileCache(path) if path.exists() else None
-        except TileError:
+        except TileError as e:  # checked against the limits once; one log line, and the map has no background
+            refused(path, e)
             state.tile_cache = None
     return state.tile_cache
 
