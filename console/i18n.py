@@ -29,6 +29,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "maintenance": ("保守", "Maintenance"),
     "reports": ("報告", "Reports"),
     "planning": ("整備計画", "Planning"),
+    "visitor_analytics": ("利用分析", "Visitors"),
     "map": ("地図", "Map"),
     "admin": ("管理", "Admin"),
     "site": ("施設", "Site"),
