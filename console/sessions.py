@@ -94,6 +94,9 @@ class SqliteSessionStore(Store):
         self._users = users
         self._key = key
         self.lifetime_s = lifetime_s
+        # token hash -> (data, last_seen) as this request's get() read it: the save at the end of a request that
+        # changed nothing is then skipped without a thread or a query. Never consulted for reading.
+        self._read: dict[str, tuple[bytes, float]] = {}
 
     def _sign(self, th: str, uid: int, ver: int, created: float, absolute: float, address: str, data: bytes) -> str:
         msg = json.dumps([th, uid, ver, repr(created), repr(absolute), address], ensure_ascii=True).encode() + data
@@ -147,14 +150,24 @@ class SqliteSessionStore(Store):
         if renew_for is not None and now - last_seen >= _touch_every(renew_for):
             self._users.sql("UPDATE console_sessions SET last_seen=?, expires=? WHERE token_hash=?",
                             (now, min(now + renew_for, absolute), th))
+            last_seen = now
+        if len(self._read) > 10_000:
+            self._read.clear()
+        self._read[th] = (data, last_seen)
         return data
 
     def _delete(self, key: str) -> None:
+        self._read.pop(token_hash(key), None)
         self._users.sql("DELETE FROM console_sessions WHERE token_hash=?", (token_hash(key),))
 
     # -- the Store interface -----------------------------------------------------------------------
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else bytes(value)
+        if data.strip() == b"{}":  # an anonymous request's empty session: no thread, no SQL, nothing written
+            return
+        seen = self._read.pop(token_hash(key), None)
+        if seen is not None and seen[0] == data and time.time() - seen[1] < _touch_every(_seconds(expires_in)):
+            return  # unchanged and touched a moment ago (by get): nothing to write
         await anyio.to_thread.run_sync(self._set, key, data, _seconds(expires_in))
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
