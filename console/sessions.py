@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import stat
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -55,24 +56,31 @@ def load_keys(store_path: Path) -> ConsoleKeys:
     path = key_file(store_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        st = path.stat()
+        st = path.lstat()  # a link is not our file
         if stat.S_IMODE(st.st_mode) & 0o077 or not stat.S_ISREG(st.st_mode):
-            log.warning("console key file was readable by others: replaced, every console user logs in again",
+            log.warning("console key file was readable by others (or not a file): replaced, every console user"
+                        " logs in again",
                         extra=kv(path=str(path)))
             path.unlink()
     except FileNotFoundError:
         pass
-    master = b""
+    if not path.exists():  # written whole under a temporary name, then linked: a reader never sees half a key
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)  # mkstemp: mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_bytes(32).hex() + "\n")
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process (the daemon and `wifiwatch web`) made it first: use theirs
+        finally:
+            os.unlink(tmp)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except FileExistsError:
         master = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    else:
-        master = secrets.token_bytes(32)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(master.hex() + "\n")
+    except ValueError:
+        master = b""
     if len(master) < 32:
         raise ValueError(f"{path}: not a console key file (delete it to make a new one)")
+
     def derive(label: bytes) -> bytes:
         return hmac.new(master, label, hashlib.sha256).digest()
 
