@@ -7,6 +7,8 @@ import datetime as dt
 import time
 from collections import Counter, defaultdict
 
+import tomlkit
+
 from core.config import parse_config
 from tests.fixtures_sim import SAMPLE
 from tests.visitors_fixtures import running
@@ -16,8 +18,9 @@ from wifiwatch.sim import visitors as sv
 def demo_inventory(tmp_path):
     text = SAMPLE.read_text(encoding="utf-8").replace('path = "var/wifiwatch.sqlite3"',
                                                      f'path = "{tmp_path}/w.sqlite3"')
-    text = sv.demo_visitor_config(text).replace("[visitors]", f'[visitors]\nkey_file = "{tmp_path}/keys.json"')
-    return parse_config(text, "demo.toml")
+    doc = tomlkit.parse(sv.demo_visitor_config(text))
+    doc["visitors"]["key_file"] = f"{tmp_path}/keys.json"  # type: ignore[index]
+    return parse_config(tomlkit.dumps(doc), "demo.toml")
 
 
 def test_simulated_history_has_every_figure(tmp_path, monkeypatch):
