@@ -278,6 +278,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "opendata": ("オープンデータ", "Open data"),
     "opendata_sites": ("公衆無線LANアクセスポイント一覧", "Public Wi-Fi access point list"),
     "opendata_usage": ("月別利用状況", "Monthly usage"),
+    "opendata_visitors": ("時間別の認証回数・利用端末数", "Logins and devices per hour"),
     "month": ("月 (YYYY-MM)", "Month (YYYY-MM)"),
     "report_archive": ("月報・年報", "Monthly and fiscal-year reports"),
     "report_dir": ("保存先", "Folder"),
