@@ -228,6 +228,11 @@ def fleet_scale(args: argparse.Namespace) -> None:
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-console-fleet-"))
     tmp.mkdir(parents=True, exist_ok=True)
     inv = build_fleet(tmp, args.fleet, args.site_aps)
+    store = SqliteStore(Path(inv.store.path), inv.store)  # a fresh heartbeat and poll: the daemon is running
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for b in batched(samples(inv, now - dt.timedelta(seconds=5), now, step=60), 50000):
+        store.write(b)
+    store.close()
     engine_states = AlertStore(Path(inv.store.path)).load_states()
     ctx = open_context(inv, None, states=lambda: dict(engine_states))
     if ctx.users.get("bench") is None:

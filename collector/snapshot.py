@@ -171,12 +171,12 @@ def build_snapshot(inv: Inventory, store: Any, states: Mapping[str, Any], now: f
     sites: list[SiteView] = []
     for site in inv.sites:
         up = states.get(site.uplink.id) if site.uplink is not None else None
-        uplink_down = up is not None and str(getattr(up.confirmed, "value", up.confirmed)) == "down"
+        uplink_down = up is not None and str(up.confirmed) == "down"
         site_windows = [w for w in windows if w.target in ("*", site.id) or w.target in _ids(site)]
         rows: list[DeviceView] = []
         for dev, role in [*([(site.uplink, "uplink")] if site.uplink else []), *[(a, "ap") for a in site.aps]]:
             s = states.get(dev.id)
-            confirmed = str(getattr(s.confirmed, "value", s.confirmed)) if s is not None else "unknown"
+            confirmed = str(s.confirmed) if s is not None else "unknown"  # a StrEnum: str() is its value
             ping, poll = pings.get(dev.id), polls.get(dev.id)
             simulated = ping is not None and ping[0].get(SIMULATED_TAG) == "true"
             beat = ping[1] / 1e9 if ping is not None else None
@@ -197,7 +197,7 @@ def build_snapshot(inv: Inventory, store: Any, states: Mapping[str, Any], now: f
             rows.append(DeviceView(
                 site.id, site.name_en if en else site.name_ja, dev.id,
                 getattr(dev, "name_en" if en else "name_ja", None) or dev.id, role, str(state), reasons, confirmed,
-                str(getattr(s.phase, "value", s.phase)) if s is not None else "unknown",
+                str(s.phase) if s is not None else "unknown",
                 s.since if s is not None else None, bool(s.flapping) if s is not None else False,
                 beat, None if beat is None else max(0.0, now - beat),
                 None if reach is None else bool(reach), _num(ping[2][1]) if ping is not None else None,

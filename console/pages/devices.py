@@ -70,18 +70,38 @@ def ap_page(request: Request[Any, Any, Any], ap_id: str, range: str | None = Non
     raise NotFoundException(f"no AP {ap_id!r}")
 
 
+INLINE_DETAIL_MAX = 50  # a site with more devices gets its charts and timeline in a second request
+
+
+def _site_detail(request: Request[Any, Any, Any], site: Any, rk: str) -> dict[str, Any]:
+    start = time.time() - RANGES[rk][0]
+    return {"range_key": rk, "ranges": list(RANGES), "charts": charts(request, {"site": site.id}, rk),
+            **_timeline(request, {d.id for d in site.devices}, site.id, start)}
+
+
 @get("/sites/{site_id:str}", guards=[logged_in], sync_to_thread=True)
 def site_page(request: Request[Any, Any, Any], site_id: str, range: str | None = None) -> Template:  # noqa: A002
+    """The site's devices at once; for a large site (hundreds of APs) the charts over the range and the timeline
+    (reads of every AP's history) come in a second request the page makes, so its states never wait for them."""
     ctx = request.app.state.console
     fleet = ctx.fleet(user_of(request).lang)
-    for site in fleet.sites:
-        if site.id == site_id:
-            rk = _range(range)
-            start = time.time() - RANGES[rk][0]
-            return page(request, "site.html", site=site, fleet=fleet, range_key=rk, ranges=list(RANGES),
-                        charts=charts(request, {"site": site_id}, rk),
-                        **_timeline(request, {d.id for d in site.devices}, site.id, start))
-    raise NotFoundException(f"no site {site_id!r}")
+    site = fleet.site(site_id)
+    if site is None:
+        raise NotFoundException(f"no site {site_id!r}")
+    rk = _range(range)
+    if len(site.devices) > INLINE_DETAIL_MAX:
+        return page(request, "site.html", site=site, fleet=fleet, range_key=rk, ranges=list(RANGES),
+                    detail_url=f"/sites/{site_id}/detail?range={rk}")
+    return page(request, "site.html", site=site, fleet=fleet, **_site_detail(request, site, rk))
 
 
-handlers = [ap_page, site_page]
+@get("/sites/{site_id:str}/detail", guards=[logged_in], sync_to_thread=True)
+def site_detail(request: Request[Any, Any, Any], site_id: str, range: str | None = None) -> Template:  # noqa: A002
+    ctx = request.app.state.console
+    site = ctx.fleet(user_of(request).lang).site(site_id)
+    if site is None:
+        raise NotFoundException(f"no site {site_id!r}")
+    return page(request, "_site_detail.html", site=site, **_site_detail(request, site, _range(range)))
+
+
+handlers = [ap_page, site_page, site_detail]
