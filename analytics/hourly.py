@@ -24,7 +24,7 @@ from analytics.availability import Availability, _subtract, merge
 from analytics.coverage import Coverage
 from analytics.figures import ApFigures, PartKey, hourly_mean, part_key
 from analytics.usage import Floats, Usage, jst_weekday_hour
-from core.inventory import Inventory
+from core.inventory import AccessPoint, Inventory, Site
 from core.maintenance import expand
 from core.store.columns import Columns
 
@@ -137,7 +137,7 @@ def usage_from_hours(hs: Floats, n: Floats, s: Floats, mx: Floats, step: float, 
         cell = day * 24 + hour
         ch = np.bincount(cell, weights=client_s, minlength=168) / HOUR
         oh = np.bincount(cell, weights=held, minlength=168) / HOUR
-        u.profile = [[[float(ch[k * 24 + h]), float(oh[k * 24 + h])] for h in range(24)] for k in range(7)]
+        u.profile = np.stack([ch, oh], axis=-1).reshape(7, 24, 2)
     u.mean_clients = u.client_hours / u.observed_h if u.observed_h else 0.0
     for th, tn, rx, tx, tstep in traffic:
         held = np.minimum(tn * tstep, _room(th, start, end))
@@ -147,16 +147,19 @@ def usage_from_hours(hs: Floats, n: Floats, s: Floats, mx: Floats, step: float, 
 
 
 def hourly_figures(inv: Inventory, reader: Any, p: Any, site: str | None,
-                   parts: Collection[str], radios: int = 2) -> dict[str, Any]:
-    """What :func:`analytics.tables.figures` returns, from hourly aggregates read once for the whole fleet."""
+                   parts: Collection[str], radios: int = 2,
+                   batch: Sequence[tuple[Site, AccessPoint]] | None = None) -> dict[str, ApFigures]:
+    """What :func:`analytics.tables.figures` returns, from hourly aggregates read in a few queries for the whole
+    fleet, or for the APs of ``batch`` only (the reader filters by AP, so memory follows the batch, not the fleet)."""
     a0, a1 = p.ns
     end = p.data_end
     tags = {"site": site} if site else {}
-    aps = [(s, ap) for s, ap in inv.aps() if not site or s.id == site]
+    aps = list(batch) if batch is not None else [(s, ap) for s, ap in inv.aps() if not site or s.id == site]
+    sel: dict[str, Any] = {} if batch is None else {"aps": {ap.id for _, ap in aps}}
     out = {ap.id: ApFigures() for _, ap in aps}
     if "availability" in parts:
-        hourly = _by_ap(reader.hourly_columns("ap_ping", a0, a1, tags, ["reachable"]))
-        downs = _by_ap(reader.false_times("ap_ping", "reachable", a0 - PING_LEAD_NS, a1, tags))
+        hourly = _by_ap(reader.hourly_columns("ap_ping", a0, a1, tags, ["reachable"], **sel))
+        downs = _by_ap(reader.false_times("ap_ping", "reachable", a0 - PING_LEAD_NS, a1, tags, **sel))
         for s, ap in aps:
             hs, n, up, _, sim = _hours(hourly.get(ap.id, []), "reachable")
             step = _step(n, inv.poll_for(s, ap).heartbeat_s)
@@ -168,14 +171,14 @@ def hourly_figures(inv: Inventory, reader: Any, p: Any, site: str | None,
             seen_h = a.watched_s / HOUR
             f.availability_cov = Coverage(p.hours, p.elapsed_h, seen_h, a.maintenance_s / HOUR, seen_h * sim)
     if {"usage", "capacity", "clients"} & set(parts):
-        status = _by_ap(reader.hourly_columns("ap_status", a0, a1, tags, ["clients"]))
-        traffic = _by_ap(reader.hourly_columns("ap_traffic", a0, a1, tags, ["rx_bps", "tx_bps"])) \
+        status = _by_ap(reader.hourly_columns("ap_status", a0, a1, tags, ["clients"], **sel))
+        traffic = _by_ap(reader.hourly_columns("ap_traffic", a0, a1, tags, ["rx_bps", "tx_bps"], **sel)) \
             if "usage" in parts else {}
         over: dict[str, int] = {}
         if "capacity" in parts:
             for cap in sorted({inv.capacity_for(ap) * radios for _, ap in aps}):
                 ids = {ap.id for _, ap in aps if inv.capacity_for(ap) * radios == cap}
-                for t, k in reader.count_over("ap_status", "clients", cap, a0, a1, tags):
+                for t, k in reader.count_over("ap_status", "clients", cap, a0, a1, tags, **sel):
                     if t.get("ap") in ids:
                         over[t["ap"]] = over.get(t["ap"], 0) + k
         for s, ap in aps:

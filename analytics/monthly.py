@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from analytics import coverage as cov
 from analytics.coverage import NoData
 from analytics.export import print_pdf, write_csv, write_xlsx
@@ -285,12 +287,14 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
     cap = capacity_rows(inv, reader, p, figs=figs)
     radios = radio_rows(inv, reader, p, lang)
     fleet = period_coverage(figs)
-    profile: list[list[float | None]] = [[None] * 24 for _ in range(7)]
+    # weekday x hour: the APs' mean clients in each cell added up (analytics.figures: per AP first, then the sum)
+    total, seen = np.zeros((7, 24)), np.zeros((7, 24), dtype=np.bool_)
     for u in by_ap.values():
-        for d, row in enumerate(u.profile_mean()):
-            for h, v in enumerate(row):
-                if v is not None:
-                    profile[d][h] = (profile[d][h] or 0.0) + v
+        ch, oh = u.profile[..., 0], u.profile[..., 1]
+        total += np.where(oh > 0, ch / np.where(oh > 0, oh, 1.0), 0.0)
+        seen |= oh > 0
+    profile: list[list[float | None]] = [[float(total[d, h]) if seen[d, h] else None for h in range(24)]
+                                         for d in range(7)]
     for r in avail:
         r["site_name"] = r["site_name_ja" if lang == "ja" else "site_name_en"]
         r["ap_name"] = r["ap_name_ja" if lang == "ja" else "ap_name_en"]

@@ -49,6 +49,8 @@ def _band(freq: float | None, channel: float | None) -> str | None:
     return None
 
 
+band_of = _band  # the console's per-band chart names bands the same way
+
 HOUR_NS = 3_600_000_000_000
 
 

@@ -130,13 +130,38 @@ def ap_figures(inv: Inventory, reader: PointReader, s: Site, ap: AccessPoint, p:
     return out
 
 
+BATCH_APS = 500  # APs read together from an aggregating store: memory follows this, not the fleet
+
+
+def site_batches(inv: Inventory, site: str | None = None,
+                 size: int = BATCH_APS) -> list[list[tuple[Site, AccessPoint]]]:
+    """The fleet's (or one site's) APs in batches of whole sites, each of about ``size`` APs (a larger site is a
+    batch of its own), in inventory order."""
+    out: list[list[tuple[Site, AccessPoint]]] = []
+    cur: list[tuple[Site, AccessPoint]] = []
+    for s in inv.sites:
+        if site and s.id != site:
+            continue
+        if cur and len(cur) + len(s.aps) > size:
+            out.append(cur)
+            cur = []
+        cur += [(s, ap) for ap in s.aps]
+    if cur:
+        out.append(cur)
+    return out
+
+
 def figures(inv: Inventory, reader: PointReader, p: Period, site: str | None = None,
-            parts: Collection[str] = ("availability", "usage", "capacity")) -> dict[str, ApFigures]:
-    """Per AP (in inventory order). A reader that aggregates by the hour (both stores) answers for the whole fleet
-    in a few queries (analytics.hourly); any other reader is read per AP and measurement, as raw columns, keeping
-    only the figures (a month of one AP's samples is a few MB; the figures are small)."""
+            parts: Collection[str] = ("availability", "usage", "capacity"),
+            batch_aps: int = BATCH_APS) -> dict[str, ApFigures]:
+    """Per AP (in inventory order). A reader that aggregates by the hour (both stores) answers a batch of whole
+    sites (``batch_aps`` APs) in a few queries (analytics.hourly), so a 10,000-AP fleet is read in 20 steps whose
+    memory is freed in turn; any other reader is read per AP and measurement, as raw columns, keeping only the
+    figures (a month of one AP's samples is a few MB; the figures are small)."""
     if can_aggregate(reader):
-        out: dict[str, ApFigures] = hourly_figures(inv, reader, p, site, parts)
+        out: dict[str, ApFigures] = {}
+        for batch in site_batches(inv, site, batch_aps):
+            out.update(hourly_figures(inv, reader, p, site, parts, batch=batch))
         return out
     return {ap.id: ap_figures(inv, reader, s, ap, p, parts) for s, ap in inv.aps() if not site or s.id == site}
 

@@ -2,6 +2,14 @@
 
     .venv/bin/python -m bench.bench_planner [--candidates 2000] [--demand 20000] [--seed 7]
                                             [--budgets 20000000,60000000,150000000] [--repeat 1]
+    .venv/bin/python -m bench.bench_planner --console [--runs 20]   # 整備計画 on the Kashima sample
+
+``--console``: the console's 整備計画 on the Kashima sample (config/sites.toml) with the demo's 30 days of
+simulated history in a temporary store, served as the daemon serves it (Litestar on uvicorn in a thread,
+loopback), requests from httpx logged in as a planner: ``GET /planning`` (the default plan with the
+sensitivity re-solves, as `wifiwatch rank` makes it) and ``POST /planning/run`` with scenarios A and B and the
+A − B table. The first request (which reads the 30 days of observed demand) is reported on its own; baselines in
+the same run: ``GET /healthz`` and one ``make_plan`` call in-process.
 
 Random but seeded instances over a Kashima-sized area (lat 35.86-36.05, lon 140.57-140.70, about 20 km x
 12 km). Visitors gather: 85% of the demand points lie around 40 hot spots (Gaussian, sigma 200 m), the rest
@@ -17,6 +25,7 @@ leaves, and the process's peak RSS. Times are the median of --repeat.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import time
@@ -100,6 +109,90 @@ def whole(args: argparse.Namespace) -> None:
                   f"{'yes' if r.proven_optimal else 'no'} | {dt:.1f} | {cpu:.1f} | {rss:.0f} |", flush=True)
 
 
+def console_bench(runs: int) -> None:
+    """GET /planning and POST /planning/run (A and B) on the Kashima sample with 30 days of simulated history."""
+    import json
+    import re
+    import tempfile
+
+    import httpx
+
+    from analytics.planner.plan import Scenario, make_plan
+    from collector.http import StatusServer
+    from console.app import create_app
+    from console.context import open_context
+    from console.scenario import observed
+    from core.config import load_config
+    from core.inventory import StoreSettings
+    from wifiwatch.commands.demo import _seed_history
+
+    root = Path(__file__).resolve().parent.parent
+    tmp = Path(tempfile.mkdtemp(prefix="bench-planning-"))
+    inv = load_config(str(root / "config" / "sites.toml"))
+    inv = inv.model_copy(update={"store": StoreSettings(path=str(tmp / "store.sqlite3"), min_free_mb=0)})
+    t0 = time.perf_counter()
+    n = _seed_history(inv, 30)
+    print(f"seeded {n:,} simulated points (30 days) in {time.perf_counter() - t0:.1f} s", flush=True)
+    ctx = open_context(inv, None)
+    ctx.users.add("bench", "bench-password-0123", "planner")
+    srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True}, app=create_app(ctx))
+    srv.start()
+    c = httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=60)
+    tok = None
+    for _ in range(100):
+        try:
+            tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
+            break
+        except httpx.ConnectError:
+            time.sleep(0.05)
+    assert tok
+    assert c.post("/login", data={"user": "bench", "password": "bench-password-0123",
+                                  "_csrf_token": tok[1]}).status_code == 303
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/planning").text)  # also the cold read
+    assert csrf
+    form = {"_csrf_token": csrf[1], "a_budget": "4000000", "compare": "1", "b_budget": "6000000",
+            "b_exclude__kashima-jingu": "1", "run": "1"}
+
+    def ms(fn: Callable[[], Any], k: int) -> dict[str, float]:
+        """Wall time per call, and this process's CPU time per call (server and client are both in it): on a
+        shared machine the wall time includes waiting for a core, the CPU time does not."""
+        ts = []
+        c0 = time.process_time()
+        for _ in range(k):
+            t = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t) * 1000)
+        cpu = (time.process_time() - c0) * 1000 / k
+        ts.sort()
+        return {"median_ms": round(statistics.median(ts), 1), "p95_ms": round(ts[int(0.95 * (len(ts) - 1))], 1),
+                "max_ms": round(ts[-1], 1), "cpu_ms": round(cpu, 1)}
+
+    def page(r: Any) -> None:
+        assert r.status_code == 200 and "data-kind=\"warning\"" in r.text, r.status_code
+
+    cold_ctx = open_context(inv, None)  # a second context: its observed demand is not read yet
+    t = time.perf_counter()
+    observed(cold_ctx)
+    cold_observed = (time.perf_counter() - t) * 1000
+    plan_only = ms(lambda: make_plan(inv, Scenario(), observed(ctx)), runs)
+    from analytics.planner.observed import observed_demand
+
+    def before() -> None:  # what GET /planning did per request before: read 30 days, plan without sensitivity
+        now = time.time_ns()
+        make_plan(inv, Scenario(sensitivity=False), observed_demand(inv, ctx.history, now - 30 * 86400 * 10**9, now))
+
+    out = {"load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+           "first_read_of_30_days_observed_demand_ms": round(cold_observed, 1),
+           "baseline_healthz": ms(lambda: c.get("/healthz"), runs),
+           "baseline_make_plan_in_process_with_sensitivity": plan_only,
+           "baseline_old_page_work_in_process": ms(before, max(3, runs // 4)),
+           "get_planning": ms(lambda: page(c.get("/planning")), runs),
+           "post_planning_run_a_and_b": ms(lambda: page(c.post("/planning/run", data=form)), runs),
+           "load_avg_at_end": [round(x, 2) for x in os.getloadavg()]}
+    srv.stop()
+    print(json.dumps(out, indent=1))
+
+
 def timed(fn: Callable[[], T], repeat: int) -> tuple[T, float, float]:
     """(result, median wall seconds, median CPU seconds of this process: less moved by a shared machine)."""
     times, cpus, out = [], [], None
@@ -120,7 +213,12 @@ def main() -> None:
     ap.add_argument("--budgets", default="20000000,60000000,150000000")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--whole", action="store_true", help="time the public make_plan call instead of the solver")
+    ap.add_argument("--console", action="store_true", help="the console's 整備計画 on the Kashima sample")
+    ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args()
+    if args.console:
+        console_bench(args.runs)
+        return
     load = " ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
     print(f"load average at start: {load}")
     if args.whole:

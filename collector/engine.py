@@ -103,6 +103,7 @@ class FleetEngine:
         self.last_poll: dict[str, PollResult] = {}
         self.controller_aps: dict[str, Any] = {}  # controller id -> collector.controllers.Matched (last poll)
         self._unknown_seen: dict[str, set[str]] = {}
+        self._visitor_store: Any = None  # core.visitors.store.VisitorStore, opened when live counts are first needed
         self.heartbeat_stats = CycleStats()
         self.poll_stats = CycleStats()
         permitted = raw_sockets_permitted()
@@ -240,6 +241,7 @@ class FleetEngine:
                 return d, None, REDACTOR(f"internal error: {type(e).__name__}: {e}")
 
         outcomes = await asyncio.gather(*(one(d) for d in devs))
+        from_sessions = await self._session_counts(outcomes, start)
         points: list[Point] = []
         results: dict[str, PollResult] = {}
         errors = 0
@@ -263,6 +265,8 @@ class FleetEngine:
                 errors += 1
                 metrics.POLL_ERRORS.labels(d.id, str(getattr(res, "error_kind", "error"))).inc()
                 log.info("poll failed", extra=kv(device=d.id, error=res.error))
+            if d.id in from_sessions:
+                res.clients, res.clients_source = from_sessions[d.id], "sessions"
             points.extend(to_points(d.site.id, d.id, d.role, res, ns, ping_t))
             if self.alerts is not None and d.role == ROLE_AP:
                 points.extend(self.alerts.observe_clients(start, d.id, res.clients, len(res.clients_by_radio) or None))
@@ -276,6 +280,28 @@ class FleetEngine:
         log.info("poll cycle", extra=kv(devices=len(devs), errors=errors, seconds=round(elapsed, 3),
                                          points=len(points)))
         return results
+
+    async def _session_counts(self, outcomes: Sequence[tuple[DeviceRef, PollResult | None, str | None]],
+                              now: float) -> dict[str, int]:
+        """Live client counts from open visitor sessions (``[visitors] live_counts``) for the APs that answered
+        SNMP without a client count (Yamaha WLX, NEC, Buffalo) and have ``visitor_ids``: the count is written as
+        their ``ap_status.clients`` with ``clients_source = "sessions"``. Never replaces a count SNMP gave."""
+        v = self.inv.visitors
+        if not (v.enabled and v.live_counts):
+            return {}
+        wanted = {d.id for d, res, _ in outcomes if res is not None and res.ok and res.clients is None
+                  and d.role == ROLE_AP and getattr(d.device, "visitor_ids", None)}
+        if not wanted:
+            return {}
+        counts = await asyncio.to_thread(self._open_sessions, now, v.idle_timeout_min * 60)
+        return {ap: counts.get(ap, 0) for ap in wanted}
+
+    def _open_sessions(self, now: float, idle_s: float) -> dict[str, int]:
+        if self._visitor_store is None:
+            from core.visitors.store import VisitorStore
+
+            self._visitor_store = VisitorStore(self.inv.store.path)
+        return self._visitor_store.open_counts(now, idle_s)
 
     # -- traps --------------------------------------------------------------------------------------
     def start_traps(self, on_change: Callable[[], None] | None = None) -> TrapReceiver | None:
@@ -377,6 +403,8 @@ class FleetEngine:
     async def close(self) -> None:
         if self.traps is not None:
             self.traps.close()
+        if self._visitor_store is not None:
+            self._visitor_store.close()
         close = getattr(self.client, "close", None)
         if close is not None:
             res = close()

@@ -108,27 +108,54 @@ def echo_request(ident: int, seq: int, v6: bool = False) -> bytes:
     return head[:2] + struct.pack("H", csum) + head[4:] + PAYLOAD
 
 
+RESOLVE_TTL_S = 300.0  # a host name's address is looked up again after this long (failures: after 30 s)
+MAX_RESOLVED = 100_000  # names cached at most (the cache is emptied beyond, never grown without bound)
+_resolved: dict[str, tuple[float, tuple[int, bytes] | None]] = {}
+
+
 def _address(host: str) -> tuple[int, bytes] | None:
-    """(family, packed address) of a literal or resolvable host; None if it has none."""
+    """(family, packed address) of a literal or resolvable host; None if it has none.
+
+    Names are cached for RESOLVE_TTL_S: a 10 s heartbeat must not ask the resolver for every AP every beat.
+    """
     try:
         ip = ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:
-        try:
-            info = socket.getaddrinfo(host, None, type=socket.SOCK_RAW)
-        except (OSError, UnicodeError):
-            return None
-        if not info:
-            return None
-        family, addr = info[0][0], str(info[0][4][0])
-        return (family, socket.inet_pton(family, addr.split("%")[0]))
-    return (socket.AF_INET6 if ip.version == 6 else socket.AF_INET, ip.packed)
+        pass
+    else:
+        return (socket.AF_INET6 if ip.version == 6 else socket.AF_INET, ip.packed)
+    now = time.monotonic()
+    hit = _resolved.get(host)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    out: tuple[int, bytes] | None = None
+    try:
+        info = socket.getaddrinfo(host, None, type=socket.SOCK_RAW)
+        if info:
+            family, addr = info[0][0], str(info[0][4][0])
+            out = (family, socket.inet_pton(family, addr.split("%")[0]))
+    except (OSError, UnicodeError, ValueError):
+        out = None
+    if len(_resolved) >= MAX_RESOLVED:
+        _resolved.clear()
+    _resolved[host] = (now + (RESOLVE_TTL_S if out else 30.0), out)
+    return out
+
+
+def rcvbuf_for(probes: int) -> int:
+    """Receive buffer asked for a batch: room for every reply at once, within [1 MiB, MAX_RCVBUF].
+
+    Reading while sending is what keeps replies; the size is headroom for a stalled reader. Without
+    CAP_NET_ADMIN the kernel caps it at net.core.rmem_max (Debian: 208 KiB), which the tests show is enough.
+    """
+    return min(MAX_RCVBUF, max(1 << 20, probes * RCVBUF_PER_PROBE))
 
 
 def _open(family: int, probes: int) -> socket.socket:
     v6 = family == socket.AF_INET6
     s = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
     s.setblocking(False)
-    want = min(MAX_RCVBUF, max(1 << 20, probes * RCVBUF_PER_PROBE))
+    want = rcvbuf_for(probes)
     try:
         s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, want)
     except OSError:  # not root: capped by net.core.rmem_max
@@ -275,15 +302,17 @@ def _run(batches: list[_Batch], timeout_s: float, rate_pps: float) -> None:
         sent = sum(b.next for b in batches)
         allowed = min(total, int((now - start) * rate_pps) + BURST)
         stalled = False
+        budget = min(BURST, allowed - sent)  # never more than a burst between reads, even when behind
         for b in batches:
-            if sent >= allowed:
+            if budget <= 0:
                 break
             if b.next < b.total:
                 before = b.next
-                b.send_some(allowed - sent, now)
+                b.send_some(budget, now)
+                budget -= b.next - before
                 sent += b.next - before
                 last_send = now
-                stalled = stalled or b.next < b.total and sent < allowed
+                stalled = stalled or (b.next < b.total and budget > 0)
         for b in batches:
             answered += b.drain(clock())
         if answered >= total:

@@ -11,6 +11,9 @@ checked at every request, so a password or role change, a removal or the absolut
 from __future__ import annotations
 
 import ipaddress
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -125,3 +128,83 @@ def logged_in(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRoute
 
 def user_of(connection: ASGIConnection[Any, Any, Any, Any]) -> User:
     return cast(User, cast(dict[str, Any], connection.scope)["wifiwatch.user"])
+
+
+# -- a global bound on password hashing (issue 26.7) ----------------------------------------------------
+HASH_SLOTS = 2  # argon2 verifications at once: each takes 64 MiB and about 0.17 CPU s
+HASH_QUEUE = 8  # logins waiting for a slot (each holds a worker thread); beyond it: 503 at once
+HASH_WAIT_S = 10.0  # a login waiting longer than this: 503
+BACKOFF_AFTER = 5  # failed logins for one user name before each further try must wait
+BACKOFF_MAX_S = 300.0
+
+
+class LoginRefused(Exception):
+    """A login not even tried: ``key`` names the message (console/i18n.py), ``status`` the HTTP status."""
+
+    def __init__(self, key: str, status: int):
+        super().__init__(key)
+        self.key, self.status = key, status
+
+
+class HashGate:
+    """At most ``slots`` password verifications at once in the whole process, ``queue`` more waiting, and a
+    per-account back-off: after ``BACKOFF_AFTER`` failures for one user name, each further try waits 1, 2, 4 ...
+    s (at most ``BACKOFF_MAX_S``), refused without hashing before then.
+
+    The login rate limit is per address, so 40 addresses at once cost 40 x 64 MiB and 6.6 CPU s; here 100
+    cost at most ``slots`` x 64 MiB at a time, and the rest wait or are refused. The back-off applies to
+    names whether they exist or not (it must not tell which do); a success clears it. Both tables are bounded.
+    """
+
+    def __init__(self, slots: int = HASH_SLOTS, queue: int = HASH_QUEUE, wait_s: float = HASH_WAIT_S,
+                 max_names: int = 10_000):
+        self._slots = threading.BoundedSemaphore(slots)
+        self.queue, self.wait_s, self.max_names = queue, wait_s, max_names
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self.active = self.peak = 0  # verifications running now, and the most at once (bench, tests)
+        self._fails: OrderedDict[str, tuple[int, float]] = OrderedDict()  # name -> (failures, not before)
+
+    def verify(self, check: Any, name: str, password: str) -> Any:
+        """``check(name, password)`` (console.users.UserStore.verify) within the bounds; LoginRefused if not."""
+        key = name.casefold()[:64]
+        with self._lock:
+            if time.monotonic() < self._fails.get(key, (0, 0.0))[1]:
+                raise LoginRefused("login_backoff", 429)
+            if self._waiting >= self.queue:
+                raise LoginRefused("login_busy", 503)
+            self._waiting += 1
+        try:
+            got = self._slots.acquire(timeout=self.wait_s)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        if not got:
+            raise LoginRefused("login_busy", 503)
+        with self._lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            user = check(name, password)
+        finally:
+            with self._lock:
+                self.active -= 1
+            self._slots.release()
+        with self._lock:
+            if user is not None:
+                self._fails.pop(key, None)
+            else:
+                n = self._fails.pop(key, (0, 0.0))[0] + 1
+                wait = min(BACKOFF_MAX_S, 2.0 ** (n - BACKOFF_AFTER)) if n >= BACKOFF_AFTER else 0.0
+                self._fails[key] = (n, time.monotonic() + wait)
+                while len(self._fails) > self.max_names:
+                    self._fails.popitem(last=False)
+        return user
+
+
+def verify_login(connection: ASGIConnection[Any, Any, Any, Any], name: str, password: str) -> User | None:
+    """The user for this name and password through the app's HashGate; LoginRefused when it is busy or the
+    name is backing off."""
+    ctx = connection.app.state.console
+    gate: HashGate = connection.app.state.hash_gate
+    return cast(User | None, gate.verify(ctx.users.verify, name, password))

@@ -7,6 +7,7 @@ the line rather than drawing across it, so an outage or a collector that was off
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Sequence
 
@@ -21,21 +22,44 @@ LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 28
 COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#9a6700")
 
 
-def nice_max(v: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 x 10^k at or above ``v`` (an axis top people read easily)."""
-    if not math.isfinite(v) or v <= 0:
-        return 1.0
-    k = 10 ** math.floor(math.log10(v))
-    for m in (1, 2, 2.5, 5, 10):
-        if v <= m * k * (1 + 1e-9):
-            return float(m * k)
-    return float(10 * k)
+def axis(vmax: float, integer: bool = False, top: float | None = None) -> tuple[float, float]:
+    """(top, step) of a y axis people read at a glance: 3-5 ticks at 1, 2 or 5 x 10^k (25 for a 0-100 % axis),
+    whole numbers for counts (3.8 clients has ticks 0 1 2 3 4, never 1.2 / 2.5 / 3.8)."""
+    if top is not None:
+        return top, top / 4 if top == 100 else _nice_step(top / 4, integer)
+    if not math.isfinite(vmax) or vmax <= 0:
+        vmax = 4.0 if integer else 1.0
+    step = _nice_step(vmax / 5, integer)
+    return max(1, math.ceil(vmax / step - 1e-9)) * step, step
 
 
-def _fmt(v: float) -> str:
-    if v >= 100 or v == int(v):
+def _nice_step(raw: float, integer: bool) -> float:
+    k = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next((m * k for m in (1, 2, 5, 10) if raw <= m * k * (1 + 1e-9)), 10 * k)
+    return max(1.0, round(step)) if integer else float(step)
+
+
+def tick_text(v: float, step: float) -> str:
+    """A tick label with as many decimals as its step needs (0.25 -> 2, 5 -> 0)."""
+    if step >= 1 or v == 0:
         return f"{v:,.0f}"
-    return f"{v:.1f}" if v >= 1 else f"{v:.2g}"
+    digits = max(0, -math.floor(math.log10(step) + 1e-9))
+    text = f"{v:.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def chart_data(c: Chart, labels: dict[str, str] | None = None, y_top: float | None = None,
+               integer: bool = False) -> str:
+    """The chart's points as JSON for console/static/charts.js (hover values, drag to zoom): epoch seconds and
+    one array per line, null where there is no data, and the same y axis as the SVG, which stays the page's
+    content without script."""
+    labels = labels or {}
+    finite = [float(np.nanmax(ln.values)) for ln in c.lines if len(ln.values) and not np.all(np.isnan(ln.values))]
+    top, tick = axis(max(finite, default=0.0), integer, y_top)
+    return json.dumps({"t": [int(x) for x in c.times], "step": c.step, "top": top, "tick": tick,
+                       "lines": [{"label": labels.get(ln.label, ln.label),
+                                  "v": [None if math.isnan(x) else round(float(x), 3) for x in ln.values]}
+                                 for ln in c.lines]}, ensure_ascii=False, separators=(",", ":"))
 
 
 def _time_label(ts: float, step: int) -> str:
@@ -63,23 +87,24 @@ def _paths(xs: Sequence[float], ys: np.ndarray) -> list[str]:
 
 
 def line_chart(c: Chart, title: str, unit: str, labels: dict[str, str] | None = None,
-               y_top: float | None = None) -> Markup:
+               y_top: float | None = None, integer: bool = False) -> Markup:
     """The chart as an ``<svg>`` element; ``labels`` names the lines (field or radio -> text)."""
     labels = labels or {}
     n = len(c.lines[0].values) if c.lines else 0
     finite = [float(np.nanmax(ln.values)) for ln in c.lines
               if n and not np.all(np.isnan(ln.values))]
-    top = y_top if y_top is not None else nice_max(max(finite, default=0.0))
+    top, tick = axis(max(finite, default=0.0), integer, y_top)
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     xs = [LEFT + pw * (i + 0.5) / max(n, 1) for i in range(n)]
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" '
              f'aria-label="{escape(title)}" class="chart">', f"<title>{escape(title)}</title>"]
-    for frac in (0, 0.25, 0.5, 0.75, 1):
-        y = TOP + ph * (1 - frac)
+    for i in range(round(top / tick) + 1):
+        v = i * tick
+        y = TOP + ph * (1 - v / top)
         parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de" '
                      'stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#57606a">'
-                     f"{escape(_fmt(top * frac))}</text>")
+        parts.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#57606a" '
+                     f'class="ytick">{escape(tick_text(v, tick))}</text>')
     ticks = 6
     for k in range(ticks + 1):
         i = min(n - 1, round(k * (n - 1) / ticks)) if n else 0

@@ -33,9 +33,17 @@ METRICS: dict[str, tuple[str, tuple[str, ...], str, float]] = {
     "availability": ("ap_ping", ("reachable",), "mean", 100.0),
     "traffic": ("ap_traffic", ("rx_bps", "tx_bps"), "sum", 1e-6),  # Mbit/s
     "rtt": ("ap_ping", ("rtt_ms",), "mean", 1.0),
-    "radio": ("ap_clients", ("clients",), "by_radio", 1.0),
+    "radio": ("ap_clients", ("clients",), "by_band", 1.0),  # per band: 2.4/5/6 GHz, never SSIDs (they overlap)
+    "ssid": ("ap_clients", ("clients",), "by_ssid", 1.0),  # per SSID, its own chart
     "radio_util": ("ap_radio", ("utilization_pct",), "by_radio_mean", 1.0),  # radio health, where the MIB has it
 }
+# a custom range: the smallest of these buckets that keeps the chart at most MAX_POINTS points
+STEPS = (300, 900, 1800, 3600, 7200, 21600, DAY)
+MAX_POINTS = 400
+MAX_SPAN = 400 * DAY
+SSID_PREFIX = "ssid:"
+BAND_LABELS = {"2g": "2.4GHz", "2.4g": "2.4GHz", "2.4ghz": "2.4GHz", "5g": "5GHz", "5ghz": "5GHz",
+               "6g": "6GHz", "6ghz": "6GHz"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Chart:
     step: int
     lines: list[Line]
     samples: int  # stored rows the chart rests on (shown with it)
+    overall: float | None = None  # the whole range's mean of every sample (availability % over the range)
 
     @property
     def times(self) -> Floats:
@@ -77,16 +86,55 @@ def _combine(parts: Sequence[Floats], how: str, n: int) -> Floats:
     return bucket_average(parts, n) if how == "mean" else bucket_sum(parts, n)
 
 
-def chart(reader: Any, metric: str, tags: Mapping[str, str], range_key: str, now: float) -> Chart:
+def window(range_key: str, now: float, custom: tuple[float, float] | None = None) -> tuple[int, int, int]:
+    """(start, step, n buckets) of a preset range ending now, or of a custom [from, to) range (JST-aligned)."""
+    if custom is None:
+        span, step = RANGES[range_key]
+        n = span // step
+        end = math.ceil((now + JST_OFFSET) / step) * step - JST_OFFSET  # days (and hours) start at JST midnight
+        return end - n * step, step, n
+    a, b = custom
+    b = min(b, now + DAY)
+    a = max(a, b - MAX_SPAN)
+    step = next((s for s in STEPS if (b - a) / s <= MAX_POINTS), DAY)
+    start = math.floor((a + JST_OFFSET) / step) * step - JST_OFFSET
+    end = math.ceil((b + JST_OFFSET) / step) * step - JST_OFFSET
+    return int(start), step, max(1, int((end - start) // step))
+
+
+def band_label(radio: str, bands: Mapping[str, str]) -> str:
+    """The band a radio's clients count towards: its label when it names one (2g, 5GHz), else the band its
+    frequency or channel gives (ap_radio), else the radio's own label."""
+    return BAND_LABELS.get(radio.lower()) or bands.get(radio) or radio
+
+
+def _bands(reader: Any, tags: Mapping[str, str], start: int, end: int) -> dict[str, str]:
+    """radio label -> band from the newest day of ap_radio rows (frequency, else channel) in the range."""
+    from analytics.radio import band_of
+
+    out: dict[str, str] = {}
+    if not hasattr(reader, "query_columns"):
+        return out
+    lo = max(start, end - DAY)
+    for col in reader.query_columns("ap_radio", lo * 10**9, end * 10**9, tags, ("frequency_mhz", "channel")):
+        f, ch = col.values["frequency_mhz"], col.values["channel"]
+        fv = f[~np.isnan(f)]
+        cv = ch[~np.isnan(ch)]
+        band = band_of(float(fv[-1]) if len(fv) else None, float(cv[-1]) if len(cv) else None)
+        if band:
+            out[col.tags.get("radio", "")] = band
+    return out
+
+
+def chart(reader: Any, metric: str, tags: Mapping[str, str], range_key: str, now: float,
+          custom: tuple[float, float] | None = None) -> Chart:
     """One metric for the APs matching ``tags`` ({"ap": id} or {"site": id}) over ``range_key`` up to ``now``.
 
     Aggregated by AP first (analytics.figures): the stored series of one AP (or one of its interfaces or radios)
     are pooled into one mean per bucket, whatever tags they were written under, and only then added up (or
     averaged) across APs. An AP whose vendor tag changed within a bucket counts once, not twice."""
-    span, step = RANGES[range_key]
-    n = span // step
-    end = math.ceil((now + JST_OFFSET) / step) * step - JST_OFFSET  # days (and hours) start at JST midnight
-    start = end - n * step
+    start, step, n = window(range_key, now, custom)
+    end = start + n * step
     measurement, fields, how, scale = METRICS[metric]
     if step >= 3600 and hasattr(reader, "query_hourly"):
         per_series, samples = _rolled(reader, measurement, fields, tags, start, end, step, n)
@@ -95,7 +143,20 @@ def chart(reader: Any, metric: str, tags: Mapping[str, str], range_key: str, now
     else:
         per_series, samples = _raw(reader, measurement, fields, tags, start, end, step, n)
     lines: list[Line] = []
-    if how.startswith("by_radio"):
+    overall = None
+    if how in ("by_band", "by_ssid"):
+        ssids = how == "by_ssid"
+        kept = [(t, f, s, c) for t, f, s, c in per_series
+                if f == fields[0] and t.get("radio", "").startswith(SSID_PREFIX) == ssids]
+        bands = {} if ssids else _bands(reader, tags, start, end)
+        group_of = {part_key(t): (t.get("radio", "")[len(SSID_PREFIX):] if ssids
+                                  else band_label(t.get("radio", ""), bands)) for t, _, _, _ in kept}
+        groups: dict[str, list[Floats]] = {}
+        for key, (s, c) in merge_by_ap((t, s, c) for t, _, s, c in kept).items():
+            groups.setdefault(group_of[key], []).append(_mean(s, c))
+        lines = [Line(g, _combine(v, "sum", n) * scale) for g, v in sorted(groups.items())]
+        samples = sum(int(c.sum()) for _, _, _, c in kept)
+    elif how.startswith("by_radio"):
         radio_of = {part_key(t): t.get("radio", "?") for t, _, _, _ in per_series}
         merged = merge_by_ap((t, s, c) for t, f, s, c in per_series if f == fields[0])
         by: dict[str, list[Floats]] = {}
@@ -107,7 +168,36 @@ def chart(reader: Any, metric: str, tags: Mapping[str, str], range_key: str, now
         for f in fields:
             merged = merge_by_ap((t, s, c) for t, ff, s, c in per_series if ff == f)
             lines.append(Line(f, _combine([_mean(s, c) for s, c in merged.values()], how, n) * scale))
-    return Chart(metric, float(start), step, lines, samples)
+            if how == "mean" and f == fields[0]:
+                total = sum(float(c.sum()) for _, c in merged.values())
+                overall = sum(float(s.sum()) for s, _ in merged.values()) / total * scale if total else None
+    return Chart(metric, float(start), step, lines, samples, overall)
+
+
+def top_aps(reader: Any, metric: str, tags: Mapping[str, str], range_key: str, now: float,
+            custom: tuple[float, float] | None = None, k: int = 10) -> list[tuple[str, float, float]]:
+    """The ``k`` APs with the highest mean of ``metric`` (clients, traffic) over the range, as (ap, mean, peak of
+    its bucket means): one query for the whole site, pooled per AP (interfaces added), never a query per AP."""
+    start, step, n = window(range_key, now, custom)
+    end = start + n * step
+    measurement, fields, how, scale = METRICS[metric]
+    if step >= 3600 and hasattr(reader, "query_hourly"):
+        per_series, _ = _rolled(reader, measurement, fields, tags, start, end, step, n)
+    elif step >= 3600 and hasattr(reader, "raw"):
+        per_series, _ = _grouped(reader, measurement, fields, tags, start, end, step, n)
+    else:
+        per_series, _ = _raw(reader, measurement, fields, tags, start, end, step, n)
+    per_ap: dict[str, list[Floats]] = {}
+    for f in fields:
+        for key, (s, c) in merge_by_ap((t, s, c) for t, ff, s, c in per_series if ff == f).items():
+            per_ap.setdefault(str(key[0]), []).append(_mean(s, c))
+    rows = []
+    for ap, parts in per_ap.items():
+        line = _combine(parts, "sum", n) * scale
+        if np.all(np.isnan(line)):
+            continue
+        rows.append((ap, float(np.nanmean(line)), float(np.nanmax(line))))
+    return sorted(rows, key=lambda r: (-r[1], r[0]))[:k]
 
 
 def _raw(reader: Any, measurement: str, fields: Sequence[str], tags: Mapping[str, str], start: int, end: int,

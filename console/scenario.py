@@ -1,13 +1,24 @@
 """A planning scenario from the 整備計画 form: budgets, rounds, forced/excluded candidates and edited visitor and
-cost figures. The edits live in the scenario only; the inventory is never touched."""
+cost figures. The edits live in the scenario only; the inventory is never touched.
+
+The plan is made as ``wifiwatch rank`` makes it (``notes.make_plan_with_notes``, sensitivity included), so the
+page shows the same notes and warnings. Observed demand is 30 days of client counts: reading it takes about a
+second on the demo's store, so it is kept for ``OBSERVED_TTL_S`` and refreshed in the background after that.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from analytics.planner.plan import CandidateOverride, Scenario
+from analytics.planner.plan import CandidateOverride, PlanResult, Scenario
+
+OBSERVED_TTL_S = 600.0  # a 30-day figure moves little in 10 minutes
+_OBSERVED: dict[int, tuple[float, Any]] = {}  # id(ctx) -> (monotonic time read, observed demand)
+_OBSERVED_LOCK = threading.Lock()
+_REFRESHING: set[int] = set()
 
 INT_FIELDS = ("annual_visitors", "install_cost_yen")
 
@@ -43,12 +54,55 @@ def parse_scenario(form: Mapping[str, str], prefix: str, inv: Any, lang: str) ->
                     count=_int(get("count"), "count"),
                     force=frozenset(c for c in ids if get(f"force__{c}")),
                     exclude=frozenset(c for c in ids if get(f"exclude__{c}")),
-                    overrides=overrides, lang="en" if lang == "en" else "ja", sensitivity=False)
+                    overrides=overrides, lang="en" if lang == "en" else "ja", sensitivity=True)
 
 
-def observed(ctx: Any) -> Any:
-    """Observed demand of the last 30 days, from the chart reader (either store)."""
+def _read_observed(ctx: Any) -> Any:
     from analytics.planner.observed import observed_demand
 
     now = time.time_ns()
     return observed_demand(ctx.inventory(), ctx.history, now - 30 * 86400 * 10**9, now)
+
+
+def observed(ctx: Any) -> Any:
+    """Observed demand of the last 30 days, from the chart reader (either store).
+
+    Read once, then served from memory; after OBSERVED_TTL_S the old figures are served while one background
+    thread reads new ones (so only the console's first plan waits for the read)."""
+    key = id(ctx)
+    with _OBSERVED_LOCK:
+        hit = _OBSERVED.get(key)
+        stale = hit is not None and time.monotonic() - hit[0] > OBSERVED_TTL_S
+        if stale and key not in _REFRESHING:
+            _REFRESHING.add(key)
+            threading.Thread(target=_refresh, args=(ctx, key), name="planner-observed", daemon=True).start()
+    if hit is not None:
+        return hit[1]
+    value = _read_observed(ctx)
+    with _OBSERVED_LOCK:
+        _OBSERVED[key] = (time.monotonic(), value)
+    return value
+
+
+def _refresh(ctx: Any, key: int) -> None:
+    try:
+        value = _read_observed(ctx)
+        with _OBSERVED_LOCK:
+            _OBSERVED[key] = (time.monotonic(), value)
+    except Exception:  # noqa: BLE001 - keep serving the figures we have; the next stale read tries again
+        pass
+    finally:
+        with _OBSERVED_LOCK:
+            _REFRESHING.discard(key)
+
+
+def run_plan(ctx: Any, s: Scenario) -> tuple[PlanResult | None, str | None]:
+    """The plan and its notes as rank makes them, or the error in words (the form shows it beside the scenario)."""
+    from analytics.planner.model import SolverError
+    from analytics.planner.notes import make_plan_with_notes
+    from analytics.planner.plan import PlannerInputError
+
+    try:
+        return make_plan_with_notes(ctx.inventory(), s, observed(ctx)), None
+    except (PlannerInputError, SolverError, ValueError) as e:
+        return None, str(e)

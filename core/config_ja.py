@@ -112,6 +112,17 @@ _VALUES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^file not found"), lambda m: "ファイルがありません"),
     (re.compile(r"^not UTF-8 text"), lambda m: "UTF-8 のテキストではありません"),
     (re.compile(r"^cannot read: (.*)$"), lambda m: f"読めません: {m[1]}"),
+    # [visitors] and visitor_ids (issue 24)
+    (re.compile(r"^'(.*)' is not HOST:PORT"),
+     lambda m: f"'{m[1]}' は ホスト:ポート の形ではありません (例 \"0.0.0.0:1813\"、\"[::]:1813\")"),
+    (re.compile(r"^radius_bind needs radius_secret"),
+     lambda m: "radius_bind には radius_secret (env:変数名 か file:キー) が必要です: アカウンティング要求は共有秘密で"
+               "認証します"),
+    (re.compile(r"^visitor_ids: (.*) must be a MAC address or a NAS-Identifier"),
+     lambda m: f"visitor_ids の {m[1]} は MAC アドレスか NAS-Identifier (1〜253 文字、1 行) にしてください"),
+    (re.compile(r"^(\S+): visitor_ids '(.*)' is already given to (\S+)"),
+     lambda m: f"{m[1]}: visitor_ids の '{m[2]}' は既に {m[3]} に指定されています (送信元は 1 台の AP を指す必要が"
+               "あります)"),
 ]
 
 

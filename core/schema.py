@@ -21,7 +21,7 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # full poll, default every 60 s
     "ap_status": (
         ("site", "ap", "vendor", "role"),
-        ("reachable", "snmp_ok", "rtt_ms", "loss_pct", "uptime_s", "clients", "poll_ms", "error"),
+        ("reachable", "snmp_ok", "rtt_ms", "loss_pct", "uptime_s", "clients", "poll_ms", "error", "clients_source"),
     ),
     "ap_clients": (("site", "ap", "radio"), ("clients",)),
     "ap_traffic": (("site", "ap", "interface"), ("rx_bps", "tx_bps", "rx_bytes", "tx_bytes", "oper_up")),

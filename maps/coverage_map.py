@@ -26,7 +26,7 @@ from core.inventory import Inventory
 from core.secrets import REDACTOR
 from maps.assets import local_map, localize
 from maps.safe_text import html_text
-from maps.tiles import GSI_STD, SOURCES, Band, TileCache, TileError
+from maps.tiles import GSI_STD, SOURCES, Band, TileCache, TileError, Unpacked, refused, unpacked
 
 COLORS = {str(k): v for k, v in st.COLORS.items()}  # core.state: the same colours and words in every view
 FUNDED, UNFUNDED = "#1565c0", "#90a4ae"
@@ -66,6 +66,12 @@ LABELS = {
 }
 for _lang, _i in (("ja", 0), ("en", 1)):
     LABELS[_lang].update({str(k): v[_i] for k, v in st.LABELS.items()})
+# Two scenarios on one map (the console's 整備計画 A and B): A keeps the usual markers, B's picks get a ring.
+COMPARE_COLOR = "#6a1b9a"  # violet: no AP state colour, no heat colour, unlike A's blue
+LABELS["ja"].update({"layer_a": "整備候補地（シナリオA）", "layer_b": "シナリオBの選定",
+                     "funded_b": "シナリオBで整備（紫の枠）", "scenario_b": "シナリオB"})
+LABELS["en"].update({"layer_a": "Candidate sites (scenario A)", "layer_b": "Scenario B's picks",
+                     "funded_b": "Funded in scenario B (violet ring)", "scenario_b": "Scenario B"})
 _CSS = """<style>
 .ww-label{font:bold 12px sans-serif;color:#1a1a1a;white-space:nowrap;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff}
 .ww-cand{color:#fff;border-radius:12px;width:24px;height:24px;text-align:center;line-height:24px;
@@ -192,7 +198,7 @@ def online_background(kind: str, lang: str = "ja") -> Background:
     return Background(kind, html_text(kind), "tiles")
 
 
-def cache_background(cache: TileCache, url: str, lang: str = "ja") -> Background:
+def cache_background(cache: TileCache | Unpacked, url: str, lang: str = "ja") -> Background:
     """The archive's tiles at ``url`` ({z}/{x}/{y}); its attribution is ours for sources we know, else text."""
     info = cache.info
     source = SOURCES.get(cache.source)
@@ -339,8 +345,10 @@ def _legend(t: dict[str, str], heat: bool, candidates: bool, plan_text: str | No
 
 def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequence[tuple[float, float, float]] = (),
                candidates: Sequence[CandidateMarker] = (), lang: str = "ja", background: Background | None = None,
-               plan: PlanInfo | None = None, data_note: str | None = None) -> folium.Map:
-    """``data_note``: when the AP states' data was taken (and, when it is old, that monitoring stopped)."""
+               plan: PlanInfo | None = None, data_note: str | None = None,
+               compare: tuple[Sequence[CandidateMarker], PlanInfo | None] | None = None) -> folium.Map:
+    """``data_note``: when the AP states' data was taken (and, when it is old, that monitoring stopped).
+    ``compare``: a second scenario's markers and plan (B), drawn as rings on their own layer beside A's."""
     t = LABELS[lang]
     pts = [(s.lat, s.lon) for s in inv.sites] + [(c.lat, c.lon) for c in inv.candidates]
     center = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)) if pts else (35.968, 140.63)
@@ -401,7 +409,7 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
     plan_text = plan.describe(lang) if plan else None
     if candidates:
         by_id = {c.id: c for c in inv.candidates}
-        cg = folium.FeatureGroup(name=html_text(t["layer_candidates"]))
+        cg = folium.FeatureGroup(name=html_text(t["layer_a" if compare else "layer_candidates"]))
         for cm in candidates:
             c = by_id.get(cm.id)
             if c is None:
@@ -418,21 +426,52 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
                                     f"{html_text(name)}</div>"),
                               icon_size=(24, 24), icon_anchor=(12, 12))).add_to(cg)
         cg.add_to(m)
+    if compare:
+        _compare_layer(m, inv, compare[0], compare[1], lang)
     _MetricScale().add_to(m)
     _Declutter().add_to(m)
-    _Control(_legend(t, bool(heat), bool(candidates), plan_text, background, data_note), "bottomright", "ww-legend",
-             "ww-legend").add_to(m)
+    legend = _legend(t, bool(heat), bool(candidates), plan_text, background, data_note)
+    if compare:
+        b_text = compare[1].describe(lang) if compare[1] else ""
+        legend += (f"<div><span class='sw' style='background:#fff;border:3px solid {COMPARE_COLOR}'></span>"
+                   f"{t['funded_b']}{': ' + html_text(b_text) if b_text else ''}</div>")
+    _Control(legend, "bottomright", "ww-legend", "ww-legend").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 
 
+def _compare_layer(m: folium.Map, inv: Inventory, markers: Sequence[CandidateMarker], plan: PlanInfo | None,
+                   lang: str) -> None:
+    """Scenario B's picks: a violet ring with B's rank, beside (not over) A's marker of the same site."""
+    t = LABELS[lang]
+    by_id = {c.id: c for c in inv.candidates}
+    layer = folium.FeatureGroup(name=html_text(t["layer_b"]))
+    for cm in markers:
+        c = by_id.get(cm.id)
+        if c is None or not cm.selected:
+            continue
+        name = c.name_ja if lang == "ja" else c.name_en
+        popup = f"<b>{t['scenario_b']}</b><br>" + _candidate_popup(lang, name, cm, plan)
+        folium.Marker((c.lat, c.lon), popup=folium.Popup(REDACTOR(popup), max_width=360),
+                      tooltip=folium.Tooltip(html_text(f"{t['scenario_b']} {cm.rank}: {name}")),
+                      icon=folium.DivIcon(
+                          html=(f"<div class='ww-cand ww-cand-b' data-candidate='{html_text(cm.id)}' "
+                                f"style='background:#fff;color:{COMPARE_COLOR};border:3px solid {COMPARE_COLOR};"
+                                f"width:30px;line-height:18px;height:24px'>"
+                                f"B{cm.rank}</div>"),
+                          icon_size=(30, 24), icon_anchor=(-14, 30))).add_to(layer)
+    layer.add_to(m)
+
+
 def map_html(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequence[tuple[float, float, float]] = (),
              candidates: Sequence[CandidateMarker] = (), lang: str = "ja", background: Background | None = None,
-             plan: PlanInfo | None = None, asset_url: str | None = None, data_note: str | None = None) -> str:
+             plan: PlanInfo | None = None, asset_url: str | None = None, data_note: str | None = None,
+             compare: tuple[Sequence[CandidateMarker], PlanInfo | None] | None = None) -> str:
     """The map page as text, for a server: scripts linked under ``asset_url`` (``maps.assets.asset_path``
     serves them) or inlined, tiles from ``background`` (e.g. ``cache_background(cache, "/map/tiles/{z}/{x}/{y}.png")``
     with ``TileCache.get`` answering those URLs)."""
-    html = render_map(inv, statuses, heat, candidates, lang, background, plan, data_note).get_root().render()
+    html = render_map(inv, statuses, heat, candidates, lang, background, plan, data_note,
+                      compare).get_root().render()
     return REDACTOR(localize(html, asset_url))
 
 
@@ -456,10 +495,19 @@ def write_map(path: Path, inv: Inventory, statuses: Mapping[str, ApMapStatus],
     background: Background | None = None
     if tiles in ("auto", "cache"):
         if tile_file is not None and tile_file.exists():
-            with TileCache(tile_file) as cache:
-                folder = tiles_folder(path)
-                cache.extract(folder)
-                background = cache_background(cache, f"{folder.name}/{{z}}/{{x}}/{{y}}.{cache.tile_format}", lang)
+            folder = tiles_folder(path)
+            try:
+                with TileCache(tile_file) as cache:
+                    cache.extract(folder)
+                    background = cache_background(cache, f"{folder.name}/{{z}}/{{x}}/{{y}}.{cache.tile_format}",
+                                                  lang)
+            except TileError as e:  # an archive that breaks a limit: one log line, the last good tiles stay
+                last = unpacked(folder)
+                if last is None and tiles == "cache":
+                    raise
+                refused(tile_file, e)
+                if last is not None:
+                    background = cache_background(last, f"{folder.name}/{{z}}/{{x}}/{{y}}.{last.tile_format}", lang)
         elif tiles == "cache":
             raise TileError(f"{tile_file}: no tile archive there (make one with `wifiwatch tiles fetch`)")
     elif tiles != "none":

@@ -6,26 +6,42 @@ PMTiles archive (protomaps' ``pmtiles`` library); ``TileCache`` reads it back fo
 (``get``) and for a map file on disk (``extract`` to a folder next to the HTML, which Chromium loads
 from file:// with a relative URL). The archive's metadata carries the source's attribution and terms,
 so every map drawn from it credits them.
+
+An archive is untrusted input (it may come from anywhere, and the daemon unpacks it every few minutes): a
+270-byte archive can address a billion tiles, a small one can inflate a directory or the metadata to gigabytes,
+and a leaf directory can point back at itself. So ``TileCache`` reads the whole directory tree once, with
+limits (:class:`TileLimits`: tiles, unpacked bytes, bytes and entries per directory, depth, loops, zoom, every
+offset inside the file), before anything is served or unpacked; what breaks a limit is a ``TileError`` naming
+it. ``extract`` unpacks into a fresh private folder beside the map's and swaps it in with a rename.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import io
+import json
+import logging
 import math
 import os
 import shutil
+import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import mercantile
-from pmtiles.reader import MmapSource, Reader, all_tiles
-from pmtiles.tile import Compression, TileType, zxy_to_tileid
+from pmtiles.reader import MmapSource
+from pmtiles.tile import Compression, TileType, deserialize_header, read_varint, tileid_to_zxy, zxy_to_tileid
 from pmtiles.writer import Writer
 
 from core.inventory import Inventory
+from core.logs import kv
+
+log = logging.getLogger("wifiwatch.maps")
 
 Bounds = tuple[float, float, float, float]  # west, south, east, north (degrees)
 MAX_TILES = 20_000  # one town at z10-18 is a few thousand; more is a mistake (or an unkind load on GSI)
@@ -34,6 +50,26 @@ MAX_TILE_BYTES = 2 * 1024 * 1024
 
 class TileError(Exception):
     """A tile file or a fetch the user asked for cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class TileLimits:
+    """What an archive may hold before it is refused (checked before anything is served or unpacked).
+
+    GSI tiles over a town at zoom 11-17 are about 1,100 tiles and 30 MB; ``tiles fetch`` stops at
+    :data:`MAX_TILES`. The limits leave room for archives made elsewhere and none for a bomb."""
+
+    tiles: int = 50_000  # addressed tiles (each one a file when unpacked)
+    unpacked_bytes: int = 512 * 1024 * 1024  # all tiles written out
+    tile_bytes: int = MAX_TILE_BYTES  # one tile
+    directory_bytes: int = 4 * 1024 * 1024  # one directory, inflated
+    directory_entries: int = 65_536  # one directory
+    directories_bytes: int = 16 * 1024 * 1024  # all directories, inflated (each leaf may be read only once)
+    directories: int = 4_096  # leaf directories in all
+    depth: int = 3  # root = 0; PMTiles writers use one level of leaves
+    metadata_bytes: int = 1024 * 1024  # the JSON metadata, inflated
+    max_zoom: int = 24
+    free_space_reserve: int = 256 * 1024 * 1024  # unpacking never leaves the disk (and the store) less than this
 
 
 @dataclass(frozen=True)
@@ -243,23 +279,190 @@ def fetch_tiles(out: Path, bands: Sequence[Band], source: TileSource = GSI_STD,
     return report
 
 
+def _inflate(data: bytes, compression: Compression, limit: int, what: str) -> bytes:
+    """``data`` uncompressed, never more than ``limit`` bytes of it (a gzip bomb stops at the limit)."""
+    if compression == Compression.NONE:
+        out = bytes(data)
+    elif compression == Compression.GZIP:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out = d.decompress(data, limit + 1)
+        except zlib.error:
+            raise TileError(f"{what}: damaged gzip data") from None
+        if d.unconsumed_tail and len(out) <= limit:
+            out += b"?"  # more was waiting: over the limit
+    else:
+        raise TileError(f"{what}: compression {compression.name} is not supported")
+    if len(out) > limit:
+        raise TileError(f"{what}: more than {limit:,} bytes once inflated")
+    return out
+
+
+_Run = tuple[int, int, int, int]  # first tile id, run length (0: a leaf directory), offset, length
+
+
+def _entries(buf: bytes, limit: int, what: str) -> list[_Run]:
+    """A PMTiles v3 directory, read with the entry count checked before any list is built."""
+    b = io.BytesIO(buf)
+    try:
+        n = read_varint(b)
+        if n > limit or 4 * n > len(buf):  # every entry takes at least four bytes
+            raise TileError(f"{what}: {n:,} entries (at most {limit:,})")
+        ids, last = [], 0
+        for _ in range(n):
+            last += read_varint(b)
+            ids.append(last)
+        runs = [read_varint(b) for _ in range(n)]
+        lengths = [read_varint(b) for _ in range(n)]
+        offsets: list[int] = []
+        for i in range(n):
+            v = read_varint(b)
+            if v == 0 and i == 0:
+                raise TileError(f"{what}: the first entry has no offset")
+            offsets.append(offsets[i - 1] + lengths[i - 1] if v == 0 else v - 1)
+    except EOFError:
+        raise TileError(f"{what}: a directory ends early") from None
+    return list(zip(ids, runs, offsets, lengths, strict=True))
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """Tiles unpacked earlier from a good archive: what a map keeps showing while a newer archive is refused."""
+
+    info: CacheInfo
+    source: str
+    tile_format: str
+    stamp: str  # which archive file (path, size, mtime) they came from
+
+
+def unpacked(folder: Path) -> Unpacked | None:
+    """The last good tiles in ``folder`` (``extract`` left a note of what they are), or None."""
+    note = folder / ".archive"
+    try:
+        if folder.is_symlink() or note.is_symlink() or note.stat().st_size > 64 * 1024:
+            return None
+        d = json.loads(note.read_text(encoding="utf-8"))
+        i = d["info"]
+        info = CacheInfo(Path(i["path"]), cast(Bounds, tuple(i["bounds"])), int(i["min_zoom"]), int(i["max_zoom"]),
+                         int(i["tiles"]), str(i["name"]), str(i["attribution"]), str(i["terms_url"]),
+                         str(i["source_url"]), str(i["created"]), bool(i["simulated"]),
+                         tuple(Band(int(b["min_zoom"]), int(b["max_zoom"]), cast(Bounds, tuple(b["bounds"])))
+                               for b in i["bands"]))
+        if d["format"] not in _TYPES:
+            return None
+        return Unpacked(info, str(d["source"]), str(d["format"]), str(d["stamp"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+_refused: set[str] = set()
+
+
+def refused(path: Path, e: TileError) -> None:
+    """One log line per refused archive (the daemon retries every few minutes; the log says it once)."""
+    try:
+        st = path.stat()
+        key = f"{path}:{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        key = str(path)
+    if key not in _refused:
+        _refused.add(key)
+        log.warning("tile archive refused (a map keeps its last good tiles)", extra=kv(path=str(path), reason=str(e)))
+
+
 class TileCache:
     """A PMTiles archive of background tiles, read for the console and unpacked for map files."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limits: TileLimits = TileLimits()) -> None:
         self.path = Path(path)
+        self.limits = limits
         try:
             self._f = self.path.open("rb")
         except OSError as e:
             raise TileError(f"{self.path}: {e.strerror or e}") from None
         try:
+            self._size = os.fstat(self._f.fileno()).st_size
             self._get = MmapSource(self._f)
-            self._reader = Reader(self._get)
-            self._header = self._reader.header()
-            self._meta: dict[str, Any] = self._reader.metadata()
+            self._header = deserialize_header(self._get(0, 127))
         except Exception as e:  # a truncated or foreign file: say so, never a traceback
             self._f.close()
             raise TileError(f"{self.path}: not a PMTiles tile archive ({e.__class__.__name__})") from None
+        try:
+            self._meta: dict[str, Any] = self._metadata()
+            self._runs = self._walk()
+        except TileError as e:
+            self._f.close()
+            raise TileError(f"{self.path}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - anything else a foreign file trips is still its fault
+            self._f.close()
+            raise TileError(f"{self.path}: not a usable PMTiles archive ({e.__class__.__name__})") from None
+        self._ids = [r[0] for r in self._runs]
+        self.tiles = sum(r[1] for r in self._runs)
+        self.unpacked_bytes = sum(r[1] * r[3] for r in self._runs)
+
+    def _region(self, offset: int, length: int, what: str) -> None:
+        if offset < 0 or length < 0 or offset + length > self._size:
+            raise TileError(f"{what} lies outside the file")
+
+    def _metadata(self) -> dict[str, Any]:
+        h = self._header
+        self._region(h["metadata_offset"], h["metadata_length"], "the metadata")
+        raw = _inflate(self._get(h["metadata_offset"], h["metadata_length"]), h["internal_compression"],
+                       self.limits.metadata_bytes, "the metadata")
+        meta = json.loads(raw) if raw.strip() else {}
+        if not isinstance(meta, dict):
+            raise TileError("the metadata is not a JSON object")
+        return meta
+
+    def _walk(self) -> list[_Run]:
+        """Every tile run of the directory tree, sorted, after checking it against the limits."""
+        h, lim = self._header, self.limits
+        self._region(h["root_offset"], h["root_length"], "the root directory")
+        self._region(h["leaf_directory_offset"], h["leaf_directory_length"], "the leaf directories")
+        self._region(h["tile_data_offset"], h["tile_data_length"], "the tile data")
+        todo = [(h["root_offset"], h["root_length"], 0)]
+        seen: set[tuple[int, int]] = set()
+        runs: list[_Run] = []
+        tiles = total = inflated = 0
+        while todo:
+            offset, length, depth = todo.pop()
+            if depth > lim.depth:
+                raise TileError(f"directories nested deeper than {lim.depth}")
+            if (offset, length) in seen:
+                raise TileError("a leaf directory points back at one already read (a loop)")
+            seen.add((offset, length))
+            if len(seen) > lim.directories + 1:
+                raise TileError(f"more than {lim.directories:,} leaf directories")
+            if length > lim.directory_bytes:
+                raise TileError(f"a {length:,}-byte directory (at most {lim.directory_bytes:,})")
+            buf = _inflate(self._get(offset, length), h["internal_compression"], lim.directory_bytes, "a directory")
+            inflated += len(buf)
+            if inflated > lim.directories_bytes:
+                raise TileError(f"more than {lim.directories_bytes:,} bytes of directories once inflated")
+            for tile_id, run, off, n in _entries(buf, lim.directory_entries, "a directory"):
+                if run == 0:
+                    if off + n > h["leaf_directory_length"]:
+                        raise TileError("a leaf directory lies outside the leaf section")
+                    todo.append((h["leaf_directory_offset"] + off, n, depth + 1))
+                    continue
+                tiles += run
+                if tiles > lim.tiles:
+                    raise TileError(f"more than {lim.tiles:,} tiles")
+                if n > lim.tile_bytes:
+                    raise TileError(f"a {n:,}-byte tile (at most {lim.tile_bytes:,})")
+                if off + n > h["tile_data_length"]:
+                    raise TileError("a tile lies outside the tile data")
+                total += run * n
+                if total > lim.unpacked_bytes:
+                    raise TileError(f"more than {lim.unpacked_bytes:,} bytes of tiles")
+                if ((3 * (tile_id + run - 1) + 1).bit_length() - 1) // 2 > lim.max_zoom:
+                    raise TileError(f"tiles beyond zoom {lim.max_zoom}")
+                runs.append((tile_id, run, h["tile_data_offset"] + off, n))
+        runs.sort()
+        for a, b in zip(runs, runs[1:], strict=False):
+            if a[0] + a[1] > b[0]:
+                raise TileError("two entries claim the same tile")
+        return runs
 
     def close(self) -> None:
         self._f.close()
@@ -281,7 +484,7 @@ class TileCache:
             bands = (Band(h["min_zoom"], h["max_zoom"], bounds),)
         return CacheInfo(self.path, (h["min_lon_e7"] / 1e7, h["min_lat_e7"] / 1e7, h["max_lon_e7"] / 1e7,
                                      h["max_lat_e7"] / 1e7), h["min_zoom"], h["max_zoom"],
-                         h["addressed_tiles_count"], str(m.get("name", "")), str(m.get("attribution", "")),
+                         self.tiles, str(m.get("name", "")), str(m.get("attribution", "")),
                          str(m.get("terms_url", "")), str(m.get("source_url", "")), str(m.get("created", "")),
                          bool(m.get("simulated", False)), bands)
 
@@ -302,8 +505,12 @@ class TileCache:
         """One tile's bytes, or None where the archive has none (the console answers 404)."""
         if not (0 <= z <= 30 and 0 <= x < 2**z and 0 <= y < 2**z):
             return None
-        data = self._reader.get(z, x, y)
-        return bytes(data) if data is not None else None
+        tile_id = zxy_to_tileid(z, x, y)
+        i = bisect.bisect_right(self._ids, tile_id) - 1
+        if i < 0 or tile_id >= self._runs[i][0] + self._runs[i][1]:
+            return None
+        _, _, offset, length = self._runs[i]
+        return bytes(self._get(offset, length))
 
     @property
     def media_type(self) -> str:
@@ -319,27 +526,52 @@ class TileCache:
         """Unpack every tile to ``folder/z/x/y.<format>`` (replacing what was there); returns the count.
 
         A folder already unpacked from this very archive is left as it is (the daemon redraws its map
-        every few minutes; the tiles change only when the archive does).
+        every few minutes; the tiles change only when the archive does). The tiles go to a fresh private
+        folder beside ``folder`` (never a fixed name someone could have put a link at), which then replaces
+        ``folder`` with a rename: a map never sees half an archive, and a refused one leaves the old tiles.
         """
-        stamp = folder / ".archive"
-        if stamp.is_file() and stamp.read_text(encoding="utf-8") == self._stamp():
-            return self.info.tiles
-        tmp = folder.with_name(folder.name + ".part")
-        shutil.rmtree(tmp, ignore_errors=True)
-        n = 0
-        for (z, x, y), data in all_tiles(self._get):
-            d = tmp / str(z) / str(x)
-            d.mkdir(parents=True, exist_ok=True)
-            (d / f"{y}.{self.tile_format}").write_bytes(data)
-            n += 1
-        (tmp / ".archive").write_text(self._stamp(), encoding="utf-8")
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-        return n
+        last = unpacked(folder)
+        if last is not None and last.stamp == self._stamp():
+            return self.tiles
+        fmt = self.tile_format
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder.parent).free
+        if free - self.unpacked_bytes < self.limits.free_space_reserve:
+            raise TileError(f"{self.path}: unpacking {self.unpacked_bytes:,} bytes would leave less than "
+                            f"{self.limits.free_space_reserve:,} bytes free on {folder.parent}")
+        for stale in folder.parent.glob(f".{folder.name}.*.part"):  # left by a crash mid-unpack
+            stale.unlink() if stale.is_symlink() else shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".part", dir=folder.parent))
+        old = tmp.with_name(tmp.name[:-5] + ".old")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            made: set[tuple[int, int]] = set()
+            for tile_id, run, offset, length in self._runs:
+                data = self._get(offset, length)
+                for t in range(tile_id, tile_id + run):
+                    z, x, y = tileid_to_zxy(t)
+                    d = tmp / str(z) / str(x)
+                    if (z, x) not in made:
+                        d.mkdir(parents=True, exist_ok=True)
+                        made.add((z, x))
+                    fd = os.open(d / f"{y}.{fmt}", flags, 0o644)
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+            note = {"stamp": self._stamp(), "source": self.source, "format": fmt,
+                    "info": {**asdict(self.info), "path": str(self.path)}}
+            (tmp / ".archive").write_text(json.dumps(note, ensure_ascii=False), encoding="utf-8")
+            tmp.chmod(0o755)  # mkdtemp makes it 0700; the map's reader may be another user
+            if folder.is_symlink():
+                folder.unlink()  # a link is replaced, never followed
+            elif folder.exists():
+                os.replace(folder, old)
+            os.replace(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.tiles
 
 
 def describe(info: CacheInfo) -> str:

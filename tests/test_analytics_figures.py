@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.figures import Period, bucket_mean, concurrent_peak, hourly_mean, merge_by_ap, peak
+from analytics.figures import ApFigures, Period, bucket_mean, concurrent_peak, hourly_mean, merge_by_ap, peak
 from analytics.fiscal import write_fiscal
 from analytics.opendata import usage_rows as opendata_rows
 from analytics.planner.observed import observed_demand
-from analytics.tables import figures, usage_rows
+from analytics.tables import figures, site_batches, usage_rows
 from console.history import chart
 from core.inventory import AccessPoint, Inventory, Site, StoreSettings
 from core.schema import Point
@@ -212,3 +212,44 @@ def test_report_rows_do_not_depend_on_tag_splits(samples: list[tuple[int, int, i
     site = next(r for r in rows[True] if r["level"] == "site")
     ap_peaks = [r["peak_clients"] for r in rows[True] if r["level"] == "ap"]
     assert max(ap_peaks) - 0.1 <= site["peak_clients"] <= sum(ap_peaks) + 0.1
+
+
+def _same_figures(a: dict[str, ApFigures], b: dict[str, ApFigures]) -> None:
+    assert list(a) == list(b)
+    for k in a:
+        fa, fb = a[k], b[k]
+        assert fa.availability and fb.availability and fa.usage and fb.usage
+        assert (fa.availability.up_s, fa.availability.down_s, fa.availability.outages) == \
+            (fb.availability.up_s, fb.availability.down_s, fb.availability.outages)
+        assert (fa.usage.client_hours, fa.usage.rx_gb, fa.hours_over, fa.peak_sample) == \
+            (fb.usage.client_hours, fb.usage.rx_gb, fb.hours_over, fb.peak_sample)
+        assert np.array_equal(fa.clients_hourly, fb.clients_hourly, equal_nan=True)  # type: ignore[arg-type]
+
+
+def test_reading_site_batch_by_site_batch_gives_the_fleet_read_at_once(tmp_path: Path, influxd, influx_db) -> None:  # type: ignore[no-untyped-def]
+    """Reports read a large fleet in batches of whole sites (the reader filters by AP); the figures must not
+    depend on the batch size, from either store."""
+    pts = [p for p in _points(True) if not (p.tags["ap"] == "a3" and p.measurement == "ap_ping"
+                                            and 11 * 3600 <= p.time_ns / 1e9 - START < 11.5 * 3600)]
+    pts.append(Point("ap_ping", {"site": "s", "ap": "a3", "role": "ap"}, {"reachable": False},
+                     int((START + 11.2 * 3600) * 1e9)))
+    inv = Inventory(sites=[Site(id=f"s{k}", name_ja=a, name_en=a, kind="park", lat=35.9, lon=140.6,
+                                aps=[AccessPoint(id=a, host=f"127.0.0.{k + 1}")]) for k, a in enumerate(PLAN)])
+    assert [len(b) for b in site_batches(inv, size=2)] == [2, 1]
+    r = httpx.post(f"{influxd.url}/write", params={"db": influx_db, "precision": "ns"},
+                   content="\n".join(p.to_line() for p in pts).encode(), timeout=60)
+    assert r.status_code == 204, r.text
+    influx = InfluxQLReader(influxd.url, influx_db)
+    store = SqliteStore(tmp_path / "s.sqlite3", StoreSettings(min_free_mb=0))
+    store.write(pts)
+    store.rollup(int((START + 11 * 3600) * 1e9))  # part rolled up, part still raw
+    p = Period(START, END)
+    try:
+        whole = figures(inv, store, p, batch_aps=10_000)
+        assert whole["a3"].availability is not None and whole["a3"].availability.down_s > 0
+        for reader in (store, influx):
+            _same_figures(figures(inv, reader, p, batch_aps=1), whole)
+            _same_figures(figures(inv, reader, p, batch_aps=2), whole)
+    finally:
+        influx.close()
+        store.close()

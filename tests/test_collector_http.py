@@ -116,7 +116,8 @@ def test_slow_clients_are_cut_off_and_do_not_starve_the_endpoint() -> None:
     stalled = []
     try:
         for _ in range(100):
-            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5,  # 4 clients: each within its share
+                                         source_address=(f"127.0.3.{len(stalled) % 4 + 1}", 0))
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             stalled.append(s)
         t0 = time.perf_counter()

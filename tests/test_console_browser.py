@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from typing import Any
 
 import httpx
@@ -236,6 +238,47 @@ def test_alert_settings_in_the_console_edit_the_file_test_a_channel_and_never_sh
     audit = c.get("/admin").text
     assert all(a in audit for a in ("alert-test", "alert-thresholds", "channel-add", "channel-remove"))
     run.config_path.write_text(original, encoding="utf-8")
+
+
+def test_site_charts_hover_zoom_range_availability_and_top_aps(console_run: ConsoleRun, page: Any) -> None:
+    run = console_run
+    assert wait_for(lambda: "omachi-1" in run.client("viewer").get("/sites/omachi").text, 10)
+    run.login(page, "viewer")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(run.url + "/sites/omachi")
+    overall = page.locator('figure[data-metric="availability"] .overall')
+    assert wait_for(lambda: overall.count() == 1, 5), "no availability % on the site page"
+    assert 0 <= float(overall.get_attribute("data-overall") or "-1") <= 100
+    assert "%" in overall.inner_text()
+    assert page.locator('[data-top="clients"] tr[data-ap]').count() >= 1  # the busiest APs, by name
+    assert page.locator('figure[data-metric="ssid"]').count() == 1  # SSIDs apart from the radios' bands
+    fig = page.locator('figure[data-metric="clients"]')
+    page.wait_for_selector('figure[data-metric="clients"][data-interactive="true"]', timeout=5000)
+    box = fig.locator(".u-over").bounding_box()
+    assert box is not None
+    full = fig.get_attribute("data-x-range")
+    data = json.loads(fig.get_attribute("data-chart") or "{}")
+    t, v = data["t"], data["lines"][0]["v"]
+    last = max(i for i, x in enumerate(v) if x is not None)  # the daemon started minutes ago: hover its data
+    at = min(box["x"] + box["width"] * (t[last] - t[0]) / (t[-1] - t[0]), box["x"] + box["width"] - 0.5)
+    page.mouse.move(at, box["y"] + box["height"] / 2)
+    values = fig.locator(".u-legend .u-value").all_inner_texts()
+    assert any(re.search(r"\d", v) for v in values[1:]), values  # hover shows the values at that time
+    page.mouse.down()
+    page.mouse.move(at - box["width"] * 0.1, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    assert wait_for(lambda: fig.get_attribute("data-x-range") != full, 3), "dragging did not zoom"
+    a, b = (int(x) for x in (fig.get_attribute("data-x-range") or "0-0").split("-"))
+    a0, b0 = (int(x) for x in (full or "0-0").split("-"))
+    assert b - a < (b0 - a0) / 3
+    # a date range of its own: yesterday and today, JST
+    page.fill('#range-form input[name="from"]', time.strftime("%Y-%m-%d", time.gmtime(time.time() + 9 * 3600 - 86400)))
+    page.fill('#range-form input[name="to"]', time.strftime("%Y-%m-%d", time.gmtime(time.time() + 9 * 3600)))
+    page.click("#range-form button")
+    page.wait_for_url("**/sites/omachi?from=*")
+    assert page.locator('figure[data-metric="clients"] svg.chart, figure[data-metric="clients"] .uplot').count() == 1
+    ticks = page.locator('figure[data-metric="clients"]').get_attribute("data-chart")
+    assert ticks and '"step":900' in ticks  # two days in 15-minute buckets (5-minute ones would be 576 points)
 
 
 def test_planning_scenarios_side_by_side_leave_the_inventory_alone(console_run: ConsoleRun, page: Any) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from console.charts import line_chart, nice_max
+from console.charts import axis, line_chart, tick_text
 from console.history import RANGES, Chart, Line, bucket_mean, chart
 from core.inventory import StoreSettings
 from core.schema import Point
@@ -92,4 +92,26 @@ def test_chart_escapes_labels_and_breaks_lines_at_gaps() -> None:
                      "${7*7}", {"<x>": "<img src=x>"})
     assert "<script>" not in svg and "<img" not in svg and "&lt;img src=x&gt;" in svg
     assert svg.count("<path") == 2  # the gap splits the line
-    assert nice_max(0) == 1 and nice_max(7.3) == 10 and nice_max(180) == 200 and nice_max(2.1) == 2.5
+
+
+@given(st.floats(0, 1e7, allow_nan=False), st.booleans())
+def test_axis_ticks_are_round_numbers(vmax: float, integer: bool) -> None:
+    top, step = axis(vmax, integer)
+    n = round(top / step)
+    assert top >= vmax and 1 <= n <= 5 and math.isclose(n * step, top, rel_tol=1e-9)
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert any(math.isclose(mantissa, m, rel_tol=1e-6) for m in (1, 2, 5))  # never 2.5 or 1.25
+    if integer:
+        assert step >= 1 and step == int(step)
+    labels = [tick_text(i * step, step) for i in range(n + 1)]
+    assert len(set(labels)) == len(labels)  # no two ticks read the same
+
+
+def test_axis_examples_from_the_issue() -> None:
+    assert axis(3.8, integer=True) == (4, 1)  # clients: 0 1 2 3 4, not 1.2 / 2.5 / 3.8
+    assert axis(62.0) == (80, 20)
+    assert axis(0) == (1.0, 0.2) and axis(0, integer=True) == (4, 1) and axis(250) == (250, 50)
+    assert axis(55, top=100.0) == (100.0, 25.0)
+    svg = line_chart(Chart("clients", time.time(), 300, [Line("clients", np.array([0.0, 3.8]))], 2), "c", "台",
+                     integer=True)
+    assert [t.split(">")[-1] for t in svg.split("</text>") if 'class="ytick"' in t] == ["0", "1", "2", "3", "4"]

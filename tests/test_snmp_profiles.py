@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from collector.snmp.detect import guess, resolve
-from collector.snmp.profiles import PROFILES_ENV, ProfileError, load_profiles, parse_profile
+from collector.snmp.profiles import PROFILES_ENV, Profile, ProfileError, load_profiles, parse_profile
 from core.paths import known_vendors
 
 REQUIRED = {"unifi", "cisco_aireos", "cisco_autonomous", "aruba_instant", "ruckus_smartzone",
@@ -137,3 +137,81 @@ def test_readme_support_matrix_lists_every_profile_with_its_support_level() -> N
         level = "tested (real walk)" if prof.support.startswith("tested") else "MIB only"
         if name != "generic":
             assert level in rows[name], (name, rows[name])
+
+
+# -- signatures answer on an idle AP (generated over every recording) -----------------------------------
+
+DATA = Path(__file__).parent / "data" / "snmp"
+SIM_DATA = Path(__file__).parent.parent / "wifiwatch" / "sim" / "data"
+# Written walks (tests/data/snmp/README.md) and the profile each one is.
+WRITTEN = {"aruba_instant6_idle": "aruba_instant6"}
+# Profiles with a signature but no recording of their family yet: checked only by the schema rule (no
+# signature inside a table whose rows are the clients). A new profile lands in a recording or here.
+NO_RECORDING = {"cisco_9800", "meraki_cloud", "ruckus_unleashed"}
+
+
+def _recordings() -> list[tuple[str, Path, str]]:
+    """(label, file, profile): LibreNMS's real walks, the written walks, the simulator's walks."""
+    from tests.test_snmp_real_walks import PROFILE, REAL_DIR
+
+    out = [(f"real/{w}", REAL_DIR / f"{w}.snmprec", p) for w, p in PROFILE.items() if p != "generic"]
+    out += [(f"written/{w}", DATA / f"{w}.snmprec", p) for w, p in WRITTEN.items()]
+    out += [(f"sim/{f.stem}", f, f.stem) for f in sorted(SIM_DATA.glob("*.snmprec")) if f.stem != "generic"]
+    return out
+
+
+def _oids(path: Path) -> list[str]:
+    return [line.split("|", 1)[0].strip().lstrip(".") for line in path.read_text(encoding="utf-8").splitlines()
+            if "|" in line]
+
+
+def _without_clients(oids: list[str], prof: Profile) -> list[str]:
+    """The walk as the AP would answer with no client associated: rows of per-client tables removed
+    (a count = "rows" table's whole entry); count columns keep their rows (they read 0)."""
+    entries = tuple(t.oid.rsplit(".", 1)[0] + "." for t in prof.clients if t.count == "rows")
+    return [o for o in oids if not o.startswith(entries)] if entries else oids
+
+
+@pytest.mark.parametrize(("label", "path", "name"), _recordings(), ids=[r[0] for r in _recordings()])
+def test_every_signature_answers_with_zero_clients(label: str, path: Path, name: str) -> None:
+    """Detection must not depend on traffic: each signature object is in the walk once client rows are gone."""
+    prof = load_profiles()[name]
+    idle = _without_clients(_oids(path), prof)
+    assert len(idle) > 3, label
+    for sig in prof.signature:
+        assert any(o.startswith(sig + ".") for o in idle), (
+            f"{name}: signature {sig} has no object in {label} once its client tables are emptied")
+    for absent in prof.signature_absent:
+        assert not any(o.startswith(absent + ".") for o in idle), f"{name}: {absent} answers in {label}"
+
+
+def test_every_signature_is_checked_against_a_recording_or_listed() -> None:
+    covered = {name for _, _, name in _recordings()}
+    with_signature = {n for n, p in load_profiles().items() if p.signature}
+    assert with_signature - covered == NO_RECORDING
+
+
+def test_a_profile_claiming_a_whole_vendor_prefix_has_a_signature() -> None:
+    """An enterprise number (1.3.6.1.4.1.N) or its products arc (N.1, N.2) is every device of the vendor:
+    switches and routers too. Such a profile must confirm the family on the wire (meraki_mr: 29671.2 is
+    also every Meraki MS switch and MX)."""
+    for name, prof in load_profiles().items():
+        wide = [p for p in prof.sys_object_id if p.count(".") + 1 <= 8]
+        assert not wide or prof.signature, f"{name}: sysObjectID prefix {wide} claims a whole vendor: add a signature"
+
+
+def test_a_signature_inside_the_client_rows_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "idle_blind", """
+        name = "x"
+        sys_object_id = ["1.3.6.1.4.1.99999"]
+        signature = ["1.3.6.1.4.1.99999.2.4.1.1"]
+        [[clients]]
+        oid = "1.3.6.1.4.1.99999.2.4.1.1"
+        row = "total"
+        count = "rows"
+    """)
+    with pytest.raises(ProfileError, match=r"idle_blind.toml: \(file\): signature .* one row per client"):
+        parse_profile(path)
+    path.write_text(path.read_text().replace('signature = ["1.3.6.1.4.1.99999.2.4.1.1"]',
+                                             'signature = ["1.3.6.1.4.1.99999.2.1.1.1"]'))
+    assert parse_profile(path).signature == ["1.3.6.1.4.1.99999.2.1.1.1"]

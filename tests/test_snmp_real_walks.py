@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import shutil
 from collections.abc import Iterator
@@ -60,6 +61,9 @@ PROFILE = {
     "zyxelnwa": "zyxel_nwa",
     "zyxelwlc_nxc2500": "zyxel_nxc",
 }
+# Written walks (tests/data/snmp/README.md): an AP with no client associated, and the same AP before its
+# vendor MIB answers.
+WRITTEN = ("aruba_instant6_idle", "aruba_instant6_booting")
 WITH_CLIENTS = sorted(n for n, r in EXPECTED.items() if r["has_clients_data"])
 WITH_PORTS = sorted(n for n, r in EXPECTED.items() if str(r["ports_source"]).startswith("librenms-json"))
 ROUNDS = 3
@@ -88,7 +92,7 @@ def many_names_snmprec(n: int = MANY) -> str:
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     data = tmp_path_factory.mktemp("realdata")
-    for f in REAL_DIR.glob("*.snmprec"):
+    for f in [*REAL_DIR.glob("*.snmprec"), *(REAL_DIR.parent / f"{w}.snmprec" for w in WRITTEN)]:
         shutil.copy(f, data / f.name)
     (data / "many_names.snmprec").write_text(many_names_snmprec(), encoding="utf-8")
     a = start_agent(data, tmp_path_factory.mktemp("realcache"), community="airos")
@@ -265,12 +269,19 @@ def test_steady_state_poll_is_one_or_two_pdus(polled: dict[str, Polled], profile
     ("1.3.6.1.4.1.1182.1.99", "WLX402 Rev.16.00.18", {}, "yamaha_wlx"),
     # A Cisco switch is not an autonomous AP.
     ("1.3.6.1.4.1.9.1.1208", "Cisco IOS Software, C2960X", {}, "generic"),
-    # Aruba Instant: 8.4+ has aiRadioClientNum, 6.x only aiClientTable.
-    ("1.3.6.1.4.1.14823.1.2.34", "ArubaOS (MODEL: 225)", {"1.3.6.1.4.1.14823.2.3.3.1.2.4.1.1": True,
+    # Aruba Instant: both have the AP table; 8.4+ has aiRadioClientNum, 6.x does not. Whether a client is
+    # associated (a row in aiClientTable) decides nothing.
+    ("1.3.6.1.4.1.14823.1.2.34", "ArubaOS (MODEL: 225)", {"1.3.6.1.4.1.14823.2.3.3.1.2.1.1.1": True,
                                                             "1.3.6.1.4.1.14823.2.3.3.1.2.2.1.21": True},
      "aruba_instant"),
-    ("1.3.6.1.4.1.14823.1.2.34", "ArubaOS (MODEL: 225)", {"1.3.6.1.4.1.14823.2.3.3.1.2.4.1.1": True},
+    ("1.3.6.1.4.1.14823.1.2.34", "ArubaOS (MODEL: 225)", {"1.3.6.1.4.1.14823.2.3.3.1.2.1.1.1": True},
      "aruba_instant6"),
+    ("1.3.6.1.4.1.14823.1.2.34", "ArubaOS (MODEL: 225)", {"1.3.6.1.4.1.14823.2.3.3.1.2.1.1.1": True,
+                                                            "1.3.6.1.4.1.14823.2.3.3.1.2.4.1.1": False},
+     "aruba_instant6"),
+    # Every Meraki device polled locally sends 29671.2: an MS switch (no radios) is not an MR.
+    ("1.3.6.1.4.1.29671.2.45", "Meraki MR28 Cloud Managed AP", {"1.2.840.10036.4.5.1.1": True}, "meraki_mr"),
+    ("1.3.6.1.4.1.29671.2.106", "Meraki MS120-8LP Cloud Managed Switch", {}, "generic"),
 ])
 def test_decide_uses_the_signature_where_prefixes_are_shared(profiles: Profiles, sys_oid: str, descr: str,
                                                              present: dict[str, bool], want: str) -> None:
@@ -284,6 +295,50 @@ def test_decide_uses_the_signature_where_prefixes_are_shared(profiles: Profiles,
         chosen = [c for c in det.candidates if c.profile == want]
         assert chosen and chosen[0].verdict.startswith("chosen")
     assert all(c.verdict for c in det.candidates)
+
+
+def test_an_idle_aruba_instant6_is_detected_with_0_clients(agent: Agent, profiles: Profiles) -> None:
+    """No client associated (empty aiClientTable): detected by its AP table, and 0 clients, not unknown."""
+
+    async def run() -> list[PollResult]:
+        client = SnmpClient()
+        poller = ApPoller(client, profiles)
+        try:
+            return [await poller.poll(d, target(agent, "aruba_instant6_idle"), v)
+                    for d, v in (("auto", "auto"), ("auto", "auto"), ("named", "aruba_instant6"))]
+        finally:
+            await client.close()
+
+    for res in asyncio.run(run()):
+        assert res.ok and res.vendor == "aruba_instant6", (res.vendor, res.error)
+        assert res.clients == 0 and res.error is None, (res.clients, res.error)
+
+
+def test_a_generic_ap_whose_signature_appears_later_is_detected_again(agent: Agent, profiles: Profiles,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """Same sysObjectID and sysDescr throughout; AI-AP-MIB answers only from the 4th poll on."""
+    from collector.snmp.poller import REDETECT_GENERIC_EVERY
+
+    async def run() -> list[PollResult]:
+        client = SnmpClient()
+        poller = ApPoller(client, profiles)
+        try:
+            out = [await poller.poll("ap1", target(agent, "aruba_instant6_booting"), "auto") for _ in range(3)]
+            out += [await poller.poll("ap1", target(agent, "aruba_instant6_idle"), "auto")
+                    for _ in range(REDETECT_GENERIC_EVERY)]
+            return out
+        finally:
+            await client.close()
+
+    caplog.set_level(logging.INFO, logger="wifiwatch")
+    res = asyncio.run(run())
+    vendors = [r.vendor for r in res]
+    assert all(r.ok for r in res)
+    # generic while AI-AP-MIB is silent, and for the polls until the next signature probe; then detected
+    assert vendors[:REDETECT_GENERIC_EVERY] == ["generic"] * REDETECT_GENERIC_EVERY, vendors
+    assert vendors[REDETECT_GENERIC_EVERY:] == ["aruba_instant6"] * (len(res) - REDETECT_GENERIC_EVERY), vendors
+    assert res[-1].clients == 0 and res[0].clients is None
+    assert "vendor detected on a later poll" in caplog.text
 
 
 def test_identity_change_re_detects_and_logs(agent: Agent, profiles: Profiles,

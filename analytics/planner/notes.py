@@ -42,7 +42,8 @@ KIND_LABELS = {"candidate": ("年間来訪者", "annual visitors"), "event": ("�
 
 
 def plan_notes(result: PlanResult, lang: str) -> list[tuple[str, str]]:
-    """(kind, line) pairs: kind is round, total, compare, kinds, stability or warning."""
+    """(kind, line) pairs: kind is round, total, compare, kinds, unstable (one unstable pick), stability (all
+    stable, or not checked) or warning."""
     s = result
     ja = lang == "ja"
     out: list[tuple[str, str]] = []
@@ -70,7 +71,8 @@ def plan_notes(result: PlanResult, lang: str) -> list[tuple[str, str]]:
     if s.covered_by_kind:
         parts = [f"{KIND_LABELS[k][0 if ja else 1]} {v:,}" for k, v in s.covered_by_kind.items()]
         out.append(("kinds", ("内訳: " if ja else "by kind: ") + ("、" if ja else ", ").join(parts)))
-    out += [("stability", line) for line in stability_lines(result, lang)]
+    out += [("unstable" if line.startswith(("不安定", "unstable")) else "stability", line)
+            for line in stability_lines(result, lang)]
     out += [("warning", ("注意: " if ja else "note: ") + w) for w in s.warnings]
     return out
 
@@ -106,11 +108,11 @@ class DiffRow:
     name: str
     a_selected: bool
     a_round: int | None
-    a_newly_covered: int
+    a_newly_covered: int  # what the site contributes to plan A: its figure when picked, else 0
     b_selected: bool
     b_round: int | None
     b_newly_covered: int
-    a_minus_b: int  # A's figure minus B's (for a site picked in one only, what it adds there)
+    a_minus_b: int  # the rows add up to the plans' covered_a_minus_b
     changed: bool  # picked in one scenario only, or in another round
 
 
@@ -131,7 +133,10 @@ class PlanDiff:
 
 
 def compare_plans(a: PlanResult, b: PlanResult, lang: str) -> PlanDiff:
-    """Scenario A minus scenario B, per candidate and in total (the figures are each plan's own)."""
+    """Scenario A minus scenario B, per candidate and in total.
+
+    A row's figure is what the site contributes to each plan: a pick's marginal gain (the picks' gains add up to
+    the plan's coverage), 0 for a site not picked; so the rows add up to the difference of the totals."""
     ja = lang == "ja"
     bb = {c.id: c for c in b.candidates}
     rows = []
@@ -139,10 +144,10 @@ def compare_plans(a: PlanResult, b: PlanResult, lang: str) -> PlanDiff:
         o = bb.get(c.id)
         if o is None:
             continue
-        rows.append(DiffRow(c.id, c.name_ja if ja else c.name_en, c.selected, c.round, c.newly_covered_visitors,
-                            o.selected, o.round, o.newly_covered_visitors,
-                            c.newly_covered_visitors - o.newly_covered_visitors,
-                            c.selected != o.selected or (c.selected and c.round != o.round)))
+        ga = c.newly_covered_visitors if c.selected else 0
+        gb = o.newly_covered_visitors if o.selected else 0
+        rows.append(DiffRow(c.id, c.name_ja if ja else c.name_en, c.selected, c.round, ga, o.selected, o.round, gb,
+                            ga - gb, c.selected != o.selected or (c.selected and c.round != o.round)))
     return PlanDiff(rows, a.covered, b.covered, a.covered - b.covered, a.budget_used_yen, b.budget_used_yen,
                     a.budget_used_yen - b.budget_used_yen, sum(c.selected for c in a.candidates),
                     sum(c.selected for c in b.candidates))

@@ -109,6 +109,7 @@ class PollResult:
     sys_object_id: str | None = None
     uptime_s: float | None = None
     clients: int | None = None
+    clients_source: str | None = None  # "sessions": counted from open visitor sessions, not SNMP (issue 24)
     clients_by_radio: dict[str, int] = field(default_factory=dict)
     clients_by_ssid: dict[str, int] = field(default_factory=dict)
     interfaces: dict[str, IfSample] = field(default_factory=dict)
@@ -136,6 +137,7 @@ class _DeviceState:
     skip: frozenset[Oid] = frozenset()  # IF-MIB fallback columns this agent showed it does not need
     polls_since_full: int = 0  # the full column set is read again every RELEARN_EVERY polls
     learned: bool = False  # a full walk has been seen: ``skip`` and ``slow`` are valid
+    polls_since_detect: int = 0  # answered polls after the one that last detected the vendor (auto mode)
     # Columns that change only when the interface set does (names, speeds): read on full walks and when an
     # ifIndex appears or goes, reused in between. Keeps a steady-state poll at 1-2 PDUs on real tables.
     slow: dict[Oid, dict[Oid, Var]] = field(default_factory=dict)
@@ -144,6 +146,9 @@ class _DeviceState:
 
 # Fallback columns are re-read this often (and after a reboot), in case the agent changed underneath.
 RELEARN_EVERY = 60
+# An auto AP that fell back to generic although a profile claims its sysObjectID or sysDescr is probed for
+# signatures again after this many answered polls (one GETNEXT-shaped GETBULK; 10 min at a 60 s poll).
+REDETECT_GENERIC_EVERY = 10
 
 
 def _int(var: Var | None, allowed: tuple[str, ...] = _COUNT_TYPES) -> int | None:
@@ -236,9 +241,21 @@ class ApPoller:
             profile = resolve(self.profiles, vendor, res.sys_object_id)
         else:
             old = state.detection
-            if old is None or old.sys_object_id != res.sys_object_id or old.sys_descr != sys_descr:
+            changed = old is not None and (old.sys_object_id != res.sys_object_id or old.sys_descr != sys_descr)
+            # A generic AP that some family claims is asked again now and then: its signature may appear
+            # later (a MIB loaded after boot, a feature switched on) without sysObjectID changing.
+            state.polls_since_detect += 1
+            retry = (old is not None and not changed and old.profile == GENERIC and bool(old.candidates)
+                     and state.polls_since_detect >= REDETECT_GENERIC_EVERY)
+            if old is None or changed or retry:
                 det = await detect(self.client, target, self.profiles, res.sys_object_id, sys_descr, counters)
-                if old is not None:
+                state.polls_since_detect = 0
+                if retry:
+                    if det.profile != GENERIC:
+                        log.info("vendor detected on a later poll: its signature answered now",
+                                 extra=kv(device=res.device_id, was=GENERIC, now=det.profile,
+                                          evidence=det.evidence()))
+                elif old is not None:
                     log.warning("AP identity changed (firmware upgrade or another device): vendor re-detected",
                                 extra=kv(device=res.device_id, was=old.profile, now=det.profile,
                                          evidence=det.evidence()))
@@ -480,6 +497,10 @@ def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: 
         res.clients = scalar_total
     elif any_rows:
         res.clients = total if total <= MAX_CLIENTS_PER_AP else None
+    elif any(t.total for t in profile.clients) and all(t.count == "rows" for t in profile.clients if t.total):
+        # The family is known (named, or its signature answered: an object present with 0 clients), and
+        # its count is the number of rows of a table with a row per client: no row is 0 clients.
+        res.clients = 0
     elif profile.clients:
         res.error = f"profile '{profile.id}': client table(s) empty or not supported by this agent"
         res.error_kind = "no_such_object"
@@ -669,6 +690,8 @@ def to_points(
         status["uptime_s"] = float(result.uptime_s)
     if result.clients is not None:
         status["clients"] = int(result.clients)
+        if result.clients_source:
+            status["clients_source"] = result.clients_source
     if result.error:
         status["error"] = result.error
     points = [Point("ap_status", {"site": site_id, "ap": ap_id, "vendor": result.vendor, "role": role},

@@ -190,6 +190,22 @@ class Profile(_Model):
 
     _descr = field_validator("sys_descr")(_regex)
 
+    @model_validator(mode="after")
+    def _signature_exists_without_clients(self) -> Profile:
+        """A signature must answer on an idle AP: never an object of a table whose rows are the clients."""
+        for t in self.clients:
+            if t.count != "rows":
+                continue
+            entry = t.oid.rsplit(".", 1)[0]
+            table = entry.rsplit(".", 1)[0]
+            for s in self.signature:
+                if s in (table, entry) or s.startswith(entry + "."):
+                    raise ValueError(
+                        f"signature '{s}' lies in the rows of {t.object or t.oid}, one row per client: with no "
+                        "client associated it is absent and the AP would not be detected; name an object that "
+                        "exists with 0 clients (the AP's, a radio's or a WLAN's table)")
+        return self
+
     @property
     def has_clients(self) -> bool:
         return bool(self.clients) or any(s.use == "clients_total" for s in self.scalars)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
@@ -70,8 +71,15 @@ def incidents_page(request: Request[Any, Any, Any], which: Annotated[str, Parame
                 outages=outages[:500])
 
 
+def _known_id(n: int) -> None:
+    """Ids are SQLite integers: one past their range is no such row (SQLite would raise OverflowError, a 500)."""
+    if not 0 < n < 2**63:
+        raise NotFoundException("no such id")
+
+
 @post("/incidents/{iid:int}/ack", guards=[logged_in], opt={"can": "ack"}, sync_to_thread=True)
 def acknowledge(request: Request[Any, Any, Any], iid: int, data: Form) -> Redirect:
+    _known_id(iid)
     ctx = request.app.state.console
     user = user_of(request)
     note = data.get("note", "").strip()
@@ -110,6 +118,7 @@ def add_shift(request: Request[Any, Any, Any], data: Form) -> Redirect:
 
 @post("/rota/{sid:int}/remove", guards=[logged_in], opt={"can": "ack"}, sync_to_thread=True)
 def remove_shift(request: Request[Any, Any, Any], sid: int) -> Redirect:
+    _known_id(sid)
     ctx = request.app.state.console
     with ctx.alerts.tx() as c:
         done = rota.remove_shift(c, sid)

@@ -9,7 +9,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from console.auth import current_user, log_in, logged_in, user_of
+from console.auth import LoginRefused, current_user, log_in, logged_in, user_of, verify_login
 from console.render import page
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -33,7 +33,10 @@ def login_form(request: Request[Any, Any, Any], next: str | None = None) -> Temp
 def login(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
     ctx = request.app.state.console
     name, password = data.get("user", "").strip(), data.get("password", "")
-    user = ctx.users.verify(name, password) if name and password else None
+    try:
+        user = verify_login(request, name, password) if name and password else None
+    except LoginRefused as e:  # hashing busy, or this name backing off: not tried, no hashing spent
+        return page(request, "login.html", status_code=e.status, next=safe_next(data.get("next")), error=e.key)
     if user is None:
         peer = request.client.host if request.client else "-"
         ctx.users.audit(name[:64] or "-", "login-failed", detail=f"from {peer}")

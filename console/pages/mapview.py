@@ -20,14 +20,15 @@ from console.render import page
 
 def _tiles(request: Request[Any, Any, Any]) -> Any:
     """The tile archive beside the store (``wifiwatch tiles``), opened once; None when there is none."""
-    from maps.tiles import TileCache, TileError, default_tile_file
+    from maps.tiles import TileCache, TileError, default_tile_file, refused
 
     state = request.app.state
     if "tile_cache" not in state:
         path = Path(default_tile_file(state.console.inventory()))
         try:
             state.tile_cache = TileCache(path) if path.exists() else None
-        except TileError:
+        except TileError as e:  # checked against the limits once; one log line, and the map has no background
+            refused(path, e)
             state.tile_cache = None
     return state.tile_cache
 
@@ -39,15 +40,15 @@ def map_page(request: Request[Any, Any, Any]) -> Template:
 
 @get("/map/view", guards=[logged_in], sync_to_thread=True)
 def map_view(request: Request[Any, Any, Any]) -> Response[str]:
-    from analytics.planner.plan import Scenario, make_plan
-    from console.scenario import observed, parse_scenario
+    from analytics.planner.plan import Scenario
+    from console.scenario import parse_scenario, run_plan
     from maps.coverage_map import cache_background, map_html, plan_markers, snapshot_note, snapshot_statuses
 
     ctx = request.app.state.console
     inv = ctx.inventory()
     user = user_of(request)
     lang = user.lang
-    query = {k: v for k, v in request.query_params.items() if k.startswith("a_")}
+    query = {k: v for k, v in request.query_params.items() if k.startswith(("a_", "b_")) or k == "compare"}
     if query:  # a scenario: the same role and the same audit entry as the planning page's run
         if not user.can("plan"):
             raise PermissionDeniedException(f"role {user.role} may not plan")
@@ -55,16 +56,24 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
                         json.dumps({k: v for k, v in query.items() if v}, ensure_ascii=False))
     snap = ctx.fleet(lang)
     statuses = snapshot_statuses(snap, None, lang)
-    try:  # the planning page shows its scenario A here (same fields, read only: nothing is saved)
+    cands: Any = []
+    info: Any = None
+    compare: Any = None
+    try:  # the planning page shows its scenarios here (same fields, read only: nothing is saved)
         scenario = parse_scenario(query, "a", inv, lang) if query else Scenario(
             lang="en" if lang == "en" else "ja", sensitivity=False)
-        cands, info = plan_markers(make_plan(inv, scenario, observed(ctx)))
+        a, _ = run_plan(ctx, scenario)
+        if a is not None:
+            cands, info = plan_markers(a)
+        if query.get("compare"):
+            b, _ = run_plan(ctx, parse_scenario(query, "b", inv, lang))
+            compare = plan_markers(b) if b is not None else None
     except Exception:  # noqa: BLE001 - a plan that cannot be made still leaves the map of the APs
-        cands, info = [], None
+        pass
     cache = _tiles(request)
     background = cache_background(cache, "/map/tiles/{z}/{x}/{y}.png", lang) if cache is not None else None
     html = map_html(inv, statuses, (), cands, lang, background, info, asset_url="/map/assets/",
-                    data_note=snapshot_note(snap, lang))
+                    data_note=snapshot_note(snap, lang), compare=compare)
     from console.render import MAP_CSP
 
     return Response(html, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": MAP_CSP})

@@ -53,6 +53,8 @@ def _page(request: Request[Any, Any, Any], error: str) -> Template:
 
 @get("/reports/file/{rel:path}", guards=[logged_in], sync_to_thread=True)
 def report_file(request: Request[Any, Any, Any], rel: str) -> File:
+    if "\x00" in rel:  # no file name holds one; the path functions raise on it
+        raise NotFoundException("no such report")
     root = reports_root(request.app.state.console.inventory())
     target = (root / rel.lstrip("/")).resolve()
     if not target.is_relative_to(root) or not target.is_file() or target.suffix.lower() not in SHOWN:

@@ -8,7 +8,8 @@ what :meth:`SqliteStore.query` returns for the same data.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -137,9 +138,13 @@ class InfluxQLReader:
         out.sort(key=lambda p: (p.time_ns, p.series_key()))
         return out
 
-    def _where(self, start_ns: int, end_ns: int, tags: Mapping[str, str] | None) -> str:
+    def _where(self, start_ns: int, end_ns: int, tags: Mapping[str, str] | None,
+               aps: Collection[str] | None = None) -> str:
         where = [f"time >= {int(start_ns)}", f"time < {int(end_ns)}"]
         where += [f"{quote_ident(k)} = {quote_str(v)}" for k, v in sorted((tags or {}).items())]
+        if aps is not None:  # a batch of APs (analytics reads a large fleet batch by batch)
+            alts = "|".join(re.escape(a).replace("/", "\\/") for a in sorted(aps)) or "(?!)"
+            where.append(f'"ap" =~ /^(?:{alts})$/')
         return " AND ".join(where)
 
     def _by_series(self, q: str, names: list[str]) -> list[Columns]:
@@ -228,7 +233,7 @@ class InfluxQLReader:
 
     def hourly_columns(
         self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
-        fields: Sequence[str] = (),
+        fields: Sequence[str] = (), aps: Collection[str] | None = None,
     ) -> list[Columns]:
         """Per series and hour: ``<field>:n``, ``:sum``, ``:max``: from the rollup measurement for the hours it
         holds, aggregated by influxd (GROUP BY time(1h), *) for the rest. Booleans have only a count in InfluxQL:
@@ -237,7 +242,8 @@ class InfluxQLReader:
         want = [f for f in fields if f in types]
         if not want:
             return []
-        key_ = (measurement, start_ns, end_ns, tuple(sorted((tags or {}).items())), tuple(want))
+        key_ = (measurement, start_ns, end_ns, tuple(sorted((tags or {}).items())), tuple(want),
+                None if aps is None else tuple(sorted(aps)))
         if key_ in self._hourly_memo:
             return self._hourly_memo[key_]
         parts: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[list[str], list[Any]]]]] = {}
@@ -255,10 +261,10 @@ class InfluxQLReader:
             names = [f"{f}:{k}" for f in want for k in ("n", "sum", "max") if f"{f}__{k}" in have]
             sel = ", ".join(quote_ident(n.replace(":", "__")) for n in names)
             gather(f"SELECT {sel} FROM {quote_ident(measurement + ROLLUP_SUFFIX)} WHERE "
-                   f"{self._where(start_ns, min(end_ns, rolled), tags)} GROUP BY *", names)
+                   f"{self._where(start_ns, min(end_ns, rolled), tags, aps)} GROUP BY *", names)
             raw_from = min(end_ns, rolled)
         if raw_from < end_ns:
-            where = self._where(raw_from, end_ns, tags)
+            where = self._where(raw_from, end_ns, tags, aps)
             nums = [f for f in want if types[f] != "boolean"]
             bools = [f for f in want if types[f] == "boolean"]
             if nums:
@@ -311,11 +317,11 @@ class InfluxQLReader:
         return res
 
     def _spans(self, measurement: str, field: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None,
-               keep: Any) -> list[tuple[dict[str, str], int, int]]:
+               keep: Any, aps: Collection[str] | None = None) -> list[tuple[dict[str, str], int, int]]:
         """(series tags, from, to): the rolled-up hours per series where ``keep(n, sum, max)`` holds, merged."""
         hour = 3_600_000_000_000
         out = []
-        for c in self.hourly_columns(measurement, start_ns, end_ns, tags, [field]):
+        for c in self.hourly_columns(measurement, start_ns, end_ns, tags, [field], aps):
             n, sm, mx = c.values[f"{field}:n"], c.values[f"{field}:sum"], c.values[f"{field}:max"]
             hs = c.time_ns[keep(n, sm, mx)].tolist()
             spans: list[list[int]] = []
@@ -331,7 +337,7 @@ class InfluxQLReader:
         return self._where(a, b, t)
 
     def false_times(self, measurement: str, field: str, start_ns: int, end_ns: int,
-                    tags: Mapping[str, str] | None = None) -> list[Columns]:
+                    tags: Mapping[str, str] | None = None, aps: Collection[str] | None = None) -> list[Columns]:
         """Per series, the times at which boolean ``field`` was false: only those rows cross the wire, and with a
         rollup, only the hours it shows a false one in are searched (one request of many statements)."""
         if field not in self.field_types(measurement):
@@ -339,13 +345,13 @@ class InfluxQLReader:
         qf, qm = quote_ident(field), quote_ident(measurement)
         rolled = self._rolled_until(measurement, [field])
         if rolled is None or rolled <= start_ns:
-            return self._by_series(f"SELECT {qf} FROM {qm} WHERE {self._where(start_ns, end_ns, tags)} "
+            return self._by_series(f"SELECT {qf} FROM {qm} WHERE {self._where(start_ns, end_ns, tags, aps)} "
                                    f"AND {qf} = false GROUP BY *", [field])
         stmts = [f"SELECT {qf} FROM {qm} WHERE {self._series_where(t, a, b)} AND {qf} = false GROUP BY *"
                  for t, a, b in self._spans(measurement, field, start_ns, min(end_ns, rolled), tags,
-                                            lambda n, sm, mx: sm < n)]
+                                            lambda n, sm, mx: sm < n, aps)]
         if rolled < end_ns:
-            stmts.append(f"SELECT {qf} FROM {qm} WHERE {self._where(rolled, end_ns, tags)} AND {qf} = false "
+            stmts.append(f"SELECT {qf} FROM {qm} WHERE {self._where(rolled, end_ns, tags, aps)} AND {qf} = false "
                          "GROUP BY *")
         return self._batched(stmts, [field])
 
@@ -357,7 +363,8 @@ class InfluxQLReader:
         return series_columns(chunks, names)
 
     def count_over(self, measurement: str, field: str, threshold: float, start_ns: int, end_ns: int,
-                   tags: Mapping[str, str] | None = None) -> list[tuple[dict[str, str], int]]:
+                   tags: Mapping[str, str] | None = None,
+                   aps: Collection[str] | None = None) -> list[tuple[dict[str, str], int]]:
         """Per series, the number of rows whose ``field`` exceeds ``threshold``, counted by influxd; with a
         rollup, only in the hours whose maximum exceeds it."""
         if field not in self.field_types(measurement):
@@ -366,13 +373,14 @@ class InfluxQLReader:
         cond = f"{qf} > {float(threshold)!r}"
         rolled = self._rolled_until(measurement, [field])
         if rolled is None or rolled <= start_ns:
-            stmts = [f"SELECT count({qf}) FROM {qm} WHERE {self._where(start_ns, end_ns, tags)} AND {cond} GROUP BY *"]
+            stmts = [f"SELECT count({qf}) FROM {qm} WHERE {self._where(start_ns, end_ns, tags, aps)} AND {cond} "
+                     "GROUP BY *"]
         else:
             stmts = [f"SELECT count({qf}) FROM {qm} WHERE {self._series_where(t, a, b)} AND {cond} GROUP BY *"
                      for t, a, b in self._spans(measurement, field, start_ns, min(end_ns, rolled), tags,
-                                                lambda n, sm, mx: mx > threshold)]
+                                                lambda n, sm, mx: mx > threshold, aps)]
             if rolled < end_ns:
-                stmts.append(f"SELECT count({qf}) FROM {qm} WHERE {self._where(rolled, end_ns, tags)} AND {cond} "
+                stmts.append(f"SELECT count({qf}) FROM {qm} WHERE {self._where(rolled, end_ns, tags, aps)} AND {cond} "
                              "GROUP BY *")
         counts: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], int]] = {}
         for i in range(0, len(stmts), 200):

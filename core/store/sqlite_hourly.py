@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,15 @@ class HourlyReads:
     def _matching_series(self, measurement: str, tags: Mapping[str, str] | None) -> dict[int, dict[str, str]]:
         raise NotImplementedError
 
+    def _series_for(self, measurement: str, tags: Mapping[str, str] | None,
+                    aps: Collection[str] | None) -> dict[int, dict[str, str]]:
+        """The series matching ``tags``, and of the APs ``aps`` only when given (a report reads the fleet in
+        batches of APs, so its memory does not grow with the fleet)."""
+        series = self._matching_series(measurement, tags)
+        if aps is None:
+            return series
+        return {sid: t for sid, t in series.items() if t.get("ap") in aps}
+
     def _rolled_upto(self) -> tuple[int, int | None]:
         """(last row id folded into the rollup, the earliest time of a row written after it or None)."""
         row = self._conn.execute("SELECT value FROM store_meta WHERE key='rollup_row'").fetchone()
@@ -50,12 +59,12 @@ class HourlyReads:
         return done, first
 
     def hourly_columns(self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,
-                       fields: Sequence[str] = ()) -> list[Columns]:
+                       fields: Sequence[str] = (), aps: Collection[str] | None = None) -> list[Columns]:
         """Per series and hour in [start, end) (whole hours): ``<field>:n`` samples holding the field, ``:sum`` and
         ``:max`` (booleans as 0/1). From the rollup (one query per field for every matching series, straight into
         arrays), plus the rows written since the rollup job last ran."""
         with self._lock:
-            series = self._matching_series(measurement, tags)
+            series = self._series_for(measurement, tags, aps)
             if not series or not fields:
                 return []
             done, tail_from = self._rolled_upto()
@@ -144,11 +153,11 @@ class HourlyReads:
         return out
 
     def false_times(self, measurement: str, field: str, start_ns: int, end_ns: int,
-                    tags: Mapping[str, str] | None = None) -> list[Columns]:
+                    tags: Mapping[str, str] | None = None, aps: Collection[str] | None = None) -> list[Columns]:
         """Per series, the times in [start, end) at which boolean ``field`` was false (values: ``field`` = 0)."""
         out: list[Columns] = []
         with self._lock:
-            series = self._matching_series(measurement, tags)
+            series = self._series_for(measurement, tags, aps)
             spans = self._spans_where(sorted(series), field, start_ns, end_ns, "min = 0") if series else {}
             for sid, t in series.items():
                 times: list[int] = []
@@ -162,12 +171,13 @@ class HourlyReads:
         return sorted(out, key=Columns.key)
 
     def count_over(self, measurement: str, field: str, threshold: float, start_ns: int, end_ns: int,
-                   tags: Mapping[str, str] | None = None) -> list[tuple[dict[str, str], int]]:
+                   tags: Mapping[str, str] | None = None,
+                   aps: Collection[str] | None = None) -> list[tuple[dict[str, str], int]]:
         """Per series, the number of rows in [start, end) whose ``field`` exceeds ``threshold``: read raw only in
         the hours whose rollup maximum exceeds it. Hours whose raw rows were pruned count what is left."""
         out: list[tuple[dict[str, str], int]] = []
         with self._lock:
-            series = self._matching_series(measurement, tags)
+            series = self._series_for(measurement, tags, aps)
             spans = self._spans_where(sorted(series), field, start_ns, end_ns,
                                       f"max > {float(threshold)!r}") if series else {}
             for sid, t in series.items():

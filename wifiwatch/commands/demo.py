@@ -124,6 +124,9 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
     port = _free_tcp_port()
     cfg_file.write_text(demo_config_text(src.read_text(encoding="utf-8"), out.resolve(), receiver.url,
                                          heartbeat_s, 10.0, port), encoding="utf-8")
+    from wifiwatch.sim import visitors as sim_visitors  # issue 24: RADIUS accounting and syslog for the fleet
+
+    cfg_file.write_text(sim_visitors.demo_visitor_config(cfg_file.read_text(encoding="utf-8")), encoding="utf-8")
     inv = parse_config(cfg_file.read_text(encoding="utf-8"), str(cfg_file), known_vendors())
     resolver = SecretResolver(inv.secrets_file, base_dir=cfg_file.parent)
 
@@ -133,6 +136,10 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
     n = _seed_history(inv, history_days)
     console.print(f"  simulated history (demo data, not measured): {history_days} days, {n:,} points "
                   f"({time.time() - t0:.1f} s)")
+    t0 = time.time()
+    nv = sim_visitors.seed_sessions(inv, history_days)
+    console.print(f"  simulated visitor sessions (模擬データ): {nv:,} over {history_days} days "
+                  f"({time.time() - t0:.1f} s)")
     login, password = _demo_login(store_file)
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does: the daemon and agents too
@@ -140,6 +147,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
     fleet.start()
     daemon: subprocess.Popen[bytes] | None = None
     events: list[str] = []
+    live: sim_visitors.LiveVisitors | None = None
     try:
         console.print(f"  simulated fleet: {len(fleet.status())} SNMP agents on loopback")
         log_file = (out / "daemon.log").open("wb")
@@ -149,6 +157,7 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
             stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )
         console.print(f"  daemon: pid {daemon.pid}, heartbeat {heartbeat_s:g} s, poll 10 s, log {out}/daemon.log")
+        live = sim_visitors.LiveVisitors(inv).start()  # simulated devices: RADIUS Start/Stop and syslog lines
         console.print(f"  web console: http://127.0.0.1:{port}/  user: {login}  password: {password} "
                       "(made for this run only)", highlight=False, style="bold")
         down_at, up_at = total_s * 0.3, total_s * 0.65
@@ -180,6 +189,10 @@ def run_demo(src: Path, out: Path, minutes: float, down_ap: str, lang: str, hist
             except KeyboardInterrupt:
                 console.print("  stopping")
     finally:
+        if live is not None:
+            live.stop()
+            console.print(f"  simulated visitors sent: {live.sent['radius']} accounting packets "
+                          f"({live.sent['answered']} answered), {live.sent['syslog']} syslog lines")
         stop_process(daemon, 10)
         fleet.stop()
         receiver.close()

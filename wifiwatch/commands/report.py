@@ -191,6 +191,10 @@ def register(app: typer.Typer) -> None:
     for kind in ("availability", "usage", "capacity"):
         report.command(kind)(period_cmd(kind))
 
+    from wifiwatch.commands import report_visitors
+
+    report_visitors.register(report)  # `report visitors` (issue 24): visitor figures from the visitor sessions
+
     @report.command("monthly")
     def monthly(
         month: Annotated[str, typer.Option("--month", help="YYYY-MM")],

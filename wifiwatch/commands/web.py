@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
-        from collector.http import KEEPALIVE_S, MAX_CONNECTIONS, bind_socket, header_timeout_protocol
+        from collector.http import bind_socket, server_config
         from console.app import create_app
         from console.context import open_context
         from core.config import config_path
@@ -94,10 +94,7 @@ def register(app: typer.Typer) -> None:
         if not ctx.users.all():
             console.print("no console user yet: add one with `wifiwatch users add NAME --role admin`",
                           highlight=False)
-        server = uvicorn.Server(uvicorn.Config(create_app(ctx), log_config=None, access_log=False,
-                                               limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEPALIVE_S,
-                                               http=header_timeout_protocol(),
-                                               server_header=False))
+        server = uvicorn.Server(server_config(create_app(ctx)))  # the daemon's limits and deadlines
         asyncio.run(server.serve(sockets=[sock]))
 
     @users_app.command("add")

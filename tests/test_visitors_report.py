@@ -1,0 +1,111 @@
+"""``wifiwatch report visitors`` on a real store file: the JSON contract (issue 24 point 5) with exactly the
+expected uniques, sessions and median dwell; suppression as null / <10; table, CSV, --lang en; exit 3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analytics.visitors.cube import day_start
+from core.visitors.model import VisitorSession
+from core.visitors.store import VisitorStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def h(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample inventory on a store holding, in November 2026 (JST):
+
+    day  omachi                                 chuo-kominkan
+    2    12 devices, 14 sessions (one open)     15 devices
+    3    20 devices                             4 devices (under k: hidden)
+    4    30 devices                             15 devices
+    5    25 devices                             5 devices (under k: hidden)
+
+    On days 3 and 5 the city total minus omachi would give the community centre away, so omachi is hidden too
+    (and each site's month then has two hidden days, not one)."""
+    tmp = tmp_path_factory.mktemp("visitors-report")
+    store = tmp / "w.sqlite3"
+    cfg = tmp / "sites.toml"
+    cfg.write_text((ROOT / "config" / "sites.toml").read_text(encoding="utf-8").replace(
+        'path = "var/wifiwatch.sqlite3"', f'path = "{store}"'), encoding="utf-8")
+    d2 = day_start(dt.date(2026, 11, 2)) + 10 * 3600
+    rows = []
+    for p in range(12):  # dwell 1, 6, 11, ... 56 min
+        rows.append(VisitorSession("omachi-1", "omachi", h(f"2:{p}"), None, d2 + p * 60, d2 + p * 60 + (1 + 5 * p) * 60,
+                                   "radius", "ja", p % 3 == 0))
+    rows.append(VisitorSession("omachi-2", "omachi", h("2:0"), None, d2 + 7200, d2 + 7200 + 30 * 60, "radius"))
+    rows.append(VisitorSession("omachi-3", "omachi", h("2:1"), None, d2 + 9000, None, "radius"))
+    for day, omachi, kominkan in ((2, 0, 15), (3, 20, 4), (4, 30, 15), (5, 25, 5)):
+        t = day_start(dt.date(2026, 11, day)) + 10 * 3600
+        rows += [VisitorSession("omachi-1", "omachi", h(f"{day}:o{p}"), None, t + p, t + p + 20 * 60, "radius")
+                 for p in range(omachi)]
+        rows += [VisitorSession("kominkan-1", "chuo-kominkan", h(f"{day}:k{p}"), None, t + p, t + p + 600, "radius")
+                 for p in range(kominkan)]
+    st = VisitorStore(store)
+    st.add_many((r, None) for r in rows)
+    st.close()
+    return cfg
+
+
+def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "220"}
+    return subprocess.run([sys.executable, "-m", "wifiwatch.cli", "report", "visitors", *args, "--config", str(cfg)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+
+
+def test_json_contract(cfg: Path) -> None:
+    r = cli(cfg, "--from", "2026-11-01", "--to", "2026-12-01", "--by", "day", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert isinstance(rows, list)
+    got = {(x["site"], x["date"]): x for x in rows}
+    assert set(got) == {(s, f"2026-11-0{d}") for s in ("omachi", "chuo-kominkan") for d in (2, 3, 4, 5)}
+    shown = {key: x["unique_devices"] for key, x in got.items()}
+    assert shown == {("omachi", "2026-11-02"): 12, ("omachi", "2026-11-03"): None, ("omachi", "2026-11-04"): 30,
+                     ("omachi", "2026-11-05"): None, ("chuo-kominkan", "2026-11-02"): 15,
+                     ("chuo-kominkan", "2026-11-03"): None, ("chuo-kominkan", "2026-11-04"): 15,
+                     ("chuo-kominkan", "2026-11-05"): None}
+    o2 = got[("omachi", "2026-11-02")]
+    dwell = sorted([1 + 5 * p for p in range(12)] + [30])  # 13 closed sessions; the open one has no dwell
+    assert (o2["unique_devices"], o2["suppressed"], o2["sessions"]) == (12, False, 14)
+    assert o2["median_dwell_min"] == pytest.approx(dwell[6]) and isinstance(o2["median_dwell_min"], float)
+    k = got[("chuo-kominkan", "2026-11-03")]
+    assert k["suppressed"] is True and k["unique_devices"] is None and k["sessions"] is None
+    assert k["median_dwell_min"] is None
+    assert got[("omachi", "2026-11-04")]["sessions"] == 30
+    assert got[("omachi", "2026-11-04")]["median_dwell_min"] == 20.0
+    for x in rows:
+        assert list(x)[:6] == ["site", "date", "unique_devices", "suppressed", "sessions", "median_dwell_min"]
+        assert isinstance(x["unique_devices"], int | None) and isinstance(x["sessions"], int | None)
+
+
+def test_table_csv_english_and_no_data(cfg: Path) -> None:
+    r = cli(cfg, "--from", "2026-11-02", "--to", "2026-11-04")
+    assert r.returncode == 0, r.stderr
+    assert "利用端末数" in r.stdout and "接続回数" in r.stdout and "<10" in r.stdout and "秘匿処理" in r.stderr
+    r = cli(cfg, "--from", "2026-11-02", "--to", "2026-11-04", "--lang", "en", "--format", "table")
+    assert "unique devices" in r.stdout and "<10" in r.stdout
+    r = cli(cfg, "--from", "2026-11-02", "--to", "2026-11-06", "--format", "csv")
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("site,date,unique_devices,suppressed,sessions,median_dwell_min")
+    assert any(line.startswith("chuo-kominkan,2026-11-05,<10,true,<10,<10") for line in lines), lines
+    r = cli(cfg, "--from", "2026-10-01", "--to", "2026-10-31")
+    assert r.returncode == 3 and "データがありません" in r.stderr
+    r = cli(cfg, "--from", "2026-11-01", "--to", "2026-12-01", "--by", "month", "--format", "json")
+    (m,) = [x for x in json.loads(r.stdout) if x["site"] == "omachi"]
+    assert (m["month"], m["unique_devices"], m["sessions"]) == ("2026-11", 87, 89)  # person-days
+    bad = cli(cfg, "--from", "2026-11-05", "--to", "2026-11-01")
+    assert bad.returncode == 2 and "--to" in bad.stderr
