@@ -112,7 +112,7 @@ def register(report: typer.Typer) -> None:
         from analytics.coverage import NoData
         from analytics.visitors.load import read_cube
         from analytics.visitors.rows import BY, HEAD, LEVEL_KEYS
-        from wifiwatch.commands.report import no_data
+        from wifiwatch.common import no_data
         from wifiwatch.labels import check_lang
 
         check_lang(lang)
