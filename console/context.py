@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector.alerts import ack, rota
+from collector.alerts import ack, rota, timeline
 from collector.alerts.store import AlertStore
 from console.users import UserStore
 from core.inventory import Inventory
@@ -89,6 +89,7 @@ def open_context(inv: Inventory | Callable[[], Inventory], resolver: Any, store:
     with alerts.tx() as c:
         ack.ensure_schema(c)
         rota.ensure_schema(c)
+        timeline.ensure_schema(c)
     closers.append(alerts.close)
     users = UserStore(path)
     closers.append(users.close)
