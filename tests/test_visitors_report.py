@@ -133,3 +133,33 @@ def test_opendata_hourly_in_fukuoka_form(cfg: Path, tmp_path: Path) -> None:
                         "2026-10", "--out", str(out), "--config", str(cfg)], capture_output=True, text=True,
                        cwd=ROOT, timeout=120)
     assert r.returncode == 3
+
+
+def test_monthly_and_fiscal_reports_carry_the_section(cfg: Path, tmp_path: Path) -> None:
+    """The monthly and 年度 reports get a 利用分析 section (HTML and CSV) with the same hidden cells."""
+    from analytics.fiscal import write_fiscal
+    from analytics.monthly import write_monthly
+    from analytics.synthetic import synthetic_history
+    from core.config import load_config
+    from core.paths import known_vendors
+    from core.store.sqlite_store import SqliteStore
+
+    inv = load_config(cfg, known_vendors())
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    try:
+        store.write(list(synthetic_history(inv, dt.datetime(2026, 11, 1, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+                                           dt.datetime(2026, 11, 4, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+                                           seed=1)))
+        files = write_monthly(inv, store, "2026-11", tmp_path, "ja", formats=("html", "csv"))
+        html = (tmp_path / "monthly-2026-11-ja.html").read_text(encoding="utf-8")
+        assert "利用分析" in html and "data-table='visitors'" in html and "&lt;10" in html
+        vis = tmp_path / "visitors-2026-11.csv"
+        assert vis in files
+        rows = {(r["level"], r["site"], r["month"]): r for r in csv.DictReader(vis.open(encoding="utf-8-sig"))}
+        assert rows[("site", "omachi", "2026-11")]["unique_devices"] == "87"
+        files = write_fiscal(inv, store, 2026, tmp_path, "en", formats=("html", "csv"))
+        fhtml = (tmp_path / "fiscal-2026-en.html").read_text(encoding="utf-8")
+        assert "Visitors (people, dwell, flows)" in fhtml and "data-table='visitors-months'" in fhtml
+        assert tmp_path / "fiscal-2026-visitors.csv" in files
+    finally:
+        store.close()
