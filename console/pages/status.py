@@ -18,6 +18,7 @@ from console.render import page
 from core.maintenance import JST
 from core.state import RANK
 
+MAX_SHOWN = 1000  # a search or sort lists at most this many rows (the CSV has them all)
 SORTS = ("site", "name", "state", "clients", "since", "avail7", "avail30")
 PROBLEMS = {"down", "degraded", "stale", "unknown", "maintenance"}
 CSV_COLUMNS = ("site", "site_name", "device", "name", "role", "state", "reasons", "clients", "vendor", "since",
@@ -70,6 +71,30 @@ class View:
         return True
 
 
+FULL_ROWS = 1000  # up to this many devices 状況 lists every one; beyond, the ones that need attention
+
+
+@dataclass
+class Compact:
+    """状況 for a large fleet: each site with a device that is not up, with those devices (the same rows as the
+    full page), and the quiet sites as one line of links. When monitoring stopped, every device is stale and the
+    banner says so once: the sites are listed by their state, not their 10,000 stale rows."""
+
+    attention: list[tuple[Any, list[Any]]]
+    quiet: list[Any]
+
+
+def compact(fleet: Any) -> Compact:
+    attention, quiet = [], []
+    for site in fleet.sites:
+        rows = [d for d in site.devices if d.state != "up" and (fleet.live or d.state != "stale")]
+        if rows:
+            attention.append((site, rows))
+        else:
+            quiet.append(site)
+    return Compact(attention, quiet)
+
+
 def refresh_ms(request: Request[Any, Any, Any]) -> int:
     """Half a heartbeat (at most 10 s), so a change confirmed by the daemon shows within one heartbeat."""
     hb = request.app.state.console.inventory().defaults.heartbeat_s
@@ -99,7 +124,7 @@ def rows(fleet: Any, view: View, recent: dict[int, dict[str, Any]]) -> list[tupl
     return sorted(out, key=key, reverse=view.desc)
 
 
-def _context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+def _context(request: Request[Any, Any, Any], limit: int | None = MAX_SHOWN) -> dict[str, Any]:
     ctx = request.app.state.console
     fleet = _fleet(request)
     view = View.of(request)
@@ -107,12 +132,18 @@ def _context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     with ctx.alerts.tx() as c:
         acks = ack.acks(c)
     vendors = sorted({d.vendor for s in fleet.sites for d in s.devices if d.vendor})
-    shown = rows(fleet, view, recent)
+    n_devices = sum(len(s.devices) for s in fleet.sites)
+    big = compact(fleet) if n_devices > getattr(ctx, "full_rows", FULL_ROWS) and not view.filtered \
+        and view.sort == "site" else None
+    shown = [] if big is not None else rows(fleet, view, recent)
+    total = len(shown)
+    if limit is not None:
+        shown = shown[:limit]
     by_site: dict[str, list[Any]] = {}
     for site, d in shown:
         by_site.setdefault(site.id, []).append(d)
-    return {"fleet": fleet, "view": view, "shown": shown, "by_site": by_site, "recent": recent, "acks": acks,
-            "vendors": vendors, "sorts": SORTS, "own_banner": True}
+    return {"fleet": fleet, "compact": big, "view": view, "shown": shown, "total": total, "by_site": by_site,
+            "recent": recent, "acks": acks, "vendors": vendors, "sorts": SORTS, "own_banner": True}
 
 
 @get("/", guards=[logged_in], sync_to_thread=True)
@@ -128,7 +159,9 @@ def status_fragment(request: Request[Any, Any, Any]) -> Template:
 @get("/status.csv", guards=[logged_in], sync_to_thread=True)
 def status_csv(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Every AP the view keeps, with its state, clients and 7/30-day availability (the same filters as 状況)."""
-    c = _context(request)
+    c = _context(request, limit=None)
+    if c["compact"] is not None:  # the CSV lists every row the view keeps, however large the fleet
+        c["shown"] = rows(c["fleet"], c["view"], c["recent"])
     r7, r30 = c["recent"].get(7, {}), c["recent"].get(30, {})
     out = []
     for site, d in c["shown"]:
