@@ -81,7 +81,10 @@ def test_retransmission_counted_once_and_accounting_on_closes_the_aps_sessions(t
         assert svc.open_counts() == {"st-1": 2, "st-2": 1}
         radclient(port, [{"Acct-Status-Type": "Accounting-On", "NAS-Identifier": "st-1-nas"}], tmp_path)
         assert svc.open_counts() == {"st-2": 1}
-        # a Stop whose Start was lost: stored closed, its dwell from Acct-Session-Time
-        radclient(port, [acct("Stop", "F0-99-B6-00-00-04", "d", **{"Acct-Session-Time": "90"})], tmp_path)
+        # a Stop whose Start was lost: stored closed, its dwell from Acct-Session-Time; the NAS's retry of it
+        # (a new Acct-Delay-Time, so another packet) is not a second session
+        radclient(port, [acct("Stop", "F0-99-B6-00-00-04", "d", **{"Acct-Session-Time": "90"}),
+                         acct("Stop", "F0-99-B6-00-00-04", "d", **{"Acct-Session-Time": "90",
+                                                                   "Acct-Delay-Time": "5"})], tmp_path)
         dwell = sorted(s.dwell_s for s in svc.store.iter_sessions(0, 4e9) if s.dwell_s is not None)
     assert 90.0 in dwell and len(dwell) == 3
