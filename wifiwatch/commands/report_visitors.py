@@ -140,7 +140,7 @@ def register(report: typer.Typer) -> None:
         from analytics.coverage import NoData
         from analytics.visitors.load import read_cube
         from analytics.visitors.rows import BY, HEAD, LEVEL_KEYS
-        from wifiwatch.commands.report import no_data
+        from wifiwatch.common import no_data
         from wifiwatch.labels import check_lang
 
         check_lang(lang)
@@ -209,7 +209,7 @@ def opendata_visitors(inv: Any, months: list[str], allow_simulated: bool, encodi
     from analytics.coverage import NoData
     from analytics.visitors import opendata as vod
     from core.dates import DateError
-    from wifiwatch.commands.report import no_data
+    from wifiwatch.common import no_data
 
     try:
         rows = vod.month_rows(inv, months, allow_simulated, lang)
