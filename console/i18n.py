@@ -348,5 +348,11 @@ WORDS.update({
                              "Outages in the stored heartbeat data that no incident records (the reports count and "
                              "time them; nobody was notified)."),
     "duration_min": ("継続 (分)", "Minutes"),
+    "compact_help": ("AP の数が多いため、稼働中でない AP のある施設と、その AP だけを表示しています。"
+                     "施設名から全 AP を表示できます。",
+                     "A large fleet: only the sites with an AP that is not up, and those APs, are listed. "
+                     "A site's name opens all of its APs."),
+    "quiet_sites": ("すべて稼働中の施設", "Sites with every AP up"),
+    "loading": ("グラフと障害の記録を読み込み中…", "Loading the charts and the timeline…"),
     "simulated": ("模擬データ", "simulated data"),
 })
