@@ -88,3 +88,18 @@ def test_retransmission_counted_once_and_accounting_on_closes_the_aps_sessions(t
                                                                    "Acct-Delay-Time": "5"})], tmp_path)
         dwell = sorted(s.dwell_s for s in svc.store.iter_sessions(0, 4e9) if s.dwell_s is not None)
     assert 90.0 in dwell and len(dwell) == 3
+
+
+def test_status_server_is_answered(tmp_path, monkeypatch):
+    inv = inventory(tmp_path)
+    before = count("status_server")
+    with running(inv, monkeypatch) as svc:
+        f = tmp_path / "status.txt"
+        f.write_text("Message-Authenticator = 0x00\n")
+        res = subprocess.run(["radclient", "-r", "1", "-t", "1", "-f", str(f), f"127.0.0.1:{svc.port('radius')}",
+                              "status", SECRET], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stdout + res.stderr
+        bad = subprocess.run(["radclient", "-r", "1", "-t", "1", "-f", str(f), f"127.0.0.1:{svc.port('radius')}",
+                              "status", "not-the-secret"], capture_output=True, text=True, timeout=60)
+        assert bad.returncode != 0
+    assert count("status_server") - before == 1

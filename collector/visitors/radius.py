@@ -151,6 +151,13 @@ class RadiusAccounting:
         except (rp.PacketError, ValueError, KeyError, IndexError, TypeError, UnicodeError):
             self._count("malformed")
             return None
+        if pkt.code == rp.StatusServer:  # RFC 5997: a NAS checking that its accounting server is alive
+            try:
+                alive = pkt.VerifyAcctRequest()  # the Message-Authenticator, for Status-Server
+            except (rp.PacketError, ValueError, KeyError, TypeError):
+                alive = False
+            self._count("status_server" if alive else "bad_authenticator")
+            return pkt.CreateReply().ReplyPacket() if alive else None
         if pkt.code != rp.AccountingRequest:
             self._count("malformed")
             return None
