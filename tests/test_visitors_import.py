@@ -73,6 +73,8 @@ def test_bad_rows_are_listed_by_line_and_the_good_ones_kept(tmp_path, monkeypatc
                      f"{f}:9: user: missing"):
         assert expected in out, (expected, out)
     assert "2 rows read, 2 stored" in out and "7 rows skipped" in out
+    ja = run([str(f), "--config", cfg], monkeypatch).output  # Japanese by default
+    assert f"{f}:4: spot: 'nowhere' は設定ファイルの AP" in ja and f"{f}:5: user: 空です" in ja
     assert VisitorStore(tmp_path / "w.sqlite3").count() == 4 + 2  # nothing stored before was lost
 
 

@@ -89,6 +89,30 @@ def view_rows(cube: Any, view: str, start: dt.date, end: dt.date, by: str, level
     return out
 
 
+def _influx(inv: Any, config: Any, cube: Any, a: dt.date, b: dt.date, send: bool) -> None:
+    """Print the shown cells as line protocol, or send them to [influxdb] in batches."""
+    from analytics.visitors.points import figure_points
+
+    lines = [p.to_line() for p in figure_points(cube, a, b)]
+    if not send:
+        console.out("\n".join(lines), highlight=False)
+        return
+    from core.store.influx import make_sink
+    from wifiwatch.common import resolver_for
+
+    if inv.influxdb is None:
+        raise UserError("--to-influx needs an [influxdb] section in the config")
+    sink = make_sink(inv.influxdb, resolver_for(inv, config))
+    try:
+        for i in range(0, len(lines), 5000):
+            sink.send(lines[i:i + 5000])
+    except Exception as e:  # noqa: BLE001 - SinkError and friends: one line, exit 2
+        raise UserError(str(e)) from None
+    finally:
+        sink.close()
+    console.print(f"visitors: {len(lines)} points -> InfluxDB", markup=False, highlight=False)
+
+
 def register(report: typer.Typer) -> None:
     @report.command("visitors")
     def visitors(
@@ -99,7 +123,11 @@ def register(report: typer.Typer) -> None:
         view: Annotated[str, typer.Option("--view", help="figures, flows, languages or heatmap")] = "figures",
         site: Annotated[list[str] | None, typer.Option("--site", help="Only this site/AP/area id (repeatable)")]
         = None,
-        fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+        fmt: Annotated[str, typer.Option("--format", help="table, csv, json or influx (line protocol of every "
+                                                          "shown hour and day cell, for Grafana)")] = "table",
+        to_influx: Annotated[bool, typer.Option("--to-influx", help="Write the shown hour and day cells to "
+                                                "[influxdb] (measurement visitors) for the Grafana dashboard")]
+        = False,
         flow_hours: Annotated[float, typer.Option("--flow-hours", help="flows: B within this many hours of A")]
         = 3.0,
         config: ConfigOpt = None,
@@ -116,8 +144,8 @@ def register(report: typer.Typer) -> None:
         from wifiwatch.labels import check_lang
 
         check_lang(lang)
-        if fmt not in ("table", "csv", "json"):
-            raise UserError("--format must be table, csv or json")
+        if fmt not in ("table", "csv", "json", "influx"):
+            raise UserError("--format must be table, csv, json or influx")
         if by not in BY:
             raise UserError(f"--by must be one of {', '.join(BY)}")
         if level not in LEVEL_KEYS:
@@ -139,6 +167,9 @@ def register(report: typer.Typer) -> None:
                              flow_hours=flow_hours, lang=lang)
         except NoData as e:
             raise no_data(str(e)) from None
+        if fmt == "influx" or to_influx:
+            _influx(inv, config, cube, a, b, to_influx)
+            return
         only = set(site) if site else None
         rows = view_rows(cube, view, a, b, by, level, lang, only)
         if not rows:

@@ -267,7 +267,10 @@ def ap_detail() -> Json:
 
 def build_all() -> dict[str, Json]:
     """File name -> dashboard model, in the order they are listed in Grafana."""
-    return {"fleet-overview.json": fleet_overview(), "site-detail.json": site_detail(), "ap-detail.json": ap_detail()}
+    from wifiwatch.grafana.visitors import visitors_dashboard  # issue 24 (its own module)
+
+    return {"fleet-overview.json": fleet_overview(), "site-detail.json": site_detail(), "ap-detail.json": ap_detail(),
+            "visitors.json": visitors_dashboard()}
 
 
 def gazetteer(inv: Inventory) -> list[Json]:
