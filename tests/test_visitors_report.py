@@ -170,7 +170,7 @@ def test_grafana_dashboard_reads_only_shown_cells(cfg: Path, tmp_path: Path, inf
     """`report visitors --to-influx` writes the shown hour and day cells to a real influxd; every query of the
     visitors dashboard returns rows there, and the hidden days of the community centre are not in it."""
     from tests.test_grafana_queries import interpolate, min_interval, rows
-    from wifiwatch.grafana.visitors import visitors_dashboard
+    from wifiwatch.grafana.dashboards import visitors_dashboard
 
     icfg = tmp_path / "sites.toml"
     icfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[influxdb]\nurl = "{influxd.url}"\napi = "v1"\n'
