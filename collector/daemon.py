@@ -285,6 +285,10 @@ class Daemon:
         assert self.engine is not None
         self.inv = inv
         self.engine.reload(inv)
+        for fn in self.background:  # background parts that follow the inventory (visitor sources: visitor_ids)
+            reload = getattr(getattr(fn, "__self__", None), "reload", None)
+            if callable(reload):
+                reload(inv)
         self._schedule()
         log.info("configuration reloaded", extra=kv(devices=len(self.engine.devices)))
 

@@ -163,6 +163,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
         planning,
         reports,
         status,
+        visitors,  # 利用分析 (issue 24)
     )
 
     settings = ctx.inventory().console
@@ -182,6 +183,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
             *login.handlers, *status.handlers, *devices.handlers, *incidents.handlers, *maintenance.handlers,
             *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers, *alert_settings.handlers,
+            *visitors.handlers,
         ],
         middleware=[sessions.middleware, limit.middleware],
         csrf_config=csrf,

@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import stat
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -55,24 +56,31 @@ def load_keys(store_path: Path) -> ConsoleKeys:
     path = key_file(store_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        st = path.stat()
+        st = path.lstat()  # a link is not our file
         if stat.S_IMODE(st.st_mode) & 0o077 or not stat.S_ISREG(st.st_mode):
-            log.warning("console key file was readable by others: replaced, every console user logs in again",
+            log.warning("console key file was readable by others (or not a file): replaced, every console user"
+                        " logs in again",
                         extra=kv(path=str(path)))
             path.unlink()
     except FileNotFoundError:
         pass
-    master = b""
+    if not path.exists():  # written whole under a temporary name, then linked: a reader never sees half a key
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)  # mkstemp: mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_bytes(32).hex() + "\n")
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process (the daemon and `wifiwatch web`) made it first: use theirs
+        finally:
+            os.unlink(tmp)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except FileExistsError:
         master = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    else:
-        master = secrets.token_bytes(32)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(master.hex() + "\n")
+    except ValueError:
+        master = b""
     if len(master) < 32:
         raise ValueError(f"{path}: not a console key file (delete it to make a new one)")
+
     def derive(label: bytes) -> bytes:
         return hmac.new(master, label, hashlib.sha256).digest()
 
@@ -94,6 +102,9 @@ class SqliteSessionStore(Store):
         self._users = users
         self._key = key
         self.lifetime_s = lifetime_s
+        # token hash -> (data, last_seen) as this request's get() read it: the save at the end of a request that
+        # changed nothing is then skipped without a thread or a query. Never consulted for reading.
+        self._read: dict[str, tuple[bytes, float]] = {}
 
     def _sign(self, th: str, uid: int, ver: int, created: float, absolute: float, address: str, data: bytes) -> str:
         msg = json.dumps([th, uid, ver, repr(created), repr(absolute), address], ensure_ascii=True).encode() + data
@@ -147,14 +158,24 @@ class SqliteSessionStore(Store):
         if renew_for is not None and now - last_seen >= _touch_every(renew_for):
             self._users.sql("UPDATE console_sessions SET last_seen=?, expires=? WHERE token_hash=?",
                             (now, min(now + renew_for, absolute), th))
+            last_seen = now
+        if len(self._read) > 10_000:
+            self._read.clear()
+        self._read[th] = (data, last_seen)
         return data
 
     def _delete(self, key: str) -> None:
+        self._read.pop(token_hash(key), None)
         self._users.sql("DELETE FROM console_sessions WHERE token_hash=?", (token_hash(key),))
 
     # -- the Store interface -----------------------------------------------------------------------
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else bytes(value)
+        if data.strip() == b"{}":  # an anonymous request's empty session: no thread, no SQL, nothing written
+            return
+        seen = self._read.pop(token_hash(key), None)
+        if seen is not None and seen[0] == data and time.time() - seen[1] < _touch_every(_seconds(expires_in)):
+            return  # unchanged and touched a moment ago (by get): nothing to write
         await anyio.to_thread.run_sync(self._set, key, data, _seconds(expires_in))
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:

@@ -281,6 +281,48 @@ def test_site_charts_hover_zoom_range_availability_and_top_aps(console_run: Cons
     assert ticks and '"step":900' in ticks  # two days in 15-minute buckets (5-minute ones would be 576 points)
 
 
+def test_incidents_durations_detail_timeline_bulk_ack_comments_and_csv(console_run: ConsoleRun, page: Any) -> None:
+    run = console_run
+    run.login(page, "operator")
+    run.fleet.down("omachi-2")
+    run.fleet.down("omachi-3")
+    try:
+        rows = [_incident_row(page, run, dev) for dev in ("omachi-2", "omachi-3")]
+        ids = [r.get_attribute("data-incident") for r in rows]
+        text = rows[0].inner_text()
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text), text  # times to the second
+        assert re.search(r"\d+秒", text), text  # and how long it has lasted
+        for iid in ids:
+            page.check(f'tr[data-incident="{iid}"] input[name="ids"]')
+        page.fill('#bulk-ack input[name="note"]', "停電 (一括)")
+        page.click("#bulk-ack button[type=submit]")
+        page.wait_for_url("**/incidents?msg=acked_many*")
+        for iid in ids:
+            assert page.locator(f'tr[data-incident="{iid}"]').get_attribute("data-acked") == "yes"
+        viewer = run.client("viewer")
+        r = viewer.get("/incidents.csv", params={"state": "open"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        lines = r.content.decode("utf-8-sig").splitlines()
+        assert lines[0].startswith("id,site,site_name,device")
+        csv_rows = {ln.split(",")[0]: ln for ln in lines[1:]}
+        assert set(ids) <= set(csv_rows) and "停電 (一括)" in csv_rows[ids[0]] and ",operator," in csv_rows[ids[0]]
+        page.goto(run.url + f"/incidents/{ids[0]}")
+        kinds = page.locator("#timeline li").evaluate_all("els => els.map(e => e.dataset.event)")
+        assert kinds[0] == "down" and "ack" in kinds and "message" in kinds, kinds
+        page.fill('#comment-form textarea[name="text"]', "ケーブルを交換しました")
+        page.click("#comment-form button[type=submit]")
+        page.wait_for_url(f"**/incidents/{ids[0]}?msg=commented*")
+        assert "ケーブルを交換しました" in page.locator('#timeline li[data-event="comment"]').inner_text()
+        assert page.locator('#messages tr[data-status="sent"]').count() >= 1
+        assert viewer.post(f"/incidents/{ids[0]}/comment", data={"text": "x", "_csrf_token": viewer.csrf}  # type: ignore[attr-defined]
+                           ).status_code == 403
+        assert viewer.get("/incidents/99999999").status_code == 404
+    finally:
+        run.fleet.up("omachi-2")
+        run.fleet.up("omachi-3")
+    assert wait_for(lambda: 'data-event="recovered"' in run.client("viewer").get(f"/incidents/{ids[0]}").text, 20)
+
+
 def test_planning_scenarios_side_by_side_leave_the_inventory_alone(console_run: ConsoleRun, page: Any) -> None:
     run = console_run
     before = run.config_path.read_bytes()

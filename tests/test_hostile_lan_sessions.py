@@ -199,3 +199,15 @@ def test_a_map_scenario_needs_the_planner_role_and_is_audited(serve: Serve) -> N
     audited = [(e.user, e.target, e.detail) for e in ctx.users.audit_log() if e.action == "plan-scenario"]
     assert ("sato", "map", '{"a_budget": "3000000", "a_rounds": "2029"}') in audited
     assert [u for u, _, _ in audited] == ["sato", "boss"]  # the refused viewer ran nothing
+
+
+def test_a_key_file_others_can_read_is_replaced(tmp_path: Path) -> None:
+    from console.sessions import key_file, load_keys
+
+    store = tmp_path / "s.sqlite3"
+    first = load_keys(store)
+    assert load_keys(store) == first and key_file(store).stat().st_mode & 0o777 == 0o600
+    key_file(store).chmod(0o644)  # someone else may have read it: it must not keep signing sessions
+    second = load_keys(store)
+    assert second != first and key_file(store).stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite3.console-key"]

@@ -128,9 +128,11 @@ def test_every_reason_round_note_and_comparison_is_true_of_the_plan(case) -> Non
             assert money and all(any("at most" in v for v in broken[k]) for k in money)
         if "district_cap" in codes:
             assert all(any("district" in v for v in broken[k]) for k in range(n_rounds))
-        if "no_money_left" in codes:
+        if "no_money_left" in codes and n_rounds > 1:
             assert "what any round can still spend" in c.rationale
             assert ("keeping what later rounds need" in c.rationale) == s.carry_over
+        elif "no_money_left" in codes:
+            assert "left after the picks" in c.rationale
     # round notes
     unpicked = [idx[c.id] for c in r.candidates if not c.selected and idx[c.id] not in p.exclude]
     gain = {idx[c.id]: c.newly_covered_visitors for c in r.candidates}

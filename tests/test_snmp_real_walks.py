@@ -314,6 +314,28 @@ def test_an_idle_aruba_instant6_is_detected_with_0_clients(agent: Agent, profile
         assert res.clients == 0 and res.error is None, (res.clients, res.error)
 
 
+def test_a_named_vendor_with_an_empty_client_table_is_0_only_if_its_signature_answers(
+        agent: Agent, profiles: Profiles) -> None:
+    """vendor = "aruba_instant6" set by hand: an empty aiClientTable is 0 clients on an Instant 6 AP, but
+    unknown (with an error) on an agent without AI-AP-MIB: a wrong vendor or a MIB not loaded yet."""
+
+    poller = ApPoller(SnmpClient(), profiles)
+
+    async def run() -> list[PollResult]:
+        try:
+            return [await poller.poll(d, target(agent, w), "aruba_instant6")
+                    for d, w in (("a", "aruba_instant6_booting"), ("a", "aruba_instant6_booting"),
+                                 ("b", "aruba_instant6_idle"), ("b", "aruba_instant6_idle"))]
+        finally:
+            await poller.client.close()
+
+    res = asyncio.run(run())
+    assert [(r.clients, r.error_kind) for r in res] == [(None, "no_such_object")] * 2 + [(0, None)] * 2
+    # probed once per AP, then remembered (asked again every REDETECT_GENERIC_EVERY polls while absent)
+    assert poller._state["a"].family == ("aruba_instant6", False)
+    assert poller._state["b"].family == ("aruba_instant6", True)
+
+
 def test_a_generic_ap_whose_signature_appears_later_is_detected_again(agent: Agent, profiles: Profiles,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     """Same sysObjectID and sysDescr throughout; AI-AP-MIB answers only from the 4th poll on."""

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics.visitors.cube import BANDS, COL, DEV, PARTITIONS, RETURNS, build_cube, day_start, jst_day
+from analytics.visitors.opendata import hourly_rows
 from analytics.visitors.rows import figure_rows, flow_rows, heatmap, language_rows
 from analytics.visitors.suppress import suppress
 from core.config import parse_config
@@ -221,6 +222,9 @@ def test_suppression_property_over_every_output(raw: list[tuple[Any, ...]], k: i
     for i in range(len(c.units)):
         for lr in language_rows(c, i):
             assert lr["devices"] is None or lr["devices"] >= k
+    for od in hourly_rows(inventory(), c, NOV, DEC):
+        for col in ("認証回数", "利用端末数"):
+            assert od[col] == f"<{k}" or (isinstance(od[col], int) and (col == "認証回数" or od[col] >= k)), od
     # 4. outputs without hours (a 年度) hide the same day and month cells as those with them
     c2 = suppress(build_cube(ss, inventory(), NOV, DEC, hours=False), k)
     assert (c2.S_D == c.S_D).all() and (c2.S_MO == c.S_MO).all()

@@ -3,10 +3,13 @@ expected uniques, sessions and median dwell; suppression as null / <10; table, C
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +112,54 @@ def test_table_csv_english_and_no_data(cfg: Path) -> None:
     assert (m["month"], m["unique_devices"], m["sessions"]) == ("2026-11", 87, 89)  # person-days
     bad = cli(cfg, "--from", "2026-11-05", "--to", "2026-11-01")
     assert bad.returncode == 2 and "--to" in bad.stderr
+
+
+def test_opendata_hourly_in_fukuoka_form(cfg: Path, tmp_path: Path) -> None:
+    """Logins and unique devices per site and hour: no hash, no AP, small cells as <10."""
+    out = tmp_path / "v.csv"
+    r = subprocess.run([sys.executable, "-m", "wifiwatch.cli", "opendata", "export", "--visitors", "--month",
+                        "2026-11", "--out", str(out), "--config", str(cfg)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    text = out.read_bytes().decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["全国地方公共団体コード", "年月日", "曜日", "時", "NO", "名称", "名称_英語", "緯度",
+                             "経度", "認証回数", "利用端末数", "備考"]
+    o4 = [x for x in rows if x["NO"] == "omachi" and x["年月日"] == "2026-11-04"]
+    assert [(x["時"], x["認証回数"], x["利用端末数"]) for x in o4] == [("10", "30", "30")]
+    assert {x["利用端末数"] for x in rows if x["NO"] == "chuo-kominkan" and x["年月日"] == "2026-11-05"} == {"<10"}
+    assert not re.search(r"[0-9a-f]{32}", text) and "omachi-1" not in text and "127.0." not in text
+    r = subprocess.run([sys.executable, "-m", "wifiwatch.cli", "opendata", "export", "--visitors", "--month",
+                        "2026-10", "--out", str(out), "--config", str(cfg)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 3
+
+
+def test_monthly_and_fiscal_reports_carry_the_section(cfg: Path, tmp_path: Path) -> None:
+    """The monthly and 年度 reports get a 利用分析 section (HTML and CSV) with the same hidden cells."""
+    from analytics.fiscal import write_fiscal
+    from analytics.monthly import write_monthly
+    from analytics.synthetic import synthetic_history
+    from core.config import load_config
+    from core.paths import known_vendors
+    from core.store.sqlite_store import SqliteStore
+
+    inv = load_config(cfg, known_vendors())
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    try:
+        store.write(list(synthetic_history(inv, dt.datetime(2026, 11, 1, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+                                           dt.datetime(2026, 11, 4, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+                                           seed=1)))
+        files = write_monthly(inv, store, "2026-11", tmp_path, "ja", formats=("html", "csv"))
+        html = (tmp_path / "monthly-2026-11-ja.html").read_text(encoding="utf-8")
+        assert "利用分析" in html and "data-table='visitors'" in html and "&lt;10" in html
+        vis = tmp_path / "visitors-2026-11.csv"
+        assert vis in files
+        rows = {(r["level"], r["site"], r["month"]): r for r in csv.DictReader(vis.open(encoding="utf-8-sig"))}
+        assert rows[("site", "omachi", "2026-11")]["unique_devices"] == "87"
+        files = write_fiscal(inv, store, 2026, tmp_path, "en", formats=("html", "csv"))
+        fhtml = (tmp_path / "fiscal-2026-en.html").read_text(encoding="utf-8")
+        assert "Visitors (people, dwell, flows)" in fhtml and "data-table='visitors-months'" in fhtml
+        assert tmp_path / "fiscal-2026-visitors.csv" in files
+    finally:
+        store.close()

@@ -743,10 +743,14 @@ def _rationale(inv: Inventory, r: CandidateResult, s: Scenario, cands: Sequence[
             most = max(room.spendable, default=0)
             keep_ja = "、繰越のため後の年度に必要な額を除く" if s.carry_over else ""
             keep_en = ", keeping what later rounds need under carry-over" if s.carry_over else ""
-            why.append(f"費用{c.install_cost_yen:,}円が、選定地点の後にどの年度でも使える残額（最大{most:,}円{keep_ja}）"
-                       "を超える" if ja else
-                       f"its {c.install_cost_yen:,} yen exceed what any round can still spend after the picks "
-                       f"(at most {most:,} yen{keep_en})")
+            if len(room.spendable) == 1:
+                why.append(f"費用{c.install_cost_yen:,}円が選定地点の後の残額{most:,}円を超える" if ja else
+                           f"its {c.install_cost_yen:,} yen exceed the {most:,} yen left after the picks")
+            else:
+                why.append(f"費用{c.install_cost_yen:,}円が、選定地点の後にどの年度でも使える残額（最大{most:,}円"
+                           f"{keep_ja}）を超える" if ja else
+                           f"its {c.install_cost_yen:,} yen exceed what any round can still spend after the picks "
+                           f"(at most {most:,} yen{keep_en})")
         elif code == "count_limit":
             why.append(f"予算の残る年度はどれも箇所数の上限（{s.count}）に達している" if ja else
                        f"every round with the money for it is at the limit of {s.count} sites")

@@ -28,7 +28,7 @@ from collector.snmp.client import (
     parse_oid,
 )
 from collector.snmp.counters import CounterSample, rates
-from collector.snmp.detect import Detection, detect, resolve
+from collector.snmp.detect import Detection, detect, probe, resolve
 from collector.snmp.profiles import GENERIC, ClientTable, Profile, Profiles, RadioColumn
 from core.inventory import Device, Inventory, Site
 from core.logs import kv
@@ -138,6 +138,8 @@ class _DeviceState:
     polls_since_full: int = 0  # the full column set is read again every RELEARN_EVERY polls
     learned: bool = False  # a full walk has been seen: ``skip`` and ``slow`` are valid
     polls_since_detect: int = 0  # answered polls after the one that last detected the vendor (auto mode)
+    family: tuple[str, bool] | None = None  # named vendor: (profile, its signature answered?)
+    polls_since_family: int = 0
     # Columns that change only when the interface set does (names, speeds): read on full walks and when an
     # ifIndex appears or goes, reused in between. Keeps a steady-state poll at 1-2 PDUs on real tables.
     slow: dict[Oid, dict[Oid, Var]] = field(default_factory=dict)
@@ -280,7 +282,8 @@ class ApPoller:
             await self._reuse_slow(state, target, walked, counters)
         now = self.clock()
         if_names = _if_names(walked)
-        _clients(profile, walked, system, if_names, res)
+        _clients(profile, walked, system, if_names, res, auto or await self._family_answers(state, target, profile,
+                                                                                         counters))
         if profile.aps is not None:
             res.aps = _controller_aps(profile, walked, res)
         if profile.radio:
@@ -300,6 +303,25 @@ class ApPoller:
         state.uptime_ticks = ticks if ticks is not None else state.uptime_ticks
         if res.dropped and res.error is None:
             res.error, res.error_kind = "bad data: " + "; ".join(res.dropped[:5]), "bad_data"
+
+    async def _family_answers(self, state: _DeviceState, target: Target, profile: Profile,
+                              counters: PduCounter) -> bool:
+        """For a named vendor whose count is rows of a per-client table: does its signature answer?
+
+        Only then is an empty table 0 clients (an idle AP) rather than a wrong vendor or a MIB not loaded
+        (clients unknown). Probed once (one GETBULK), and again every REDETECT_GENERIC_EVERY polls while
+        it does not answer. Profiles without a signature take the operator's word.
+        """
+        if not profile.signature or not any(t.count == "rows" for t in profile.clients):
+            return True
+        known = state.family
+        if known is not None and known[0] == profile.id and (known[1] or state.polls_since_family
+                                                             < REDETECT_GENERIC_EVERY):
+            state.polls_since_family += 1
+            return known[1]
+        present = await probe(self.client, target, list(profile.signature), counters)
+        state.family, state.polls_since_family = (profile.id, all(present.values())), 0
+        return state.family[1]
 
     async def _reuse_slow(self, state: _DeviceState, target: Target, walked: dict[Oid, dict[Oid, Var]],
                           counters: PduCounter) -> None:
@@ -446,7 +468,9 @@ def _count(table: ClientTable, var: Var) -> int | None:
 
 
 def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: Mapping[Oid, Var],
-             if_names: Mapping[Oid, str], res: PollResult) -> None:
+             if_names: Mapping[Oid, str], res: PollResult, family_known: bool = True) -> None:
+    """Client counts from the walked tables and scalars; ``family_known``: the profile's signature
+    answered (auto-detected, or probed for a named vendor), so an empty per-client table is 0 clients."""
     if not profile.has_clients:
         return
     total = 0
@@ -497,7 +521,8 @@ def _clients(profile: Profile, walked: Mapping[Oid, Mapping[Oid, Var]], system: 
         res.clients = scalar_total
     elif any_rows:
         res.clients = total if total <= MAX_CLIENTS_PER_AP else None
-    elif any(t.total for t in profile.clients) and all(t.count == "rows" for t in profile.clients if t.total):
+    elif (family_known and any(t.total for t in profile.clients)
+          and all(t.count == "rows" for t in profile.clients if t.total)):
         # The family is known (named, or its signature answered: an object present with 0 clients), and
         # its count is the number of rows of a table with a row per client: no row is 0 clients.
         res.clients = 0

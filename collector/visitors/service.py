@@ -150,6 +150,22 @@ class VisitorService:
             if n:
                 log.info("visitor sessions past retention deleted (daily aggregates kept)", extra=kv(sessions=n))
 
+    def reload(self, inv: Inventory) -> None:
+        """SIGHUP: new visitor_ids and timings take effect at once; a changed bind or secret needs a restart."""
+        index = ApIndex(inv)
+        for handler in (self.radius, self.syslog):
+            if handler is not None:
+                handler.index = index  # one reference swap: a datagram in flight uses the old or the new
+        self.index, self.inv = index, inv
+        old, new = self.settings, inv.visitors
+        if (old.radius_bind, old.radius_secret, old.syslog_bind) != (new.radius_bind, new.radius_secret,
+                                                                     new.syslog_bind):
+            log.warning("visitor sources: a changed radius_bind, radius_secret or syslog_bind takes effect at the "
+                        "next restart")
+        self.settings = new.model_copy(update={"radius_bind": old.radius_bind, "radius_secret": old.radius_secret,
+                                               "syslog_bind": old.syslog_bind})
+        log.info("visitor sources reloaded", extra=kv(visitor_ids=len(index)))
+
     def open_counts(self) -> dict[str, int]:
         return self.store.open_counts(self.clock(), self.settings.idle_timeout_min * 60)
 

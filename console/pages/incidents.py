@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
-from collector.alerts import ack, rota
+from collector.alerts import ack, rota, timeline
+from collector.alerts.engine import fmt_duration, fmt_time
+from collector.alerts.wording import cause_text
 from console.auth import logged_in, user_of
+from console.downloads import csv_response
 from console.render import page
+from core.maintenance import JST
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 KINDS = ("down", "site_down", "degraded", "flapping", "monitoring_lost")
+MAX_ROWS = 500
+CSV_COLUMNS = ("id", "site", "site_name", "device", "device_name", "kind", "cause", "start", "end", "duration_s",
+               "open", "suppressed_by", "notified", "reminders", "acknowledged_by", "acknowledged_at", "ack_note")
 
 
 def _names(inv: Any, lang: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -42,33 +51,133 @@ def history_outages(ctx: Any, start: float, end: float, site: str | None = None,
     return [o for o in rows if devices is None or o.device in devices]
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What 障害 shows, from its query string (kept in the URL, shared by the page and its CSV)."""
+
+    state: str = "all"
+    site: str = ""
+    kind: str = ""
+    days: int = 30
+
+    @classmethod
+    def of(cls, state: str, site: str, kind: str, days: int) -> Filters:
+        return cls(state if state in ("all", "open", "closed") else "all", site[:64], kind if kind in KINDS else "",
+                   max(1, min(days, 400)))
+
+    def query(self) -> str:
+        return urlencode({"state": self.state, "site": self.site, "kind": self.kind, "days": self.days})
+
+
+def _rows(ctx: Any, f: Filters) -> list[Any]:
+    rows = ctx.alerts.incidents(open_only=f.state == "open", since=time.time() - f.days * 86400)
+    if f.state == "closed":
+        rows = [i for i in rows if i.end is not None]
+    if f.site:
+        rows = [i for i in rows if i.site == f.site]
+    if f.kind:
+        rows = [i for i in rows if i.kind == f.kind]
+    return sorted(rows, key=lambda i: -i.start)[:MAX_ROWS]
+
+
+def _duration(i: Any, now: float) -> float:
+    return (i.end if i.end is not None else now) - i.start
+
+
 @get("/incidents", guards=[logged_in], sync_to_thread=True)
 def incidents_page(request: Request[Any, Any, Any], which: Annotated[str, Parameter(query="state")] = "all",
                    site: str = "", kind: str = "", days: int = 30, msg: str = "") -> Template:
     ctx = request.app.state.console
     inv = ctx.inventory()
     user = user_of(request)
-    days = max(1, min(days, 400))
-    rows = ctx.alerts.incidents(open_only=which == "open", since=time.time() - days * 86400)
-    if which == "closed":
-        rows = [i for i in rows if i.end is not None]
-    if site:
-        rows = [i for i in rows if i.site == site]
-    if kind:
-        rows = [i for i in rows if i.kind == kind]
+    f = Filters.of(which, site, kind, days)
+    rows = _rows(ctx, f)
     with ctx.alerts.tx() as c:
         acks = ack.acks(c)
         shifts = rota.shifts(c)
     sites, devs = _names(inv, user.lang)
     a = inv.alerts
     outages = []
-    if which != "open" and kind in ("", "down"):  # the reports' outages the live incidents do not cover
-        outages = history_outages(ctx, time.time() - days * 86400, time.time(), site or None)
-    return page(request, "incidents.html", incidents=sorted(rows, key=lambda i: -i.start)[:500], acks=acks,
-                sites=sites, devs=devs, kinds=KINDS, f={"state": which, "site": site, "kind": kind, "days": days},
+    if f.state != "open" and f.kind in ("", "down"):  # the reports' outages the live incidents do not cover
+        outages = history_outages(ctx, time.time() - f.days * 86400, time.time(), f.site or None)
+    now = time.time()
+    return page(request, "incidents.html", incidents=rows, acks=acks, durations={i.id: _duration(i, now) for i in rows},
+                sites=sites, devs=devs, kinds=KINDS, f=f, csv_url="/incidents.csv?" + f.query(),
                 shifts=shifts, channels=[ch.name for ch in a.channels], weekdays=rota.WEEKDAYS,
-                escalation=(a.escalate_after_min, a.escalate_channel), msg=msg, now=time.time(),
-                outages=outages[:500])
+                escalation=(a.escalate_after_min, a.escalate_channel), msg=msg, now=now,
+                outages=outages[:500], fmt_duration=fmt_duration, cause_text=cause_text)
+
+
+@get("/incidents.csv", guards=[logged_in], sync_to_thread=True)
+def incidents_csv(request: Request[Any, Any, Any], which: Annotated[str, Parameter(query="state")] = "all",
+                  site: str = "", kind: str = "", days: int = 30) -> Response[bytes]:
+    """The incidents the page shows with the same filters, one row each, for the office's own records."""
+    ctx = request.app.state.console
+    lang = user_of(request).lang
+    sites, devs = _names(ctx.inventory(), lang)
+    f = Filters.of(which, site, kind, days)
+    rows = _rows(ctx, f)
+    with ctx.alerts.tx() as c:
+        acks = ack.acks(c)
+    now = time.time()
+    out = []
+    for i in rows:
+        a = acks.get(i.id)
+        out.append([i.id, i.site, sites.get(i.site, i.site), i.device, devs.get(i.device, i.device), i.kind,
+                    cause_text(i.cause, lang), fmt_time(i.start), fmt_time(i.end) if i.end is not None else "",
+                    round(_duration(i, now)), "yes" if i.end is None else "no", i.suppressed_by or "",
+                    "yes" if i.notified else "no", i.reminders, a.user if a else "", fmt_time(a.at) if a else "",
+                    a.note if a else ""])
+    return csv_response(CSV_COLUMNS, out, f"incidents-{dt.datetime.now(JST):%Y%m%d-%H%M%S}.csv")
+
+
+@get("/incidents/{iid:int}", guards=[logged_in], sync_to_thread=True)
+def incident_page(request: Request[Any, Any, Any], iid: int, msg: str = "") -> Template:
+    ctx = request.app.state.console
+    lang = user_of(request).lang
+    inc = next((i for i in ctx.alerts.incidents() if i.id == iid), None) if 0 < iid < 2**62 else None
+    if inc is None:
+        raise NotFoundException(f"no incident {iid}")
+    with ctx.alerts.tx() as c:
+        a = ack.acks(c).get(iid)
+        msgs = timeline.messages(c, iid)
+        notes = timeline.comments(c, iid)
+    sites, devs = _names(ctx.inventory(), lang)
+    evs = timeline.events(inc, (a.user, a.at, a.note) if a else None, msgs, notes)
+    return page(request, "incident.html", i=inc, ack=a, events=evs, messages=msgs, sites=sites, devs=devs,
+                duration=_duration(inc, time.time()), fmt_duration=fmt_duration, cause_text=cause_text, msg=msg)
+
+
+@post("/incidents/{iid:int}/comment", guards=[logged_in], opt={"can": "ack"}, sync_to_thread=True)
+def comment(request: Request[Any, Any, Any], iid: int, data: Form) -> Redirect:
+    ctx = request.app.state.console
+    user = user_of(request)
+    text = data.get("text", "")
+    with ctx.alerts.tx() as c:
+        done = timeline.add_comment(c, iid, user.name, text, time.time()) if 0 < iid < 2**62 else False
+    if done:
+        ctx.users.audit(user.name, "comment", f"incident {iid}", text.strip()[:200])
+    return Redirect(f"/incidents/{iid}?msg={'commented' if done else 'comment_refused'}#timeline", status_code=303)
+
+
+@post("/incidents/ack", guards=[logged_in], opt={"can": "ack"}, sync_to_thread=True)
+def acknowledge_many(request: Request[Any, Any, Any], data: Annotated[dict[str, Any], Body(
+        media_type=RequestEncodingType.URL_ENCODED)]) -> Redirect:
+    """Several open incidents acknowledged at once with one note (a storm from one cause)."""
+    ctx = request.app.state.console
+    user = user_of(request)
+    raw = data.get("ids", [])
+    ids = sorted({int(x) for x in (raw if isinstance(raw, list) else [raw]) if str(x).isdigit() and len(str(x)) < 12})
+    note = str(data.get("note", "")).strip()
+    done = []
+    with ctx.alerts.tx() as c:
+        for iid in ids[:MAX_ROWS]:
+            if ack.acknowledge(c, iid, user.name, note, time.time()):
+                done.append(iid)
+    for iid in done:
+        ctx.users.audit(user.name, "ack", f"incident {iid}", note)
+    msg = "acked_many" if done else "ack_refused"
+    return Redirect(f"/incidents?msg={msg}&detail={len(done)}", status_code=303)
 
 
 def _known_id(n: int) -> None:
@@ -84,10 +193,11 @@ def acknowledge(request: Request[Any, Any, Any], iid: int, data: Form) -> Redire
     user = user_of(request)
     note = data.get("note", "").strip()
     with ctx.alerts.tx() as c:
-        done = ack.acknowledge(c, iid, user.name, note, time.time())
+        done = ack.acknowledge(c, iid, user.name, note, time.time()) if 0 < iid < 2**62 else False
     if done:
         ctx.users.audit(user.name, "ack", f"incident {iid}", note)
-    return Redirect(f"/incidents?msg={'acked' if done else 'ack_refused'}#i{iid}", status_code=303)
+    back = f"/incidents/{iid}" if data.get("back") == "incident" else "/incidents"
+    return Redirect(f"{back}?msg={'acked' if done else 'ack_refused'}#i{iid}", status_code=303)
 
 
 @post("/rota", guards=[logged_in], opt={"can": "ack"}, sync_to_thread=True)
@@ -127,4 +237,5 @@ def remove_shift(request: Request[Any, Any, Any], sid: int) -> Redirect:
     return Redirect("/incidents#rota", status_code=303)
 
 
-handlers = [incidents_page, acknowledge, add_shift, remove_shift]
+handlers = [incidents_page, incidents_csv, incident_page, comment, acknowledge_many, acknowledge, add_shift,
+            remove_shift]

@@ -85,6 +85,15 @@ def opendata(request: Request[Any, Any, Any], what: str, month: str = "") -> Res
         except Exception as e:  # noqa: BLE001 - any refusal is shown on the page, not as a 500
             return _page(request, str(e))
         data, name = od.to_csv(export.rows, od.USAGE_COLUMNS), f"{inv.municipality_code}_wifi_usage_{month}.csv"
+    elif what == "visitors":  # issue 24: logins and unique devices per site and hour, small cells as <10
+        from analytics.coverage import NoData
+        from analytics.visitors import opendata as vod
+
+        try:
+            data = od.to_csv(vod.month_rows(inv, [month], lang=user_of(request).lang), vod.COLUMNS)
+        except (ValueError, NoData, vod.SimulatedVisitors) as e:  # a bad month, no sessions, simulated: said here
+            return _page(request, str(e) or f"{month}: YYYY-MM")
+        name = f"{inv.municipality_code}_wifi_visitors_{month}.csv"
     else:
         raise NotFoundException("no such export")
     ctx.users.audit(user_of(request).name, "opendata-export", what, month)

@@ -63,15 +63,23 @@ def register(app: typer.Typer) -> None:
             "--allow-simulated", help="--usage: write figures that rest on simulated (demo) data, labelled in 備考")]
         = False,
         lang: LangOpt = "ja",
+        visitors: Annotated[bool, typer.Option(
+            "--visitors", help="Logins and unique devices per site and hour (Fukuoka's form; cells under "
+                               "[visitors] k_min shown as <10) instead of the site list")] = False,
     ) -> None:
-        """Write the sites (one row per site, never AP addresses) or monthly usage per site as CSV."""
+        """Write the sites (one row per site, never AP addresses), monthly usage per site, or (--visitors) logins
+        and unique devices per site and hour as CSV."""
         from analytics import opendata as o
 
         t = _lang(lang)
         inv = load_inventory(config)
         warnings: list[str] = []
         try:
-            if usage:
+            if visitors:  # issue 24: analytics.visitors.opendata
+                from wifiwatch.commands.report_visitors import opendata_visitors
+
+                rows, data = opendata_visitors(inv, months or [_previous_month()], allow_simulated, encoding, t, lang)
+            elif usage:
                 from analytics.monthly import month_period
                 from wifiwatch.commands.report import open_reader
 
@@ -82,7 +90,7 @@ def register(app: typer.Typer) -> None:
                     except ValueError:
                         raise UserError(t["month"].format(m=m)) from None
                 from analytics.coverage import NoData
-                from wifiwatch.commands.report import no_data
+                from wifiwatch.common import no_data
 
                 reader = open_reader(inv, source, resolver_for(inv, config))
                 try:

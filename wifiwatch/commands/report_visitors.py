@@ -112,7 +112,7 @@ def register(report: typer.Typer) -> None:
         from analytics.coverage import NoData
         from analytics.visitors.load import read_cube
         from analytics.visitors.rows import BY, HEAD, LEVEL_KEYS
-        from wifiwatch.commands.report import no_data
+        from wifiwatch.common import no_data
         from wifiwatch.labels import check_lang
 
         check_lang(lang)
@@ -168,3 +168,24 @@ def register(report: typer.Typer) -> None:
             err.print(t["note"].format(k=cube.k), highlight=False, markup=False)
         if any(r.get("simulated") for r in rows):
             err.print(t["sim"], highlight=False, markup=False)
+
+
+def opendata_visitors(inv: Any, months: list[str], allow_simulated: bool, encoding: str, t: dict[str, str],
+                      lang: str) -> tuple[list[dict[str, Any]], bytes]:
+    """``opendata export --visitors``: the months' hourly rows per site as CSV bytes (exit 3 without sessions,
+    2 for a bad month or simulated data unless allowed)."""
+    from analytics import opendata as od
+    from analytics.coverage import NoData
+    from analytics.visitors import opendata as vod
+    from core.dates import DateError
+    from wifiwatch.common import no_data
+
+    try:
+        rows = vod.month_rows(inv, months, allow_simulated, lang)
+    except DateError as e:
+        raise UserError(str(e)) from None
+    except NoData as e:
+        raise no_data(str(e)) from None
+    except vod.SimulatedVisitors as e:
+        raise UserError(str(e)) from None
+    return rows, od.to_csv(rows, vod.COLUMNS, encoding)
