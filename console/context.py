@@ -13,9 +13,12 @@ from collector.alerts.store import AlertStore
 from console.users import UserStore
 from core.inventory import Inventory
 
-# The fleet snapshot is shared by the requests of one second (状況's refreshes, several people, the map): the
-# data changes once per heartbeat (>= 1 s), and at 10,000 APs building it costs ~0.1-0.3 s of CPU.
-FLEET_TTL_S = 1.0
+
+# The fleet snapshot is shared by the requests of half a heartbeat (0.5-5 s: 状況's refreshes, several people, the
+# map): its data changes once per heartbeat, and at 10,000 APs building it costs ~0.2 s of CPU. 状況 refreshes
+# every half heartbeat too, so a change the daemon confirms still shows within one heartbeat.
+def fleet_ttl(heartbeat_s: float) -> float:
+    return max(0.5, min(5.0, heartbeat_s / 2))
 
 
 @dataclass
@@ -40,12 +43,12 @@ class ConsoleContext:
 
     def fleet(self, lang: str) -> Any:
         """The fleet snapshot now (collector.snapshot, with open incidents), from the engine's states when the daemon
-        serves the console; one built within the last FLEET_TTL_S is reused (it says how old its data is)."""
+        serves the console; one built within the last half heartbeat is reused (it says how old its data is)."""
         from console.fleet import fleet_status
 
         now = time.time()
         hit = self._fleet.get(lang)
-        if hit is not None and 0 <= now - hit[0] < FLEET_TTL_S:
+        if hit is not None and 0 <= now - hit[0] < fleet_ttl(self.inventory().defaults.heartbeat_s):
             return hit[1]
         snap = fleet_status(self.inventory(), self.store, self.alerts, now, lang,
                             self.states() if self.states is not None else None)
