@@ -228,6 +228,10 @@ def write_fiscal(inv: Inventory, reader: PointReader, fy: int, out: Path, lang: 
         lang=lang, t=t, title=title, h=head, print_css=PRINT_CSS,
         sites=site_rows, months=month_rows, measures=measure_rows,
         installs=installs)
+    from analytics.visitors.section import visitor_section  # issue 24: its own section, reading the visitor store
+
+    visitors = visitor_section(inv, dt.date(fy, 4, 1), dt.date(fy + 1, 4, 1), lang)
+    html = visitors.into(html) if visitors is not None else html
     report = out / f"fiscal-{fy}-{lang}.html"
     report.write_text(REDACTOR(html), encoding="utf-8")
     files = [report] if ("html" in formats or "pdf" in formats) else []
@@ -246,6 +250,8 @@ def write_fiscal(inv: Inventory, reader: PointReader, fy: int, out: Path, lang: 
             path = out / f"fiscal-{fy}-{name}.csv"
             write_csv(path, rows, cols, note=t["nodata"])
             files.append(path)
+        if visitors is not None:
+            files.append(visitors.write_csv(out / f"fiscal-{fy}-visitors.csv"))
     if "xlsx" in formats:
         path = out / f"fiscal-{fy}-{lang}.xlsx"
         write_xlsx(path, [(t["sheet_sites"], list(site_cols), site_rows, t["nodata"]),

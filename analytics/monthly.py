@@ -321,6 +321,11 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
         avail=avail, avail_chart=_svg_bars(chart_rows(avail, lang)),
         usage=usage, heat=_svg_heat(profile, t["days"]), cap=cap, radios=radios, maint=maint, installed=installed,
         candidates=cands)
+    from analytics.visitors.section import visitor_section  # issue 24: its own section, reading the visitor store
+
+    first_day = dt.date(y, m, 1)
+    visitors = visitor_section(inv, first_day, (first_day + dt.timedelta(days=32)).replace(day=1), lang)
+    html = visitors.into(html) if visitors is not None else html
     files: list[Path] = []
     report = out / f"monthly-{month}-{lang}.html"
     report.write_text(REDACTOR(html), encoding="utf-8")
@@ -333,6 +338,8 @@ def write_monthly(inv: Inventory, reader: PointReader, month: str, out: Path, la
             note = {"capacity": t["none"], "radio": t["radio_none"]}.get(name, t["nodata"])
             write_csv(path, rows, cols, note=note)
             files.append(path)
+        if visitors is not None:
+            files.append(visitors.write_csv(out / f"visitors-{month}.csv"))
     if "xlsx" in formats:
         path = out / f"monthly-{month}-{lang}.xlsx"
         write_xlsx(path, [(t["sheet_avail"], _head(AVAIL_XLSX, lang), _keyed(avail, AVAIL_XLSX, lang), t["nodata"]),

@@ -12,10 +12,13 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from analytics.coverage import SIMULATED_TAG
 from analytics.tables import Period, figures
 from collector.alerts.store import AlertStore
 from console.context import open_context
+from console.pages import devices
 from core.config import parse_config
 from core.schema import Point
 from core.store import SqliteStore
@@ -46,7 +49,8 @@ host = "192.0.2.2"
 '''
 
 
-def test_the_reports_outages_are_listed_in_incidents_and_timelines(tmp_path: Path) -> None:
+def test_the_reports_outages_are_listed_in_incidents_and_timelines(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "ww.sqlite3"
     inv = parse_config(CONFIG.format(store=path), "t.toml")
     now = time.time() // 60 * 60
@@ -96,5 +100,12 @@ def test_the_reports_outages_are_listed_in_incidents_and_timelines(tmp_path: Pat
             site = c.get("/sites/omachi", params={"range": "7d"}).text
             assert site.count("data-outage=") == 2  # ap1's simulated and ap2's unrecorded one
             assert "ap2" not in [m for m in re.findall(r'data-outage="([^"]+)"', c.get("/aps/ap1").text)]
+            # a large site: its page shows the states at once and loads the charts and this timeline after
+            monkeypatch.setattr(devices, "INLINE_DETAIL_MAX", 1)
+            big = c.get("/sites/omachi", params={"range": "7d"}).text
+            assert 'data-load="/sites/omachi/detail?range=7d"' in big and "data-outage=" not in big
+            assert 'data-device="ap1"' in big
+            detail = c.get("/sites/omachi/detail", params={"range": "7d"}).text
+            assert detail.count("data-outage=") == 2 and 'data-metric="clients"' in detail
     finally:
         ctx.close()

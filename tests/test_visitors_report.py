@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,3 +134,71 @@ def test_opendata_hourly_in_fukuoka_form(cfg: Path, tmp_path: Path) -> None:
                         "2026-10", "--out", str(out), "--config", str(cfg)], capture_output=True, text=True,
                        cwd=ROOT, timeout=120)
     assert r.returncode == 3
+
+
+def test_monthly_and_fiscal_reports_carry_the_section(cfg: Path, tmp_path: Path) -> None:
+    """The monthly and 年度 reports get a 利用分析 section (HTML and CSV) with the same hidden cells."""
+    from analytics.fiscal import write_fiscal
+    from analytics.monthly import write_monthly
+    from analytics.synthetic import synthetic_history
+    from core.config import load_config
+    from core.paths import known_vendors
+    from core.store.sqlite_store import SqliteStore
+
+    inv = load_config(cfg, known_vendors())
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    try:
+        store.write(list(synthetic_history(inv, dt.datetime(2026, 11, 1, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+                                           dt.datetime(2026, 11, 4, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+                                           seed=1)))
+        files = write_monthly(inv, store, "2026-11", tmp_path, "ja", formats=("html", "csv"))
+        html = (tmp_path / "monthly-2026-11-ja.html").read_text(encoding="utf-8")
+        assert "利用分析" in html and "data-table='visitors'" in html and "&lt;10" in html
+        vis = tmp_path / "visitors-2026-11.csv"
+        assert vis in files
+        rows = {(r["level"], r["site"], r["month"]): r for r in csv.DictReader(vis.open(encoding="utf-8-sig"))}
+        assert rows[("site", "omachi", "2026-11")]["unique_devices"] == "87"
+        files = write_fiscal(inv, store, 2026, tmp_path, "en", formats=("html", "csv"))
+        fhtml = (tmp_path / "fiscal-2026-en.html").read_text(encoding="utf-8")
+        assert "Visitors (people, dwell, flows)" in fhtml and "data-table='visitors-months'" in fhtml
+        assert tmp_path / "fiscal-2026-visitors.csv" in files
+    finally:
+        store.close()
+
+
+def test_grafana_dashboard_reads_only_shown_cells(cfg: Path, tmp_path: Path, influxd: Any, influx_db: str) -> None:
+    """`report visitors --to-influx` writes the shown hour and day cells to a real influxd; every query of the
+    visitors dashboard returns rows there, and the hidden days of the community centre are not in it."""
+    from tests.test_grafana_queries import interpolate, min_interval, rows
+    from wifiwatch.grafana.dashboards import visitors_dashboard
+
+    icfg = tmp_path / "sites.toml"
+    icfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[influxdb]\nurl = "{influxd.url}"\napi = "v1"\n'
+                    f'database = "{influx_db}"\n', encoding="utf-8")
+    r = cli(icfg, "--from", "2026-11-01", "--to", "2026-12-01", "--to-influx")
+    assert r.returncode == 0, r.stderr
+    frm, to = int(day_start(dt.date(2026, 11, 1)) * 1000), int(day_start(dt.date(2026, 12, 1)) * 1000)
+    dash = visitors_dashboard()
+    (var,) = dash["templating"]["list"]
+    sites = [str(x[-1]) for x in rows(influxd, influx_db, interpolate(var["query"], {}, frm, to, "1h"))]
+    assert set(sites) == {"omachi", "chuo-kominkan"}
+    chosen = {"site": (sites, True)}
+    for p in dash["panels"]:
+        for t in p["targets"]:
+            assert rows(influxd, influx_db, interpolate(t["query"], chosen, frm, to, min_interval())), p["title"]
+    days = rows(influxd, influx_db, "SELECT \"unique_devices\" FROM \"visitors\" WHERE \"grain\" = 'day' AND "
+                                    "\"site\" = 'chuo-kominkan'")
+    assert sorted(v[1] for v in days) == [15, 15]  # days 2 and 4; the hidden 4 and 5 are not there
+    everything = rows(influxd, influx_db, 'SELECT "unique_devices" FROM "visitors"')
+    assert all(v[1] >= 10 for v in everything)
+
+
+def test_measured_visitors_for_the_planner(cfg: Path) -> None:
+    """Shown days only (omachi 12 + 30, the centre 15 + 15), scaled to a year; hidden days count as nothing."""
+    from analytics.visitors.demand import measured_visitors
+    from core.config import load_config
+    from core.paths import known_vendors
+
+    got = measured_visitors(load_config(cfg, known_vendors()), days=30, now=day_start(dt.date(2026, 12, 1)))
+    assert {k: (round(v.devices_per_year), v.days_shown) for k, v in got.items()} == {
+        "omachi": (round(42 * 365 / 30), 2), "chuo-kominkan": (round(30 * 365 / 30), 2)}

@@ -62,3 +62,11 @@ def load_inventory(path: Path | None, lang: str = "ja") -> Inventory:
 
 def resolver_for(inv: Inventory, path: Path | None) -> SecretResolver:
     return SecretResolver(inv.secrets_file, base_dir=config_path(path).resolve().parent)
+
+
+def no_data(message: str) -> typer.Exit:
+    """One line on stderr and the documented exit code for a period without data (every report command)."""
+    from analytics.coverage import NO_DATA_EXIT
+
+    err.print(message, highlight=False, markup=False)
+    return typer.Exit(NO_DATA_EXIT)

@@ -18,8 +18,8 @@ from litestar import Request, get
 from litestar.response import Template
 from markupsafe import Markup, escape
 
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 from core.maintenance import JST
 
 CACHE_S = 300.0  # a month's figures are recounted at most every 5 minutes (sessions keep arriving)

@@ -20,6 +20,7 @@ import numpy as np
 from core.store.columns import Columns
 
 HOUR_NS = 3_600_000_000_000
+FETCH_ROWS = 65_536
 
 
 def _path(field: str) -> str:
@@ -39,17 +40,15 @@ class HourlyReads:
     _conn: sqlite3.Connection
     _lock: threading.RLock
 
-    def _matching_series(self, measurement: str, tags: Mapping[str, str] | None) -> dict[int, dict[str, str]]:
+    def _matching_series(self, measurement: str, tags: Mapping[str, str] | None,
+                         aps: Collection[str] | None = None) -> dict[int, dict[str, str]]:
         raise NotImplementedError
 
     def _series_for(self, measurement: str, tags: Mapping[str, str] | None,
                     aps: Collection[str] | None) -> dict[int, dict[str, str]]:
         """The series matching ``tags``, and of the APs ``aps`` only when given (a report reads the fleet in
         batches of APs, so its memory does not grow with the fleet)."""
-        series = self._matching_series(measurement, tags)
-        if aps is None:
-            return series
-        return {sid: t for sid, t in series.items() if t.get("ap") in aps}
+        return self._matching_series(measurement, tags, aps)
 
     def _rolled_upto(self) -> tuple[int, int | None]:
         """(last row id folded into the rollup, the earliest time of a row written after it or None)."""
@@ -71,13 +70,19 @@ class HourlyReads:
             ids = sorted(series)
             per: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {sid: {} for sid in ids}
             for f in fields:
-                rows = [r for chunk in _chunks(ids) for r in self._conn.execute(
-                    f"SELECT series_id, hour_ns, count, mean * count, max FROM store_rollup_hourly WHERE series_id IN "
-                    f"({','.join('?' * len(chunk))}) AND field=? AND hour_ns>=? AND hour_ns<? "
-                    "ORDER BY series_id, hour_ns", (*chunk, f, start_ns, end_ns))]
-                if not rows:
+                # fetched in blocks straight into arrays: a row tuple costs ~200 bytes, an array row 40
+                blocks: list[np.ndarray] = []
+                for chunk in _chunks(ids):
+                    cur = self._conn.execute(
+                        f"SELECT series_id, hour_ns, count, mean * count, max FROM store_rollup_hourly WHERE series_id "
+                        f"IN ({','.join('?' * len(chunk))}) AND field=? AND hour_ns>=? AND hour_ns<? "
+                        "ORDER BY series_id, hour_ns", (*chunk, f, start_ns, end_ns))
+                    while fetched := cur.fetchmany(FETCH_ROWS):
+                        blocks.append(np.array(fetched, dtype=np.float64).reshape(len(fetched), 5))
+                if not blocks:
                     continue
-                arr = np.array(rows, dtype=np.float64).reshape(len(rows), 5)
+                arr = np.concatenate(blocks)
+                del blocks
                 sids, first = np.unique(arr[:, 0], return_index=True)
                 for sid, part in zip(sids.astype(np.int64).tolist(), np.split(arr, first[1:]), strict=True):
                     per[sid][f] = (part[:, 1].astype(np.int64), part[:, 2:5])

@@ -23,7 +23,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,7 +195,10 @@ class SqliteStore(HourlyReads):
         self._conn = dbfile.connect(self.path)
         self._series: dict[tuple[str, str], int] = {}
         self._prefixes: dict[int, tuple[str, str, str]] = {}
+        self._series_top = 0  # the highest store_series id parsed into _series_cache
+        self._series_cache: dict[str, tuple[dict[int, dict[str, str]], dict[str, list[int]]]] = {}
         self._last_disk_log = 0.0
+        self._tags_cache: dict[str, dict[str, str]] = {}  # latest_fields: tags JSON text -> parsed
         self.reserve_bytes = reserve_bytes
         try:
             self._init_schema()
@@ -359,13 +362,33 @@ class SqliteStore(HourlyReads):
             log.warning("could not give freed pages back to the filesystem", extra=kv(error=str(e)))
 
     # -- reading -----------------------------------------------------------------------------
-    def _matching_series(self, measurement: str, tags: Mapping[str, str] | None) -> dict[int, dict[str, str]]:
+    def _series_index(self, measurement: str) -> tuple[dict[int, dict[str, str]], dict[str, list[int]]]:
+        """Every series of ``measurement`` (id -> tags) and their ids by ``ap`` tag, parsed once and extended
+        with the series added since (series rows are only ever inserted, so the highest id tells what is new).
+        A report over 10,000 APs reads in batches and would otherwise parse 10,000 tag sets per query."""
+        top = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM store_series").fetchone()[0]
+        if top != self._series_top:
+            for sid, m, tj in self._conn.execute("SELECT id, measurement, tags FROM store_series WHERE id > ?",
+                                                 (self._series_top,)):
+                t = json.loads(tj)
+                by_id, by_ap = self._series_cache.setdefault(m, ({}, {}))
+                by_id[sid] = t
+                by_ap.setdefault(t.get("ap", ""), []).append(sid)
+            self._series_top = top
+        return self._series_cache.get(measurement, ({}, {}))
+
+    def _matching_series(self, measurement: str, tags: Mapping[str, str] | None,
+                         aps: Collection[str] | None = None) -> dict[int, dict[str, str]]:
+        """The series of ``measurement`` whose tags include ``tags`` (and whose ``ap`` is in ``aps`` when given),
+        in id order; each with its own copy of its tags."""
         want = dict(tags or {})
+        by_id, by_ap = self._series_index(measurement)
+        ids = by_id if aps is None else sorted(sid for a in aps for sid in by_ap.get(a, ()))
         out: dict[int, dict[str, str]] = {}
-        for sid, tj in self._conn.execute("SELECT id, tags FROM store_series WHERE measurement=?", (measurement,)):
-            t = json.loads(tj)
+        for sid in ids:
+            t = by_id[sid]
             if all(t.get(k, "") == v for k, v in want.items()):
-                out[sid] = t
+                out[sid] = dict(t)
         return out
 
     def query(
@@ -460,14 +483,24 @@ class SqliteStore(HourlyReads):
 
     def latest_fields(self, measurement: str, fields: Sequence[str]) -> list[tuple[dict[str, str], int, list[Any]]]:
         """The newest row of every series of ``measurement`` as (tags, time_ns, values of ``fields``; None where
-        absent), in one query: the console's 状況 page reads 1,000 APs this way instead of a query per series."""
+        absent), in one query: the console's 状況 page reads 1,000 APs this way instead of a query per series.
+        The tags dicts are shared between calls: callers must not change them."""
         sel = "".join(", json_extract(p.fields, ?)" for _ in fields)
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT s.tags, p.time_ns{sel} FROM store_series s JOIN store_points p ON p.id = "
                 "(SELECT id FROM store_points WHERE series_id = s.id ORDER BY time_ns DESC, id DESC LIMIT 1) "
                 "WHERE s.measurement = ?", (*(_json_path(f) for f in fields), measurement)).fetchall()
-        return [(json.loads(r[0]), int(r[1]), list(r[2:])) for r in rows]
+        cache = self._tags_cache  # a series' tags never change: parse each JSON text once (10,000 APs: ~40 ms)
+        if len(cache) > 200_000:
+            cache.clear()
+        out = []
+        for r in rows:
+            tags = cache.get(r[0])
+            if tags is None:
+                tags = cache[r[0]] = json.loads(r[0])
+            out.append((tags, int(r[1]), list(r[2:])))
+        return out
 
     # -- hourly rollups ----------------------------------------------------------------------
     def rollup(self, now_ns: int) -> int:
@@ -533,6 +566,17 @@ class SqliteStore(HourlyReads):
                         out.append(HourlyRow(measurement, t, h, f, n, mean, lo, hi))
         out.sort(key=lambda r: (r.hour_ns, tuple(sorted(r.tags.items())), r.field))
         return out
+
+    def rollup_totals(self, measurement: str, field: str, start_ns: int, end_ns: int
+                      ) -> list[tuple[dict[str, str], float, int]]:
+        """(tags, sum, count) of ``field`` per series over the rolled-up hours in [start, end): one grouped
+        query, so a fleet's month costs one pass over the rollup index, not a row per hour in Python."""
+        with self._lock:
+            series = self._matching_series(measurement, None)
+            rows = self._conn.execute(
+                "SELECT series_id, sum(mean * count), sum(count) FROM store_rollup_hourly "
+                "WHERE field=? AND hour_ns>=? AND hour_ns<? GROUP BY series_id", (field, start_ns, end_ns)).fetchall()
+        return [(series[sid], float(total), int(n)) for sid, total, n in rows if sid in series and n]
 
     # -- retention ---------------------------------------------------------------------------
     def forwarding(self) -> bool:

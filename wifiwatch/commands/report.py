@@ -19,7 +19,7 @@ from rich.table import Table
 
 from core.inventory import Inventory
 from core.secrets import SecretResolver
-from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
+from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, no_data, resolver_for
 
 SourceOpt = Annotated[str, typer.Option("--source", help="sqlite (embedded store) or influx")]
 EraOpt = Annotated[str | None, typer.Option("--era", help="seireki (2026年11月) or reiwa (令和8年11月); "
@@ -70,14 +70,6 @@ NOTICE = {
            "sim": "contains simulated data (column simulated)",
            "progress": "period in progress (figures as of {asof})"},
 }
-
-
-def no_data(message: str) -> typer.Exit:
-    """One line on stderr and the documented exit code for a period without data."""
-    from analytics.coverage import NO_DATA_EXIT
-
-    err.print(message, highlight=False, markup=False)
-    return typer.Exit(NO_DATA_EXIT)
 
 
 def _notices(rows: list[dict[str, Any]], inv: Inventory, lang: str, asof: str | None) -> None:
