@@ -47,6 +47,7 @@ class ConsoleContext:
     started: float = field(default_factory=time.time)
     closers: list[Callable[[], None]] = field(default_factory=list)
     _monitor: tuple[float, dict[str, Any]] | None = None
+    _recent: tuple[float, dict[int, dict[str, Any]]] | None = None
     _fleet: dict[str, tuple[float, Any]] = field(default_factory=dict)  # lang -> (built at, snapshot)
     _wanted: dict[str, float] = field(default_factory=dict)  # lang -> when a page last asked for it
     _refresher: threading.Thread | None = None
@@ -121,6 +122,19 @@ class ConsoleContext:
         else:
             at = self._monitor[1]["data_at"]
         return {"state": monitor_state(at, hb, now), "data_at": at, "age_s": None if at is None else max(0.0, now - at)}
+
+    def recent(self) -> dict[int, dict[str, Any]]:
+        """7- and 30-day availability per AP and site (analytics.recent), computed at most every 5 minutes: the
+        hourly rollups it reads change once an hour."""
+        now = time.time()
+        cached = self._recent
+        if cached is None or now - cached[0] > 300:
+            from analytics.recent import read_recent
+
+            inv = self.inventory()
+            cached = (now, {days: read_recent(inv, self.store, now, days) for days in (7, 30)})
+            self._recent = cached
+        return cached[1]
 
     def close(self) -> None:
         for c in reversed(self.closers):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 from analytics.planner.plan import CandidateOverride, PlanResult, Scenario
 
 OBSERVED_TTL_S = 600.0  # a 30-day figure moves little in 10 minutes
-_OBSERVED: dict[int, tuple[float, Any]] = {}  # id(ctx) -> (monotonic time read, observed demand)
+_OBSERVED: dict[int, tuple[float, Any, Any]] = {}  # id(ctx) -> (monotonic time read, observed, weakref to ctx)
 _OBSERVED_LOCK = threading.Lock()
 _REFRESHING: set[int] = set()
 
@@ -72,6 +73,8 @@ def observed(ctx: Any) -> Any:
     key = id(ctx)
     with _OBSERVED_LOCK:
         hit = _OBSERVED.get(key)
+        if hit is not None and hit[2]() is not ctx:  # an id reused by a newer console (tests open many)
+            hit = None
         stale = hit is not None and time.monotonic() - hit[0] > OBSERVED_TTL_S
         if stale and key not in _REFRESHING:
             _REFRESHING.add(key)
@@ -80,7 +83,9 @@ def observed(ctx: Any) -> Any:
         return hit[1]
     value = _read_observed(ctx)
     with _OBSERVED_LOCK:
-        _OBSERVED[key] = (time.monotonic(), value)
+        for k in [k for k, v in _OBSERVED.items() if v[2]() is None]:  # consoles closed since
+            del _OBSERVED[k]
+        _OBSERVED[key] = (time.monotonic(), value, weakref.ref(ctx))
     return value
 
 
@@ -88,7 +93,7 @@ def _refresh(ctx: Any, key: int) -> None:
     try:
         value = _read_observed(ctx)
         with _OBSERVED_LOCK:
-            _OBSERVED[key] = (time.monotonic(), value)
+            _OBSERVED[key] = (time.monotonic(), value, weakref.ref(ctx))
     except Exception:  # noqa: BLE001 - keep serving the figures we have; the next stale read tries again
         pass
     finally:

@@ -152,12 +152,23 @@ def build_daemon(
     if inv.visitors.enabled:
         background.extend(_visitor_sources(inv, resolver))
     if map_out is not None:
-        from wifiwatch.views import write_current_map
-
-        jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, map_out, store=store), 300.0, 15.0))
+        jobs.append(ExtraJob("map", lambda cur: _write_map(cur, map_out, store), 300.0, 15.0))
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
                   background=background, parts=parts,
                   http_app=_console_app(resolver, map_out) if inv.console.enabled else None)
+
+
+def _write_map(inv: Inventory, out: Path, store: Any) -> None:
+    """The daemon's map. A tile archive that is refused with no good tiles to fall back on ([map] tiles = "cache")
+    is one log line and a map without background, never a traceback every 5 minutes."""
+    from maps.tiles import TileError, default_tile_file, refused
+    from wifiwatch.views import write_current_map
+
+    try:
+        write_current_map(inv, out, store=store)
+    except TileError as e:
+        refused(default_tile_file(inv), e)
+        write_current_map(inv, out, store=store, tiles="none")
 
 
 def _visitor_sources(inv: Inventory, resolver: SecretResolver) -> list[Any]:
