@@ -152,6 +152,13 @@ def test_planning_shows_the_cli_notes_both_scenarios_on_the_map_and_in_the_expor
     assert data["a"]["summary"]["covered"] == covered(a) and data["b"]["summary"]["covered"] == covered(b)
     assert data["a_minus_b"]["covered_a_minus_b"] == covered(a) - covered(b)
     assert any("模擬データ" in w for w in data["b"]["summary"]["warnings"])
+
+    # on a phone: one column, the tables scroll inside their panels, the page itself never sideways
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.locator("#diff").is_visible()
+    _shot(page, tmp_path, "planning-phone.png")
     assert not page.console_errors
 
 
