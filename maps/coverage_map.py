@@ -68,9 +68,10 @@ for _lang, _i in (("ja", 0), ("en", 1)):
     LABELS[_lang].update({str(k): v[_i] for k, v in st.LABELS.items()})
 # Two scenarios on one map (the console's 整備計画 A and B): A keeps the usual markers, B's picks get a ring.
 COMPARE_COLOR = "#6a1b9a"  # violet: no AP state colour, no heat colour, unlike A's blue
-LABELS["ja"].update({"layer_a": "整備候補地（シナリオA）", "layer_b": "シナリオBの選定",
+LABELS["ja"].update({"layer_a": "整備候補地（シナリオA）", "layer_b": "シナリオBの選定", "plan_a": "計画（シナリオA）",
                      "funded_b": "シナリオBで整備（紫の枠）", "scenario_b": "シナリオB"})
 LABELS["en"].update({"layer_a": "Candidate sites (scenario A)", "layer_b": "Scenario B's picks",
+                     "plan_a": "Plan (scenario A)",
                      "funded_b": "Funded in scenario B (violet ring)", "scenario_b": "Scenario B"})
 _CSS = """<style>
 .ww-label{font:bold 12px sans-serif;color:#1a1a1a;white-space:nowrap;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff}
@@ -430,7 +431,8 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
         _compare_layer(m, inv, compare[0], compare[1], lang)
     _MetricScale().add_to(m)
     _Declutter().add_to(m)
-    legend = _legend(t, bool(heat), bool(candidates), plan_text, background, data_note)
+    legend = _legend(t if not compare else {**t, "plan": t["plan_a"]}, bool(heat), bool(candidates), plan_text,
+                     background, data_note)
     if compare:
         b_text = compare[1].describe(lang) if compare[1] else ""
         legend += (f"<div><span class='sw' style='background:#fff;border:3px solid {COMPARE_COLOR}'></span>"

@@ -121,6 +121,21 @@ def test_role_change_and_password_from_the_admin_page_end_sessions(serve: Serve)
     assert r.status_code == 303 and logged_out(tanaka)
 
 
+def test_admin_page_shows_and_ends_a_users_sessions(serve: Serve) -> None:
+    url, ctx = serve()
+    boss, tanaka = login(url, "boss"), login(url)
+    page = boss.get("/admin").text
+    row = re.search(r'<tr data-user="tanaka">.*?<td class="sessions">(\d+)', page, re.S)
+    assert row and row[1] == "1" and "/admin/users/tanaka/sessions/revoke" in page
+    r = boss.post("/admin/users/tanaka/sessions/revoke", data={"_csrf_token": boss.csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 303 and "sessions_ended" in r.headers["location"]
+    assert logged_out(tanaka) and boss.get("/").status_code == 200
+    assert ("boss", "session-revoke", "tanaka") in [(e.user, e.action, e.target) for e in ctx.users.audit_log()]
+    viewer = login(url, "tanaka")
+    r = viewer.post("/admin/users/boss/sessions/revoke", data={"_csrf_token": viewer.csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 403 and boss.get("/").status_code == 200  # only an admin may
+
+
 def test_removed_user_readded_with_the_same_name_does_not_inherit_the_old_session(serve: Serve,
                                                                                     tmp_path: Path) -> None:
     url, ctx = serve()
