@@ -290,3 +290,28 @@ def test_suppression_is_not_vacuous() -> None:
     assert {r["site"]: r["unique_devices"] for r in hidden} == {"a": None, "c": None}
     city = figure_rows(suppress(build_cube(ss, inventory(), NOV, DEC), 10), NOV, DEC, level="city")
     assert [r["unique_devices"] for r in city] == [30]
+
+
+def test_event_uplift_against_the_same_weekdays(tmp_path: Any) -> None:
+    """A match day (Sat 14 Nov, 30 devices at b) against Saturdays 7, 21, 28 (10, 12, 14): +150 %; where one
+    comparable Saturday has 3 devices (hidden), the uplift is hidden too (a mean would give it away)."""
+    from analytics.visitors.events import CalendarError, read_calendar, uplift_rows
+
+    cal = tmp_path / "events.csv"
+    cal.write_text("date,site,label\n2026-11-14,b,ホームゲーム\n2026-11-14,c,祭り\n", encoding="utf-8")
+    def cube(site_ap: str, counts: tuple[int, ...]) -> Any:
+        ss = []
+        for day, n in zip((7, 14, 21, 28), counts, strict=True):
+            t = day_start(dt.date(2026, 11, day)) + 50000
+            ss += [session(p, site_ap, t + p, 30) for p in range(n)]
+        return suppress(build_cube(sorted(ss, key=lambda s: s.start), inventory(), NOV, DEC), 10)
+
+    (b,) = uplift_rows(cube("b1", (10, 30, 12, 14)), read_calendar(cal))
+    assert (b["devices"], b["baseline_devices_per_day"], b["uplift_pct"]) == (30, 12.0, 150.0)
+    assert b["label"] == "ホームゲーム" and b["comparable_days"] == 3 and not b["suppressed"]
+    (c,) = uplift_rows(cube("c1", (3, 20, 11, 12)), read_calendar(cal))
+    assert c["uplift_pct"] is None and c["baseline_devices_per_day"] is None and c["suppressed"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,site,label\n2026-13-01,b,x\n", encoding="utf-8")
+    with pytest.raises(CalendarError, match="bad.csv:2: date"):
+        read_calendar(bad)

@@ -191,3 +191,14 @@ def test_grafana_dashboard_reads_only_shown_cells(cfg: Path, tmp_path: Path, inf
     assert sorted(v[1] for v in days) == [15, 15]  # days 2 and 4; the hidden 4 and 5 are not there
     everything = rows(influxd, influx_db, 'SELECT "unique_devices" FROM "visitors"')
     assert all(v[1] >= 10 for v in everything)
+
+
+def test_measured_visitors_for_the_planner(cfg: Path) -> None:
+    """Shown days only (omachi 12 + 30, the centre 15 + 15), scaled to a year; hidden days count as nothing."""
+    from analytics.visitors.demand import measured_visitors
+    from core.config import load_config
+    from core.paths import known_vendors
+
+    got = measured_visitors(load_config(cfg, known_vendors()), days=30, now=day_start(dt.date(2026, 12, 1)))
+    assert {k: (round(v.devices_per_year), v.days_shown) for k, v in got.items()} == {
+        "omachi": (round(42 * 365 / 30), 2), "chuo-kominkan": (round(30 * 365 / 30), 2)}

@@ -12,6 +12,8 @@ import csv
 import datetime as dt
 import io
 import json
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +21,7 @@ from rich.table import Table
 
 from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory
 
-VIEWS = ("figures", "flows", "languages", "heatmap")
+VIEWS = ("figures", "flows", "languages", "heatmap", "events")
 TEXT = {
     "ja": {"title": "利用分析 {a} 〜 {b}", "flows": "回遊 (同じ日に {h:g} 時間以内に別の拠点へ) {a} 〜 {b}",
            "languages": "ポータルの言語 {a} 〜 {b}", "heatmap": "曜日 × 時間帯の利用端末数 (延べ) {a} 〜 {b}",
@@ -35,7 +37,8 @@ TEXT = {
 TABLE_COLUMNS = ("site", "ap", "area", "date", "hour", "month", "fy", "unique_devices", "sessions",
                  "median_dwell_min", "dwell_lt3", "dwell_3_15", "dwell_15_60", "dwell_ge60", "new", "returning",
                  "randomized_pct", "unique_devices_dedup", "dedup_error_pct", "from_name", "to_name", "devices",
-                 "share_pct", "lang", "weekday")
+                 "share_pct", "lang", "weekday", "label", "comparable_days", "baseline_devices_per_day",
+                 "uplift_pct")
 COUNT_FIELDS = {"unique_devices", "sessions", "dwell_open", "dwell_lt3", "dwell_3_15", "dwell_15_60", "dwell_ge60",
                 "new", "returning", "returning_unknown", "devices", "unique_devices_dedup"}
 
@@ -120,7 +123,11 @@ def register(report: typer.Typer) -> None:
         end: Annotated[str, typer.Option("--to", help="Day after the last (JST, exclusive)")],
         by: Annotated[str, typer.Option("--by", help="hour, day, month or fy (年度)")] = "day",
         level: Annotated[str, typer.Option("--level", help="ap, site, area (site kind) or city")] = "site",
-        view: Annotated[str, typer.Option("--view", help="figures, flows, languages or heatmap")] = "figures",
+        view: Annotated[str, typer.Option("--view", help="figures, flows, languages, heatmap or events "
+                                                         "(needs --events)")] = "figures",
+        events: Annotated[Path | None, typer.Option("--events", help="Event calendar CSV (date,site,label): "
+                                                    "--view events compares those days with the same weekdays")]
+        = None,
         site: Annotated[list[str] | None, typer.Option("--site", help="Only this site/AP/area id (repeatable)")]
         = None,
         fmt: Annotated[str, typer.Option("--format", help="table, csv, json or influx (line protocol of every "
@@ -154,6 +161,16 @@ def register(report: typer.Typer) -> None:
             raise UserError(f"--view must be one of {', '.join(VIEWS)}")
         if by == "hour" and level == "ap":
             raise UserError("--by hour is per site, area or city (--level)")
+        calendar = None
+        if view == "events":
+            from analytics.visitors.events import CalendarError, read_calendar
+
+            if events is None:
+                raise UserError("--view events needs --events FILE (CSV: date,site,label)")
+            try:
+                calendar = read_calendar(events)
+            except CalendarError as e:
+                raise UserError(str(e)) from None
         if not 0 < flow_hours <= 24:
             raise UserError("--flow-hours must be more than 0 and at most 24")
         a, b = _day(start, "--from"), _day(end, "--to")
@@ -171,12 +188,18 @@ def register(report: typer.Typer) -> None:
             _influx(inv, config, cube, a, b, to_influx)
             return
         only = set(site) if site else None
-        rows = view_rows(cube, view, a, b, by, level, lang, only)
+        if calendar is not None:
+            from analytics.visitors.events import uplift_rows
+
+            rows = [r for r in uplift_rows(cube, calendar, lang) if only is None or r["site"] in only]
+        else:
+            rows = view_rows(cube, view, a, b, by, level, lang, only)
         if not rows:
             raise no_data(f"{start} – {end}: " + ("データがありません" if lang == "ja" else "no data"))
         t = TEXT[lang]
-        if fmt == "json":
-            console.print_json(json.dumps(rows, ensure_ascii=False))
+        if fmt == "json":  # plain text: rich's JSON highlighting of a month of 1,000 sites costs more than the figures
+            sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+            sys.stdout.flush()
         elif fmt == "csv":
             from core.escape import spreadsheet_cell
 
@@ -186,7 +209,7 @@ def register(report: typer.Typer) -> None:
             w.writerows([[spreadsheet_cell(_cell(c, v, r, cube.k)) for c, v in r.items()] for r in rows])
             console.out(buf.getvalue(), end="")
         else:
-            title = t["flows" if view == "flows" else view if view != "figures" else "title"].format(
+            title = t["flows" if view == "flows" else view if view not in ("figures", "events") else "title"].format(
                 a=a, b=b - dt.timedelta(days=1), h=flow_hours)
             table = Table(title=title)
             returning = any((r.get("new") or 0) + (r.get("returning") or 0) > 0 for r in rows)
