@@ -268,8 +268,12 @@ def fleet_scale(args: argparse.Namespace) -> None:
                                                            dict(engine_states), True), args.runs),
         "status_page": timed(lambda: c.get("/"), args.runs),
         "status_fragment": timed(lambda: c.get("/fragment/status"), args.runs),
+        # every request builds the snapshot (as the first one after each half heartbeat does)
+        "status_page_uncached": timed(lambda: (ctx._fleet.clear(), c.get("/")), args.runs),
         "status_page_bytes": {"html": len(status.content), "html_gzip_on_the_wire": gz.num_bytes_downloaded},
         "site_page_24h": timed(lambda: c.get("/sites/big-site"), args.runs),
+        "site_page_uncached": timed(lambda: (ctx._fleet.clear(), c.get("/sites/big-site")), args.runs),
+        "site_detail_24h_charts_and_timeline": timed(lambda: c.get("/sites/big-site/detail"), max(3, args.runs // 4)),
         "site_page_bytes": len(site.content),
     }
     ctx.states = None

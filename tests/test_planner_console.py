@@ -207,3 +207,21 @@ def test_observed_demand_is_read_once_then_refreshed_in_the_background(tmp_path:
     finally:
         other.close()
         ctx.close()
+
+
+def test_scenario_errors_are_in_japanese(seeded: ConsoleRun) -> None:
+    """The form's mistakes come back in the page's language with the form's field names (issue 27: 「--rounds
+    needs --budget-per-round…」 was shown as is)."""
+    c = seeded.client("planner")
+    tok = c.csrf  # type: ignore[attr-defined]
+    cases = {"年度を指定したときは、年度ごとの予算も入力してください": {"a_rounds": "2029,2031"},
+             "予算: 「abc」は整数ではありません": {"a_budget": "abc"},
+             "鹿島神宮: 「必ず選ぶ」と「除外」の両方が選ばれています": {"a_force__kashima-jingu": "1",
+                                                                    "a_exclude__kashima-jingu": "1"},
+             "必ず選ぶ候補地の費用": {"a_budget": "1000", "a_force__kashima-jingu": "1"}}
+    for want, form in cases.items():
+        r = c.post("/planning/run", data={"_csrf_token": tok, "run": "1", **form})
+        assert r.status_code == 200
+        err = r.text.split('class="error" role="alert">', 1)[1].split("</p>", 1)[0]
+        assert want in err, err
+        assert "--" not in err

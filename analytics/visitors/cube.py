@@ -416,6 +416,8 @@ def build_cube(sessions: Iterable[SessionLike], inv: Inventory, start: dt.date, 
 
     current = None
     day = _Day()
+    ap_cache: dict[str, int] = {}
+    lang_cache: dict[str | None, int] = {}
     for s in sessions:
         o = jst_day(s.start)
         if o >= stop_ord:
@@ -427,12 +429,20 @@ def build_cube(sessions: Iterable[SessionLike], inv: Inventory, start: dt.date, 
         if o < first_ord and s.device30 is None:
             continue
         read += 1
-        day.ap.append(units.ap(s.ap_id, s.site_id))
+        ap_i = ap_cache.get(s.ap_id)
+        if ap_i is None:
+            ap_i = ap_cache[s.ap_id] = units.ap(s.ap_id, s.site_id)
+        lang_i = lang_cache.get(s.lang)
+        if lang_i is None:
+            lang_i = lang_index(s.lang)
+            if len(lang_cache) < 10_000:  # bounded: a hostile export cannot grow it
+                lang_cache[s.lang] = lang_i
+        day.ap.append(ap_i)
         day.start.append(s.start)
         day.end.append(math.nan if s.end is None else s.end)
         day.dev.append(hash64(s.device))
         day.dev30.append(0 if s.device30 is None else hash64(s.device30) or 1)
-        day.lang.append(lang_index(s.lang))
+        day.lang.append(lang_i)
         day.rnd.append(bool(s.randomized))
         day.sim.append(bool(s.simulated))
     if current is not None:
