@@ -315,3 +315,17 @@ def test_event_uplift_against_the_same_weekdays(tmp_path: Any) -> None:
     bad.write_text("date,site,label\n2026-13-01,b,x\n", encoding="utf-8")
     with pytest.raises(CalendarError, match="bad.csv:2: date"):
         read_calendar(bad)
+
+
+def test_hostile_sessions_are_bounded() -> None:
+    """An end before the start is a zero stay; a language of any text lands in 'other'; out of order is refused."""
+    t = day_start(dt.date(2026, 11, 9)) + 40000
+    ss = [VisitorSession("a1", "a", dev(p, 0), None, t + p, t + p - 500, "import", "x" * 5000 if p % 2 else "ZH_tw")
+          for p in range(12)]
+    c = suppress(build_cube(ss, inventory(), NOV, DEC), 1)
+    (r,) = figure_rows(c, NOV, DEC, level="site", only={"a"})
+    assert r["median_dwell_min"] == 0.0 and r["dwell_lt3"] == 12
+    a = c.unit_index("site", "a")
+    assert {x["lang"]: x["devices"] for x in language_rows(c, a)} == {"zh-Hant": 6, "other": 6}
+    with pytest.raises(ValueError, match="start order"):
+        build_cube(list(reversed(ss)) + [session(0, "a1", t - 3 * 86400, 5)], inventory(), NOV, DEC)

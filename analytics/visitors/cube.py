@@ -358,7 +358,7 @@ def build_cube(sessions: Iterable[SessionLike], inv: Inventory, start: dt.date, 
         ap = np.asarray(day.ap, np.int64)
         st = np.asarray(day.start)
         en = np.asarray(day.end)
-        dwell = en - st
+        dwell = np.maximum(en - st, 0.0)  # a clock step backwards at the sender is a zero stay, not a negative one
         dev = np.asarray(day.dev, np.int64)
         lang = np.asarray(day.lang, np.int64)
         rnd = np.asarray(day.rnd, bool)
@@ -423,6 +423,8 @@ def build_cube(sessions: Iterable[SessionLike], inv: Inventory, start: dt.date, 
         if o >= stop_ord:
             break
         if o != current:
+            if current is not None and o < current:
+                raise ValueError("sessions must come in start order (VisitorStore.iter_sessions gives them so)")
             if current is not None:
                 flush(current, day)
             current, day = o, _Day()
