@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.visitors.cube import BANDS, COL, DEV, PARTITIONS, RETURNS, build_cube, day_start, jst_day
+from analytics.visitors.cube import BANDS, COL, DEV, LANGS, PARTITIONS, RETURNS, build_cube, day_start, jst_day
 from analytics.visitors.opendata import hourly_rows
 from analytics.visitors.rows import figure_rows, flow_rows, heatmap, language_rows
 from analytics.visitors.suppress import suppress
@@ -219,6 +219,13 @@ def test_suppression_property_over_every_output(raw: list[tuple[Any, ...]], k: i
     for f in flow_rows(c):
         assert f["devices"] is None or f["devices"] >= k
         assert f["suppressed"] == (f["devices"] is None)
+        parts = {x: v for x, v in f.items() if x.startswith("lang_")}
+        assert all(v is None or v == 0 or v >= k for v in parts.values()), f
+        if parts and not f["suppressed"]:  # the parts add up to the flow: never exactly one hidden
+            assert sum(1 for v in parts.values() if v is None) != 1, f
+            true = {x: c.flows_lang.get((0, c.unit_index("site", f["from"]), c.unit_index("site", f["to"]),
+                                         LANGS.index(x[5:])), 0) for x in parts}
+            assert sum(true.values()) == f["devices"]
     for i in range(len(c.units)):
         for lr in language_rows(c, i):
             assert lr["devices"] is None or lr["devices"] >= k
