@@ -53,3 +53,12 @@ def read_recent(inv: Inventory, store: object, now: float, days: int) -> dict[st
         return {}
     end = int(now * 1e9) // HOUR_NS * HOUR_NS
     return recent_availability(inv, totals("ap_ping", "reachable", end - days * 24 * HOUR_NS, end))
+
+
+def read_client_hours(store: object, now: float, days: int) -> dict[str, float]:
+    """Client-hours per AP over the last ``days`` (rolled-up hours): the usage heat of both maps."""
+    sums = getattr(store, "hourly_sums_by_ap", None)
+    if sums is None:
+        return {}
+    end = int(now * 1e9) // HOUR_NS * HOUR_NS
+    return {ap: v for ap, v in sums("ap_status", "clients", end - days * 24 * HOUR_NS, end).items() if v > 0}

@@ -48,6 +48,7 @@ class ConsoleContext:
     closers: list[Callable[[], None]] = field(default_factory=list)
     _monitor: tuple[float, dict[str, Any]] | None = None
     _recent: tuple[float, dict[int, dict[str, Any]]] | None = None
+    _map_figures: tuple[float, dict[str, Any]] | None = None
     _fleet: dict[str, tuple[float, Any]] = field(default_factory=dict)  # lang -> (built at, snapshot)
     _wanted: dict[str, float] = field(default_factory=dict)  # lang -> when a page last asked for it
     _refresher: threading.Thread | None = None
@@ -134,6 +135,19 @@ class ConsoleContext:
             inv = self.inventory()
             cached = (now, {days: read_recent(inv, self.store, now, days) for days in (7, 30)})
             self._recent = cached
+        return cached[1]
+
+    def map_figures(self) -> dict[str, Any]:
+        """The maps' 30-day availability per AP and usage heat (maps.figures), recomputed every 5 minutes."""
+        now = time.time()
+        cached = self._map_figures
+        if cached is None or now - cached[0] > 300:
+            from maps.figures import availability_30d, usage_heat
+
+            inv = self.inventory()
+            cached = (now, {"availability": availability_30d(inv, self.store, now),
+                            "heat": usage_heat(inv, self.store, now)})
+            self._map_figures = cached
         return cached[1]
 
     def close(self) -> None:

@@ -148,3 +148,16 @@ def test_accepted_connections_send_without_nagle(server) -> None:
         for proto in conns:
             sock = proto.transport.get_extra_info("socket")
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def test_a_trusted_proxy_has_no_per_address_share() -> None:
+    """Behind a reverse proxy every client comes from the proxy's address: the share must not cap the proxy
+    (it limits each client itself), while any other address keeps its share."""
+    from collector.http import TOO_MANY_CONNECTIONS, Slots
+
+    slots = Slots(per_address=2, exempt=("127.0.0.1", "10.0.0.0/8", "not-an-address"))
+    assert [slots.take(("127.0.0.1", p)) for p in range(5)] == [None] * 5
+    assert [slots.take(("10.1.2.3", p)) for p in range(3)] == [None] * 3
+    assert [slots.take(("192.0.2.7", p)) for p in range(3)] == [None, None, TOO_MANY_CONNECTIONS]
+    slots.give_back(("192.0.2.7", 0))
+    assert slots.take(("192.0.2.7", 9)) is None and slots.total == 10

@@ -60,3 +60,19 @@ def test_site_figure_lies_between_its_aps(parts: list[tuple[str, int, int]]) -> 
     aps = [figs[a].pct for a in per_ap]
     assert min(aps) - 1e-9 <= figs["omachi"].pct <= max(aps) + 1e-9
     assert figs["omachi"].samples == sum(n for _, _, n in rows)
+
+
+def test_maps_draw_the_same_figures_from_the_rollups(tmp_path: Path) -> None:
+    from maps.figures import availability_30d, usage_heat
+
+    s = SqliteStore(tmp_path / "s.sqlite3", StoreSettings(min_free_mb=0))
+    s.write(_pings("omachi-1", "omachi", NOW - 3 * 86400, 48, 0.75))
+    for ap, clients in (("omachi-1", 10), ("omachi-2", 40)):
+        for vendor in ("auto", "generic"):  # two series of one AP in the same hours: counted once
+            s.write([Point("ap_status", {"site": "omachi", "ap": ap, "vendor": vendor}, {"clients": clients},
+                           int((NOW - 3 * 86400 + h * 3600 + 60) * 1e9)) for h in range(24)])
+    s.rollup(int(NOW * 1e9))
+    assert availability_30d(INV, s, NOW)["omachi-1"] == 75.0 == read_recent(INV, s, NOW, 30)["omachi-1"].pct
+    heat = {round(w, 3) for _, _, w in usage_heat(INV, s, NOW)}
+    assert heat == {0.25, 1.0}  # 240 vs 960 client-hours, scaled to the busiest; not doubled by the tag change
+    s.close()

@@ -257,7 +257,10 @@ def visitors_page(request: Request[Any, Any, Any], month: str = "", site: str = 
         found = cube.unit_index("site", site) if site else None
         unit = found if found is not None else 0
         data = view(cube, unit, lang)
+    from analytics.visitors.rows import LANG_NAMES
+
     return page(request, "visitors.html", w=W[lang], month=key, site=site if unit else "", data=data,
+                lang_names=LANG_NAMES[lang],
                 site_choices=[(s.id, s.name_ja if lang == "ja" else s.name_en) for s in inv.sites],
                 k=cube.k if cube is not None else None, n=lambda v: _n(v, cube.k if cube is not None else 10))
 

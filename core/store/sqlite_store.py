@@ -578,6 +578,18 @@ class SqliteStore(HourlyReads):
                 "WHERE field=? AND hour_ns>=? AND hour_ns<? GROUP BY series_id", (field, start_ns, end_ns)).fetchall()
         return [(series[sid], float(total), int(n)) for sid, total, n in rows if sid in series and n]
 
+    def hourly_sums_by_ap(self, measurement: str, field: str, start_ns: int, end_ns: int) -> dict[str, float]:
+        """Per AP, the sum over rolled-up hours of its hourly mean of ``field`` (clients -> client-hours), the
+        AP's series pooled within each hour first (a tag change inside an hour counts the AP once)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT ap, sum(m) FROM (SELECT json_extract(s.tags, '$.ap') AS ap, r.hour_ns, "
+                "sum(r.mean * r.count) / sum(r.count) AS m FROM store_rollup_hourly r "
+                "JOIN store_series s ON s.id = r.series_id WHERE s.measurement=? AND r.field=? AND r.hour_ns>=? "
+                "AND r.hour_ns<? AND r.count > 0 GROUP BY ap, r.hour_ns) WHERE ap IS NOT NULL GROUP BY ap",
+                (measurement, field, start_ns, end_ns)).fetchall()
+        return {str(ap): float(total) for ap, total in rows if total is not None}
+
     # -- retention ---------------------------------------------------------------------------
     def forwarding(self) -> bool:
         if self._forwarding is not None:
