@@ -122,3 +122,7 @@ def test_visitors_page_in_chromium(served: tuple[str, Any], page: Any) -> None:
         assert not (digits.isdigit() and 0 < int(digits) < 10), cell
     page.goto(url + "/visitors?month=2026-10")
     assert page.locator("#no-visitors").count() == 1
+    page.click("header form[action='/lang'] button")  # the user's language: English
+    page.goto(url + "/visitors?month=2026-11")
+    assert page.locator("h1").inner_text() == "Visitors" and "Flows between sites" in page.content()
+    assert page.console_errors == []

@@ -23,6 +23,7 @@ from console.render import page
 from core.maintenance import JST
 
 CACHE_S = 300.0  # a month's figures are recounted at most every 5 minutes (sessions keep arriving)
+CACHE_MONTHS = 3
 W: dict[str, dict[str, str]] = {
     "ja": {"title": "利用分析", "month": "月", "site": "拠点", "all": "市全体", "show": "表示",
            "devices": "利用端末数 (延べ)", "dedup": "重複を除いた端末数 (推定)", "sessions": "接続回数",
@@ -95,8 +96,8 @@ def cube_for(request: Request[Any, Any, Any], first: dt.date, nxt: dt.date) -> A
         cube = read_cube(state.console.inventory(), first, nxt)
     except NoData:
         cube = None
-    if len(cache) > 24:
-        cache.clear()
+    if len(cache) >= CACHE_MONTHS:  # a 1,000-AP month's cube is tens of MB: keep a few
+        cache.pop(min(cache, key=lambda m: cache[m][0]))
     cache[key] = (time.monotonic(), cube)
     return cube
 
