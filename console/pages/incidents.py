@@ -47,9 +47,11 @@ def history_outages(ctx: Any, start: float, end: float, site: str | None = None,
     """Outages in the stored history that no recorded incident covers (analytics.outages: the reports' own), for
     障害 and the site and AP timelines."""
     from analytics.outages import simulated_until, stored_outages
+    from core.maintenance import with_added_windows
 
     try:
-        rows = stored_outages(ctx.inventory(), ctx.store, start, end, site, ctx.alerts.incidents(since=start - 86400),
+        inv = with_added_windows(ctx.inventory(), ctx.alerts.maintenance())  # as the reports set them aside
+        rows = stored_outages(inv, ctx.store, start, end, site, ctx.alerts.incidents(since=start - 86400),
                               simulated_until(ctx.store))
     except Exception:  # noqa: BLE001 - the live incidents (the duty's page) never fail with the history's read
         log.exception("outages from stored history not listed")

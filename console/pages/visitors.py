@@ -32,7 +32,7 @@ W: dict[str, dict[str, str]] = {
            "flows_note": "同じ端末が同じ日に拠点 A の次に {h:g} 時間以内に拠点 B を利用した数（延べ、日ごとの鍵のため"
                          "日をまたぐ回遊は数えられません）。",
            "from": "出発", "to": "到着", "langs": "ポータルの言語", "lang": "言語", "share": "割合",
-           "sites": "拠点別", "name": "名称", "new": "新規 (概算)", "returning": "再訪 (概算)",
+           "sites": "拠点別", "aps": "AP別", "name": "名称", "new": "新規 (概算)", "returning": "再訪 (概算)",
            "minutes": "分", "none": "この月の利用データはありません。", "nodata_flows": "回遊はありません。",
            "k_note": "{k} 台未満のセルは「<{k}」と表示し、差し引きで分かってしまうセルも合わせて秘匿しています。",
            "approx": "新規・再訪は MAC アドレスのランダム化（iOS 14・Android 10 以降）のため概算です。月の利用端末数は"
@@ -50,7 +50,8 @@ W: dict[str, dict[str, str]] = {
            "flows_note": "The same device at site A, then at site B within {h:g} h on the same day (device-days; "
                          "the daily key cannot link days).",
            "from": "From", "to": "To", "langs": "Portal language", "lang": "Language", "share": "Share",
-           "sites": "By site", "name": "Name", "new": "New (approx.)", "returning": "Returning (approx.)",
+           "sites": "By site", "aps": "By AP", "name": "Name", "new": "New (approx.)",
+           "returning": "Returning (approx.)",
            "minutes": "min", "none": "No visitor data for this month.", "nodata_flows": "No flows.",
            "k_note": "Cells of fewer than {k} devices show \"<{k}\"; cells that would give them away by subtraction "
                      "are hidden too.",
@@ -233,6 +234,10 @@ def view(cube: Any, unit: int, lang: str) -> dict[str, Any]:
     heat = heat_svg(vr.heatmap(cube, unit, 0), vr.WEEKDAYS[lang], k, w["heat"])
     site_rows = vr.figure_rows(cube, day_date(cube.first_day), day_date(cube.first_day + cube.n_days), "month",
                                "site", lang)
+    aps = {x.id for x in cube.units if x.level == "ap" and cube.units[x.parent].id == u.id} if u.level == "site" \
+        else set()
+    ap_rows = vr.figure_rows(cube, day_date(cube.first_day), day_date(cube.first_day + cube.n_days), "month",
+                             "ap", lang, aps) if aps else []
     flows = vr.flow_rows(cube, lang, [0])
     if u.level == "site":
         flows = [f for f in flows if u.id in (f["from"], f["to"])]
@@ -240,7 +245,7 @@ def view(cube: Any, unit: int, lang: str) -> dict[str, Any]:
               "devices": None if cube.S_MO[i, 0, DEV] else int(cube.MO[i, 0, DEV])}
              for i, x in enumerate(cube.units) if x.level == "site"]
     return {"month_row": month, "daily": daily, "bands": bars_svg(bands, k, w["bands"]), "heat": heat,
-            "sites": site_rows, "flows": flows, "flow_map": flow_map_svg(sites, flows, k, w["flows"]),
+            "sites": site_rows, "aps": ap_rows, "flows": flows, "flow_map": flow_map_svg(sites, flows, k, w["flows"]),
             "langs": vr.language_rows(cube, unit, 0, lang), "k": k, "flow_hours": cube.flow_hours,
             "sessions": None if cube.S_MO[unit, 0, SES] else int(cube.MO[unit, 0, SES]),
             "simulated": bool(cube.MO_sim[unit, 0])}
