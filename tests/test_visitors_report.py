@@ -111,6 +111,10 @@ def test_table_csv_english_and_no_data(cfg: Path) -> None:
     r = cli(cfg, "--from", "2026-11-01", "--to", "2026-12-01", "--by", "month", "--format", "json")
     (m,) = [x for x in json.loads(r.stdout) if x["site"] == "omachi"]
     assert (m["month"], m["unique_devices"], m["sessions"]) == ("2026-11", 87, 89)  # person-days
+    r = cli(cfg, "--from", "2026-11-01", "--to", "2026-12-01", "--by", "fy", "--format", "json")
+    (y,) = [x for x in json.loads(r.stdout) if x["site"] == "omachi"]
+    assert (y["fy"], y["date"], y["sessions"]) == (2026, "2026-04-01", 89)
+    assert cli(cfg, "--from", "2026-03-01", "--to", "2026-05-01", "--by", "fy").returncode == 2
     bad = cli(cfg, "--from", "2026-11-05", "--to", "2026-11-01")
     assert bad.returncode == 2 and "--to" in bad.stderr
 
