@@ -37,7 +37,7 @@ from collector.http import StatusServer
 from console.app import create_app
 from console.context import open_context
 from console.history import chart
-from core.inventory import AccessPoint, Inventory, Site, StoreSettings
+from core.inventory import AccessPoint, Inventory, PollSettings, Site, StoreSettings
 from core.schema import Point
 from core.store.sqlite_store import SqliteStore
 
@@ -176,6 +176,113 @@ def _rollup(inv: Inventory) -> None:
         store.close()
 
 
+def fleet_inventory(n: int, site_aps: int, path: Path) -> Inventory:
+    """``n`` APs: one site of ``site_aps`` APs (the big site page), the rest 4 per site (状況 at fleet scale)."""
+    rest = inventory(n - site_aps)
+    big = Site(id="big-site", name_ja="大規模拠点", name_en="Big site", kind="station", lat=35.95, lon=140.61,
+               aps=[AccessPoint(id=f"big-{k:03d}", host=f"127.9.{k // 250}.{k % 250 + 1}", name_ja=f"大規模 {k}")
+                    for k in range(site_aps)])
+    # a 10-minute heartbeat: the data written when the bench starts stays live (core.state) through every run
+    # without a writer thread adding its CPU time to the figures
+    return Inventory(sites=[big, *rest.sites], store=StoreSettings(path=str(path), min_free_mb=0),
+                     defaults=PollSettings(heartbeat_s=600, interval_s=600))
+
+
+def build_fleet(tmp: Path, n: int, site_aps: int) -> Inventory:
+    """Three heartbeats and polls per AP (the daemon's last half minute: 状況 reads only the newest), 24 h of
+    5-minute rows for the big site (its charts), the alert states (2 % down, each with an open incident)."""
+    inv = fleet_inventory(n, site_aps, tmp / "fleet.sqlite3")
+    if Path(inv.store.path).exists():
+        return inv
+    t0 = time.perf_counter()
+    store = SqliteStore(Path(inv.store.path), inv.store)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rest = Inventory(sites=inv.sites[1:])
+    for b in batched(samples(rest, now - dt.timedelta(seconds=150), now, step=60), 50000):
+        store.write(b)
+    big = Inventory(sites=inv.sites[:1])
+    for b in batched(samples(big, now - dt.timedelta(hours=24), now, step=300), 50000):
+        store.write(b)
+    store.close()
+    _rollup(inv)
+    alerts = AlertStore(Path(inv.store.path))
+    nowf = time.time()
+    states = {}
+    with alerts.tx() as c:
+        for i, (site, ap) in enumerate(inv.aps()):
+            down = i % 50 == 7
+            states[ap.id] = DeviceState(confirmed=State.DOWN if down else State.UP, phase=State.DOWN if down
+                                        else State.UP, since=nowf - 600 - i)
+            if down:
+                c.execute("INSERT INTO alert_incidents(device, site, kind, start, cause, notified, severity) "
+                          "VALUES (?,?,?,?,?,?,?)", (ap.id, site.id, "down", nowf - 600, "no heartbeat reply", 1,
+                                                     "critical"))
+        alerts.save_states(c, states)
+    alerts.close()
+    print(f"generated {n} APs ({site_aps} at one site, 24 h of 5-minute rows there) in "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    return inv
+
+
+def fleet_scale(args: argparse.Namespace) -> None:
+    """``--fleet N``: 状況 for N APs and the page of a ``--site-aps``-AP site (issue 23.7, views half)."""
+    from collector.snapshot import read_snapshot
+
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-console-fleet-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    inv = build_fleet(tmp, args.fleet, args.site_aps)
+    store = SqliteStore(Path(inv.store.path), inv.store)  # a fresh heartbeat and poll: the daemon is running
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for b in batched(samples(inv, now - dt.timedelta(seconds=1), now, step=1), 50000):
+        store.write(b)
+    store.close()
+    engine_states = AlertStore(Path(inv.store.path)).load_states()
+    ctx = open_context(inv, None, states=lambda: dict(engine_states))
+    if ctx.users.get("bench") is None:
+        ctx.users.add("bench", PASSWORD, "viewer")
+    srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True}, app=create_app(ctx))
+    srv.start()
+    base = f"http://127.0.0.1:{srv.port}"
+    c = httpx.Client(base_url=base, timeout=120)
+    tok = None
+    for _ in range(100):
+        try:
+            tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
+            break
+        except httpx.ConnectError:
+            time.sleep(0.05)
+    assert tok
+    assert c.post("/login", data={"user": "bench", "password": PASSWORD, "_csrf_token": tok[1]}).status_code == 303
+    status = c.get("/")
+    assert status.status_code == 200, status.status_code
+    site = c.get("/sites/big-site")
+    assert site.status_code == 200 and site.text.count("data-device=") == args.site_aps
+    gz = c.get("/", headers={"Accept-Encoding": "gzip"})
+    results: dict[str, Any] = {
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "aps": args.fleet, "site_aps": args.site_aps,
+        "status_rows_shown": status.text.count("data-device="),
+        "baseline_healthz": timed(lambda: c.get("/healthz"), args.runs),
+        "snapshot_in_process": timed(lambda: read_snapshot(inv, ctx.store, ctx.alerts, time.time(), "ja",
+                                                           dict(engine_states), True), args.runs),
+        "status_page": timed(lambda: c.get("/"), args.runs),
+        "status_fragment": timed(lambda: c.get("/fragment/status"), args.runs),
+        # every request builds the snapshot (as the first one after each half heartbeat does)
+        "status_page_uncached": timed(lambda: (ctx._fleet.clear(), c.get("/")), args.runs),
+        "status_page_bytes": {"html": len(status.content), "html_gzip_on_the_wire": gz.num_bytes_downloaded},
+        "site_page_24h": timed(lambda: c.get("/sites/big-site"), args.runs),
+        "site_page_uncached": timed(lambda: (ctx._fleet.clear(), c.get("/sites/big-site")), args.runs),
+        "site_detail_24h_charts_and_timeline": timed(lambda: c.get("/sites/big-site/detail"), max(3, args.runs // 4)),
+        "site_page_bytes": len(site.content),
+    }
+    ctx.states = None
+    results["status_page_web_mode"] = timed(lambda: c.get("/"), args.runs)
+    results["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    srv.stop()
+    print(json.dumps(results, indent=1, ensure_ascii=False))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--aps", type=int, default=1000)
@@ -183,7 +290,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--keep", type=Path, help="reuse/keep the generated store in this folder")
     ap.add_argument("--healthz-only", action="store_true", help="only /healthz on kept-alive and new connections")
+    ap.add_argument("--fleet", type=int, help="状況 for this many APs and a --site-aps site page (fleet scale)")
+    ap.add_argument("--site-aps", type=int, default=500)
     args = ap.parse_args()
+    if args.fleet:
+        fleet_scale(args)
+        return
     if args.healthz_only:
         healthz_only(max(args.runs, 200))
         return

@@ -28,7 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 from collector import clockwatch, metrics
 from collector.engine import DeviceRef, FleetEngine
 from collector.health import HealthBoard
-from collector.http import StatusServer
+from collector.http import Slots, StatusServer
 from core.config import ConfigError, load_config
 from core.inventory import Inventory
 from core.logs import kv
@@ -384,7 +384,8 @@ class Daemon:
                 except Exception as e:  # noqa: BLE001 - the console must never take /healthz down with it
                     log.error("web console not started; serving /healthz, /status and /metrics alone",
                               extra=kv(error=f"{type(e).__name__}: {e}"))
-            self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token, self.status, app=app)
+            self.http = StatusServer(self.inv.http.bind, self.inv.http.port, self.health, token, self.status, app=app,
+                                     slots=Slots(exempt=tuple(self.inv.console.trusted_proxies)))
         except (OSError, ValueError) as e:  # ValueError: core.netbind.BindError (a name that stopped resolving)
             log.error("HTTP endpoint not started: cannot bind %s:%s (%s)", self.inv.http.bind,
                       self.inv.http.port, getattr(e, "strerror", None) or e)

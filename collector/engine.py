@@ -104,6 +104,7 @@ class FleetEngine:
         self.controller_aps: dict[str, Any] = {}  # controller id -> collector.controllers.Matched (last poll)
         self._unknown_seen: dict[str, set[str]] = {}
         self._visitor_store: Any = None  # core.visitors.store.VisitorStore, opened when live counts are first needed
+        self._tables: Any = None  # (client table defs, ClientTableSessions) once an AP has visitor_snmp = true
         self.heartbeat_stats = CycleStats()
         self.poll_stats = CycleStats()
         permitted = raw_sockets_permitted()
@@ -134,6 +135,8 @@ class FleetEngine:
         """Swap the inventory, keeping counters and pings of devices that still exist."""
         self.inv = inv
         self.devices = devices_of(inv)
+        if self._tables is not None:
+            self._tables[1].reload(inv)  # visitor_snmp / visitor_ids changes (open sessions are kept)
         keep = {d.id for d in self.devices}
         self.last_ping = {k: v for k, v in self.last_ping.items() if k in keep}
         self.last_poll = {k: v for k, v in self.last_poll.items() if k in keep}
@@ -241,6 +244,7 @@ class FleetEngine:
                 return d, None, REDACTOR(f"internal error: {type(e).__name__}: {e}")
 
         outcomes = await asyncio.gather(*(one(d) for d in devs))
+        await self._client_tables(outcomes, start)
         from_sessions = await self._session_counts(outcomes, start)
         points: list[Point] = []
         results: dict[str, PollResult] = {}
@@ -296,12 +300,60 @@ class FleetEngine:
         counts = await asyncio.to_thread(self._open_sessions, now, v.idle_timeout_min * 60)
         return {ap: counts.get(ap, 0) for ap in wanted}
 
-    def _open_sessions(self, now: float, idle_s: float) -> dict[str, int]:
+    def _visitors(self) -> Any:
         if self._visitor_store is None:
             from core.visitors.store import VisitorStore
 
             self._visitor_store = VisitorStore(self.inv.store.path)
-        return self._visitor_store.open_counts(now, idle_s)
+        return self._visitor_store
+
+    def _open_sessions(self, now: float, idle_s: float) -> dict[str, int]:
+        return self._visitors().open_counts(now, idle_s)  # type: ignore[no-any-return]
+
+    async def _client_tables(self, outcomes: Sequence[tuple[DeviceRef, PollResult | None, str | None]],
+                             now: float) -> None:
+        """Associated-client tables over SNMP as visitor sessions, for APs with ``visitor_snmp = true``
+        (collector/visitors/snmp_tables.py): walked on the AP itself, or on the controller that manages it."""
+        opted = [ap for _s, ap in self.inv.aps() if ap.visitor_snmp]
+        if not opted:
+            return
+        if self._tables is None:
+            from collector.visitors.service import key_file
+            from collector.visitors.snmp_tables import ClientTableSessions, load_tables
+            from core.visitors.keys import KeyRing
+
+            keys = KeyRing(key_file(self.inv), returning=self.inv.visitors.returning)
+            self._tables = (load_tables(), ClientTableSessions(self.inv, self._visitors(), keys))
+        tables, sessions = self._tables
+        from collector.visitors.snmp_tables import mac_text
+
+        controllers = {ap.controller for ap in opted if ap.controller}
+        for d, res, _ in outcomes:
+            t = tables.get(res.vendor) if res is not None and res.ok else None
+            own = d.role == ROLE_AP and bool(getattr(d.device, "visitor_snmp", False))
+            if t is None or not (own or (d.role == ROLE_CONTROLLER and d.id in controllers and t.ap_column)):
+                continue
+            target = self._targets.get(d.id)
+            if target is None:
+                continue
+            cols = [t.oid(t.mac_column)] + ([t.oid(t.ap_column)] if t.ap_column else [])
+            settings = self.inv.poll_for(d.site, d.device)
+            try:
+                async with self.client.slot(), asyncio.timeout(settings.timeout_s * (settings.retries + 1) * 4 + 5):
+                    walked = await self.client.walk_columns(target, cols, max_rows=t.max_rows)
+            except Exception as e:  # noqa: BLE001 - a client table is extra: the poll itself stands
+                log.info("client table walk failed", extra=kv(device=d.id, table=t.table, error=str(e)[:200]))
+                continue
+            macs = walked.get(cols[0], {})
+            aps = walked.get(cols[1], {}) if t.ap_column else {}
+            rows = [(m, mac_text(aps[i].value) if t.ap_column and i in aps else None)
+                    for i, v in macs.items() if (m := mac_text(v.value)) is not None]
+            by_ap = sessions.rows_by_ap(d.id if own else None, rows)
+            for ap in opted:  # an opted AP with no row this time: its clients all left
+                if (own and ap.id == d.id) or (not own and ap.controller == d.id):
+                    by_ap.setdefault(ap.id, [])
+            for ap_id, ap_macs in by_ap.items():
+                await asyncio.to_thread(sessions.update, ap_id, ap_macs, now)
 
     # -- traps --------------------------------------------------------------------------------------
     def start_traps(self, on_change: Callable[[], None] | None = None) -> TrapReceiver | None:

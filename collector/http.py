@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import socket
 import threading
@@ -144,10 +145,29 @@ class Slots:
     by_address: dict[str, int] = field(default_factory=dict)
     in_reserve: set[tuple[str, int]] = field(default_factory=set)
     total: int = 0
+    # Addresses without a per-address share: a reverse proxy (the console's trusted_proxies) brings every
+    # client from one address, so it must limit each client itself (nginx: limit_conn, client_body_timeout).
+    exempt: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        nets = []
+        for e in self.exempt:
+            try:
+                nets.append(ipaddress.ip_network(e, strict=False))
+            except ValueError:
+                continue
+        self._exempt_nets = tuple(nets)
+
+    def _shared(self, host: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            return True
+        return not any(addr in n for n in self._exempt_nets)
 
     def take(self, peer: tuple[str, int]) -> bytes | None:
         """Count a new connection, or return the refusal to write instead."""
-        if self.by_address.get(peer[0], 0) >= self.per_address:
+        if self.by_address.get(peer[0], 0) >= self.per_address and self._shared(peer[0]):
             return TOO_MANY_CONNECTIONS
         if self.total >= self.limit + self.reserve:
             return BUSY

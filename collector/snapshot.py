@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from core import state as st
 from core.inventory import Inventory, Maintenance
 from core.maintenance import active_windows, covering
-from core.schema import SIMULATED_TAG, newest_live_per_device
+from core.schema import SIMULATED_TAG
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -34,7 +34,10 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
-@dataclass
+_NONE: list[Any] = []  # shared by devices without open incidents (never appended to)
+
+
+@dataclass(slots=True)
 class DeviceView:
     """One device as every view shows it."""
 
@@ -130,7 +133,22 @@ def _latest(store: Any, measurement: str, fields: Sequence[str]) -> dict[str, tu
         rows = store.latest_fields(measurement, tuple(fields))
     else:
         rows = [(p.tags, p.time_ns, [p.fields.get(f) for f in fields]) for p in store.latest(measurement).values()]
-    return newest_live_per_device(rows, lambda r: r[0], lambda r: r[1])
+    return _newest_live(rows)
+
+
+def _newest_live(rows: Sequence[tuple[dict[str, str], int, list[Any]]]
+                 ) -> dict[str, tuple[dict[str, str], int, list[Any]]]:
+    """core.schema.newest_live_per_device for (tags, time_ns, values) rows, without a key call per row (10,000
+    APs: ~5 ms instead of ~60): per device its newest live row, a simulated one only where no live one exists."""
+    out: dict[str, tuple[dict[str, str], int, list[Any]]] = {}
+    for r in rows:
+        dev = r[0].get("ap")
+        if dev is None:
+            continue
+        cur = out.get(dev)
+        if cur is None or ((r[0].get(SIMULATED_TAG) != "true", r[1]) > (cur[0].get(SIMULATED_TAG) != "true", cur[1])):
+            out[dev] = r
+    return out
 
 
 def newest_live_beat(store: Any) -> float | None:
@@ -169,43 +187,46 @@ def build_snapshot(inv: Inventory, store: Any, states: Mapping[str, Any], now: f
         open_by_dev.setdefault(inc.device, []).append(inc)
     en = lang == "en"
     sites: list[SiteView] = []
+    default_limit = st.stale_after(inv.defaults.interval_s)
+    decide, stale, down_state = st.decide, st.State.STALE, st.State.DOWN
     for site in inv.sites:
         up = states.get(site.uplink.id) if site.uplink is not None else None
-        uplink_down = up is not None and str(getattr(up.confirmed, "value", up.confirmed)) == "down"
+        uplink_down = up is not None and up.confirmed == "down"
         site_windows = [w for w in windows if w.target in ("*", site.id) or w.target in _ids(site)]
+        site_name = site.name_en if en else site.name_ja
         rows: list[DeviceView] = []
         for dev, role in [*([(site.uplink, "uplink")] if site.uplink else []), *[(a, "ap") for a in site.aps]]:
             s = states.get(dev.id)
-            confirmed = str(getattr(s.confirmed, "value", s.confirmed)) if s is not None else "unknown"
+            confirmed = str(s.confirmed) if s is not None else "unknown"  # a StrEnum: str() is its value
             ping, poll = pings.get(dev.id), polls.get(dev.id)
             simulated = ping is not None and ping[0].get(SIMULATED_TAG) == "true"
             beat = ping[1] / 1e9 if ping is not None else None
-            hb = _heartbeat_of(inv, site, dev)
+            plain = site.poll is None and dev.poll is None  # building PollSettings per AP costs more than the rest
             w = covering(site_windows, dev.id, site.id, now) if site_windows else None
-            state, reasons = st.decide(confirmed, last_beat=None if simulated else beat, heartbeat_s=hb, now=now,
-                                       monitor=monitor, window=None if w is None else w.id,
-                                       behind_uplink=role == "ap" and uplink_down,
-                                       flapping=bool(s.flapping) if s is not None else False)
-            clients = _num(poll[2][0]) if poll is not None else None
-            fresh_poll = poll is not None and now - poll[1] / 1e9 <= st.stale_after(_interval_of(inv, site, dev))
-            # a down AP has no clients; a live row's count must be from a recent poll; a stale row keeps its last
-            # count (the row says how old it is)
-            if state == st.State.DOWN or confirmed == "down" or (state != st.State.STALE and not fresh_poll):
-                clients = None
-            snmp = poll[2][1] if poll is not None else None
+            state, reasons = decide(confirmed, last_beat=None if simulated else beat,
+                                    heartbeat_s=hb_fleet if plain else _heartbeat_of(inv, site, dev), now=now,
+                                    monitor=monitor, window=None if w is None else w.id,
+                                    behind_uplink=role == "ap" and uplink_down,
+                                    flapping=s is not None and bool(s.flapping))
+            clients = snmp = None
+            if poll is not None:
+                clients, snmp = _num(poll[2][0]), poll[2][1]
+                limit = default_limit if plain else st.stale_after(_interval_of(inv, site, dev))
+                # a down AP has no clients; a live row's count must be from a recent poll; a stale row keeps its
+                # last count (the row says how old it is)
+                if state == down_state or confirmed == "down" or (state != stale and now - poll[1] / 1e9 > limit):
+                    clients = None
             reach = ping[2][0] if ping is not None else None
             rows.append(DeviceView(
-                site.id, site.name_en if en else site.name_ja, dev.id,
-                getattr(dev, "name_en" if en else "name_ja", None) or dev.id, role, str(state), reasons, confirmed,
-                str(getattr(s.phase, "value", s.phase)) if s is not None else "unknown",
-                s.since if s is not None else None, bool(s.flapping) if s is not None else False,
+                site.id, site_name, dev.id, getattr(dev, "name_en" if en else "name_ja", None) or dev.id, role,
+                state, reasons, confirmed, str(s.phase) if s is not None else "unknown",
+                s.since if s is not None else None, s is not None and bool(s.flapping),
                 beat, None if beat is None else max(0.0, now - beat),
                 None if reach is None else bool(reach), _num(ping[2][1]) if ping is not None else None,
                 None if snmp is None else bool(snmp), None if clients is None else int(clients),
-                poll[0].get("vendor") if poll is not None else None, simulated, open_by_dev.get(dev.id, [])))
-        aps = [d.state for d in rows if d.role == "ap"]
-        sites.append(SiteView(site.id, site.name_en if en else site.name_ja, rows,
-                              str(st.rollup(d.state for d in rows)), st.count(aps)))
+                poll[0].get("vendor") if poll is not None else None, simulated, open_by_dev.get(dev.id, _NONE)))
+        sites.append(SiteView(site.id, site_name, rows, st.rollup(d.state for d in rows),
+                              st.count(d.state for d in rows if d.role == "ap")))
     return FleetSnapshot(now, sites, hb_fleet, data_at, monitor, lang)
 
 

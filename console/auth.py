@@ -10,13 +10,15 @@ checked at every request, so a password or role change, a removal or the absolut
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from litestar.concurrency import sync_to_thread
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
@@ -131,9 +133,11 @@ def user_of(connection: ASGIConnection[Any, Any, Any, Any]) -> User:
 
 
 # -- a global bound on password hashing (issue 26.7) ----------------------------------------------------
-HASH_SLOTS = 2  # argon2 verifications at once: each takes 64 MiB and about 0.17 CPU s
-HASH_QUEUE = 8  # logins waiting for a slot (each holds a worker thread); beyond it: 503 at once
-HASH_WAIT_S = 10.0  # a login waiting longer than this: 503
+# argon2 verifications at once: each takes 64 MiB and about 0.17 CPU s (four lanes, so it can fill two cores).
+# One: a small collector has two cores and polling must keep its share; one at a time still verifies several
+# logins a second, more than a city's staff ever send.
+HASH_SLOTS = 1
+HASH_QUEUE = 8  # logins waiting for the slot (on the event loop, holding no thread); beyond it: 503 at once
 BACKOFF_AFTER = 5  # failed logins for one user name before each further try must wait
 BACKOFF_MAX_S = 300.0
 
@@ -151,60 +155,57 @@ class HashGate:
     per-account back-off: after ``BACKOFF_AFTER`` failures for one user name, each further try waits 1, 2, 4 ...
     s (at most ``BACKOFF_MAX_S``), refused without hashing before then.
 
-    The login rate limit is per address, so 40 addresses at once cost 40 x 64 MiB and 6.6 CPU s; here 100
-    cost at most ``slots`` x 64 MiB at a time, and the rest wait or are refused. The back-off applies to
-    names whether they exist or not (it must not tell which do); a success clears it. Both tables are bounded.
+    The login rate limit is per address, so 40 addresses at once cost 40 x 64 MiB and 6.6 CPU s. Here any
+    number cost at most ``slots`` x 64 MiB at a time; ``queue`` more wait, the rest are refused at once. Waiting
+    happens on the event loop: a login waiting in a worker thread would hold one of the few threads that every
+    other page of the console runs in (Litestar's sync handlers share asyncio's default executor, 6 threads on
+    two cores), and 100 logins then stalled the whole console for 17 s. The back-off applies to names whether
+    they exist or not (it must not tell which do); a success clears it. The name table is bounded.
     """
 
-    def __init__(self, slots: int = HASH_SLOTS, queue: int = HASH_QUEUE, wait_s: float = HASH_WAIT_S,
-                 max_names: int = 10_000):
-        self._slots = threading.BoundedSemaphore(slots)
-        self.queue, self.wait_s, self.max_names = queue, wait_s, max_names
-        self._lock = threading.Lock()
+    def __init__(self, slots: int = HASH_SLOTS, queue: int = HASH_QUEUE, max_names: int = 10_000):
+        self.slots, self.queue, self.max_names = slots, queue, max_names
+        self._sem: asyncio.Semaphore | None = None  # made on the server's loop at the first login
         self._waiting = 0
         self.active = self.peak = 0  # verifications running now, and the most at once (bench, tests)
         self._fails: OrderedDict[str, tuple[int, float]] = OrderedDict()  # name -> (failures, not before)
 
-    def verify(self, check: Any, name: str, password: str) -> Any:
-        """``check(name, password)`` (console.users.UserStore.verify) within the bounds; LoginRefused if not."""
+    async def verify(self, check: Callable[[str, str], Any], name: str, password: str) -> Any:
+        """``check(name, password)`` (console.users.UserStore.verify, in a worker thread) within the bounds;
+        LoginRefused when the queue is full or the name is backing off."""
         key = name.casefold()[:64]
-        with self._lock:
-            if time.monotonic() < self._fails.get(key, (0, 0.0))[1]:
-                raise LoginRefused("login_backoff", 429)
-            if self._waiting >= self.queue:
-                raise LoginRefused("login_busy", 503)
-            self._waiting += 1
-        try:
-            got = self._slots.acquire(timeout=self.wait_s)
-        finally:
-            with self._lock:
-                self._waiting -= 1
-        if not got:
+        if time.monotonic() < self._fails.get(key, (0, 0.0))[1]:
+            raise LoginRefused("login_backoff", 429)
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.slots)
+        if self._sem.locked() and self._waiting >= self.queue:
             raise LoginRefused("login_busy", 503)
-        with self._lock:
-            self.active += 1
-            self.peak = max(self.peak, self.active)
+        self._waiting += 1
         try:
-            user = check(name, password)
+            await self._sem.acquire()
         finally:
-            with self._lock:
-                self.active -= 1
-            self._slots.release()
-        with self._lock:
-            if user is not None:
-                self._fails.pop(key, None)
-            else:
-                n = self._fails.pop(key, (0, 0.0))[0] + 1
-                wait = min(BACKOFF_MAX_S, 2.0 ** (n - BACKOFF_AFTER)) if n >= BACKOFF_AFTER else 0.0
-                self._fails[key] = (n, time.monotonic() + wait)
-                while len(self._fails) > self.max_names:
-                    self._fails.popitem(last=False)
+            self._waiting -= 1
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            user = await sync_to_thread(check, name, password)
+        finally:
+            self.active -= 1
+            self._sem.release()
+        if user is not None:
+            self._fails.pop(key, None)
+        else:
+            n = self._fails.pop(key, (0, 0.0))[0] + 1
+            wait = min(BACKOFF_MAX_S, 2.0 ** (n - BACKOFF_AFTER)) if n >= BACKOFF_AFTER else 0.0
+            self._fails[key] = (n, time.monotonic() + wait)
+            while len(self._fails) > self.max_names:
+                self._fails.popitem(last=False)
         return user
 
 
-def verify_login(connection: ASGIConnection[Any, Any, Any, Any], name: str, password: str) -> User | None:
+async def verify_login(connection: ASGIConnection[Any, Any, Any, Any], name: str, password: str) -> User | None:
     """The user for this name and password through the app's HashGate; LoginRefused when it is busy or the
     name is backing off."""
     ctx = connection.app.state.console
     gate: HashGate = connection.app.state.hash_gate
-    return cast(User | None, gate.verify(ctx.users.verify, name, password))
+    return cast(User | None, await gate.verify(ctx.users.verify, name, password))

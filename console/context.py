@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +14,19 @@ from collector.alerts import ack, rota, timeline
 from collector.alerts.store import AlertStore
 from console.users import UserStore
 from core.inventory import Inventory
+
+log = logging.getLogger("wifiwatch.console")
+
+# The fleet snapshot is built by a refresher thread every half heartbeat (0.5-5 s) for the languages in use, as
+# Home Assistant's coordinator fetches once for every entity: a page reads the newest one (at 10,000 APs building
+# it costs ~0.2-0.3 s of CPU, reading it nothing). 状況 refreshes every half heartbeat too, so a change the daemon
+# confirms still shows within one heartbeat. A snapshot older than two refresh periods (the refresher late on a
+# busy machine, or not started) is rebuilt by the request itself.
+def fleet_ttl(heartbeat_s: float) -> float:
+    return max(0.5, min(5.0, heartbeat_s / 2))
+
+
+LANG_IDLE_S = 120.0  # a language nobody asked for this long is no longer refreshed
 
 
 @dataclass
@@ -32,27 +47,108 @@ class ConsoleContext:
     started: float = field(default_factory=time.time)
     closers: list[Callable[[], None]] = field(default_factory=list)
     _monitor: tuple[float, dict[str, Any]] | None = None
+    _recent: tuple[float, dict[int, dict[str, Any]]] | None = None
+    _map_figures: tuple[float, dict[str, Any]] | None = None
+    _fleet: dict[str, tuple[float, Any]] = field(default_factory=dict)  # lang -> (built at, snapshot)
+    _wanted: dict[str, float] = field(default_factory=dict)  # lang -> when a page last asked for it
+    _refresher: threading.Thread | None = None
+    _refresher_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fleet(self, lang: str) -> Any:
-        """The fleet snapshot now (collector.snapshot, with open incidents), from the engine's states when the daemon
-        serves the console."""
+        """The fleet snapshot (collector.snapshot, with open incidents), from the engine's states when the daemon
+        serves the console: the refresher's newest, or one built now when that is older than two periods."""
+        now = time.time()
+        self._wanted[lang] = now
+        self._start_refresher()
+        hit = self._fleet.get(lang)
+        if hit is not None and 0 <= now - hit[0] < 2 * fleet_ttl(self.inventory().defaults.heartbeat_s):
+            return hit[1]
+        return self._build(lang)
+
+    def _build(self, lang: str) -> Any:
         from console.fleet import fleet_status
 
-        return fleet_status(self.inventory(), self.store, self.alerts, time.time(), lang,
+        now = time.time()
+        snap = fleet_status(self.inventory(), self.store, self.alerts, now, lang,
                             self.states() if self.states is not None else None)
+        self._fleet[lang] = (now, snap)
+        return snap
+
+    def _start_refresher(self) -> None:
+        if self._refresher is not None:
+            return
+        with self._refresher_lock:
+            if self._refresher is not None:
+                return
+            stop = threading.Event()
+
+            def run() -> None:
+                while not stop.wait(fleet_ttl(self.inventory().defaults.heartbeat_s)):
+                    now = time.time()
+                    for lang, asked in list(self._wanted.items()):
+                        if now - asked > LANG_IDLE_S:
+                            self._wanted.pop(lang, None)
+                            continue
+                        try:
+                            self._build(lang)
+                        except Exception:  # noqa: BLE001 - a page then builds its own and shows the error
+                            log.exception("fleet snapshot refresh failed")
+                            break
+
+            thread = threading.Thread(target=run, name="console-fleet", daemon=True)
+
+            def halt() -> None:  # before the stores close (closers run last first)
+                stop.set()
+                thread.join(10.0)
+
+            self.closers.append(halt)
+            self._refresher = thread
+            thread.start()
 
     def monitor(self) -> dict[str, Any]:
         """Whether the data is live and how old it is (core.state.monitor_state), for the banner every page shows
         when it is not; read at most once a second."""
+        from core.state import monitor_state
+
         now = time.time()
-        if self._monitor is None or now - self._monitor[0] > 1.0:
+        hb = self.inventory().defaults.heartbeat_s
+        built = max(self._fleet.values(), key=lambda x: x[0], default=None)
+        if built is not None and now - built[0] < 2 * fleet_ttl(hb):  # the refresher's newest says it already
+            at = built[1].data_at
+        elif self._monitor is None or now - self._monitor[0] > 1.0:
             from collector.snapshot import newest_live_beat
-            from core.state import monitor_state
 
             at = newest_live_beat(self.store)
-            self._monitor = (now, {"state": monitor_state(at, self.inventory().defaults.heartbeat_s, now),
-                                   "data_at": at, "age_s": None if at is None else max(0.0, now - at)})
-        return self._monitor[1]
+            self._monitor = (now, {"data_at": at})
+        else:
+            at = self._monitor[1]["data_at"]
+        return {"state": monitor_state(at, hb, now), "data_at": at, "age_s": None if at is None else max(0.0, now - at)}
+
+    def recent(self) -> dict[int, dict[str, Any]]:
+        """7- and 30-day availability per AP and site (analytics.recent), computed at most every 5 minutes: the
+        hourly rollups it reads change once an hour."""
+        now = time.time()
+        cached = self._recent
+        if cached is None or now - cached[0] > 300:
+            from analytics.recent import read_recent
+
+            inv = self.inventory()
+            cached = (now, {days: read_recent(inv, self.store, now, days) for days in (7, 30)})
+            self._recent = cached
+        return cached[1]
+
+    def map_figures(self) -> dict[str, Any]:
+        """The maps' 30-day availability per AP and usage heat (maps.figures), recomputed every 5 minutes."""
+        now = time.time()
+        cached = self._map_figures
+        if cached is None or now - cached[0] > 300:
+            from maps.figures import availability_30d, usage_heat
+
+            inv = self.inventory()
+            cached = (now, {"availability": availability_30d(inv, self.store, now),
+                            "heat": usage_heat(inv, self.store, now)})
+            self._map_figures = cached
+        return cached[1]
 
     def close(self) -> None:
         for c in reversed(self.closers):

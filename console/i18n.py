@@ -246,6 +246,31 @@ WORDS: dict[str, tuple[str, str]] = {
     "msg_comment_refused": ("コメントを追加できません (空か、件数の上限です)。",
         "Comment not added (empty, or the limit is reached)."),
     "msg_acked_many": ("選んだ障害を確認しました (件数)", "Acknowledged (count)"),
+    "search": ("検索", "Search"),
+    "filter_sort": ("検索・絞り込み・並べ替え", "Search, filter and sort"),
+    "filter_active": ("条件あり", "filtered"),
+    "search_help": ("名前・ID・施設", "name, id, site"),
+    "vendor": ("機種", "Vendor"),
+    "sort": ("並べ替え", "Sort"),
+    "sort_site": ("施設順", "By site"),
+    "sort_name": ("名前", "Name"),
+    "sort_state": ("状態 (悪い順)", "State (worst first)"),
+    "sort_clients": ("接続数", "Clients"),
+    "sort_since": ("状態の開始時刻", "Since"),
+    "sort_avail7": ("稼働率 7日", "Availability 7 d"),
+    "sort_avail30": ("稼働率 30日", "Availability 30 d"),
+    "sort_desc": ("降順", "Descending"),
+    "problems_only": ("問題のあるものだけ", "Problems only"),
+    "clear_filters": ("条件をクリア", "Clear filters"),
+    "shown_count": ("{} 件が該当", "{} match"),
+    "shown_first": ("(先頭の {} 件を表示。すべては CSV で)", "(the first {} shown; the CSV has all)"),
+    "avail_7d": ("7日 %", "7 d %"),
+    "avail_30d": ("30日 %", "30 d %"),
+    "avail_note": (
+        "7日・30日の稼働率は ping 応答の割合です (毎時の集計、保守時間を含む)。公式の稼"
+        "働率は月次報告をご覧ください。",
+        "7- and 30-day availability is the share of heartbeats answered (hourly rollups, maintenanc"
+        "e included); the monthly report's is the official figure."),
     "maint_choose": ("— 対象を選ぶ —", "— choose —"),
     "maint_city": ("市内全域 (全アクセスポイント)", "whole city (every access point)"),
     "maint_city_confirm": ("市内全域の通知を止めることを確認しました", "I mean to silence the whole city"),
@@ -312,6 +337,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "msg_user_added": ("ユーザーを追加しました。", "User added."),
     "msg_user_saved": ("保存しました。", "Saved."),
     "msg_user_removed": ("ユーザーを削除しました。", "User removed."),
+    "msg_sessions_ended": ("ログイン中のセッションを終了しました。", "Sessions ended."),
+    "sessions": ("ログイン中", "Sessions"),
+    "end_sessions": ("ログアウトさせる", "End them"),
     "msg_user_bad": ("変更できません", "Not changed"),
     "internal_error": ("内部エラーが発生しました (詳細はログに記録しました)。", "Internal error (logged)."),
     "no_data": ("この期間のデータはありません。", "No data in this period."),
@@ -348,5 +376,11 @@ WORDS.update({
                              "Outages in the stored heartbeat data that no incident records (the reports count and "
                              "time them; nobody was notified)."),
     "duration_min": ("継続 (分)", "Minutes"),
+    "compact_help": ("AP の数が多いため、稼働中でない AP のある施設と、その AP だけを表示しています。"
+                     "施設名から全 AP を表示できます。",
+                     "A large fleet: only the sites with an AP that is not up, and those APs, are listed. "
+                     "A site's name opens all of its APs."),
+    "quiet_sites": ("すべて稼働中の施設", "Sites with every AP up"),
+    "loading": ("グラフと障害の記録を読み込み中…", "Loading the charts and the timeline…"),
     "simulated": ("模擬データ", "simulated data"),
 })

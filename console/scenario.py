@@ -10,48 +10,57 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 from analytics.planner.plan import CandidateOverride, PlanResult, Scenario
 
 OBSERVED_TTL_S = 600.0  # a 30-day figure moves little in 10 minutes
-_OBSERVED: dict[int, tuple[float, Any]] = {}  # id(ctx) -> (monotonic time read, observed demand)
+_OBSERVED: dict[int, tuple[float, Any, Any]] = {}  # id(ctx) -> (monotonic time read, observed, weakref to ctx)
 _OBSERVED_LOCK = threading.Lock()
 _REFRESHING: set[int] = set()
 
 INT_FIELDS = ("annual_visitors", "install_cost_yen")
 
 
-def _int(text: str, what: str) -> int | None:
+FIELD_JA = {"budget": "予算", "rounds": "年度", "budget per round": "年度ごとの予算", "count": "年度ごとの最大箇所数",
+            "annual_visitors": "年間来訪者", "install_cost_yen": "費用"}
+
+
+def _int(text: str, what: str, lang: str = "en", what_ja: str | None = None) -> int | None:
     text = text.strip().replace(",", "").replace("_", "")
     if not text:
         return None
     try:
         return int(text)
     except ValueError:
+        if lang == "ja":
+            raise ValueError(f"{what_ja or FIELD_JA.get(what, what)}: 「{text[:30]}」は整数ではありません") from None
         raise ValueError(f"{what}: '{text[:30]}' is not a whole number") from None
 
 
-def _ints(text: str, what: str) -> tuple[int, ...]:
-    return tuple(v for part in text.split(",") if (v := _int(part, what)) is not None)
+def _ints(text: str, what: str, lang: str = "en") -> tuple[int, ...]:
+    return tuple(v for part in text.split(",") if (v := _int(part, what, lang)) is not None)
 
 
 def parse_scenario(form: Mapping[str, str], prefix: str, inv: Any, lang: str) -> Scenario:
-    """Scenario ``prefix`` ("a" or "b") of the form; ValueError naming the field for anything unusable."""
+    """Scenario ``prefix`` ("a" or "b") of the form; ValueError naming the field for anything unusable (in the
+    user's language)."""
     def get(name: str) -> str:
         return form.get(f"{prefix}_{name}", "")
 
     ids = [c.id for c in inv.candidates]
+    names = {c.id: c.name_ja for c in inv.candidates}
     overrides = {}
     for cid in ids:
-        vals = {f: _int(get(f"{f}__{cid}"), f"{cid} {f}") for f in INT_FIELDS}
+        vals = {f: _int(get(f"{f}__{cid}"), f"{cid} {f}", lang, f"{names[cid]} {FIELD_JA[f]}") for f in INT_FIELDS}
         if any(v is not None for v in vals.values()):
             overrides[cid] = CandidateOverride(**vals)
-    rounds = _ints(get("rounds"), "rounds")
-    return Scenario(budget_yen=_int(get("budget"), "budget"), rounds=rounds,
-                    budget_per_round=_int(get("budget_per_round"), "budget per round"),
-                    count=_int(get("count"), "count"),
+    rounds = _ints(get("rounds"), "rounds", lang)
+    return Scenario(budget_yen=_int(get("budget"), "budget", lang), rounds=rounds,
+                    budget_per_round=_int(get("budget_per_round"), "budget per round", lang),
+                    count=_int(get("count"), "count", lang),
                     force=frozenset(c for c in ids if get(f"force__{c}")),
                     exclude=frozenset(c for c in ids if get(f"exclude__{c}")),
                     overrides=overrides, lang="en" if lang == "en" else "ja", sensitivity=True)
@@ -72,6 +81,8 @@ def observed(ctx: Any) -> Any:
     key = id(ctx)
     with _OBSERVED_LOCK:
         hit = _OBSERVED.get(key)
+        if hit is not None and hit[2]() is not ctx:  # an id reused by a newer console (tests open many)
+            hit = None
         stale = hit is not None and time.monotonic() - hit[0] > OBSERVED_TTL_S
         if stale and key not in _REFRESHING:
             _REFRESHING.add(key)
@@ -80,7 +91,9 @@ def observed(ctx: Any) -> Any:
         return hit[1]
     value = _read_observed(ctx)
     with _OBSERVED_LOCK:
-        _OBSERVED[key] = (time.monotonic(), value)
+        for k in [k for k, v in _OBSERVED.items() if v[2]() is None]:  # consoles closed since
+            del _OBSERVED[k]
+        _OBSERVED[key] = (time.monotonic(), value, weakref.ref(ctx))
     return value
 
 
@@ -88,7 +101,7 @@ def _refresh(ctx: Any, key: int) -> None:
     try:
         value = _read_observed(ctx)
         with _OBSERVED_LOCK:
-            _OBSERVED[key] = (time.monotonic(), value)
+            _OBSERVED[key] = (time.monotonic(), value, weakref.ref(ctx))
     except Exception:  # noqa: BLE001 - keep serving the figures we have; the next stale read tries again
         pass
     finally:
@@ -102,7 +115,12 @@ def run_plan(ctx: Any, s: Scenario) -> tuple[PlanResult | None, str | None]:
     from analytics.planner.notes import make_plan_with_notes
     from analytics.planner.plan import PlannerInputError
 
+    ja = s.lang == "ja"
     try:
         return make_plan_with_notes(ctx.inventory(), s, observed(ctx)), None
-    except (PlannerInputError, SolverError, ValueError) as e:
-        return None, str(e)
+    except PlannerInputError as e:
+        return None, e.ja if ja else str(e)
+    except SolverError as e:
+        return None, (f"計画を計算できませんでした（ソルバーが最適解を証明できません: {e}）" if ja else str(e))
+    except ValueError as e:
+        return None, (f"この条件では計画を計算できません: {e}" if ja else str(e))

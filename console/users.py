@@ -252,6 +252,15 @@ class UserStore:
                 " WHERE u.name=? AND s.cred_version = u.cred_version AND s.expires > ? AND s.absolute > ?"
                 " ORDER BY s.created DESC", (name, now, now))]
 
+    def session_counts(self, now: float | None = None) -> dict[str, int]:
+        """How many sessions that still count each user has (the 管理 page)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            return {r[0]: int(r[1]) for r in self._conn.execute(
+                "SELECT u.name, count(*) FROM console_sessions s JOIN console_users u ON u.id = s.user_id"
+                " WHERE s.cred_version = u.cred_version AND s.expires > ? AND s.absolute > ? GROUP BY u.name",
+                (now, now))}
+
     def revoke_sessions(self, name: str) -> int:
         """End every session of ``name`` now; returns how many there were."""
         user = self.get(name)

@@ -35,6 +35,8 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("site", "ap", "kind"),
         ("state", "previous", "severity", "message", "incident_id", "duration_s", "suppressed_by"),
     ),
+    # visitor figures per site/area/city and hour/day, only cells that may be shown (analytics.visitors.points)
+    "visitors": (("grain", "level", "site", "simulated"), ("unique_devices", "sessions", "median_dwell_min")),
 }
 
 ROLE_AP = "ap"

@@ -30,13 +30,16 @@ from maps.tiles import GSI_STD, SOURCES, Band, TileCache, TileError, Unpacked, r
 
 COLORS = {str(k): v for k, v in st.COLORS.items()}  # core.state: the same colours and words in every view
 FUNDED, UNFUNDED = "#1565c0", "#90a4ae"
-HEAT_GRADIENT = {0.4: "blue", 0.65: "lime", 1.0: "red"}  # Leaflet.heat's own default, named for the legend
+# Usage heat in one cyan hue, light to dark: no AP state colour (green, amber, red, blue, grey) is reused, so a
+# busy area never reads as a fault. The legend's swatch is drawn from the same stops.
+HEAT_GRADIENT = {0.3: "#b2ebf2", 0.65: "#26c6da", 1.0: "#006064"}
+AP_PANE = "ww-aps"  # AP dots draw above candidate markers and labels (Leaflet's marker pane is z-index 600)
 LABELS = {
     "ja": {"aps": "アクセスポイント", "data_at": "データ取得",
            "ap_state": "AP の状態", "coverage": "カバー範囲（設定半径）", "heat": "利用量（過去30日の延べ接続時間）",
            "heat_scale": "少 → 多", "candidates": "整備候補地", "funded": "整備対象（予算内で選定）",
            "unfunded": "対象外（この予算では選ばれない）", "legend": "凡例", "last_seen": "最終応答",
-           "clients": "現在の接続数", "clients_unit": "台", "avail": "30日稼働率", "vendor": "機種",
+           "clients": "現在の接続数", "clients_unit": "台", "avail": "30日稼働率 (ping 応答の割合)", "vendor": "機種",
            "rank": "優先順位", "candidate": "候補地", "site": "設置場所",
            "visitors": "新たにカバーする来訪者", "visitors_unit": "人/年", "cost": "整備費用", "yen": "円",
            "per_visitor": "来訪者1人あたり費用（耐用期間の総費用）", "per_visitor_unit": "円/人", "score": "評価値",
@@ -51,7 +54,8 @@ LABELS = {
            "ap_state": "AP state", "coverage": "Coverage (configured radius)", "heat": "Usage (client-hours, 30 days)",
            "heat_scale": "low → high", "candidates": "Candidate sites", "funded": "Funded (within budget)",
            "unfunded": "Not funded at this budget", "legend": "Legend", "last_seen": "Last seen",
-           "clients": "Clients now", "clients_unit": "", "avail": "30-day availability", "vendor": "Vendor",
+           "clients": "Clients now", "clients_unit": "",
+           "avail": "30-day availability (heartbeats answered)", "vendor": "Vendor",
            "rank": "Rank", "candidate": "Candidate", "site": "Site",
            "visitors": "Newly covered visitors", "visitors_unit": "visitors/yr", "cost": "Installation cost",
            "yen": "yen", "per_visitor": "Cost per visitor (life cost)", "per_visitor_unit": "yen/visitor",
@@ -68,9 +72,10 @@ for _lang, _i in (("ja", 0), ("en", 1)):
     LABELS[_lang].update({str(k): v[_i] for k, v in st.LABELS.items()})
 # Two scenarios on one map (the console's 整備計画 A and B): A keeps the usual markers, B's picks get a ring.
 COMPARE_COLOR = "#6a1b9a"  # violet: no AP state colour, no heat colour, unlike A's blue
-LABELS["ja"].update({"layer_a": "整備候補地（シナリオA）", "layer_b": "シナリオBの選定",
+LABELS["ja"].update({"layer_a": "整備候補地（シナリオA）", "layer_b": "シナリオBの選定", "plan_a": "計画（シナリオA）",
                      "funded_b": "シナリオBで整備（紫の枠）", "scenario_b": "シナリオB"})
 LABELS["en"].update({"layer_a": "Candidate sites (scenario A)", "layer_b": "Scenario B's picks",
+                     "plan_a": "Plan (scenario A)",
                      "funded_b": "Funded in scenario B (violet ring)", "scenario_b": "Scenario B"})
 _CSS = """<style>
 .ww-label{font:bold 12px sans-serif;color:#1a1a1a;white-space:nowrap;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff}
@@ -84,8 +89,12 @@ _CSS = """<style>
 .ww-legend .cv{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:5px;vertical-align:-1px;
  border:1px solid #2e7d32;background:rgba(46,125,50,.15)}
 .ww-legend .ht{display:inline-block;width:60px;height:10px;margin-right:5px;vertical-align:0;
- background:linear-gradient(to right,blue,lime,red)}
+ background:linear-gradient(to right,#b2ebf2,#26c6da,#006064)}
 .ww-legend .note{color:#555;font-size:11px}
+.ww-legend summary{cursor:pointer;font-weight:bold}
+.leaflet-control-layers-toggle{background-image:none!important;text-align:center;font:20px/36px sans-serif;color:#333}
+.leaflet-control-layers-toggle::after{content:"\\2630"}
+@media (max-width:640px){.ww-legend{max-width:220px;font-size:11px}}
 </style>"""
 
 
@@ -250,6 +259,23 @@ class _MetricScale(MacroElement):
     """)
 
 
+class _Phone(MacroElement):
+    """On a wide screen the layer list and the legend start open; on a phone both start folded (a tap opens
+    them), so the map and its zoom buttons stay in reach."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var narrow = map.getContainer().clientWidth < 640;
+            var layers = document.querySelector('.leaflet-control-layers');
+            if (layers && !narrow) { layers.classList.add('leaflet-control-layers-expanded'); }
+            var legend = document.querySelector('#ww-legend details');
+            if (legend && narrow) { legend.open = false; }
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+
 class _Declutter(MacroElement):
     """Labels never print over each other: after every zoom or pan, each label in order of ``data-prio``
     (sites first, then candidates by rank) goes right of its marker, or left of it (``data-off``: pixels
@@ -324,11 +350,11 @@ def _candidate_popup(lang: str, name: str, cm: CandidateMarker, plan: PlanInfo |
 
 def _legend(t: dict[str, str], heat: bool, candidates: bool, plan_text: str | None,
             background: Background | None, data_note: str | None = None) -> str:
-    parts = [f"<b>{t['legend']}</b>", f"<div>{t['ap_state']}: " + " ".join(
+    # the data's time stays in sight when the legend is folded (a phone): it heads the legend
+    note = f"<div class='ww-data-at'>{html_text(data_note)}</div>" if data_note else ""
+    parts = [f"<details open><summary>{t['legend']}</summary>", f"<div>{t['ap_state']}: " + " ".join(
         f"<span class='sw' style='background:{COLORS[s]}'></span>{t[s]}" for s in COLORS) + "</div>",
         f"<div><span class='cv'></span>{t['coverage']}</div>"]
-    if data_note:
-        parts.append(f"<div class='ww-data-at'>{html_text(data_note)}</div>")
     if heat:
         parts.append(f"<div><span class='ht'></span>{t['heat']} {t['heat_scale']}</div>")
     if candidates:
@@ -340,7 +366,7 @@ def _legend(t: dict[str, str], heat: bool, candidates: bool, plan_text: str | No
         parts.append(f"<div class='note'>{t['no_background']}</div>")
     else:
         parts.append(f"<div class='note'>{t['background']}: {html_text(background.name)}</div>")
-    return "".join(parts)
+    return note + "".join(parts) + "</details>"
 
 
 def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequence[tuple[float, float, float]] = (),
@@ -366,10 +392,13 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
                          name=html_text(background.name) if background else "", overlay=k > 0, control=k == 0,
                          min_zoom=band.min_zoom if k else 0, max_zoom=19, min_native_zoom=band.min_zoom,
                          max_native_zoom=band.max_zoom, bounds=[[s, w], [n, e]]).add_to(m)
-    if len(pts) > 1:
-        m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts),
-                                                                          max(p[1] for p in pts)]], padding=(30, 30))
+    fit = [(s.lat, s.lon) for s in inv.sites] + ([(c.lat, c.lon) for c in inv.candidates] if candidates else [])
+    if len(fit) > 1:  # the network (and the candidates on the map): not the whole city, not a strip of it
+        m.fit_bounds([[min(p[0] for p in fit), min(p[1] for p in fit)], [max(p[0] for p in fit),
+                                                                          max(p[1] for p in fit)]], padding=(40, 40),
+                     max_zoom=17)
     cast(Any, m.get_root()).header.add_child(folium.Element(_CSS), name="ww_css")
+    folium.map.CustomPane(AP_PANE, z_index=650).add_to(m)
     aps = folium.FeatureGroup(name=t["aps"])
     cover = folium.FeatureGroup(name=html_text(t["coverage"]))
     labels = folium.FeatureGroup(name=t["sites"])
@@ -392,11 +421,13 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
                      + (f" ({html_text(why)})" if why else "") + "<br>"
                      f"{t['last_seen']}: {html_text(ms.last_seen)}" + (f" ({html_text(ms.age)})" if ms.age else "")
                      + f"<br>{t['clients']}: {_num(ms.clients_now, t['clients_unit'])}<br>{t['avail']}: {avail}")
-            folium.CircleMarker((lat, lon), radius=9, color="#fff", weight=2, fill=True,
-                                fill_color=COLORS[state], fill_opacity=0.95,
-                                popup=folium.Popup(REDACTOR(popup), max_width=320),
-                                tooltip=folium.Tooltip(html_text(f"{name}: {t[state]}")),
-                                class_name=f"ww-ap ww-{state} ww-ap-{ap.id}").add_to(aps)
+            dot = folium.CircleMarker((lat, lon), radius=9, color="#fff", weight=2, fill=True,
+                                      fill_color=COLORS[state], fill_opacity=0.95,
+                                      popup=folium.Popup(REDACTOR(popup), max_width=320),
+                                      tooltip=folium.Tooltip(html_text(f"{name}: {t[state]}")),
+                                      class_name=f"ww-ap ww-{state} ww-ap-{ap.id}")
+            dot.options["pane"] = AP_PANE  # folium drops a pane argument; Leaflet reads it from the options
+            dot.add_to(aps)
             folium.Circle((lat, lon), radius=inv.coverage_radius_for(site, ap), color=COLORS[state], weight=1,
                           fill=True, fill_opacity=0.12).add_to(cover)
     cover.add_to(m)
@@ -430,13 +461,15 @@ def render_map(inv: Inventory, statuses: Mapping[str, ApMapStatus], heat: Sequen
         _compare_layer(m, inv, compare[0], compare[1], lang)
     _MetricScale().add_to(m)
     _Declutter().add_to(m)
-    legend = _legend(t, bool(heat), bool(candidates), plan_text, background, data_note)
+    legend = _legend(t if not compare else {**t, "plan": t["plan_a"]}, bool(heat), bool(candidates), plan_text,
+                     background, data_note)
     if compare:
         b_text = compare[1].describe(lang) if compare[1] else ""
         legend += (f"<div><span class='sw' style='background:#fff;border:3px solid {COMPARE_COLOR}'></span>"
                    f"{t['funded_b']}{': ' + html_text(b_text) if b_text else ''}</div>")
     _Control(legend, "bottomright", "ww-legend", "ww-legend").add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    _Phone().add_to(m)
     return m
 
 

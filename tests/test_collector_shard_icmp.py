@@ -119,6 +119,37 @@ def test_2000_aps_answer_with_the_default_receive_buffer(monkeypatch: pytest.Mon
     assert [r.host for r in res if not r.reachable] == []
 
 
+@needs_raw
+def test_other_pingers_replies_are_dropped_in_the_kernel() -> None:
+    """Echo replies carrying another batch's id never reach this batch's socket (its BPF filter); one with
+    this batch's id from the wrong address does, and the matcher skips it."""
+    target = socket.inet_aton("127.10.203.1")
+    b = _Batch(socket.AF_INET, [target], 1, 0x4000)
+    hostile = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)  # we write the IP header
+    try:
+        def reply(ident: int, seq: int, src: str) -> None:
+            """An echo reply that says it comes from ``src`` (sent to it: loopback delivers it here)."""
+            body = struct.pack("!BBHHH", ECHO_REPLY, 0, 0, ident, seq)
+            icmp = body[:2] + struct.pack("H", _checksum(body)) + body[4:]
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 0, 0, 64, socket.IPPROTO_ICMP, 0,
+                             socket.inet_aton(src), socket.inet_aton(src))
+            hostile.sendto(ip + icmp, (src, 0))
+
+        b.next = 1  # probe 0 (id 0x4000, seq 0) counts as sent
+        for ident in (0x3FFF, 0x4001, 0xC000, 0):
+            for seq in range(50):
+                reply(ident, seq, "127.10.203.1")
+        reply(0x4000, 0, "127.10.203.2")  # right id, wrong source
+        time.sleep(0.05)
+        assert b.drain(time.monotonic()) == 0 and b.skipped == 1
+        reply(0x4000, 0, "127.10.203.1")
+        time.sleep(0.05)
+        assert b.drain(time.monotonic()) == 1 and b.rtt[0] >= 0.0
+    finally:
+        hostile.close()
+        b.close()
+
+
 @pytest.fixture(scope="module")
 def big_batch() -> Iterator[_Batch]:
     """40,000 hosts x 2 probes (ids 0xFFFE, 0xFFFF, wrapping to 0), probes 0..69,999 sent."""

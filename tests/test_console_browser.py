@@ -323,6 +323,44 @@ def test_incidents_durations_detail_timeline_bulk_ack_comments_and_csv(console_r
     assert wait_for(lambda: 'data-event="recovered"' in run.client("viewer").get(f"/incidents/{ids[0]}").text, 20)
 
 
+def test_status_search_filters_sort_in_the_url_ack_marks_and_csv(console_run: ConsoleRun, page: Any) -> None:
+    run = console_run
+    run.login(page, "operator")
+    page.goto(run.url + "/")
+    page.click("#status-filter-box summary")  # folded until used: the fleet comes first on a phone
+    page.fill('#status-filters input[name="q"]', "神宮")  # part of two AP names, in Japanese
+    page.click("#status-filters button[type=submit]")
+    page.wait_for_url("**/?q=*")
+    shown = page.locator("#fleet tr[data-device]").evaluate_all("rs => rs.map(r => r.dataset.device)")
+    assert sorted(shown) == ["omachi-1", "omachi-3"], shown
+    assert page.locator("th", has_text="7日 %").count() >= 1 and page.locator("td[data-avail30]").count() == 2
+    page.select_option('#status-filters select[name="sort"]', "name")
+    page.click("#status-filters button[type=submit]")
+    page.wait_for_url("**sort=name*")
+    assert page.locator("#status-flat").count() == 1
+    assert "q=" in (page.locator("#fleet").get_attribute("data-refresh") or "")  # the refresh keeps the view
+    page.goto(run.url + "/?problems=1")
+    assert page.locator("#fleet tr[data-device]").count() == 0 or all(
+        s != "up" for s in page.locator("#fleet tr[data-device]").evaluate_all("rs => rs.map(r => r.dataset.state)"))
+    run.fleet.down("kominkan-1")
+    try:
+        row = _incident_row(page, run, "kominkan-1")
+        iid = row.get_attribute("data-incident")
+        c = run.client("operator")
+        assert c.post(f"/incidents/{iid}/ack", data={"note": "対応中", "_csrf_token": c.csrf}  # type: ignore[attr-defined]
+                      ).status_code == 303
+        page.goto(run.url + "/?site=chuo-kominkan")
+        assert page.locator(f'#fleet .ack-mark[data-acked="{iid}"]').count() == 1  # acknowledged, at a glance
+        viewer = run.client("viewer")
+        r = viewer.get("/status.csv", params={"site": "chuo-kominkan"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        lines = r.content.decode("utf-8-sig").splitlines()
+        assert lines[0].startswith("site,site_name,device,name,role,state")
+        assert {ln.split(",")[2] for ln in lines[1:]} >= {"kominkan-1"} and iid in lines[-1] + lines[1]
+    finally:
+        run.fleet.up("kominkan-1")
+
+
 def test_planning_scenarios_side_by_side_leave_the_inventory_alone(console_run: ConsoleRun, page: Any) -> None:
     run = console_run
     before = run.config_path.read_bytes()

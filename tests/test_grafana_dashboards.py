@@ -22,7 +22,7 @@ def test_committed_json_is_current() -> None:
 def test_structure_uids_datasources_and_variables() -> None:
     built = build_all()
     uids = [d["uid"] for d in built.values()]
-    assert len(set(uids)) == 3 and all(u.startswith("wifiwatch-") for u in uids)
+    assert len(set(uids)) == 4 and all(u.startswith("wifiwatch-") for u in uids)
     for d in built.values():
         ids = [p["id"] for p in d["panels"]]
         assert len(ids) == len(set(ids))

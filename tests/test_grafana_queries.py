@@ -104,6 +104,8 @@ def test_every_panel_variable_and_annotation_query_returns_rows(fleet_in_influx)
     problems: list[str] = []
     checked = 0
     for name, dash in build_all().items():
+        if name == "visitors.json":  # visitor sessions, not polls: tests/test_visitors_report.py runs its queries
+            continue
         # the variables first, in order, each query seeing the values chosen before it (Grafana's chaining)
         chosen: dict[str, tuple[list[str], bool]] = {}
         for var in dash["templating"]["list"]:

@@ -121,6 +121,21 @@ def test_role_change_and_password_from_the_admin_page_end_sessions(serve: Serve)
     assert r.status_code == 303 and logged_out(tanaka)
 
 
+def test_admin_page_shows_and_ends_a_users_sessions(serve: Serve) -> None:
+    url, ctx = serve()
+    boss, tanaka = login(url, "boss"), login(url)
+    page = boss.get("/admin").text
+    row = re.search(r'<tr data-user="tanaka">.*?<td class="sessions">(\d+)', page, re.S)
+    assert row and row[1] == "1" and "/admin/users/tanaka/sessions/revoke" in page
+    r = boss.post("/admin/users/tanaka/sessions/revoke", data={"_csrf_token": boss.csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 303 and "sessions_ended" in r.headers["location"]
+    assert logged_out(tanaka) and boss.get("/").status_code == 200
+    assert ("boss", "session-revoke", "tanaka") in [(e.user, e.action, e.target) for e in ctx.users.audit_log()]
+    viewer = login(url, "tanaka")
+    r = viewer.post("/admin/users/boss/sessions/revoke", data={"_csrf_token": viewer.csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 403 and boss.get("/").status_code == 200  # only an admin may
+
+
 def test_removed_user_readded_with_the_same_name_does_not_inherit_the_old_session(serve: Serve,
                                                                                     tmp_path: Path) -> None:
     url, ctx = serve()
@@ -211,3 +226,30 @@ def test_a_key_file_others_can_read_is_replaced(tmp_path: Path) -> None:
     second = load_keys(store)
     assert second != first and key_file(store).stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite3.console-key"]
+
+
+def test_a_store_from_before_keeps_its_users_and_gains_ids(tmp_path: Path) -> None:
+    """Schema 1 (names only) migrates in place: accounts, hashes and the audit log kept, ids given, sessions table."""
+    from console.users import SCHEMA, UserStore
+    from core.store import dbfile
+
+    path = tmp_path / "old.sqlite3"
+    conn = dbfile.connect(path)
+    for stmt in dbfile.statements(SCHEMA):
+        conn.execute(stmt)
+    conn.execute(f"CREATE TABLE {dbfile.VERSIONS_TABLE} (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    conn.execute(f"INSERT INTO {dbfile.VERSIONS_TABLE} VALUES ('console', 1)")
+    conn.execute(f"PRAGMA user_version={dbfile.FILE_FORMAT}")
+    from argon2 import PasswordHasher
+
+    for i, name in enumerate(("suzuki", "abe")):
+        conn.execute("INSERT INTO console_users VALUES (?,?,?,?,?)", (name, PasswordHasher().hash(PW), "operator",
+                                                                       "ja", 1000.0 + i))
+    conn.execute("INSERT INTO console_audit(at, user, action) VALUES (1, 'cli', 'user-add')")
+    conn.close()
+    users = UserStore(path)
+    assert [(u.name, u.id, u.cred_version) for u in users.all()] == [("abe", 2, 1), ("suzuki", 1, 1)]
+    assert users.verify("suzuki", PW) is not None and len(users.audit_log()) == 1
+    assert dbfile.version(users._conn, "console") == 2 and users.sessions("abe") == []  # noqa: SLF001
+    users.remove("abe")
+    assert users.add("abe", PW, "viewer").id == 3  # a name removed and added again is a new account

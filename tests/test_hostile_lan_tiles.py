@@ -145,3 +145,21 @@ def test_limits_on_total_size_and_count_hold_at_their_edge(tmp_path: Path) -> No
         TileCache(bg, TileLimits(tiles=15))
     with pytest.raises(TileError, match="bytes of tiles"):
         TileCache(bg, TileLimits(unpacked_bytes=15_999))
+
+
+def test_the_daemons_map_job_with_tiles_required_logs_one_line_and_draws_without(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """[map] tiles = "cache" and a refused archive with nothing unpacked before: no traceback every 5 minutes."""
+    from wifiwatch.commands.collect import _write_map
+
+    text = (ROOT / "config" / "sites.toml").read_text(encoding="utf-8")
+    text += f'\n[map]\ntiles = "cache"\ntile_file = "{tmp_path / "bg.pmtiles"}"\n'
+    inv = parse_config(text, "sites.toml")
+    HOSTILE["a leaf directory that loops"](tmp_path / "bg.pmtiles")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            _write_map(inv, tmp_path / "map.html", None)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "tile archive refused (a map keeps its last good tiles)"]
+    assert not any(r.exc_info for r in caplog.records)
+    assert "{z}/{x}/{y}" not in (tmp_path / "map.html").read_text(encoding="utf-8")

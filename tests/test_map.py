@@ -298,3 +298,42 @@ def test_served_map_links_vendored_assets_and_tiles_from_the_archive(offline_pag
         srv.shutdown()
         srv.server_close()
         cache.close()
+
+
+def test_map_on_a_phone_keeps_zoom_in_reach_ap_dots_on_top_and_heat_apart_from_states(offline_page: Any,
+                                                                                      tmp_path: Path) -> None:
+    from core import state as st
+    from maps.coverage_map import AP_PANE, HEAT_GRADIENT
+
+    inv = inventory()
+    heat = [(inv.sites[0].lat, inv.sites[0].lon, 1.0), (inv.sites[1].lat, inv.sites[1].lon, 0.4)]
+    statuses = {"omachi-1": ApMapStatus("omachi-1", "down"), "omachi-2": ApMapStatus("omachi-2", "up")}
+    html = write_map(tmp_path / "map.html", inv, statuses, heat, CANDS, "ja", tile_file=make_archive(
+        tmp_path / "t.pmtiles", inv), plan=PLAN, data_note="データ取得 2026-12-07 09:00 (12 秒前)")
+    page = offline_page
+    page.set_viewport_size({"width": 390, "height": 700})
+    errors = watch(page)
+    open_map(page, html)
+    assert not page.evaluate("document.querySelector('#ww-legend details').open")  # folded on a phone
+    assert not page.evaluate("document.querySelector('.leaflet-control-layers')"
+                             ".classList.contains('leaflet-control-layers-expanded')")
+    for sel in (".leaflet-control-zoom-in", ".leaflet-control-zoom-out"):  # nothing covers the zoom buttons
+        hit = page.evaluate(f"""(() => {{ const b = document.querySelector('{sel}').getBoundingClientRect();
+            const e = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+            return e && e.closest('{sel}') !== null; }})()""")
+        assert hit, sel
+    z = page.evaluate(f"[+getComputedStyle(document.querySelector('.leaflet-{AP_PANE}-pane')).zIndex, "
+                      "+getComputedStyle(document.querySelector('.leaflet-marker-pane')).zIndex]")
+    assert z[0] > z[1], z  # AP dots above the candidate markers
+    assert page.locator(f".leaflet-{AP_PANE}-pane .ww-ap").count() == len(statuses) + 2
+    assert "データ取得" in page.locator(".ww-data-at").inner_text()  # the map says when its data was taken
+    page.click(".leaflet-control-zoom-in")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.reload()
+    open_map(page, html)
+    assert page.evaluate("document.querySelector('#ww-legend details').open")  # open on a desktop
+    assert not errors, errors
+    state_rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in st.COLORS.values()]
+    for color in HEAT_GRADIENT.values():
+        rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+        assert min(sum(abs(a - b) for a, b in zip(rgb, s, strict=True)) for s in state_rgb) > 90, color

@@ -213,6 +213,13 @@ def _render_all(inv: Inventory, path: Path, tmp: Path) -> dict[str, dict[str, li
         page = c.get("/").text
         rendered["状況"] = _from_console_rows(page, 2)
         rendered["状況 refresh"] = _from_console_rows(c.get("/fragment/status").text, 2)
+        ctx.full_rows = 2  # 状況 as a fleet of thousands shows it: the devices that need attention
+        large = c.get("/").text
+        ctx.full_rows = 1000
+        assert "data-compact" in large
+        rendered["状況 (large fleet)"] = _from_console_rows(large, 2)
+        quiet = re.search(r'data-quiet-sites="(\d+)"', large)
+        rendered["状況 (large fleet) quiet sites"] = {"*": [int(quiet[1]) if quiet else 0]}
         sites: dict[str, list[Any]] = {}
         aps: dict[str, list[Any]] = {}
         for site in inv.sites:
@@ -288,6 +295,10 @@ def test_every_view_shows_the_same_state_reason_clients_and_age(views: dict[str,
         for view in ("AP pages", "console map", "map.html"):
             assert rendered[view] == {k: v for k, v in want.items() if k in aps}, (phase, view)
         assert rendered["wifiwatch status"] == {k: [v[0]] for k, v in want.items() if k in aps}, phase
+        # a large fleet's 状況 lists the devices that need attention (all of them stale: the banner, not 10,000 rows)
+        live = golden[phase]["monitor"] == "live"
+        assert rendered["状況 (large fleet)"] == {k: v for k, v in want.items() if v[0] != "up" and live}, phase
+        assert rendered["状況 (large fleet) quiet sites"]["*"] == [0 if live else len(inv.sites)], phase
 
 
 def test_a_stopped_daemon_turns_every_view_grey_with_the_datas_age(views: dict[str, Any]) -> None:

@@ -21,8 +21,8 @@ NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 ARGS = ("--rounds", "2029,2031", "--budget-per-round", "3000000", "--carry-over", "--district-max", "2")
 
 
-def _rank(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "80", "WIFIWATCH_NO_COLOR": "1"}
+def _rank(tmp: Path, *args: str, width: int = 80) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(width), "WIFIWATCH_NO_COLOR": "1"}
     return subprocess.run([sys.executable, "-m", "wifiwatch.cli", "rank", "--config",
                            str(ROOT / "config" / "sites.toml"), *ARGS, *args], capture_output=True, text=True,
                           cwd=tmp, env=env, timeout=180)
@@ -36,17 +36,18 @@ def _numbers_whole(lines: list[str]) -> None:
     assert by_line == joined, (by_line - joined, joined - by_line)
 
 
-@pytest.mark.parametrize("lang", ["ja", "en"])
-def test_rank_at_80_columns_wraps_reasons_never_numbers(tmp_path: Path, lang: str) -> None:
-    table = _rank(tmp_path, "--lang", lang)
+@pytest.mark.parametrize(("lang", "width"), [("ja", 80), ("en", 80), ("ja", 60)])
+def test_rank_at_80_columns_wraps_reasons_never_numbers(tmp_path: Path, lang: str, width: int) -> None:
+    table = _rank(tmp_path, "--lang", lang, width=width)
     assert table.returncode == 0, table.stderr
     data = json.loads(_rank(tmp_path, "--lang", lang, "--format", "json").stdout)
     lines = table.stdout.splitlines()
-    assert max(cell_len(line) for line in lines) <= 80
+    assert max(cell_len(line) for line in lines) <= width
     for c in data["candidates"]:
         row = [line for line in lines if f"{c['cost_yen']:,}" in line and f"{c['newly_covered_visitors']:,}" in line]
         assert row, c["id"]  # the figures of one site on one line, whole
         assert f"{c['score']:,.0f}" in row[0]
+        assert (c["name_ja"] if lang == "ja" else c["name_en"])[:4] in row[0]  # a narrow table keeps the names
         start = next(i for i, line in enumerate(lines) if line.startswith(f"{c['rank']}. "))
         end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("  ")), len(lines))
         text = "".join(line.strip() for line in lines[start:end])
@@ -55,7 +56,7 @@ def test_rank_at_80_columns_wraps_reasons_never_numbers(tmp_path: Path, lang: st
     for block in _blocks(reasons):
         _numbers_whole(block)
     summary = table.stderr.splitlines()
-    assert max(cell_len(line) for line in summary) <= 80
+    assert max(cell_len(line) for line in summary) <= width
     for block in _blocks(summary):
         _numbers_whole(block)
 

@@ -152,6 +152,13 @@ def test_planning_shows_the_cli_notes_both_scenarios_on_the_map_and_in_the_expor
     assert data["a"]["summary"]["covered"] == covered(a) and data["b"]["summary"]["covered"] == covered(b)
     assert data["a_minus_b"]["covered_a_minus_b"] == covered(a) - covered(b)
     assert any("模擬データ" in w for w in data["b"]["summary"]["warnings"])
+
+    # on a phone: one column, the tables scroll inside their panels, the page itself never sideways
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.locator("#diff").is_visible()
+    _shot(page, tmp_path, "planning-phone.png")
     assert not page.console_errors
 
 
@@ -159,3 +166,62 @@ def test_viewer_cannot_run_scenarios_on_the_map(seeded: ConsoleRun) -> None:
     """The map's scenario B needs the planner role like A (the check covers every scenario field)."""
     r = seeded.client("viewer").get("/map/view", params={"b_budget": "1000000", "compare": "1"})
     assert r.status_code == 403
+
+
+def test_observed_demand_is_read_once_then_refreshed_in_the_background(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 30-day read is what made 整備計画 take a second: one read per console, then the kept figures are served
+    while a background thread reads newer ones; another console never gets this one's figures."""
+    from analytics.synthetic import synthetic_history
+    from console import scenario
+    from console.context import open_context
+    from core.config import load_config
+    from core.inventory import StoreSettings
+    from core.store.sqlite_store import SqliteStore
+    from tests.fixtures_console import wait_for
+
+    inv = load_config(str(ROOT / "config" / "sites.toml"))
+    inv = inv.model_copy(update={"store": StoreSettings(path=str(tmp_path / "s.sqlite3"), min_free_mb=0)})
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
+
+    def seed(days_back: int) -> None:
+        store = SqliteStore(Path(inv.store.path), inv.store)
+        try:
+            start = end - dt.timedelta(days=days_back)
+            store.write(list(synthetic_history(inv, start, start + dt.timedelta(hours=12), seed=days_back)))
+        finally:
+            store.close()
+
+    seed(1)
+    ctx = open_context(inv, None)
+    first = scenario.observed(ctx)
+    assert scenario.observed(ctx) is first and first.coverage.observed_h > 0
+    seed(3)  # twelve more hours of history, older
+    monkeypatch.setattr(scenario, "OBSERVED_TTL_S", 0.0)
+    assert scenario.observed(ctx) is first  # stale: served at once, read again behind it
+    assert wait_for(lambda: scenario.observed(ctx) is not first, 30)
+    assert scenario.observed(ctx).coverage.observed_h > first.coverage.observed_h
+    other = open_context(inv, None)
+    try:
+        assert scenario.observed(other) is not scenario.observed(ctx)
+    finally:
+        other.close()
+        ctx.close()
+
+
+def test_scenario_errors_are_in_japanese(seeded: ConsoleRun) -> None:
+    """The form's mistakes come back in the page's language with the form's field names (issue 27: 「--rounds
+    needs --budget-per-round…」 was shown as is)."""
+    c = seeded.client("planner")
+    tok = c.csrf  # type: ignore[attr-defined]
+    cases = {"年度を指定したときは、年度ごとの予算も入力してください": {"a_rounds": "2029,2031"},
+             "予算: 「abc」は整数ではありません": {"a_budget": "abc"},
+             "鹿島神宮: 「必ず選ぶ」と「除外」の両方が選ばれています": {"a_force__kashima-jingu": "1",
+                                                                    "a_exclude__kashima-jingu": "1"},
+             "必ず選ぶ候補地の費用": {"a_budget": "1000", "a_force__kashima-jingu": "1"}}
+    for want, form in cases.items():
+        r = c.post("/planning/run", data={"_csrf_token": tok, "run": "1", **form})
+        assert r.status_code == 200
+        err = r.text.split('class="error" role="alert">', 1)[1].split("</p>", 1)[0]
+        assert want in err, err
+        assert "--" not in err

@@ -242,6 +242,38 @@ def test_solver_output_on_fd1_goes_to_stderr(tmp_path: Path) -> None:
     assert "HiGHS" in out.stderr or "Running" in out.stderr  # the solver's own log went there too
 
 
+SOLVE_CASE = textwrap.dedent("""
+    import contextlib, json, sys
+    import numpy as np
+    from scipy import sparse
+    import analytics.planner.model as m
+    if sys.argv[2] == "unguarded":
+        m.solver_output_to_stderr = contextlib.nullcontext  # what the planner did before
+    d = json.load(open(sys.argv[1], encoding="utf-8"))
+    rows, cols = zip(*d["cover"])
+    cover = sparse.csc_matrix((np.ones(len(rows), bool), (rows, cols)), shape=(d["n_demand"], d["n_cand"]))
+    p = m.Problem(np.array(d["weights"]), cover, np.array(d["costs"], dtype=np.int64), tuple(d["round_budgets"]),
+                  d["carry_over"])
+    s = m.solve_plan(p)
+    print(json.dumps({"picks": list(s.picks), "proven": s.proven_optimal}))
+""")
+
+
+def test_highs_printf_case_prints_nothing_to_stdout(tmp_path: Path) -> None:
+    """A covering instance on which HiGHS printf()s its transformNewIntegerFeasibleSolution line: without the
+    guard it leads stdout (the JSON broke); with it, stdout is the JSON alone and the line is on stderr."""
+    script = tmp_path / "solve_case.py"
+    script.write_text(SOLVE_CASE)
+    case = str(ROOT / "tests" / "data" / "planner" / "highs_printf_case.json")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs = {mode: subprocess.run([sys.executable, str(script), case, mode], capture_output=True, text=True,
+                                 timeout=120, cwd=ROOT, env=env) for mode in ("unguarded", "guarded")}
+    assert all(r.returncode == 0 for r in runs.values()), runs
+    assert "tmpSolver.run()" in runs["unguarded"].stdout  # the case does reproduce the line
+    assert json.loads(runs["guarded"].stdout)["proven"] is True  # stdout is exactly the JSON
+    assert "tmpSolver.run()" in runs["guarded"].stderr
+
+
 def test_rank_json_is_json_only(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "80"}
     cfg = str(ROOT / "config" / "sites.toml")

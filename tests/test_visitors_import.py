@@ -73,6 +73,8 @@ def test_bad_rows_are_listed_by_line_and_the_good_ones_kept(tmp_path, monkeypatc
                      f"{f}:9: user: missing"):
         assert expected in out, (expected, out)
     assert "2 rows read, 2 stored" in out and "7 rows skipped" in out
+    ja = run([str(f), "--config", cfg], monkeypatch).output  # Japanese by default
+    assert f"{f}:4: spot: 'nowhere' は設定ファイルの AP" in ja and f"{f}:5: user: 空です" in ja
     assert VisitorStore(tmp_path / "w.sqlite3").count() == 4 + 2  # nothing stored before was lost
 
 
@@ -89,3 +91,19 @@ def test_portal_format_shift_jis_minutes_and_language_names(tmp_path, monkeypatc
     assert [(x.site_id, x.dwell_s, x.lang) for x in s] == [("shrine", 1260.0, "en"), ("station", 180.0, "zh-Hant")]
     r = run([str(f), "--format", "nope", "--config", cfg], monkeypatch)
     assert r.exit_code != 0 and "portal_ja" in str(r.exception)  # a UserError: `wifiwatch` exits 2 with it
+
+
+def test_check_config_warns_about_visitor_settings_that_would_do_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("WW_TEST_COMMUNITY", "x")
+    monkeypatch.setenv("WW_TEST_RADIUS_SECRET", "abc12345")
+    text = inventory_text(tmp_path, radius=True)
+    text = text.replace('visitor_ids = ["aabb', 'visitor_snmp = true\nvisitor_ids = ["aabb')
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    r = CliRunner().invoke(app, ["check-config", "--config", str(cfg), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    assert "radius_secret: the shared secret is shorter than 16" in r.output
+    assert "st-2: visitor_snmp = true but its profile (yamaha_wlx) has no client table" in r.output
+    cfg.write_text(inventory_text(tmp_path, radius=False), encoding="utf-8")
+    r = CliRunner().invoke(app, ["check-config", "--config", str(cfg)])
+    assert "visitor_ids は [visitors] に radius_bind か syslog_bind があるときだけ使われます" in r.output

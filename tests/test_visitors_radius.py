@@ -81,7 +81,25 @@ def test_retransmission_counted_once_and_accounting_on_closes_the_aps_sessions(t
         assert svc.open_counts() == {"st-1": 2, "st-2": 1}
         radclient(port, [{"Acct-Status-Type": "Accounting-On", "NAS-Identifier": "st-1-nas"}], tmp_path)
         assert svc.open_counts() == {"st-2": 1}
-        # a Stop whose Start was lost: stored closed, its dwell from Acct-Session-Time
-        radclient(port, [acct("Stop", "F0-99-B6-00-00-04", "d", **{"Acct-Session-Time": "90"})], tmp_path)
+        # a Stop whose Start was lost: stored closed, its dwell from Acct-Session-Time; the NAS's retry of it
+        # (a new Acct-Delay-Time, so another packet) is not a second session
+        radclient(port, [acct("Stop", "F0-99-B6-00-00-04", "d", **{"Acct-Session-Time": "90"}),
+                         acct("Stop", "F0-99-B6-00-00-04", "d", **{"Acct-Session-Time": "90",
+                                                                   "Acct-Delay-Time": "5"})], tmp_path)
         dwell = sorted(s.dwell_s for s in svc.store.iter_sessions(0, 4e9) if s.dwell_s is not None)
     assert 90.0 in dwell and len(dwell) == 3
+
+
+def test_status_server_is_answered(tmp_path, monkeypatch):
+    inv = inventory(tmp_path)
+    before = count("status_server")
+    with running(inv, monkeypatch) as svc:
+        f = tmp_path / "status.txt"
+        f.write_text("Message-Authenticator = 0x00\n")
+        res = subprocess.run(["radclient", "-r", "1", "-t", "1", "-f", str(f), f"127.0.0.1:{svc.port('radius')}",
+                              "status", SECRET], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stdout + res.stderr
+        bad = subprocess.run(["radclient", "-r", "1", "-t", "1", "-f", str(f), f"127.0.0.1:{svc.port('radius')}",
+                              "status", "not-the-secret"], capture_output=True, text=True, timeout=60)
+        assert bad.returncode != 0
+    assert count("status_server") - before == 1

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,6 +111,10 @@ def test_table_csv_english_and_no_data(cfg: Path) -> None:
     r = cli(cfg, "--from", "2026-11-01", "--to", "2026-12-01", "--by", "month", "--format", "json")
     (m,) = [x for x in json.loads(r.stdout) if x["site"] == "omachi"]
     assert (m["month"], m["unique_devices"], m["sessions"]) == ("2026-11", 87, 89)  # person-days
+    r = cli(cfg, "--from", "2026-11-01", "--to", "2026-12-01", "--by", "fy", "--format", "json")
+    (y,) = [x for x in json.loads(r.stdout) if x["site"] == "omachi"]
+    assert (y["fy"], y["date"], y["sessions"]) == (2026, "2026-04-01", 89)
+    assert cli(cfg, "--from", "2026-03-01", "--to", "2026-05-01", "--by", "fy").returncode == 2
     bad = cli(cfg, "--from", "2026-11-05", "--to", "2026-11-01")
     assert bad.returncode == 2 and "--to" in bad.stderr
 
@@ -163,3 +168,63 @@ def test_monthly_and_fiscal_reports_carry_the_section(cfg: Path, tmp_path: Path)
         assert tmp_path / "fiscal-2026-visitors.csv" in files
     finally:
         store.close()
+
+
+def test_grafana_dashboard_reads_only_shown_cells(cfg: Path, tmp_path: Path, influxd: Any, influx_db: str) -> None:
+    """`report visitors --to-influx` writes the shown hour and day cells to a real influxd; every query of the
+    visitors dashboard returns rows there, and the hidden days of the community centre are not in it."""
+    from tests.test_grafana_queries import interpolate, min_interval, rows
+    from wifiwatch.grafana.dashboards import visitors_dashboard
+
+    icfg = tmp_path / "sites.toml"
+    icfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[influxdb]\nurl = "{influxd.url}"\napi = "v1"\n'
+                    f'database = "{influx_db}"\n', encoding="utf-8")
+    r = cli(icfg, "--from", "2026-11-01", "--to", "2026-12-01", "--to-influx")
+    assert r.returncode == 0, r.stderr
+    frm, to = int(day_start(dt.date(2026, 11, 1)) * 1000), int(day_start(dt.date(2026, 12, 1)) * 1000)
+    dash = visitors_dashboard()
+    (var,) = dash["templating"]["list"]
+    sites = [str(x[-1]) for x in rows(influxd, influx_db, interpolate(var["query"], {}, frm, to, "1h"))]
+    assert set(sites) == {"omachi", "chuo-kominkan"}
+    chosen = {"site": (sites, True)}
+    for p in dash["panels"]:
+        for t in p["targets"]:
+            assert rows(influxd, influx_db, interpolate(t["query"], chosen, frm, to, min_interval())), p["title"]
+    days = rows(influxd, influx_db, "SELECT \"unique_devices\" FROM \"visitors\" WHERE \"grain\" = 'day' AND "
+                                    "\"site\" = 'chuo-kominkan'")
+    assert sorted(v[1] for v in days) == [15, 15]  # days 2 and 4; the hidden 4 and 5 are not there
+    everything = rows(influxd, influx_db, 'SELECT "unique_devices" FROM "visitors"')
+    assert all(v[1] >= 10 for v in everything)
+
+
+def test_measured_visitors_for_the_planner(cfg: Path) -> None:
+    """Shown days only (omachi 12 + 30, the centre 15 + 15), scaled to a year; hidden days count as nothing."""
+    from analytics.visitors.demand import measured_visitors
+    from core.config import load_config
+    from core.paths import known_vendors
+
+    got = measured_visitors(load_config(cfg, known_vendors()), days=30, now=day_start(dt.date(2026, 12, 1)))
+    assert {k: (round(v.devices_per_year), v.days_shown) for k, v in got.items()} == {
+        "omachi": (round(42 * 365 / 30), 2), "chuo-kominkan": (round(30 * 365 / 30), 2)}
+
+
+def test_a_store_without_visitor_sources_gets_no_section(tmp_path: Path) -> None:
+    """No visitor table: NoData (exit 3 / no report section), and nothing is created in the store file."""
+    import sqlite3
+
+    from analytics.coverage import NoData
+    from analytics.visitors.load import read_cube
+    from analytics.visitors.section import visitor_section
+    from core.config import parse_config
+    from core.paths import known_vendors
+
+    db = tmp_path / "w.sqlite3"
+    sqlite3.connect(db).execute("CREATE TABLE other (x)").connection.commit()
+    text = (ROOT / "config" / "sites.toml").read_text(encoding="utf-8").replace(
+        'path = "var/wifiwatch.sqlite3"', f'path = "{db}"')
+    inv = parse_config(text, "sites.toml", known_vendors())
+    with pytest.raises(NoData):
+        read_cube(inv, dt.date(2026, 11, 1), dt.date(2026, 12, 1))
+    assert visitor_section(inv, dt.date(2026, 11, 1), dt.date(2026, 12, 1)) is None
+    names = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
+    assert names == {"other"}

@@ -89,3 +89,23 @@ def test_shares_the_store_file_with_other_components(tmp_path):
     assert st2.count() == 1
     names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"visitors_sessions", "visitors_daily"} <= names
+
+
+def test_service_housekeeping_closes_idle_sessions_then_prunes_past_retention(tmp_path, monkeypatch):
+    from collector.visitors.service import VisitorService
+    from core.secrets import SecretResolver
+    from tests.visitors_fixtures import SECRET, inventory
+
+    monkeypatch.setenv("WW_TEST_RADIUS_SECRET", SECRET)
+    now = [T0]
+    svc = VisitorService(inventory(tmp_path, radius=False), SecretResolver(), clock=lambda: now[0])
+    svc.store.begin(sess("a", T0, None), [h("la")], now=T0)
+    svc.store.add(sess("b", T0, T0 + 60))
+    now[0] = T0 + 7 * 3600  # past idle_timeout_min (6 h): closed at its last sign of life
+    svc.housekeeping(force=True)
+    assert svc.open_counts() == {} and svc.store.count() == 2
+    now[0] = T0 + 92 * 86400  # past session_retention_days (90): only the daily aggregate is left
+    svc.housekeeping(force=True)
+    assert svc.store.count() == 0 and svc.store.daily("2000-01-01", "2100-01-01")[0]["sessions"] == 2
+    svc.close()
+    svc.store.close()

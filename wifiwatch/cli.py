@@ -73,6 +73,9 @@ def check_config(
                         "長いランダムな値にしてください (または v3 authPriv)" if ja else
                         f"{ap.id}: the community from '{ref}' is a factory default anyone can guess; "
                         "set a long random one (or use v3 authPriv)")
+    from collector.visitors.checks import visitor_warnings  # issue 24: settings that would do nothing
+
+    warnings += visitor_warnings(inv, resolver, ja)
     for w in dict.fromkeys(warnings):
         error_line(w, "注意" if lang == "ja" else "warning")
     n_aps = len(inv.aps())

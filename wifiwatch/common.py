@@ -62,3 +62,27 @@ def load_inventory(path: Path | None, lang: str = "ja") -> Inventory:
 
 def resolver_for(inv: Inventory, path: Path | None) -> SecretResolver:
     return SecretResolver(inv.secrets_file, base_dir=config_path(path).resolve().parent)
+
+
+def no_data(message: str) -> typer.Exit:
+    """One line on stderr and the documented exit code for a period without data (every report command)."""
+    from analytics.coverage import NO_DATA_EXIT
+
+    err.print(message, highlight=False, markup=False)
+    return typer.Exit(NO_DATA_EXIT)
+
+
+def with_store_windows(inv: Inventory) -> Inventory:
+    """The inventory with the maintenance windows added at run time (``maintenance add``, the console) when its
+    store exists: reports then set aside the same windows as alerts and the live views (core.maintenance)."""
+    path = Path(inv.store.path)
+    if not path.exists():
+        return inv
+    from collector.alerts.store import AlertStore
+    from core.maintenance import with_added_windows
+
+    alerts = AlertStore(path)
+    try:
+        return with_added_windows(inv, alerts.maintenance())
+    finally:
+        alerts.close()

@@ -17,12 +17,11 @@ def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str | 
     Maps are always offline now (vendored scripts; ``offline`` is kept for callers); the background is
     ``tiles``, else the inventory's [map] tiles (default ``auto``: the tile archive when there is one).
     """
-    from analytics.planner.demand import ap_position
-    from analytics.tables import Period, availability_rows, usage_by_ap
     from collector.alerts.store import AlertStore
     from collector.snapshot import read_snapshot
     from core.store.sqlite_store import SqliteStore
     from maps.coverage_map import ApMapStatus, plan_markers, snapshot_note, snapshot_statuses, write_map
+    from maps.figures import availability_30d, usage_heat
     from maps.tiles import default_tile_file
     from wifiwatch.planning import plan_for
 
@@ -36,22 +35,14 @@ def write_current_map(inv: Inventory, out: Path, lang: str = "ja", tiles: str | 
         alerts = AlertStore(path)
         try:
             now = time.time()
-            month = Period(now - 30 * 86400, now)
-            avail = {r["ap"]: r["availability_pct"] for r in availability_rows(inv, store, month)}
             snap = read_snapshot(inv, store, alerts, now, lang)
-            statuses = snapshot_statuses(snap, avail, lang)
+            statuses = snapshot_statuses(snap, availability_30d(inv, store, now), lang)
             note = snapshot_note(snap, lang)
-            for ap_id, u in usage_by_ap(inv, store, month).items():
-                if u.client_hours > 0:
-                    lat, lon = ap_position(inv, ap_id)
-                    heat.append((lat, lon, u.client_hours))
+            heat = usage_heat(inv, store, now)
         finally:
             alerts.close()
             if own:
                 store.close()
-    if heat:
-        top = max(h[2] for h in heat)
-        heat = [(a, b, c / top) for a, b, c in heat]
     cands, info = plan_markers(plan if plan is not None else plan_for(inv, lang=lang))
     return write_map(out, inv, statuses, heat, cands, lang, tiles or inv.map.tiles, tile_file or default_tile_file(inv),
                      info, data_note=note)

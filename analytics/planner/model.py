@@ -225,9 +225,14 @@ def solver_output_to_stderr() -> Iterator[None]:
             _flush_c_stdio()
             try:
                 _fd_saved = os.dup(1)
-                os.dup2(2, 1)
-            except OSError:  # no fd 1 or 2 (a daemon without them): nothing to protect
+            except OSError:  # no fd 1 (a daemon without one): nothing to protect
                 _fd_saved = None
+            if _fd_saved is not None:
+                try:
+                    os.dup2(2, 1)
+                except OSError:  # no fd 2: leave fd 1 as it is
+                    os.close(_fd_saved)
+                    _fd_saved = None
         _fd_users += 1
     try:
         yield

@@ -49,7 +49,14 @@ SENSITIVITY_GAP = 1e-4
 
 
 class PlannerInputError(ValueError):
-    """A budget, count, round or scenario setting the planner cannot use; the message names the option."""
+    """A budget, count, round or scenario setting the planner cannot use; the message names the option.
+
+    ``str(e)`` is the CLI's English (it names the command-line option); ``e.ja`` says the same in Japanese with
+    the console form's field names, for the 整備計画 page."""
+
+    def __init__(self, message: str, ja: str | None = None):
+        super().__init__(message)
+        self.ja = ja or message
 
 
 @dataclass(frozen=True)
@@ -183,38 +190,51 @@ class PlanResult:
 
 def _check(s: Scenario, inv: Inventory) -> None:
     if s.budget_yen is not None and s.budget_yen < 0:
-        raise PlannerInputError(f"--budget: {s.budget_yen} yen is negative")
+        raise PlannerInputError(f"--budget: {s.budget_yen} yen is negative", f"予算: {s.budget_yen:,}円は負の値です")
     if s.budget_per_round is not None and s.budget_per_round < 0:
-        raise PlannerInputError(f"--budget-per-round: {s.budget_per_round} yen is negative")
+        raise PlannerInputError(f"--budget-per-round: {s.budget_per_round} yen is negative",
+                                f"年度ごとの予算: {s.budget_per_round:,}円は負の値です")
     if any(b < 0 for b in s.round_budgets_yen):
-        raise PlannerInputError("--round-budgets: a budget is negative")
+        raise PlannerInputError("--round-budgets: a budget is negative", "年度ごとの予算: 負の値があります")
     if s.count is not None and s.count < 1:
-        raise PlannerInputError(f"--count: {s.count} must be at least 1")
+        raise PlannerInputError(f"--count: {s.count} must be at least 1",
+                                f"年度ごとの最大箇所数: {s.count} ではなく1以上にしてください")
     if s.rounds and s.budget_per_round is None and not s.round_budgets_yen:
-        raise PlannerInputError("--rounds needs --budget-per-round or --round-budgets")
+        raise PlannerInputError("--rounds needs --budget-per-round or --round-budgets",
+                                "年度を指定したときは、年度ごとの予算も入力してください")
     if s.round_budgets_yen and len(s.round_budgets_yen) != max(1, len(s.rounds)):
         raise PlannerInputError(f"--round-budgets: {len(s.round_budgets_yen)} budgets for "
-                                f"{max(1, len(s.rounds))} rounds")
+                                f"{max(1, len(s.rounds))} rounds",
+                                f"年度ごとの予算: {max(1, len(s.rounds))}年度に対して予算が"
+                                f"{len(s.round_budgets_yen)}件です")
     if s.rounds and len(set(s.rounds)) != len(s.rounds):
-        raise PlannerInputError(f"--rounds: a year appears twice in {', '.join(map(str, s.rounds))}")
+        raise PlannerInputError(f"--rounds: a year appears twice in {', '.join(map(str, s.rounds))}",
+                                f"年度: 同じ年度が2回あります（{'、'.join(map(str, s.rounds))}）")
     if list(s.rounds) != sorted(s.rounds):
-        raise PlannerInputError(f"--rounds: years must be in order ({', '.join(map(str, s.rounds))})")
+        raise PlannerInputError(f"--rounds: years must be in order ({', '.join(map(str, s.rounds))})",
+                                f"年度: 古い順に並べてください（{'、'.join(map(str, s.rounds))}）")
     ids = {c.id for c in inv.candidates}
     for opt, vals in (("--force", s.force), ("--exclude", s.exclude), ("overrides", set(s.overrides))):
         unknown = sorted(set(vals) - ids)
         if unknown:
-            raise PlannerInputError(f"{opt}: no candidate {', '.join(unknown)}")
+            raise PlannerInputError(f"{opt}: no candidate {', '.join(unknown)}",
+                                    f"候補地がありません: {'、'.join(unknown)}")
     both = sorted(s.force & s.exclude)
+    names = {c.id: c.name_ja for c in inv.candidates}
     if both:
-        raise PlannerInputError(f"--force/--exclude: {', '.join(both)} is both forced and excluded")
+        raise PlannerInputError(f"--force/--exclude: {', '.join(both)} is both forced and excluded",
+                                f"{'、'.join(names[i] for i in both)}: 「必ず選ぶ」と「除外」の両方が選ばれています")
     if len(s.weights.month) != 12 or any(not math.isfinite(m) or m < 0 for m in s.weights.month):
-        raise PlannerInputError("--month-weights: needs 12 non-negative numbers (January first)")
+        raise PlannerInputError("--month-weights: needs 12 non-negative numbers (January first)",
+                                "月別の重み: 1月から順に0以上の数を12個指定してください")
     for name in ("event_day", "resident", "shelter", "overflow"):
         v = getattr(s.weights, name)
         if not math.isfinite(v) or v < 0:
-            raise PlannerInputError(f"weights.{name}: {v} must be a non-negative number")
+            raise PlannerInputError(f"weights.{name}: {v} must be a non-negative number",
+                                    f"重み（{name}）: {v} ではなく0以上の数にしてください")
     if s.district_min < 0 or (s.district_max is not None and s.district_max < s.district_min):
-        raise PlannerInputError("--district-min/--district-max: need 0 <= min <= max")
+        raise PlannerInputError("--district-min/--district-max: need 0 <= min <= max",
+                                "地区ごとの最小・最大箇所数: 0 ≦ 最小 ≦ 最大 にしてください")
 
 
 def round_budgets(s: Scenario) -> tuple[int, ...]:
@@ -236,7 +256,8 @@ def edited_candidates(inv: Inventory, s: Scenario) -> list[Candidate]:
         try:
             out.append(Candidate.model_validate({**c.model_dump(), **upd}))
         except ValueError as e:
-            raise PlannerInputError(f"overrides[{c.id}]: {e}") from None
+            raise PlannerInputError(f"overrides[{c.id}]: {e}",
+                                    f"{c.name_ja}: 編集した数値が使えません（0以上の整数にしてください）") from None
     return out
 
 
@@ -326,24 +347,34 @@ def _solve(p: Problem, s: Scenario, demand: Sequence[DemandPoint]) -> Solution:
     try:
         return solve_plan(p)
     except InfeasibleError as e:
-        raise PlannerInputError(_why_infeasible(p, demand) or str(e)) from None
+        en, ja = _why_infeasible(p, demand)
+        raise PlannerInputError(en or str(e), ja) from None
 
 
-def _why_infeasible(p: Problem, demand: Sequence[DemandPoint]) -> str:
+def _why_infeasible(p: Problem, demand: Sequence[DemandPoint]) -> tuple[str, str]:
+    """Why no plan meets the constraints, in English (CLI options) and Japanese (the console's words)."""
     forced = sum(int(p.costs[j]) for j in p.force)
     total = sum(p.round_budgets)
     if forced > total:
-        return f"--force: the forced sites cost {forced:,} yen, more than the {total:,} yen of all rounds"
+        return (f"--force: the forced sites cost {forced:,} yen, more than the {total:,} yen of all rounds",
+                f"必ず選ぶ候補地の費用{forced:,}円が、全年度の予算{total:,}円を超えています")
     if p.must_cover is not None:
         reach = np.asarray(p.cover.sum(axis=1)).ravel() > 0
         out = sorted({demand[int(i)].source.split(":", 1)[1] for i in np.flatnonzero(p.must_cover & ~reach)})
         if out:
+            more_en = f" and {len(out) - 20} more" if len(out) > 20 else ""
+            more_ja = f" ほか{len(out) - 20}件" if len(out) > 20 else ""
             return ("--shelter-mode must_cover: within reach of no candidate and no existing AP: "
-                    + ", ".join(out[:20]) + (f" and {len(out) - 20} more" if len(out) > 20 else ""))
-        return "--shelter-mode must_cover: the budgets cannot pay for sites that reach every shelter"
+                    + ", ".join(out[:20]) + more_en,
+                    "必ずカバーする避難所のうち、どの候補地・既存APからも届かないもの: "
+                    + "、".join(out[:20]) + more_ja)
+        return ("--shelter-mode must_cover: the budgets cannot pay for sites that reach every shelter",
+                "予算内では、すべての避難所に届く候補地を整備できません")
     if p.groups:
-        return "--district-min/--district-max: no plan within the budgets meets the district limits"
-    return "no plan meets every constraint (budgets, count, forced sites)"
+        return ("--district-min/--district-max: no plan within the budgets meets the district limits",
+                "予算内で地区ごとの箇所数の条件を満たす計画がありません")
+    return ("no plan meets every constraint (budgets, count, forced sites)",
+            "予算・箇所数・必ず選ぶ候補地の条件をすべて満たす計画がありません")
 
 
 # -- figures ------------------------------------------------------------------------------------------------

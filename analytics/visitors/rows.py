@@ -26,7 +26,9 @@ HEAD: dict[str, dict[str, str]] = {
            "dwell_3_15": "3〜15分", "dwell_15_60": "15〜60分", "dwell_ge60": "60分以上", "new": "新規 (概算)",
            "returning": "再訪 (概算)", "returning_unknown": "再訪 不明", "randomized_pct": "ランダムMAC %",
            "simulated": "模擬データ", "unique_devices_dedup": "重複除外 推定", "dedup_error_pct": "推定誤差 ±%",
-           "from": "出発", "to": "到着", "devices": "端末数", "lang": "言語", "share_pct": "割合 %"},
+           "from": "出発", "to": "到着", "devices": "端末数", "lang": "言語", "share_pct": "割合 %",
+           "label": "イベント", "comparable_days": "比較日数", "baseline_devices_per_day": "比較日の平均",
+           "uplift_pct": "増加率 %", "from_name": "出発", "to_name": "到着", "weekday": "曜日"},
     "en": {"level": "level", "site": "site", "ap": "AP", "area": "area", "name": "name", "date": "date",
            "hour": "hour", "month": "month", "fy": "FY", "unique_devices": "unique devices",
            "suppressed": "suppressed", "sessions": "sessions", "median_dwell_min": "median dwell (min)",
@@ -35,7 +37,9 @@ HEAD: dict[str, dict[str, str]] = {
            "returning_unknown": "returning unknown", "randomized_pct": "randomised MAC %",
            "simulated": "simulated", "unique_devices_dedup": "deduplicated estimate",
            "dedup_error_pct": "estimate error ±%", "from": "from", "to": "to", "devices": "devices",
-           "lang": "language", "share_pct": "share %"},
+           "lang": "language", "share_pct": "share %", "label": "event", "comparable_days": "comparable days",
+           "baseline_devices_per_day": "comparable mean", "uplift_pct": "uplift %", "from_name": "from",
+           "to_name": "to", "weekday": "weekday"},
 }
 LANG_NAMES = {"ja": {"ja": "日本語", "en": "英語", "zh-Hans": "中国語 (簡体字)", "zh-Hant": "中国語 (繁体字)",
                      "ko": "韓国語", "other": "その他", "unknown": "不明"},
@@ -164,16 +168,24 @@ def heatmap(c: Cube, unit: int, month: int) -> list[list[int | None]]:
 def flow_rows(c: Cube, lang: str = "ja", months: list[int] | None = None) -> list[dict[str, Any]]:
     """Flows between sites (A then B within ``flow_hours`` on the same JST day), device-days per month, largest
     first; a cell under k is kept with ``devices`` None so a reader sees that a flow exists but not its size.
-    No flow totals are published (they would give a suppressed flow away)."""
+    No flow totals are published (they would give a suppressed flow away). Where a source gave portal languages,
+    each row also splits the flow as ``lang_<code>`` (Okinawa's flows by language), hidden parts None."""
     out = []
+    present = sorted({j for (mi, _, _, j), n in c.flows_lang.items() if n and (months is None or mi in months)})
+    if present == [LANGS.index("unknown")]:
+        present = []  # no source gave a language: no language columns
     for (mi, a, b), n in c.flows.items():
         if months is not None and mi not in months:
             continue
         sup = c.S_flows.get((mi, a, b), True)
         ua, ub = c.units[a], c.units[b]
+        langs = {LANGS[j]: (0 if c.flows_lang.get((mi, a, b, j), 0) == 0 else
+                            None if c.S_flows_lang.get((mi, a, b, j), True) else c.flows_lang[(mi, a, b, j)])
+                 for j in present}
         out.append({"month": c.months[mi], "from": ua.id, "to": ub.id, "from_name": ua.name(lang),
                     "to_name": ub.name(lang), "devices": None if sup else n, "suppressed": sup,
-                    "from_lat": ua.lat, "from_lon": ua.lon, "to_lat": ub.lat, "to_lon": ub.lon})
+                    "from_lat": ua.lat, "from_lon": ua.lon, "to_lat": ub.lat, "to_lon": ub.lon,
+                    **{f"lang_{x}": v for x, v in langs.items()}})
     return sorted(out, key=lambda r: (r["month"], r["devices"] is None, -(r["devices"] or 0), r["from"], r["to"]))
 
 

@@ -98,15 +98,17 @@ class ImportResult:
 
 
 class RowError(ValueError):
-    def __init__(self, column: str, reason: str):
-        self.column, self.reason = column, reason
+    """A bad cell: its column and the reason in English and Japanese (the CLI's --lang picks)."""
+
+    def __init__(self, column: str, reason: str, ja: str):
+        self.column, self.reason, self.ja = column, reason, ja
         super().__init__(f"{column}: {reason}")
 
 
 def _parse_time(fmt: ImportFormat, text: str, tz: dt.tzinfo, column: str) -> float:
     t = text.strip()
     if not t:
-        raise RowError(column, "empty")
+        raise RowError(column, "empty", "空です")
     try:
         if fmt.time_format == "epoch":
             v = float(t)
@@ -118,25 +120,28 @@ def _parse_time(fmt: ImportFormat, text: str, tz: dt.tzinfo, column: str) -> flo
         else:
             when = dt.datetime.strptime(t, fmt.time_format)
     except (ValueError, OverflowError, OSError):
-        raise RowError(column, f"'{t[:40]}' is not a time in the form {fmt.time_format}") from None
+        raise RowError(column, f"'{t[:40]}' is not a time in the form {fmt.time_format}",
+                       f"'{t[:40]}' は {fmt.time_format} の形の日時ではありません") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=tz)
     if not (YEARS[0] <= when.year <= YEARS[1]):
-        raise RowError(column, f"year {when.year} is outside {YEARS[0]}-{YEARS[1]}")
+        raise RowError(column, f"year {when.year} is outside {YEARS[0]}-{YEARS[1]}",
+                       f"{when.year} 年は {YEARS[0]}〜{YEARS[1]} 年の範囲外です")
     return when.timestamp()
 
 
 def _cell(row: dict[str, str | None], column: str) -> str:
     v = row.get(column)
     if v is None:
-        raise RowError(column, "missing (the row has fewer columns than the header)")
+        raise RowError(column, "missing (the row has fewer columns than the header)",
+                       "ありません (見出しより列が少ない行です)")
     if len(v) > MAX_FIELD:
-        raise RowError(column, f"longer than {MAX_FIELD} characters")
+        raise RowError(column, f"longer than {MAX_FIELD} characters", f"{MAX_FIELD} 文字を超えています")
     return v
 
 
 def read_rows(src: IO[bytes], file: str, fmt: ImportFormat, inv: Inventory, keys: ImportKeys, ext_key: bytes,
-              report: Callable[[str], None], encoding: str | None = None,
+              report: Callable[[str], None], encoding: str | None = None, msg_lang: str = "ja",
               ) -> Iterator[tuple[VisitorSession, str]]:
     """(session, idempotency key) per good row; each bad row goes to ``report`` as FILE:LINE: column: reason.
     Raises ValueError if the header lacks a column the format needs."""
@@ -175,34 +180,39 @@ def read_rows(src: IO[bytes], file: str, fmt: ImportFormat, inv: Inventory, keys
             hit = spots.find(spot)
             if hit is None:
                 raise RowError(fmt.spot_column, f"'{spot.strip()[:60]}' is not an AP, visitor_id or site of the "
-                                                "inventory")
+                               "inventory", f"'{spot.strip()[:60]}' は設定ファイルの AP・visitor_ids・拠点のどれでも"
+                               "ありません")
             user = _cell(row, fmt.user_column).strip()
             if not user:
-                raise RowError(fmt.user_column, "empty")
+                raise RowError(fmt.user_column, "empty", "空です")
             if fmt.duration_column:
                 d = _cell(row, fmt.duration_column).strip()
                 try:
                     dur = float(d) * (60.0 if fmt.duration_unit == "min" else 1.0)
                 except ValueError:
-                    raise RowError(fmt.duration_column, f"'{d[:20]}' is not a number") from None
+                    raise RowError(fmt.duration_column, f"'{d[:20]}' is not a number",
+                                   f"'{d[:20]}' は数値ではありません") from None
                 if not math.isfinite(dur) or dur < 0:
-                    raise RowError(fmt.duration_column, f"'{d[:20]}' is not a duration (0 or more)")
+                    raise RowError(fmt.duration_column, f"'{d[:20]}' is not a duration (0 or more)",
+                                   f"'{d[:20]}' は利用時間 (0 以上) ではありません")
                 end = start + dur
             else:
                 assert fmt.end_column
                 end = _parse_time(fmt, _cell(row, fmt.end_column), tz, fmt.end_column)
                 if end < start:
-                    raise RowError(fmt.end_column, "before the start")
+                    raise RowError(fmt.end_column, "before the start", "開始より前です")
             if end - start > MAX_DURATION_S:
-                raise RowError(fmt.duration_column or str(fmt.end_column), "longer than 7 days: not a visit")
+                raise RowError(fmt.duration_column or str(fmt.end_column), "longer than 7 days: not a visit",
+                               "7 日を超えています (来訪ではありません)")
             lang = None
             if fmt.lang_column and (raw_lang := (row.get(fmt.lang_column) or "").strip()):
                 lang = lang_map.get(raw_lang.lower()) or (raw_lang if _LANG.match(raw_lang) else None)
                 if lang is None:
                     raise RowError(fmt.lang_column, f"'{raw_lang[:20]}' is neither a language code nor in the "
-                                                    f"format's lang_map")
+                                   "format's lang_map", f"'{raw_lang[:20]}' は言語コードでも形式の lang_map の語でも"
+                                   "ありません")
         except RowError as e:
-            report(f"{file}:{line}: {e.column}: {e.reason}")
+            report(f"{file}:{line}: {e.column}: {e.ja if msg_lang == 'ja' else e.reason}")
             continue
         device, device30, randomized = keys.device(user, start)
         site_id, ap_id = hit
@@ -213,7 +223,7 @@ def read_rows(src: IO[bytes], file: str, fmt: ImportFormat, inv: Inventory, keys
 
 def import_file(src: IO[bytes], file: str, fmt: ImportFormat, inv: Inventory, store: VisitorStore,
                 ext_key: bytes, returning: bool, report: Callable[[str], None],
-                encoding: str | None = None) -> ImportResult:
+                encoding: str | None = None, lang: str = "ja") -> ImportResult:
     res = ImportResult()
 
     def bad(line: str) -> None:
@@ -230,7 +240,7 @@ def import_file(src: IO[bytes], file: str, fmt: ImportFormat, inv: Inventory, st
         res.already += len(batch) - n
         batch.clear()
 
-    for s, ext in read_rows(src, file, fmt, inv, ImportKeys(returning), ext_key, bad, encoding):
+    for s, ext in read_rows(src, file, fmt, inv, ImportKeys(returning), ext_key, bad, encoding, lang):
         res.rows += 1
         res.first = s.start if res.first is None else min(res.first, s.start)
         res.last = s.start if res.last is None else max(res.last, s.start)

@@ -40,6 +40,7 @@ MAX_PACKET = 4096
 DUP_WINDOW_S = 30.0
 MAX_DUP_ENTRIES = 8192
 MAX_CLIENTS = 65536
+STOP_MEMORY_S = 600.0  # a NAS retries a Stop for a few minutes at most (RFC 2866: Acct-Delay-Time grows)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,9 @@ class RadiusAccounting:
     def __post_init__(self) -> None:
         self._buckets = TokenBuckets(self.rate_per_client)
         self._recent: OrderedDict[tuple[str, int, bytes], tuple[float, bytes]] = OrderedDict()
+        # Sessions closed by a Stop lately (their link): a NAS that retransmits a Stop with a new
+        # Acct-Delay-Time (so a new id and authenticator) must not store the session twice.
+        self._stopped: OrderedDict[str, float] = OrderedDict()
 
     def _count(self, result: str) -> None:
         EVENTS.labels("radius", result).inc()
@@ -147,6 +151,13 @@ class RadiusAccounting:
         except (rp.PacketError, ValueError, KeyError, IndexError, TypeError, UnicodeError):
             self._count("malformed")
             return None
+        if pkt.code == rp.StatusServer:  # RFC 5997: a NAS checking that its accounting server is alive
+            try:
+                alive = pkt.VerifyAcctRequest()  # the Message-Authenticator, for Status-Server
+            except (rp.PacketError, ValueError, KeyError, TypeError):
+                alive = False
+            self._count("status_server" if alive else "bad_authenticator")
+            return pkt.CreateReply().ReplyPacket() if alive else None
         if pkt.code != rp.AccountingRequest:
             self._count("malformed")
             return None
@@ -216,7 +227,14 @@ class RadiusAccounting:
                                                 randomized, simulated), links, now)
             self._count("interim")
         else:
+            if any(lk in self._stopped for lk in links):
+                self._count("duplicate")
+                return
             start = at - elapsed if elapsed is not None else at
             self.store.finish(links, VisitorSession(ap_id, site_id, device, device30, start, at, "radius", lang,
                                                     randomized, simulated), exact_start=elapsed is not None)
+            self._stopped[links[0]] = now
+            while len(self._stopped) > MAX_DUP_ENTRIES or (
+                    self._stopped and now - next(iter(self._stopped.values())) > STOP_MEMORY_S):
+                self._stopped.popitem(last=False)
             self._count("stop")

@@ -32,6 +32,7 @@ log = logging.getLogger("wifiwatch.visitors")
 BATCH = 256
 EXPIRE_EVERY_S = 60.0
 PRUNE_EVERY_S = 6 * 3600.0
+FIRST_PRUNE_AFTER_S = 600.0
 RCVBUF = 4 * 1024 * 1024
 
 
@@ -71,7 +72,9 @@ class VisitorService:
         self.radius: Any = None
         self.syslog: Any = None
         self._last_expire = 0.0
-        self._last_prune = 0.0
+        # The first retention pass 10 min after start, not at once: a restart is when NASes resend, and a
+        # long prune would hold the receiver just then.
+        self._last_prune = clock() - PRUNE_EVERY_S + FIRST_PRUNE_AFTER_S
 
     # -- set-up -------------------------------------------------------------------------------------
     def start(self) -> VisitorService:

@@ -25,7 +25,7 @@ def _back(msg: str, detail: str = "") -> Redirect:
 def admin_page(request: Request[Any, Any, Any], msg: str = "", detail: str = "") -> Template:
     users = request.app.state.console.users
     return page(request, "admin.html", users=users.all(), roles=ROLES, audit=users.audit_log(300), msg=msg,
-                detail=detail)
+                detail=detail, sessions=users.session_counts())
 
 
 @post("/admin/users", guards=[logged_in], opt={"can": "users"}, sync_to_thread=True)
@@ -73,4 +73,16 @@ def remove_user(request: Request[Any, Any, Any], name: str) -> Redirect:
     return _back("user_removed")
 
 
-handlers = [admin_page, add_user, set_role, set_password, remove_user]
+@post("/admin/users/{name:str}/sessions/revoke", guards=[logged_in], opt={"can": "users"}, sync_to_thread=True)
+def revoke_sessions(request: Request[Any, Any, Any], name: str) -> Redirect:
+    """End every session of ``name`` now (as `wifiwatch users sessions NAME --revoke`)."""
+    users = request.app.state.console.users
+    try:
+        n = users.revoke_sessions(name)
+    except UserError as e:
+        return _back("user_bad", str(e))
+    users.audit(user_of(request).name, "session-revoke", name, f"{n} sessions")
+    return _back("sessions_ended")
+
+
+handlers = [admin_page, add_user, set_role, set_password, remove_user, revoke_sessions]

@@ -15,8 +15,8 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from collector.alerts import rota
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 from core.config_edit import SECRET_FIELDS, THRESHOLDS, EditError, remove_channel, set_thresholds, upsert_channel
 from core.logs import kv
 from core.secrets import SecretResolver

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
@@ -110,21 +111,43 @@ def ap_page(request: Request[Any, Any, Any], ap_id: str, range: str | None = Non
     raise NotFoundException(f"no AP {ap_id!r}")
 
 
+INLINE_DETAIL_MAX = 50  # a site with more devices gets its charts and timeline in a second request
+
+
+def _site_detail(request: Request[Any, Any, Any], site: Any, range_: str | None, frm: str | None,
+                 to: str | None) -> dict[str, Any]:
+    rk, custom = _range(range_), custom_range(frm, to)
+    start = custom[0] if custom else time.time() - RANGES[rk][0]
+    names = {d.id: d.name for d in site.devices}
+    return {**_range_ctx(rk, custom), "charts": charts(request, {"site": site.id}, rk, custom),
+            "tops": tops(request, {"site": site.id}, rk, custom, names),
+            **_timeline(request, {d.id for d in site.devices}, site.id, start)}
+
+
 @get("/sites/{site_id:str}", guards=[logged_in], sync_to_thread=True)
 def site_page(request: Request[Any, Any, Any], site_id: str, range: str | None = None,  # noqa: A002
               frm: Annotated[str | None, Parameter(query="from")] = None, to: str | None = None) -> Template:
+    """The site's devices at once; for a large site (hundreds of APs) the charts over the range and the timeline
+    (reads of every AP's history) come in a second request the page makes, so its states never wait for them."""
     ctx = request.app.state.console
     fleet = ctx.fleet(user_of(request).lang)
-    for site in fleet.sites:
-        if site.id == site_id:
-            rk, custom = _range(range), custom_range(frm, to)
-            start = custom[0] if custom else time.time() - RANGES[rk][0]
-            names = {d.id: d.name for d in site.devices}
-            return page(request, "site.html", site=site, fleet=fleet, **_range_ctx(rk, custom),
-                        charts=charts(request, {"site": site_id}, rk, custom),
-                        tops=tops(request, {"site": site_id}, rk, custom, names),
-                        **_timeline(request, {d.id for d in site.devices}, site.id, start))
-    raise NotFoundException(f"no site {site_id!r}")
+    site = fleet.site(site_id)
+    if site is None:
+        raise NotFoundException(f"no site {site_id!r}")
+    if len(site.devices) > INLINE_DETAIL_MAX:
+        query = urlencode({k: v for k, v in (("range", range), ("from", frm), ("to", to)) if v})
+        return page(request, "site.html", site=site, fleet=fleet, detail_url=f"/sites/{site_id}/detail?{query}")
+    return page(request, "site.html", site=site, fleet=fleet, **_site_detail(request, site, range, frm, to))
 
 
-handlers = [ap_page, site_page]
+@get("/sites/{site_id:str}/detail", guards=[logged_in], sync_to_thread=True)
+def site_detail(request: Request[Any, Any, Any], site_id: str, range: str | None = None,  # noqa: A002
+                frm: Annotated[str | None, Parameter(query="from")] = None, to: str | None = None) -> Template:
+    ctx = request.app.state.console
+    site = ctx.fleet(user_of(request).lang).site(site_id)
+    if site is None:
+        raise NotFoundException(f"no site {site_id!r}")
+    return page(request, "_site_detail.html", site=site, **_site_detail(request, site, range, frm, to))
+
+
+handlers = [ap_page, site_page, site_detail]

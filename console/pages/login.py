@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.concurrency import sync_to_thread
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
@@ -29,20 +30,22 @@ def login_form(request: Request[Any, Any, Any], next: str | None = None) -> Temp
     return page(request, "login.html", next=safe_next(next), error=None)
 
 
-@post("/login", sync_to_thread=True)
-def login(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
+@post("/login")
+async def login(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
+    """Async, so that a login waiting for the password-hashing slot (console.auth.HashGate) holds no worker
+    thread; the store's work runs in one."""
     ctx = request.app.state.console
     name, password = data.get("user", "").strip(), data.get("password", "")
     try:
-        user = verify_login(request, name, password) if name and password else None
+        user = await verify_login(request, name, password) if name and password else None
     except LoginRefused as e:  # hashing busy, or this name backing off: not tried, no hashing spent
         return page(request, "login.html", status_code=e.status, next=safe_next(data.get("next")), error=e.key)
     if user is None:
         peer = request.client.host if request.client else "-"
-        ctx.users.audit(name[:64] or "-", "login-failed", detail=f"from {peer}")
+        await sync_to_thread(ctx.users.audit, name[:64] or "-", "login-failed", detail=f"from {peer}")
         return page(request, "login.html", status_code=401, next=safe_next(data.get("next")), error="login_failed")
-    log_in(request, user)
-    ctx.users.audit(user.name, "login")
+    await sync_to_thread(log_in, request, user)
+    await sync_to_thread(ctx.users.audit, user.name, "login")
     return Redirect(safe_next(data.get("next")), status_code=303)
 
 

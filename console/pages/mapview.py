@@ -55,7 +55,8 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
         ctx.users.audit(user.name, "plan-scenario", "map",
                         json.dumps({k: v for k, v in query.items() if v}, ensure_ascii=False))
     snap = ctx.fleet(lang)
-    statuses = snapshot_statuses(snap, None, lang)
+    figures = ctx.map_figures()  # 30-day availability and usage heat, cached with 状況's 7/30-day figures
+    statuses = snapshot_statuses(snap, figures["availability"], lang)
     cands: Any = []
     info: Any = None
     compare: Any = None
@@ -72,7 +73,7 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
         pass
     cache = _tiles(request)
     background = cache_background(cache, "/map/tiles/{z}/{x}/{y}.png", lang) if cache is not None else None
-    html = map_html(inv, statuses, (), cands, lang, background, info, asset_url="/map/assets/",
+    html = map_html(inv, statuses, figures["heat"], cands, lang, background, info, asset_url="/map/assets/",
                     data_note=snapshot_note(snap, lang), compare=compare)
     from console.render import MAP_CSP
 

@@ -18,8 +18,8 @@ from litestar.response import Template
 
 from analytics.planner.notes import PlanDiff, compare_plans, plan_notes
 from analytics.planner.plan import PlanResult, Scenario
-from console.app import page
 from console.auth import logged_in, user_of
+from console.render import page
 from console.scenario import INT_FIELDS, parse_scenario, run_plan
 from core.escape import spreadsheet_cell
 

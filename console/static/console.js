@@ -25,7 +25,15 @@
     }
     window.setTimeout(tick, every);
   }
+  // A large site's charts and timeline: fetched once after the page (its states) is shown.
+  function load(el) {
+    fetch(el.getAttribute("data-load"), {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html !== null) { el.innerHTML = html; } })
+      .catch(function () { /* the page keeps its states; reloading tries again */ });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-refresh]").forEach(refresh);
+    document.querySelectorAll("[data-load]").forEach(load);
   });
 })();

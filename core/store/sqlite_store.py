@@ -198,6 +198,7 @@ class SqliteStore(HourlyReads):
         self._series_top = 0  # the highest store_series id parsed into _series_cache
         self._series_cache: dict[str, tuple[dict[int, dict[str, str]], dict[str, list[int]]]] = {}
         self._last_disk_log = 0.0
+        self._tags_cache: dict[str, dict[str, str]] = {}  # latest_fields: tags JSON text -> parsed
         self.reserve_bytes = reserve_bytes
         try:
             self._init_schema()
@@ -484,14 +485,24 @@ class SqliteStore(HourlyReads):
 
     def latest_fields(self, measurement: str, fields: Sequence[str]) -> list[tuple[dict[str, str], int, list[Any]]]:
         """The newest row of every series of ``measurement`` as (tags, time_ns, values of ``fields``; None where
-        absent), in one query: the console's 状況 page reads 1,000 APs this way instead of a query per series."""
+        absent), in one query: the console's 状況 page reads 1,000 APs this way instead of a query per series.
+        The tags dicts are shared between calls: callers must not change them."""
         sel = "".join(", json_extract(p.fields, ?)" for _ in fields)
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT s.tags, p.time_ns{sel} FROM store_series s JOIN store_points p ON p.id = "
                 "(SELECT id FROM store_points WHERE series_id = s.id ORDER BY time_ns DESC, id DESC LIMIT 1) "
                 "WHERE s.measurement = ?", (*(_json_path(f) for f in fields), measurement)).fetchall()
-        return [(json.loads(r[0]), int(r[1]), list(r[2:])) for r in rows]
+        cache = self._tags_cache  # a series' tags never change: parse each JSON text once (10,000 APs: ~40 ms)
+        if len(cache) > 200_000:
+            cache.clear()
+        out = []
+        for r in rows:
+            tags = cache.get(r[0])
+            if tags is None:
+                tags = cache[r[0]] = json.loads(r[0])
+            out.append((tags, int(r[1]), list(r[2:])))
+        return out
 
     # -- hourly rollups ----------------------------------------------------------------------
     def rollup(self, now_ns: int) -> int:
@@ -557,6 +568,29 @@ class SqliteStore(HourlyReads):
                         out.append(HourlyRow(measurement, t, h, f, n, mean, lo, hi))
         out.sort(key=lambda r: (r.hour_ns, tuple(sorted(r.tags.items())), r.field))
         return out
+
+    def rollup_totals(self, measurement: str, field: str, start_ns: int, end_ns: int
+                      ) -> list[tuple[dict[str, str], float, int]]:
+        """(tags, sum, count) of ``field`` per series over the rolled-up hours in [start, end): one grouped
+        query, so a fleet's month costs one pass over the rollup index, not a row per hour in Python."""
+        with self._lock:
+            series = self._matching_series(measurement, None)
+            rows = self._conn.execute(
+                "SELECT series_id, sum(mean * count), sum(count) FROM store_rollup_hourly "
+                "WHERE field=? AND hour_ns>=? AND hour_ns<? GROUP BY series_id", (field, start_ns, end_ns)).fetchall()
+        return [(series[sid], float(total), int(n)) for sid, total, n in rows if sid in series and n]
+
+    def hourly_sums_by_ap(self, measurement: str, field: str, start_ns: int, end_ns: int) -> dict[str, float]:
+        """Per AP, the sum over rolled-up hours of its hourly mean of ``field`` (clients -> client-hours), the
+        AP's series pooled within each hour first (a tag change inside an hour counts the AP once)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT ap, sum(m) FROM (SELECT json_extract(s.tags, '$.ap') AS ap, r.hour_ns, "
+                "sum(r.mean * r.count) / sum(r.count) AS m FROM store_rollup_hourly r "
+                "JOIN store_series s ON s.id = r.series_id WHERE s.measurement=? AND r.field=? AND r.hour_ns>=? "
+                "AND r.hour_ns<? AND r.count > 0 GROUP BY ap, r.hour_ns) WHERE ap IS NOT NULL GROUP BY ap",
+                (measurement, field, start_ns, end_ns)).fetchall()
+        return {str(ap): float(total) for ap, total in rows if total is not None}
 
     # -- retention ---------------------------------------------------------------------------
     def forwarding(self) -> bool:

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from core.inventory import Inventory
+from core.maintenance import with_added_windows
 from core.secrets import SecretResolver
 from core.store.dbfile import SchemaError, explain
 from wifiwatch.common import ConfigOpt, UserError, config_path, console, load_inventory, resolver_for
@@ -134,7 +135,8 @@ def build_daemon(
         # Deleting aged rows and giving the space back is the heavy part: once a night, in Japan's quiet hours.
         ExtraJob("nightly-prune", lambda _inv: _rollup(store), 86400.0, cron="30 2 * * *"),
         # Checked nightly: writes last month's report on the 1st, or the first night after if the daemon was down.
-        ExtraJob("monthly-report", lambda cur: _monthly_report(cur, store, resolver), 86400.0, cron="15 0 * * *"),
+        ExtraJob("monthly-report", lambda cur: _monthly_report(with_added_windows(cur, alerts.store.maintenance()),
+                                                               store, resolver), 86400.0, cron="15 0 * * *"),
     ]
     background = []
     parts = {}
@@ -152,12 +154,23 @@ def build_daemon(
     if inv.visitors.enabled:
         background.extend(_visitor_sources(inv, resolver))
     if map_out is not None:
-        from wifiwatch.views import write_current_map
-
-        jobs.append(ExtraJob("map", lambda cur: write_current_map(cur, map_out, store=store), 300.0, 15.0))
+        jobs.append(ExtraJob("map", lambda cur: _write_map(cur, map_out, store), 300.0, 15.0))
     return Daemon(path, inv, resolver, store, alerts, jobs, http=http, use_icmp=use_icmp, run_for_s=duration,
                   background=background, parts=parts,
                   http_app=_console_app(resolver, map_out) if inv.console.enabled else None)
+
+
+def _write_map(inv: Inventory, out: Path, store: Any) -> None:
+    """The daemon's map. A tile archive that is refused with no good tiles to fall back on ([map] tiles = "cache")
+    is one log line and a map without background, never a traceback every 5 minutes."""
+    from maps.tiles import TileError, default_tile_file, refused
+    from wifiwatch.views import write_current_map
+
+    try:
+        write_current_map(inv, out, store=store)
+    except TileError as e:
+        refused(default_tile_file(inv), e)
+        write_current_map(inv, out, store=store, tiles="none")
 
 
 def _visitor_sources(inv: Inventory, resolver: SecretResolver) -> list[Any]:

@@ -245,6 +245,7 @@ def _seed_history(inv: Any, days: int) -> int:
             n += len(batch)
             batch = []
     store.write(batch)
+    store.rollup(time.time_ns())  # the hourly rollups 状況's 7/30-day figures and the maps' heat read
     store.close()
     return n + len(batch)
 

@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
                     except ValueError:
                         raise UserError(t["month"].format(m=m)) from None
                 from analytics.coverage import NoData
-                from wifiwatch.commands.report import no_data
+                from wifiwatch.common import no_data
 
                 reader = open_reader(inv, source, resolver_for(inv, config))
                 try:

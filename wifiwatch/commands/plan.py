@@ -188,8 +188,10 @@ NUMBER_COLS = frozenset({0, 3, 4, 5, 6, 7})  # columns of figures: never wrapped
 def plan_table(result: PlanResult, lang: str, width: int) -> Table:
     """The ranked table (figures only). Figures never wrap: their columns are no_wrap and the headers break at
     chosen points, so at 80 columns only names wrap (「480,0/00」 was split before). Below about 100 columns the
-    frame drops its outer edge and padding to leave the names room."""
+    frame drops its outer edge and padding to leave the names room; below about 72, the nearest-AP, per-visitor
+    and score columns go (in that order; the reasons under the table still give them), never a name."""
     from rich import box
+    from rich.cells import cell_len
 
     from analytics.planner.plan import fmt_distance, fmt_yen
 
@@ -207,18 +209,31 @@ def plan_table(result: PlanResult, lang: str, width: int) -> Table:
                 "新規\nカバー\n(人/年)", "費用\n(円)", "1人\nあたり\n(円)", "最寄り\nAP", "安定") if ja else
                ("#", "site", "pick" + ("\n(round)" if multi else ""), "score\n(per\nM yen)", "new\nvisitors\n/yr",
                 "cost\n(yen)", "yen\nper\nvisitor", "nearest\nAP", "stable"))
-    for k, col in enumerate(headers):
-        if k in NUMBER_COLS or k in (2, 8):
-            table.add_column(col, no_wrap=True, justify="right" if k in NUMBER_COLS else "left")
-        else:
-            table.add_column(col, overflow="fold", ratio=1, min_width=4)
+    rows = []
     for c in result.candidates:
         d = "-" if c.distance_to_nearest_ap_m is None else fmt_distance(c.distance_to_nearest_ap_m, lang)
         pick = ("✔" + (f" {c.round}" if c.round else "")) if c.selected else ""
-        table.add_row(str(c.rank), c.name_ja if ja else c.name_en, pick, f"{c.score:,.0f}",
-                      f"{c.newly_covered_visitors:,}", f"{c.cost_yen:,}",
-                      "-" if c.cost_per_visitor_yen is None else fmt_yen(c.cost_per_visitor_yen), d,
-                      "✔" if c.stable else ("" if c.selected else "-"))
+        rows.append((str(c.rank), c.name_ja if ja else c.name_en, pick, f"{c.score:,.0f}",
+                     f"{c.newly_covered_visitors:,}", f"{c.cost_yen:,}",
+                     "-" if c.cost_per_visitor_yen is None else fmt_yen(c.cost_per_visitor_yen), d,
+                     "✔" if c.stable else ("" if c.selected else "-")))
+    keep = list(range(len(headers)))
+
+    def fixed_width(cols: list[int]) -> int:
+        """Cells the unwrappable columns need, with one separator each, and at least 10 for the names."""
+        return sum(max(cell_len(x) for x in [*headers[k].split("\n"), *(r[k] for r in rows)]) + 1
+                   for k in cols if k != 1) + 10
+    for optional in (7, 6, 3):  # nearest AP, yen per visitor, score: each is in the reasons below as well
+        if fixed_width(keep) <= width:
+            break
+        keep.remove(optional)
+    for k in keep:
+        if k in NUMBER_COLS or k in (2, 8):
+            table.add_column(headers[k], no_wrap=True, justify="right" if k in NUMBER_COLS else "left")
+        else:
+            table.add_column(headers[k], overflow="fold", ratio=1, min_width=4)
+    for r in rows:
+        table.add_row(*(r[k] for k in keep))
     return table
 
 

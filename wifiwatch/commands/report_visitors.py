@@ -12,6 +12,8 @@ import csv
 import datetime as dt
 import io
 import json
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +21,7 @@ from rich.table import Table
 
 from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory
 
-VIEWS = ("figures", "flows", "languages", "heatmap")
+VIEWS = ("figures", "flows", "languages", "heatmap", "events")
 TEXT = {
     "ja": {"title": "利用分析 {a} 〜 {b}", "flows": "回遊 (同じ日に {h:g} 時間以内に別の拠点へ) {a} 〜 {b}",
            "languages": "ポータルの言語 {a} 〜 {b}", "heatmap": "曜日 × 時間帯の利用端末数 (延べ) {a} 〜 {b}",
@@ -35,7 +37,8 @@ TEXT = {
 TABLE_COLUMNS = ("site", "ap", "area", "date", "hour", "month", "fy", "unique_devices", "sessions",
                  "median_dwell_min", "dwell_lt3", "dwell_3_15", "dwell_15_60", "dwell_ge60", "new", "returning",
                  "randomized_pct", "unique_devices_dedup", "dedup_error_pct", "from_name", "to_name", "devices",
-                 "share_pct", "lang", "weekday")
+                 "share_pct", "lang", "weekday", "label", "comparable_days", "baseline_devices_per_day",
+                 "uplift_pct")
 COUNT_FIELDS = {"unique_devices", "sessions", "dwell_open", "dwell_lt3", "dwell_3_15", "dwell_15_60", "dwell_ge60",
                 "new", "returning", "returning_unknown", "devices", "unique_devices_dedup"}
 
@@ -89,6 +92,30 @@ def view_rows(cube: Any, view: str, start: dt.date, end: dt.date, by: str, level
     return out
 
 
+def _influx(inv: Any, config: Any, cube: Any, a: dt.date, b: dt.date, send: bool) -> None:
+    """Print the shown cells as line protocol, or send them to [influxdb] in batches."""
+    from analytics.visitors.points import figure_points
+
+    lines = [p.to_line() for p in figure_points(cube, a, b)]
+    if not send:
+        console.out("\n".join(lines), highlight=False)
+        return
+    from core.store.influx import make_sink
+    from wifiwatch.common import resolver_for
+
+    if inv.influxdb is None:
+        raise UserError("--to-influx needs an [influxdb] section in the config")
+    sink = make_sink(inv.influxdb, resolver_for(inv, config))
+    try:
+        for i in range(0, len(lines), 5000):
+            sink.send(lines[i:i + 5000])
+    except Exception as e:  # noqa: BLE001 - SinkError and friends: one line, exit 2
+        raise UserError(str(e)) from None
+    finally:
+        sink.close()
+    console.print(f"visitors: {len(lines)} points -> InfluxDB", markup=False, highlight=False)
+
+
 def register(report: typer.Typer) -> None:
     @report.command("visitors")
     def visitors(
@@ -96,10 +123,18 @@ def register(report: typer.Typer) -> None:
         end: Annotated[str, typer.Option("--to", help="Day after the last (JST, exclusive)")],
         by: Annotated[str, typer.Option("--by", help="hour, day, month or fy (年度)")] = "day",
         level: Annotated[str, typer.Option("--level", help="ap, site, area (site kind) or city")] = "site",
-        view: Annotated[str, typer.Option("--view", help="figures, flows, languages or heatmap")] = "figures",
+        view: Annotated[str, typer.Option("--view", help="figures, flows, languages, heatmap or events "
+                                                         "(needs --events)")] = "figures",
+        events: Annotated[Path | None, typer.Option("--events", help="Event calendar CSV (date,site,label): "
+                                                    "--view events compares those days with the same weekdays")]
+        = None,
         site: Annotated[list[str] | None, typer.Option("--site", help="Only this site/AP/area id (repeatable)")]
         = None,
-        fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+        fmt: Annotated[str, typer.Option("--format", help="table, csv, json or influx (line protocol of every "
+                                                          "shown hour and day cell, for Grafana)")] = "table",
+        to_influx: Annotated[bool, typer.Option("--to-influx", help="Write the shown hour and day cells to "
+                                                "[influxdb] (measurement visitors) for the Grafana dashboard")]
+        = False,
         flow_hours: Annotated[float, typer.Option("--flow-hours", help="flows: B within this many hours of A")]
         = 3.0,
         config: ConfigOpt = None,
@@ -112,12 +147,12 @@ def register(report: typer.Typer) -> None:
         from analytics.coverage import NoData
         from analytics.visitors.load import read_cube
         from analytics.visitors.rows import BY, HEAD, LEVEL_KEYS
-        from wifiwatch.commands.report import no_data
+        from wifiwatch.common import no_data
         from wifiwatch.labels import check_lang
 
         check_lang(lang)
-        if fmt not in ("table", "csv", "json"):
-            raise UserError("--format must be table, csv or json")
+        if fmt not in ("table", "csv", "json", "influx"):
+            raise UserError("--format must be table, csv, json or influx")
         if by not in BY:
             raise UserError(f"--by must be one of {', '.join(BY)}")
         if level not in LEVEL_KEYS:
@@ -126,11 +161,27 @@ def register(report: typer.Typer) -> None:
             raise UserError(f"--view must be one of {', '.join(VIEWS)}")
         if by == "hour" and level == "ap":
             raise UserError("--by hour is per site, area or city (--level)")
+        calendar = None
+        if view == "events":
+            from analytics.visitors.events import CalendarError, read_calendar
+
+            if events is None:
+                raise UserError("--view events needs --events FILE (CSV: date,site,label)")
+            try:
+                calendar = read_calendar(events)
+            except CalendarError as e:
+                raise UserError(str(e)) from None
         if not 0 < flow_hours <= 24:
             raise UserError("--flow-hours must be more than 0 and at most 24")
         a, b = _day(start, "--from"), _day(end, "--to")
         if b <= a:
             raise UserError("--to must be after --from")
+        if by == "fy":  # one whole 年度 (April-March): its total is the cube's whole extent
+            fy = a.year if a.month >= 4 else a.year - 1
+            last = b - dt.timedelta(days=1)
+            if (last.year if last.month >= 4 else last.year - 1) != fy:
+                raise UserError("--by fy: --from and --to must fall in one 年度 (April to March)")
+            a, b = dt.date(fy, 4, 1), dt.date(fy + 1, 4, 1)
         if (b - a).days > 400:
             raise UserError("--from/--to: at most 400 days at a time")
         inv = load_inventory(config)
@@ -139,13 +190,22 @@ def register(report: typer.Typer) -> None:
                              flow_hours=flow_hours, lang=lang)
         except NoData as e:
             raise no_data(str(e)) from None
+        if fmt == "influx" or to_influx:
+            _influx(inv, config, cube, a, b, to_influx)
+            return
         only = set(site) if site else None
-        rows = view_rows(cube, view, a, b, by, level, lang, only)
+        if calendar is not None:
+            from analytics.visitors.events import uplift_rows
+
+            rows = [r for r in uplift_rows(cube, calendar, lang) if only is None or r["site"] in only]
+        else:
+            rows = view_rows(cube, view, a, b, by, level, lang, only)
         if not rows:
             raise no_data(f"{start} – {end}: " + ("データがありません" if lang == "ja" else "no data"))
         t = TEXT[lang]
-        if fmt == "json":
-            console.print_json(json.dumps(rows, ensure_ascii=False))
+        if fmt == "json":  # plain text: rich's JSON highlighting of a month of 1,000 sites costs more than the figures
+            sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+            sys.stdout.flush()
         elif fmt == "csv":
             from core.escape import spreadsheet_cell
 
@@ -155,7 +215,7 @@ def register(report: typer.Typer) -> None:
             w.writerows([[spreadsheet_cell(_cell(c, v, r, cube.k)) for c, v in r.items()] for r in rows])
             console.out(buf.getvalue(), end="")
         else:
-            title = t["flows" if view == "flows" else view if view != "figures" else "title"].format(
+            title = t["flows" if view == "flows" else view if view not in ("figures", "events") else "title"].format(
                 a=a, b=b - dt.timedelta(days=1), h=flow_hours)
             table = Table(title=title)
             returning = any((r.get("new") or 0) + (r.get("returning") or 0) > 0 for r in rows)
@@ -178,7 +238,7 @@ def opendata_visitors(inv: Any, months: list[str], allow_simulated: bool, encodi
     from analytics.coverage import NoData
     from analytics.visitors import opendata as vod
     from core.dates import DateError
-    from wifiwatch.commands.report import no_data
+    from wifiwatch.common import no_data
 
     try:
         rows = vod.month_rows(inv, months, allow_simulated, lang)

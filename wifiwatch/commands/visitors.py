@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
         try:
             with src:
                 res = import_file(src, str(file), known[fmt], inv, store, ext_key, inv.visitors.returning,
-                                  lambda line: err.print(line, highlight=False, markup=False), encoding)
+                                  lambda line: err.print(line, highlight=False, markup=False), encoding, lang)
         except ValueError as e:
             raise UserError(str(e)) from None
         finally:
@@ -82,6 +82,6 @@ def register(app: typer.Typer) -> None:
             span = t["span"].format(first=dt.datetime.fromtimestamp(res.first, jst).strftime("%Y-%m-%d"),
                                     last=dt.datetime.fromtimestamp(res.last, jst).strftime("%Y-%m-%d"))
         console.print(t["done"].format(file=file, rows=res.rows, stored=res.stored, already=res.already,
-                                       bad=res.bad, span=span), highlight=False, markup=False)
+                                       bad=res.bad, span=span), highlight=False, markup=False, soft_wrap=True)
         if res.bad:
             raise typer.Exit(1)

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
-        from collector.http import bind_socket, server_config
+        from collector.http import Slots, bind_socket, server_config
         from console.app import create_app
         from console.context import open_context
         from core.config import config_path
@@ -94,7 +94,8 @@ def register(app: typer.Typer) -> None:
         if not ctx.users.all():
             console.print("no console user yet: add one with `wifiwatch users add NAME --role admin`",
                           highlight=False)
-        server = uvicorn.Server(server_config(create_app(ctx)))  # the daemon's limits and deadlines
+        server = uvicorn.Server(server_config(  # the daemon's limits and deadlines
+            create_app(ctx), slots=Slots(exempt=tuple(inv.console.trusted_proxies))))
         asyncio.run(server.serve(sockets=[sock]))
 
     @users_app.command("add")
