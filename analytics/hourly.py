@@ -197,7 +197,7 @@ def hourly_figures(inv: Inventory, reader: Any, p: Any, site: str | None,
             f.usage = u
             f.usage_cov = Coverage(p.hours, p.elapsed_h, u.observed_h, 0.0, u.observed_h * sim)
             f.peak_sample = u.peak_clients
-            f.clients_hourly = hourly_mean(hs, n, sm, p.start, end)
+            f.clients_hourly = hourly_mean(hs, n, sm, p.start, end) if len(hs) else None  # None: no sample
             if "capacity" in parts:
                 f.hours_over = {inv.capacity_for(ap) * radios: over.get(ap.id, 0) * step / HOUR}
     return out
