@@ -198,3 +198,23 @@ class Membership:
         except (redis.RedisError, OSError):
             pass
         self.client.close()
+
+
+def group_document(settings: ClusterSettings, password: str | None) -> dict[str, Any]:
+    """``{"members": [{"name", "aps", "lease_age_s"}], "expired": [...], "lease_s"}`` read from Redis without
+    renewing anything (``wifiwatch cluster status``, the console's 収集グループ page). Raises RedisError/OSError."""
+    client = connect(settings, password)
+    try:
+        _now, members = read_members(client, settings.lease_s)
+    finally:
+        client.close()
+
+    def row(m: Member) -> dict[str, Any]:
+        try:
+            aps = int(m.info.get("aps", 0))
+        except (TypeError, ValueError):
+            aps = 0
+        return {"name": m.name, "aps": aps, "lease_age_s": round(m.age_s, 2)}
+
+    return {"members": [row(m) for m in members if m.live], "expired": [row(m) for m in members if not m.live],
+            "lease_s": settings.lease_s}
