@@ -164,10 +164,17 @@ def member_config(base: str, tmp: Path, name: str, redis_url: str) -> tuple[str,
 
 
 @pytest.fixture(scope="module")
-def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
+def group(tmp_path_factory: pytest.TempPathFactory, influxd: Any) -> Iterator[Group]:
+    """The group, forwarding to one InfluxDB database (the shared store)."""
+    import uuid
+
     from tests.fixtures_sim import SAMPLE, SECRET_ENV, readdress
 
     tmp = tmp_path_factory.mktemp("cluster")
+    if influxd.proc is None or influxd.proc.poll() is not None:
+        influxd.start()
+    database = "cluster_" + uuid.uuid4().hex[:10]
+    influxd.create_db(database)
     hook = WebhookReceiver()
     env = {**os.environ, **{k: secrets.token_hex(10) for k in SECRET_ENV}, HOOK_ENV: hook.url}
     saved = {k: os.environ.get(k) for k in SECRET_ENV}
@@ -180,6 +187,7 @@ def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
     chan.append(tomlkit.item({"name": "duty-phone", "type": "webhook", "url": f"env:{HOOK_ENV}",
                               "min_severity": "info"}))
     doc["alerts"]["channels"] = chan  # type: ignore[index]
+    doc["influxdb"] = {"url": influxd.url, "database": database}
     base = tomlkit.dumps(doc)
     inv = parse_config(base, str(tmp / "base.toml"), known_vendors())
     fleet = Fleet(inv, SecretResolver(), tmp / "sim")
@@ -216,12 +224,38 @@ def test_members_share_the_fleet_exactly_once(group: Group) -> None:
     n = len(group.devices)
     want = {m: len(d) for m, d in devices_by_member(group.inv, list(group.members)).items()}
     assert wait_for(lambda: group.polled() == want, 40, 0.3), (group.polled(), want, group.logs())
-    doc = group.status(next(iter(group.members.values())))
-    assert sorted(m["name"] for m in doc["members"]) == sorted(group.members)
     aps = {ap.id for _s, ap in group.inv.aps() if ap.availability_from != "controller"}
-    assert sum(m["aps"] for m in doc["members"]) == len(aps)
+
+    def listed() -> dict[str, Any] | None:
+        doc = group.status(next(iter(group.members.values())))
+        return doc if sum(m["aps"] for m in doc["members"]) == len(aps) else None
+
+    doc = wait_for(listed, 10, 0.5)
+    assert doc, group.status(next(iter(group.members.values())))
+    assert sorted(m["name"] for m in doc["members"]) == sorted(group.members)
     assert all(0 <= m["lease_age_s"] <= LEASE_S for m in doc["members"])
     assert sum(want.values()) == n
+
+
+def test_status_from_any_member_shows_every_ap(group: Group) -> None:
+    """`wifiwatch status` on one member: every AP of the group with its data, read from the shared store."""
+    member = list(group.members.values())[1]
+    mine = set(devices_by_member(group.inv, list(group.members))[member.name])
+    others = {ap.id for _s, ap in group.inv.aps()} - mine
+    assert others
+
+    def doc() -> dict[str, Any]:
+        r = subprocess.run([sys.executable, "-m", "wifiwatch.cli", "status", "--config", str(member.config),
+                            "--format", "json"], capture_output=True, text=True, env=group.env, cwd=ROOT, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return dict(json.loads(r.stdout))
+
+    def seen() -> bool:
+        d = doc()
+        got = {x["device"]: x for x in d["devices"]}
+        return d["cluster"]["source"] == "influxdb" and all(got[a]["last_heartbeat_ts"] for a in others)
+
+    assert wait_for(seen, 25, 1.0), (doc(), group.logs())
 
 
 def test_killed_member_fails_over_with_one_down_and_one_up(group: Group) -> None:

@@ -38,6 +38,7 @@ class Group:
         """Join (one synchronous renewal), take this member's share, then renew in the daemon's background."""
         if self.membership.tick():
             self.apply(self.membership.members)
+            self.membership.publish()
         else:  # Redis unreachable at start and nothing learnt yet: poll everything (duplicates, never unwatched)
             self.apply([self.me])
         self._started = True
@@ -68,6 +69,8 @@ class Group:
             d.alerts.adopt_states(sorted(gained))
         if d.scheduler is not None:
             d._schedule()
+        if self._started:
+            self.membership.publish()
         log.info("cluster assignment", extra=kv(member=self.me, members=",".join(members), devices=len(owned),
                                                 aps=self.aps(), gained=len(gained), given_up=len(lost)))
 

@@ -112,9 +112,20 @@ class Membership:
         with self._lock:
             return self._problem
 
+    def _info(self) -> str:
+        return json.dumps({"aps": self.aps(), "started": round(self.started, 3)})
+
+    def publish(self) -> None:
+        """Say at once how many APs this member now polls (``cluster status``), not at the next renewal."""
+        try:
+            self.ops += 1
+            self.client.hset(INFO, self.name, self._info())
+        except (redis.RedisError, OSError):
+            pass
+
     def tick(self) -> bool:
         """Renew, read the members, act on changes; False (and fail static) when Redis did not answer."""
-        info = json.dumps({"aps": self.aps(), "started": round(self.started, 3)})
+        info = self._info()
         try:
             _now, members = read_members(self.client, self.lease_s, self.name, info)
             self.ops += 3
