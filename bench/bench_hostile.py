@@ -92,9 +92,10 @@ def main() -> None:
     ap.add_argument("--pause", type=float, default=1.0, help="seconds between rounds (a poll cycle's rhythm)")
     ap.add_argument("--http", action="store_true", help="issue 26: the console under a hostile LAN instead")
     ap.add_argument("--phase-s", type=float, default=20.0, help="--http: seconds per phase")
+    ap.add_argument("--phases", default=",".join(PHASES), help="--http: which phases, comma-separated")
     args = ap.parse_args()
     if args.http:
-        http_main(args.phase_s, args.pause)
+        http_main(args.phase_s, args.pause, tuple(args.phases.split(",")))
         return
     counter = Counter()
     logging.getLogger().addHandler(counter)
@@ -225,9 +226,9 @@ def _attack(phase: str, port: int, seconds: float, results: Any) -> None:
         tasks = []
         if phase == "monitor":
             tasks.append(_monitor(port, end, out))
-        elif phase == "slow, 1 address":
+        elif phase == "slow-1-address":
             tasks += [_hold(port, "127.0.30.1", SLOW_BODY, b"e", end) for _ in range(230)]
-        elif phase == "slow, 8 addresses":
+        elif phase == "slow-8-addresses":
             tasks += [_hold(port, f"127.0.31.{i % 8 + 1}", SLOW_HEAD, b"a", end) for i in range(240)]
         elif phase == "bodies":
             tasks += [_big_post(port, f"127.0.32.{i + 1}", end, out["attack"]) for i in range(190)]
@@ -256,7 +257,10 @@ async def _poll_phase(poller: ApPoller, good: list[tuple[str, Target]], seconds:
             "cycle_max_ms": max(cycles), "good_fail": fails}
 
 
-def http_main(phase_s: float, pause: float) -> None:
+PHASES = ("alone", "slow-1-address", "slow-8-addresses", "bodies", "logins")
+
+
+def http_main(phase_s: float, pause: float, phases: tuple[str, ...] = PHASES) -> None:
     import multiprocessing
 
     from collector.http import StatusServer
@@ -280,18 +284,19 @@ def http_main(phase_s: float, pause: float) -> None:
                 ("g3-1", t_v3(addrs[3]))]
         mp = multiprocessing.get_context("fork")
 
-        async def phases() -> None:
+        async def run_phases() -> None:
             client = SnmpClient(max_concurrency=64)
             poller = ApPoller(client, load_profiles())
             try:
-                for phase in ("alone", "slow, 1 address", "slow, 8 addresses", "bodies", "logins"):
+                for phase in phases:
                     q, mq = mp.Queue(), mp.Queue()
                     attacker = mp.Process(target=_attack, args=(phase, srv.port, phase_s, q))
                     monitor = mp.Process(target=_attack, args=("monitor", srv.port, phase_s, mq))
                     rss = {"start": _rss_mb(), "peak": _rss_mb()}
                     cpu0 = time.process_time()
-                    gate = app.state.hash_gate
-                    gate.peak = 0
+                    gate = getattr(app.state, "hash_gate", None)  # None: the code before issue 26 (a baseline run)
+                    if gate is not None:
+                        gate.peak = 0
                     attacker.start()
                     monitor.start()
                     row = await _poll_phase(poller, good, phase_s, pause, rss)
@@ -302,7 +307,7 @@ def http_main(phase_s: float, pause: float) -> None:
                     monitor.join(10)
                     await asyncio.sleep(3)  # the attack's connections drain before the next phase
                     row.update(phase=phase, cpu_s=time.process_time() - cpu0, rss_start_mb=rss["start"],
-                               rss_peak_mb=rss["peak"], hash_peak=gate.peak, attack=seen["attack"],
+                               rss_peak_mb=rss["peak"], hash_peak=gate.peak if gate else "-", attack=seen["attack"],
                                **{f"{k}_ok": f"{v['ok']}/{v['ok'] + v['not_ok']}" for k, v in seen.items()
                                   if k != "attack"},
                                **{f"{k}_max_ms": max(v["ms"]) for k, v in seen.items() if k != "attack"},
@@ -313,7 +318,7 @@ def http_main(phase_s: float, pause: float) -> None:
                 await client.close()
 
         try:
-            asyncio.run(phases())
+            asyncio.run(run_phases())
         finally:
             srv.stop()
             proc.terminate()

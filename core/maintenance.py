@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from core.inventory import Maintenance
+from core.inventory import Inventory, Maintenance
 
 JST = ZoneInfo("Asia/Tokyo")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -129,3 +129,10 @@ def end_window(store: AdhocWindows, config_ids: Iterable[str], wid: str, now: fl
         raise MaintenanceError(f"'{wid}' already ended at {t1.isoformat()}")
     store.set_maintenance_end(wid, at.isoformat(timespec="seconds"))
     return at
+
+
+def with_added_windows(inv: Inventory, adhoc: Iterable[tuple[str, str, str, str, str]]) -> Inventory:
+    """``inv`` whose ``maintenance`` is :func:`active_windows`: what reports and figures read, so a window added at
+    run time is set aside in them as it silences alerts and shows 保守中."""
+    rows = list(adhoc)
+    return inv if not rows else inv.model_copy(update={"maintenance": active_windows(inv.maintenance, rows)})

@@ -8,9 +8,11 @@ name the same outages; the simulated one is labelled 模擬データ.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,8 +51,7 @@ host = "192.0.2.2"
 '''
 
 
-def test_the_reports_outages_are_listed_in_incidents_and_timelines(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _store(tmp_path: Path) -> tuple[Any, Path, float, tuple[float, float], tuple[float, float], tuple[float, float]]:
     path = tmp_path / "ww.sqlite3"
     inv = parse_config(CONFIG.format(store=path), "t.toml")
     now = time.time() // 60 * 60
@@ -75,7 +76,14 @@ def test_the_reports_outages_are_listed_in_incidents_and_timelines(tmp_path: Pat
                   "VALUES (?,?,?,?,?,?,?,?,?)", ("ap2", "omachi", "down", live_recorded[0] + 120, live_recorded[1],
                                                  live_recorded[1] - live_recorded[0] - 120, "no reply", 1, "critical"))
     alerts.close()
+    store.close()
+    return inv, path, now, sim_down, live_unrecorded, live_recorded
 
+
+def test_the_reports_outages_are_listed_in_incidents_and_timelines(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    inv, path, now, sim_down, live_unrecorded, live_recorded = _store(tmp_path)
+    store = SqliteStore(path, inv.store)
     # the reports' figures: three outages in two days
     figs = figures(inv, store, Period(now - 2 * 86400, now), None, ("availability",))
     reported = {(ap, round(a), round(b)) for ap, f in figs.items() for a, b in f.availability.outages}  # type: ignore[union-attr]
@@ -107,5 +115,40 @@ def test_the_reports_outages_are_listed_in_incidents_and_timelines(tmp_path: Pat
             assert 'data-device="ap1"' in big
             detail = c.get("/sites/omachi/detail", params={"range": "7d"}).text
             assert detail.count("data-outage=") == 2 and 'data-metric="clients"' in detail
+    finally:
+        ctx.close()
+
+
+def test_a_window_added_at_run_time_is_set_aside_by_reports_and_incidents_alike(tmp_path: Path) -> None:
+    """``maintenance add`` over ap2's unrecorded outage: the reports no longer count it, 障害 no longer lists it."""
+    import datetime as dt
+    import json
+
+    from tests.test_cli_text import run_main
+
+    inv, path, now, _, live_unrecorded, _ = _store(tmp_path)
+    cfg = tmp_path / "sites.toml"
+    cfg.write_text(CONFIG.format(store=path), encoding="utf-8")
+    os.environ.setdefault("X", "community")
+    day = dt.datetime.fromtimestamp(now - 2 * 86400, dt.UTC).strftime("%Y-%m-%d")
+    to = dt.datetime.fromtimestamp(now + 86400, dt.UTC).strftime("%Y-%m-%d")
+
+    def ap2_outages() -> int:
+        r = run_main("report", "availability", "-c", str(cfg), "--from", day, "--to", to, "--format", "json")
+        assert r.returncode == 0, r.stderr
+        return next(row["outages"] for row in json.loads(r.stdout) if row["ap"] == "ap2")
+
+    assert ap2_outages() == 2
+    alerts = AlertStore(path)
+    iso = [dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds") for t in
+           (live_unrecorded[0] - 60, live_unrecorded[1] + 60)]
+    alerts.add_maintenance("w-added", "ap2", iso[0], iso[1], "工事")
+    alerts.close()
+    assert ap2_outages() == 1  # only the incident's outage is left
+    ctx = open_context(inv, None)
+    try:
+        with ServedConsole(ctx) as c:
+            page = c.get("/incidents", params={"days": 2}).text
+            assert 'data-outage="ap2"' not in page and 'data-outage="ap1"' in page
     finally:
         ctx.close()

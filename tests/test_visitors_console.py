@@ -115,10 +115,18 @@ def test_visitors_page_in_chromium(served: tuple[str, Any], page: Any) -> None:
     out = ROOT / "docs" / "console" / "visitors.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out), full_page=True)
-    # a site of its own: the community centre's days are mostly hidden, never shown under 10
+    # one site: its APs; the community centre's days are mostly hidden, never shown under 10
+    page.goto(url + "/visitors?month=2026-11&site=omachi")
+    aps = {r["ap"]: r for r in figure_rows(cube, NOV, DEC, "month", "ap")}
+    assert page.locator("#visitor-aps tr[data-ap]").count() == 3
+    assert f"{aps['omachi-2']['unique_devices']:,}" in page.locator('#visitor-aps tr[data-ap="omachi-2"]').inner_text()
     page.goto(url + "/visitors?month=2026-11&site=chuo-kominkan")
     for cell in page.locator("#visitor-sites td.num").all_inner_texts():
         digits = cell.replace(",", "").replace("%", "")
         assert not (digits.isdigit() and 0 < int(digits) < 10), cell
     page.goto(url + "/visitors?month=2026-10")
     assert page.locator("#no-visitors").count() == 1
+    page.click("header form[action='/lang'] button")  # the user's language: English
+    page.goto(url + "/visitors?month=2026-11")
+    assert page.locator("h1").inner_text() == "Visitors" and "Flows between sites" in page.content()
+    assert page.console_errors == []

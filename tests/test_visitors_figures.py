@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.visitors.cube import BANDS, COL, DEV, PARTITIONS, RETURNS, build_cube, day_start, jst_day
+from analytics.visitors.cube import BANDS, COL, DEV, LANGS, PARTITIONS, RETURNS, build_cube, day_start, jst_day
 from analytics.visitors.opendata import hourly_rows
 from analytics.visitors.rows import figure_rows, flow_rows, heatmap, language_rows
 from analytics.visitors.suppress import suppress
@@ -219,6 +219,13 @@ def test_suppression_property_over_every_output(raw: list[tuple[Any, ...]], k: i
     for f in flow_rows(c):
         assert f["devices"] is None or f["devices"] >= k
         assert f["suppressed"] == (f["devices"] is None)
+        parts = {x: v for x, v in f.items() if x.startswith("lang_")}
+        assert all(v is None or v == 0 or v >= k for v in parts.values()), f
+        if parts and not f["suppressed"]:  # the parts add up to the flow: never exactly one hidden
+            assert sum(1 for v in parts.values() if v is None) != 1, f
+            true = {x: c.flows_lang.get((0, c.unit_index("site", f["from"]), c.unit_index("site", f["to"]),
+                                         LANGS.index(x[5:])), 0) for x in parts}
+            assert sum(true.values()) == f["devices"]
     for i in range(len(c.units)):
         for lr in language_rows(c, i):
             assert lr["devices"] is None or lr["devices"] >= k
@@ -315,3 +322,17 @@ def test_event_uplift_against_the_same_weekdays(tmp_path: Any) -> None:
     bad.write_text("date,site,label\n2026-13-01,b,x\n", encoding="utf-8")
     with pytest.raises(CalendarError, match="bad.csv:2: date"):
         read_calendar(bad)
+
+
+def test_hostile_sessions_are_bounded() -> None:
+    """An end before the start is a zero stay; a language of any text lands in 'other'; out of order is refused."""
+    t = day_start(dt.date(2026, 11, 9)) + 40000
+    ss = [VisitorSession("a1", "a", dev(p, 0), None, t + p, t + p - 500, "import", "x" * 5000 if p % 2 else "ZH_tw")
+          for p in range(12)]
+    c = suppress(build_cube(ss, inventory(), NOV, DEC), 1)
+    (r,) = figure_rows(c, NOV, DEC, level="site", only={"a"})
+    assert r["median_dwell_min"] == 0.0 and r["dwell_lt3"] == 12
+    a = c.unit_index("site", "a")
+    assert {x["lang"]: x["devices"] for x in language_rows(c, a)} == {"zh-Hant": 6, "other": 6}
+    with pytest.raises(ValueError, match="start order"):
+        build_cube(list(reversed(ss)) + [session(0, "a1", t - 3 * 86400, 5)], inventory(), NOV, DEC)

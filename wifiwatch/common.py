@@ -70,3 +70,19 @@ def no_data(message: str) -> typer.Exit:
 
     err.print(message, highlight=False, markup=False)
     return typer.Exit(NO_DATA_EXIT)
+
+
+def with_store_windows(inv: Inventory) -> Inventory:
+    """The inventory with the maintenance windows added at run time (``maintenance add``, the console) when its
+    store exists: reports then set aside the same windows as alerts and the live views (core.maintenance)."""
+    path = Path(inv.store.path)
+    if not path.exists():
+        return inv
+    from collector.alerts.store import AlertStore
+    from core.maintenance import with_added_windows
+
+    alerts = AlertStore(path)
+    try:
+        return with_added_windows(inv, alerts.maintenance())
+    finally:
+        alerts.close()

@@ -213,6 +213,8 @@ class Cube:
     S_H: np.ndarray | None = None
     S_HM: np.ndarray | None = None
     S_flows: dict[tuple[int, int, int], bool] = field(default_factory=dict)
+    flows_lang: dict[tuple[int, int, int, int], int] = field(default_factory=dict)  # (month, A, B, language)
+    S_flows_lang: dict[tuple[int, int, int, int], bool] = field(default_factory=dict)
 
     def day_ordinals(self) -> range:
         return range(self.first_day, self.first_day + self.n_days)
@@ -329,6 +331,7 @@ def build_cube(sessions: Iterable[SessionLike], inv: Inventory, start: dt.date, 
     kll: dict[tuple[int, int], Any] = {}
     hll: dict[tuple[int, int], Any] = {}
     flows: dict[tuple[int, int, int], int] = {}
+    flows_lang: dict[tuple[int, int, int, int], int] = {}  # the same split by the device's portal language
     seen30: dict[int, int] = {}
     read = 0
 
@@ -358,7 +361,7 @@ def build_cube(sessions: Iterable[SessionLike], inv: Inventory, start: dt.date, 
         ap = np.asarray(day.ap, np.int64)
         st = np.asarray(day.start)
         en = np.asarray(day.end)
-        dwell = en - st
+        dwell = np.maximum(en - st, 0.0)  # a clock step backwards at the sender is a zero stay, not a negative one
         dev = np.asarray(day.dev, np.int64)
         lang = np.asarray(day.lang, np.int64)
         rnd = np.asarray(day.rnd, bool)
@@ -409,10 +412,16 @@ def build_cube(sessions: Iterable[SessionLike], inv: Inventory, start: dt.date, 
             left = np.where(np.isnan(en_o[:-1]), st_o[:-1], en_o[:-1])
             move = (d_o[1:] == d_o[:-1]) & (s_o[1:] != s_o[:-1]) & (st_o[1:] - left <= flow_hours * 3600)
             if move.any():
-                trip = np.unique(np.stack([d_o[:-1][move], s_o[:-1][move], s_o[1:][move]], axis=1), axis=0)
-                a_b, n = np.unique(trip[:, 1:], axis=0, return_counts=True)
-                for (a, b), c in zip(a_b.tolist(), n.tolist(), strict=True):
+                unknown = LANGS.index("unknown")
+                l_o = lang[order]
+                la, lb = l_o[:-1][move], l_o[1:][move]
+                trip = np.stack([d_o[:-1][move], s_o[:-1][move], s_o[1:][move], np.where(la != unknown, la, lb)],
+                                axis=1)
+                _, first = np.unique(trip[:, :3], axis=0, return_index=True)  # once per device, A and B a day
+                abl, n = np.unique(trip[first][:, 1:], axis=0, return_counts=True)
+                for (a, b, ln), c in zip(abl.tolist(), n.tolist(), strict=True):
                     flows[(mi, a, b)] = flows.get((mi, a, b), 0) + c
+                    flows_lang[(mi, a, b, ln)] = flows_lang.get((mi, a, b, ln), 0) + c
 
     current = None
     day = _Day()
@@ -423,6 +432,8 @@ def build_cube(sessions: Iterable[SessionLike], inv: Inventory, start: dt.date, 
         if o >= stop_ord:
             break
         if o != current:
+            if current is not None and o < current:
+                raise ValueError("sessions must come in start order (VisitorStore.iter_sessions gives them so)")
             if current is not None:
                 flush(current, day)
             current, day = o, _Day()
@@ -447,8 +458,10 @@ def build_cube(sessions: Iterable[SessionLike], inv: Inventory, start: dt.date, 
         day.sim.append(bool(s.simulated))
     if current is not None:
         flush(current, day)
-    return _assemble(units, first_ord, n_days, months, month_of_day, days_d, days_h, med_d, sim_d, kll, hll, flows,
+    cube = _assemble(units, first_ord, n_days, months, month_of_day, days_d, days_h, med_d, sim_d, kll, hll, flows,
                      flow_hours, hours, read)
+    cube.flows_lang = flows_lang
+    return cube
 
 
 def _assemble(units: Units, first_ord: int, n_days: int, months: list[str], month_of_day: np.ndarray,

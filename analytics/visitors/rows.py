@@ -168,16 +168,24 @@ def heatmap(c: Cube, unit: int, month: int) -> list[list[int | None]]:
 def flow_rows(c: Cube, lang: str = "ja", months: list[int] | None = None) -> list[dict[str, Any]]:
     """Flows between sites (A then B within ``flow_hours`` on the same JST day), device-days per month, largest
     first; a cell under k is kept with ``devices`` None so a reader sees that a flow exists but not its size.
-    No flow totals are published (they would give a suppressed flow away)."""
+    No flow totals are published (they would give a suppressed flow away). Where a source gave portal languages,
+    each row also splits the flow as ``lang_<code>`` (Okinawa's flows by language), hidden parts None."""
     out = []
+    present = sorted({j for (mi, _, _, j), n in c.flows_lang.items() if n and (months is None or mi in months)})
+    if present == [LANGS.index("unknown")]:
+        present = []  # no source gave a language: no language columns
     for (mi, a, b), n in c.flows.items():
         if months is not None and mi not in months:
             continue
         sup = c.S_flows.get((mi, a, b), True)
         ua, ub = c.units[a], c.units[b]
+        langs = {LANGS[j]: (0 if c.flows_lang.get((mi, a, b, j), 0) == 0 else
+                            None if c.S_flows_lang.get((mi, a, b, j), True) else c.flows_lang[(mi, a, b, j)])
+                 for j in present}
         out.append({"month": c.months[mi], "from": ua.id, "to": ub.id, "from_name": ua.name(lang),
                     "to_name": ub.name(lang), "devices": None if sup else n, "suppressed": sup,
-                    "from_lat": ua.lat, "from_lon": ua.lon, "to_lat": ub.lat, "to_lon": ub.lon})
+                    "from_lat": ua.lat, "from_lon": ua.lon, "to_lat": ub.lat, "to_lon": ub.lon,
+                    **{f"lang_{x}": v for x, v in langs.items()}})
     return sorted(out, key=lambda r: (r["month"], r["devices"] is None, -(r["devices"] or 0), r["from"], r["to"]))
 
 

@@ -197,5 +197,26 @@ def suppress(c: Cube, k: int) -> Cube:
     c.S_TOT = g.mask("TOT")
     if "H" in g.parts:
         c.S_H, c.S_HM = g.mask("H"), g.mask("HM")
-    c.S_flows = {key: 0 < n < k for key, n in c.flows.items()}
+    c.S_flows, c.S_flows_lang = _flows(c, k)
     return c
+
+
+def _flows(c: Cube, k: int) -> tuple[dict[tuple[int, int, int], bool], dict[tuple[int, int, int, int], bool]]:
+    """A flow under k is hidden; its language parts add up to it, so they follow rules 1 and 2 inside the flow
+    (no flow totals across sites are published, so flows form no other group)."""
+    total = {key: 0 < n < k for key, n in c.flows.items()}
+    parts: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
+    for (mi, a, b, ln), n in c.flows_lang.items():
+        parts.setdefault((mi, a, b), []).append((ln, n))
+    hidden: dict[tuple[int, int, int, int], bool] = {}
+    for key, ps in parts.items():
+        h = {ln: total[key] or 0 < n < k for ln, n in ps}
+        if not total[key] and sum(h.values()) == 1:
+            shown_parts = sorted((n, ln) for ln, n in ps if not h[ln] and n > 0)
+            if shown_parts:
+                h[shown_parts[0][1]] = True
+            else:  # the hidden part is the flow's only one: it is the total, so the flow is hidden
+                total[key] = True
+                h = dict.fromkeys(h, True)
+        hidden.update({(*key, ln): v for ln, v in h.items()})
+    return total, hidden

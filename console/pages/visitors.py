@@ -23,6 +23,7 @@ from console.render import page
 from core.maintenance import JST
 
 CACHE_S = 300.0  # a month's figures are recounted at most every 5 minutes (sessions keep arriving)
+CACHE_MONTHS = 3
 W: dict[str, dict[str, str]] = {
     "ja": {"title": "利用分析", "month": "月", "site": "拠点", "all": "市全体", "show": "表示",
            "devices": "利用端末数 (延べ)", "dedup": "重複を除いた端末数 (推定)", "sessions": "接続回数",
@@ -31,7 +32,7 @@ W: dict[str, dict[str, str]] = {
            "flows_note": "同じ端末が同じ日に拠点 A の次に {h:g} 時間以内に拠点 B を利用した数（延べ、日ごとの鍵のため"
                          "日をまたぐ回遊は数えられません）。",
            "from": "出発", "to": "到着", "langs": "ポータルの言語", "lang": "言語", "share": "割合",
-           "sites": "拠点別", "name": "名称", "new": "新規 (概算)", "returning": "再訪 (概算)",
+           "sites": "拠点別", "aps": "AP別", "name": "名称", "new": "新規 (概算)", "returning": "再訪 (概算)",
            "minutes": "分", "none": "この月の利用データはありません。", "nodata_flows": "回遊はありません。",
            "k_note": "{k} 台未満のセルは「<{k}」と表示し、差し引きで分かってしまうセルも合わせて秘匿しています。",
            "approx": "新規・再訪は MAC アドレスのランダム化（iOS 14・Android 10 以降）のため概算です。月の利用端末数は"
@@ -49,7 +50,8 @@ W: dict[str, dict[str, str]] = {
            "flows_note": "The same device at site A, then at site B within {h:g} h on the same day (device-days; "
                          "the daily key cannot link days).",
            "from": "From", "to": "To", "langs": "Portal language", "lang": "Language", "share": "Share",
-           "sites": "By site", "name": "Name", "new": "New (approx.)", "returning": "Returning (approx.)",
+           "sites": "By site", "aps": "By AP", "name": "Name", "new": "New (approx.)",
+           "returning": "Returning (approx.)",
            "minutes": "min", "none": "No visitor data for this month.", "nodata_flows": "No flows.",
            "k_note": "Cells of fewer than {k} devices show \"<{k}\"; cells that would give them away by subtraction "
                      "are hidden too.",
@@ -95,8 +97,8 @@ def cube_for(request: Request[Any, Any, Any], first: dt.date, nxt: dt.date) -> A
         cube = read_cube(state.console.inventory(), first, nxt)
     except NoData:
         cube = None
-    if len(cache) > 24:
-        cache.clear()
+    if len(cache) >= CACHE_MONTHS:  # a 1,000-AP month's cube is tens of MB: keep a few
+        cache.pop(min(cache, key=lambda m: cache[m][0]))
     cache[key] = (time.monotonic(), cube)
     return cube
 
@@ -232,6 +234,10 @@ def view(cube: Any, unit: int, lang: str) -> dict[str, Any]:
     heat = heat_svg(vr.heatmap(cube, unit, 0), vr.WEEKDAYS[lang], k, w["heat"])
     site_rows = vr.figure_rows(cube, day_date(cube.first_day), day_date(cube.first_day + cube.n_days), "month",
                                "site", lang)
+    aps = {x.id for x in cube.units if x.level == "ap" and cube.units[x.parent].id == u.id} if u.level == "site" \
+        else set()
+    ap_rows = vr.figure_rows(cube, day_date(cube.first_day), day_date(cube.first_day + cube.n_days), "month",
+                             "ap", lang, aps) if aps else []
     flows = vr.flow_rows(cube, lang, [0])
     if u.level == "site":
         flows = [f for f in flows if u.id in (f["from"], f["to"])]
@@ -239,7 +245,7 @@ def view(cube: Any, unit: int, lang: str) -> dict[str, Any]:
               "devices": None if cube.S_MO[i, 0, DEV] else int(cube.MO[i, 0, DEV])}
              for i, x in enumerate(cube.units) if x.level == "site"]
     return {"month_row": month, "daily": daily, "bands": bars_svg(bands, k, w["bands"]), "heat": heat,
-            "sites": site_rows, "flows": flows, "flow_map": flow_map_svg(sites, flows, k, w["flows"]),
+            "sites": site_rows, "aps": ap_rows, "flows": flows, "flow_map": flow_map_svg(sites, flows, k, w["flows"]),
             "langs": vr.language_rows(cube, unit, 0, lang), "k": k, "flow_hours": cube.flow_hours,
             "sessions": None if cube.S_MO[unit, 0, SES] else int(cube.MO[unit, 0, SES]),
             "simulated": bool(cube.MO_sim[unit, 0])}
@@ -257,7 +263,10 @@ def visitors_page(request: Request[Any, Any, Any], month: str = "", site: str = 
         found = cube.unit_index("site", site) if site else None
         unit = found if found is not None else 0
         data = view(cube, unit, lang)
+    from analytics.visitors.rows import LANG_NAMES
+
     return page(request, "visitors.html", w=W[lang], month=key, site=site if unit else "", data=data,
+                lang_names=LANG_NAMES[lang],
                 site_choices=[(s.id, s.name_ja if lang == "ja" else s.name_en) for s in inv.sites],
                 k=cube.k if cube is not None else None, n=lambda v: _n(v, cube.k if cube is not None else 10))
 

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from core.inventory import Inventory
+from core.maintenance import with_added_windows
 from core.secrets import SecretResolver
 from core.store.dbfile import SchemaError, explain
 from wifiwatch.common import ConfigOpt, UserError, config_path, console, load_inventory, resolver_for
@@ -134,7 +135,8 @@ def build_daemon(
         # Deleting aged rows and giving the space back is the heavy part: once a night, in Japan's quiet hours.
         ExtraJob("nightly-prune", lambda _inv: _rollup(store), 86400.0, cron="30 2 * * *"),
         # Checked nightly: writes last month's report on the 1st, or the first night after if the daemon was down.
-        ExtraJob("monthly-report", lambda cur: _monthly_report(cur, store, resolver), 86400.0, cron="15 0 * * *"),
+        ExtraJob("monthly-report", lambda cur: _monthly_report(with_added_windows(cur, alerts.store.maintenance()),
+                                                               store, resolver), 86400.0, cron="15 0 * * *"),
     ]
     background = []
     parts = {}

@@ -19,7 +19,16 @@ from rich.table import Table
 
 from core.inventory import Inventory
 from core.secrets import SecretResolver
-from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, no_data, resolver_for
+from wifiwatch.common import (
+    ConfigOpt,
+    UserError,
+    console,
+    err,
+    load_inventory,
+    no_data,
+    resolver_for,
+    with_store_windows,
+)
 
 SourceOpt = Annotated[str, typer.Option("--source", help="sqlite (embedded store) or influx")]
 EraOpt = Annotated[str | None, typer.Option("--era", help="seireki (2026年11月) or reiwa (令和8年11月); "
@@ -117,7 +126,7 @@ def _write_files(config: Path | None, source: str, pdf: bool,
     from analytics.export import PdfError
     from analytics.monthly import FORMATS
 
-    inv = load_inventory(config)
+    inv = with_store_windows(load_inventory(config))
     reader = open_reader(inv, source, resolver_for(inv, config))
     formats = FORMATS if pdf else tuple(f for f in FORMATS if f != "pdf")
     try:
@@ -154,7 +163,7 @@ def register(app: typer.Typer) -> None:
             if fmt not in ("table", "csv", "json"):
                 raise UserError("--format must be table, csv or json")
             check_lang(lang)
-            inv = load_inventory(config)
+            inv = with_store_windows(load_inventory(config))
             if site is not None and site not in {s.id for s in inv.sites}:
                 raise UserError(f"--site: no site '{site}'")
             p = Period(_date(start, "--from"), _date(end, "--to"), time.time())
