@@ -53,28 +53,34 @@ def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[str], Sequence[M
     """One workbook, a sheet per (title, columns, rows, note-if-empty); ``header`` lines (title, 対象期間,
     集計時点, 参考値 and simulated-data notices) on top of every sheet, so a sheet copied alone keeps them."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    wb.remove(wb.active)  # type: ignore[arg-type]
+    # write-only: rows stream to the file as they are appended; a 10,000-AP report's ~400,000 cells held as
+    # openpyxl cell objects cost ~150 MB
+    wb = Workbook(write_only=True)
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="E3F2FD")
     for title, cols, rows, note in sheets:
         ws = wb.create_sheet(title[:31])
+        for i, c in enumerate(cols, start=1):  # widths must be set before the first row in write-only mode
+            width = max([len(str(c))] + [len(str(r.get(c, ""))) for r in rows[:200]])
+            ws.column_dimensions[get_column_letter(i)].width = min(60, max(8, width * 1.3 + 2))
         for line in header:
             ws.append([_cell(line)])
         if header:
             ws.append([])
-        ws.append([_cell(c) for c in cols])
-        for c in ws[ws.max_row]:
-            c.font, c.fill = bold, fill
+        head = []
+        for c in cols:
+            cell = WriteOnlyCell(ws, value=_cell(c))
+            cell.font, cell.fill = bold, fill
+            head.append(cell)
+        ws.append(head)
         for r in rows:
             ws.append([_xl(r.get(c)) for c in cols])
         if not rows and note:
             ws.append([_cell(note)])
-        for i, c in enumerate(cols, start=1):
-            width = max([len(str(c))] + [len(str(r.get(c, ""))) for r in rows[:200]])
-            ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(60, max(8, width * 1.3 + 2))
     wb.save(path)
 
 

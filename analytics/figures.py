@@ -186,7 +186,9 @@ class ApFigures:
     availability_cov: Coverage | None = None
     usage_cov: Coverage | None = None  # client samples: usage and capacity
     hours_over: dict[float, float] | None = None  # capacity -> hours above it (hourly path; else from levels)
-    clients_hourly: Floats | None = None  # mean clients per hour of the period (hour_grid); NaN: no sample
+    # mean clients per hour of the period (hour_grid), NaN in hours without a sample; None: no sample at all, or
+    # usage not read (a year of hours per AP is 70 KB: only usage rows need it)
+    clients_hourly: Floats | None = None
 
 
 def group_peak(figs: Mapping[str, ApFigures], ids: Iterable[str]) -> float:

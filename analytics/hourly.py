@@ -197,7 +197,8 @@ def hourly_figures(inv: Inventory, reader: Any, p: Any, site: str | None,
             f.usage = u
             f.usage_cov = Coverage(p.hours, p.elapsed_h, u.observed_h, 0.0, u.observed_h * sim)
             f.peak_sample = u.peak_clients
-            f.clients_hourly = hourly_mean(hs, n, sm, p.start, end)
+            if "usage" in parts and len(hs):  # for the peaks of usage rows; None: no sample (or not asked for)
+                f.clients_hourly = hourly_mean(hs, n, sm, p.start, end)
             if "capacity" in parts:
                 f.hours_over = {inv.capacity_for(ap) * radios: over.get(ap.id, 0) * step / HOUR}
     return out

@@ -112,7 +112,8 @@ def ap_figures(inv: Inventory, reader: PointReader, s: Site, ap: AccessPoint, p:
         cols = read_columns(reader, "ap_status", a0, a1, {"ap": ap.id}, ["clients"])
         ct, (cv,) = _concat(cols, "clients")  # the AP's series pooled: one stream whatever its tags
         sim = simulated_share(cols)
-        out.clients_hourly = hourly_mean_held(*client_pieces(ct, cv, p.start, end), p.start, end)
+        if "usage" in parts and len(ct):
+            out.clients_hourly = hourly_mean_held(*client_pieces(ct, cv, p.start, end), p.start, end)
         if "capacity" in parts:
             out.levels = held_levels(ct, cv, p.start, end)
             out.peak_sample = int(cv.max()) if len(cv) else 0

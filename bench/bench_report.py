@@ -34,6 +34,7 @@ import json
 import math
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -212,6 +213,8 @@ def run_one(kind: str, source: str, where: str, n: int, out: Path, pdf: bool) ->
     inv = inventory(n)
     reader = reader_for(source, where)
     formats = ("html", "csv", "xlsx", "pdf") if pdf else ("html", "csv", "xlsx")
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = ru0.ru_utime + ru0.ru_stime
     t = time.perf_counter()
     if kind == "monthly":
         from analytics.monthly import write_monthly
@@ -230,7 +233,9 @@ def run_one(kind: str, source: str, where: str, n: int, out: Path, pdf: bool) ->
         path.write_bytes(to_csv(export.rows, USAGE_COLUMNS))
         files = [path]
     wall = time.perf_counter() - t
+    ru = resource.getrusage(resource.RUSAGE_SELF)  # this process's CPU: on a shared machine, steadier than wall time
     return {"kind": kind, "source": source, "aps": n, "wall_s": round(wall, 2),
+            "cpu_s": round(ru.ru_utime + ru.ru_stime - cpu0, 2),
             # VmHWM: this process image's peak (ru_maxrss would carry the forking parent's, kept across execve)
             "max_rss_mb": vm_hwm_mb(os.getpid()),
             "files": [f.name for f in files]}

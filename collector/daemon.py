@@ -100,6 +100,7 @@ class Daemon:
         self.board = HealthBoard()
         self.parts = dict(parts or {})
         self._last_cycle: float | None = None  # when a heartbeat job last ran, whatever its outcome
+        self.group: Any = None  # collector.cluster.group.Group with [cluster] redis
 
     # -- entry point ----------------------------------------------------------------------------
     def run(self) -> int:
@@ -116,6 +117,11 @@ class Daemon:
         self._loop = loop
         self._stop = asyncio.Event()
         self.engine = FleetEngine(self.inv, self.resolver, self.writer, self.alerts, self.use_icmp, clock=self.clock)
+        if self.inv.cluster.redis is not None:  # a collector group: only this member's share (collector/cluster)
+            from collector.cluster.group import Group
+
+            self.group = Group(self, loop)
+            self.group.start()
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
         self._schedule()
         self._watch_metrics()
@@ -285,6 +291,8 @@ class Daemon:
         assert self.engine is not None
         self.inv = inv
         self.engine.reload(inv)
+        if self.group is not None:
+            self.group.apply(self.group.membership.members)
         for fn in self.background:  # background parts that follow the inventory (visitor sources: visitor_ids)
             reload = getattr(getattr(fn, "__self__", None), "reload", None)
             if callable(reload):
@@ -360,6 +368,8 @@ class Daemon:
             "last_poll_seconds": round(eng.poll_stats.duration_s, 3),
             "last_poll_errors": eng.poll_stats.errors,
             "shard": self.inv.cluster.shard,
+            **({"cluster": {"member": self.group.me, "members": self.group.membership.members,
+                            "aps": self.group.aps()}} if self.group is not None else {}),
         }
 
     def status(self) -> dict[str, object]:

@@ -61,20 +61,25 @@ class CycleStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def devices_of(inv: Inventory) -> list[DeviceRef]:
-    """APs and uplinks of this collector's shard, in inventory order."""
+def devices_of(inv: Inventory, owns: Callable[[str], bool] | None = None) -> list[DeviceRef]:
+    """APs and uplinks of this collector's shard, in inventory order; ``owns``: a group member's assignment
+    (collector/cluster), which replaces the fixed shard."""
     index, count = inv.cluster.index_count
+
+    def mine(dev: str) -> bool:
+        return owns(dev) if owns is not None else in_shard(dev, index, count)
+
     out: list[DeviceRef] = []
     for site in inv.sites:
-        if site.uplink is not None and in_shard(site.uplink.id, index, count):
+        if site.uplink is not None and mine(site.uplink.id):
             out.append(DeviceRef(site, site.uplink, ROLE_UPLINK))
         for ap in site.aps:
             # An AP whose up/down comes from its controller is not reached directly (NAT, LTE): its controller's
             # poll speaks for it (collector/controllers.py).
-            if in_shard(ap.id, index, count) and ap.availability_from != "controller":
+            if mine(ap.id) and ap.availability_from != "controller":
                 out.append(DeviceRef(site, ap, ROLE_AP))
     for ctl in inv.controllers:
-        if in_shard(ctl.id, index, count):
+        if mine(ctl.id):
             out.append(DeviceRef(inv.site(ctl.site), ctl, ROLE_CONTROLLER))
     return out
 
@@ -120,6 +125,7 @@ class FleetEngine:
                 extra=kv(icmp=False),
             )
         self.inv = inv
+        self.owns: Callable[[str], bool] | None = None  # a group member's assignment (collector/cluster)
         self.devices: list[DeviceRef] = []
         self._targets: dict[str, Any] = {}
         self._target_errors: dict[str, str] = {}
@@ -134,7 +140,7 @@ class FleetEngine:
     def reload(self, inv: Inventory) -> None:
         """Swap the inventory, keeping counters and pings of devices that still exist."""
         self.inv = inv
-        self.devices = devices_of(inv)
+        self.devices = devices_of(inv, self.owns)
         if self._tables is not None:
             self._tables[1].reload(inv)  # visitor_snmp / visitor_ids changes (open sessions are kept)
         keep = {d.id for d in self.devices}

@@ -89,6 +89,16 @@ _VALUES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^binding the HTTP endpoint off loopback requires 'token'"),
      lambda m: "HTTP をループバック以外で待ち受けるには token が必要です"),
     (re.compile(r"^shard must be"), lambda m: "shard は 'i/n' (0 <= i < n、例 '0/2') の形にしてください"),
+    (re.compile(r"^cluster.redis must not carry a password"),
+     lambda m: "cluster.redis の URL にパスワードを書かないでください: password = \"env:変数名\" か \"file:キー\" で"
+               "参照として指定してください"),
+    (re.compile(r"^cluster.redis '(.*)' is not redis://HOST:PORT/DB"),
+     lambda m: f"cluster.redis の '{m[1]}' は redis://ホスト:ポート/DB番号 の形ではありません"),
+    (re.compile(r"^cluster.name '(.*)' must be"),
+     lambda m: f"cluster.name の '{m[1]}' は英数字と '.'、'_'、'-' の 1〜63 文字にしてください"),
+    (re.compile(r"^cluster.shard and cluster.redis exclude each other"),
+     lambda m: "cluster.shard と cluster.redis は同時に使えません: redis ではグループが AP を割り当てるので shard を"
+               "削除してください"),
     (re.compile(r"^'(.*)' is not (\d+) ASCII digits$"), lambda m: f"'{m[1]}' は {m[2]} 桁の数字ではありません"),
     (re.compile(r"^check digit of '(.*)' should be (\d)"), lambda m: f"'{m[1]}' の検査数字は {m[2]} のはずです"),
     (re.compile(r"^'(.*)' is not a prefecture code"), lambda m: f"'{m[1]}' は都道府県コード (01〜47) ではありません"),

@@ -510,7 +510,49 @@ class ConsoleSettings(_Model):
 
 
 class ClusterSettings(_Model):
+    """``shard``: a fixed split (no coordination). ``redis``: a group with leases and rendezvous hashing
+    (collector/cluster); the password only by reference, never inside the URL."""
+
     shard: str = "0/1"
+    redis: str | None = None  # redis://HOST:PORT/DB
+    password: SecretRef | None = None
+    name: str | None = None  # this member's name in the group; default: the host name
+    lease_s: float = Field(15.0, ge=1.0, le=600.0)
+
+    _refs = field_validator("password")(_check_secret_ref)
+
+    @field_validator("redis")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        m = re.fullmatch(r"redis://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?(?:/(\d{1,2}))?/?", v)
+        if "@" in v:
+            raise ValueError("cluster.redis must not carry a password: give it as password = \"env:NAME\" "
+                             "or \"file:KEY\"")
+        if not m or (m[2] is not None and not 0 < int(m[2]) < 65536):
+            raise ValueError(f"cluster.redis '{v}' is not redis://HOST:PORT/DB")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _member_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}", v):
+            raise ValueError(f"cluster.name '{v}' must be 1-63 letters, digits, '.', '_' or '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> ClusterSettings:
+        if self.redis is not None and self.shard != "0/1":
+            raise ValueError("cluster.shard and cluster.redis exclude each other: with redis the group assigns "
+                             "the APs itself; remove shard")
+        return self
+
+    @property
+    def member(self) -> str:
+        import socket
+
+        return self.name or socket.gethostname()
 
     @field_validator("shard")
     @classmethod

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(influxdb victoria-metrics snmpd snmp chromium fonts-noto-cjk nftables iproute2 poppler-utils freeradius-utils bsdutils)
+APT_PACKAGES=(influxdb victoria-metrics snmpd snmp chromium fonts-noto-cjk nftables iproute2 poppler-utils freeradius-utils bsdutils redis-server)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -161,3 +161,42 @@ def test_a_trusted_proxy_has_no_per_address_share() -> None:
     assert [slots.take(("192.0.2.7", p)) for p in range(3)] == [None, None, TOO_MANY_CONNECTIONS]
     slots.give_back(("192.0.2.7", 0))
     assert slots.take(("192.0.2.7", 9)) is None and slots.total == 10
+
+
+def test_the_deadline_is_for_what_the_client_owes_not_for_the_answer() -> None:
+    """A request whose answer takes longer than the request deadline (a report, a big page) is not cut: only
+    the head and body the client sends are timed."""
+    import asyncio
+
+    async def slow_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await asyncio.sleep(2.0)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True}, app=slow_app, header_timeout_s=0.5)
+    srv.start()
+    try:
+        with httpx.Client(timeout=10) as c:
+            for _ in range(2):  # and on the same kept-alive connection again
+                r = c.get(f"http://127.0.0.1:{srv.port}/report")
+                assert r.status_code == 200 and r.text == "done"
+                assert r.headers["x-content-type-options"] == "nosniff"  # the server's own strict headers
+    finally:
+        srv.stop()
+
+
+def test_log_budget_per_client_and_minute() -> None:
+    """What one client can put in the log: a few lines a minute, then one line saying how many were dropped."""
+    from collector.http import LogBudget
+
+    b = LogBudget(per_min=3, max_clients=2)
+    assert [b.allow("a", now=t)[0] for t in (0, 1, 2, 3, 4)] == [True, True, True, False, False]
+    assert b.allow("b", now=5) == (True, 0)  # another client has its own budget
+    assert b.allow("a", now=61) == (True, 2)  # next minute: allowed, and told 2 were suppressed
+    b.allow("c", now=62)  # a third address: the table (2 addresses at most) starts over
+    assert b.allow("a", now=63) == (True, 0)

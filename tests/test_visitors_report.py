@@ -111,6 +111,10 @@ def test_table_csv_english_and_no_data(cfg: Path) -> None:
     r = cli(cfg, "--from", "2026-11-01", "--to", "2026-12-01", "--by", "month", "--format", "json")
     (m,) = [x for x in json.loads(r.stdout) if x["site"] == "omachi"]
     assert (m["month"], m["unique_devices"], m["sessions"]) == ("2026-11", 87, 89)  # person-days
+    r = cli(cfg, "--from", "2026-11-01", "--to", "2026-12-01", "--by", "fy", "--format", "json")
+    (y,) = [x for x in json.loads(r.stdout) if x["site"] == "omachi"]
+    assert (y["fy"], y["date"], y["sessions"]) == (2026, "2026-04-01", 89)
+    assert cli(cfg, "--from", "2026-03-01", "--to", "2026-05-01", "--by", "fy").returncode == 2
     bad = cli(cfg, "--from", "2026-11-05", "--to", "2026-11-01")
     assert bad.returncode == 2 and "--to" in bad.stderr
 
@@ -202,3 +206,25 @@ def test_measured_visitors_for_the_planner(cfg: Path) -> None:
     got = measured_visitors(load_config(cfg, known_vendors()), days=30, now=day_start(dt.date(2026, 12, 1)))
     assert {k: (round(v.devices_per_year), v.days_shown) for k, v in got.items()} == {
         "omachi": (round(42 * 365 / 30), 2), "chuo-kominkan": (round(30 * 365 / 30), 2)}
+
+
+def test_a_store_without_visitor_sources_gets_no_section(tmp_path: Path) -> None:
+    """No visitor table: NoData (exit 3 / no report section), and nothing is created in the store file."""
+    import sqlite3
+
+    from analytics.coverage import NoData
+    from analytics.visitors.load import read_cube
+    from analytics.visitors.section import visitor_section
+    from core.config import parse_config
+    from core.paths import known_vendors
+
+    db = tmp_path / "w.sqlite3"
+    sqlite3.connect(db).execute("CREATE TABLE other (x)").connection.commit()
+    text = (ROOT / "config" / "sites.toml").read_text(encoding="utf-8").replace(
+        'path = "var/wifiwatch.sqlite3"', f'path = "{db}"')
+    inv = parse_config(text, "sites.toml", known_vendors())
+    with pytest.raises(NoData):
+        read_cube(inv, dt.date(2026, 11, 1), dt.date(2026, 12, 1))
+    assert visitor_section(inv, dt.date(2026, 11, 1), dt.date(2026, 12, 1)) is None
+    names = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
+    assert names == {"other"}

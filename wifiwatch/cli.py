@@ -90,7 +90,7 @@ def check_config(
 
 # Each area registers its commands on import; a missing module means that area is not built yet.
 _AREAS = ["collect", "sim", "store", "alerts", "report", "plan", "map", "tiles", "grafana", "demo", "opendata",
-          "status", "detect", "web", "visitors"]
+          "status", "detect", "web", "visitors", "cluster"]
 for _area in _AREAS:
     try:
         _mod = importlib.import_module(f"wifiwatch.commands.{_area}")

@@ -11,7 +11,23 @@ from analytics.visitors.cube import DAY_S, DEV, RETURN_DAYS, Cube, build_cube, d
 from analytics.visitors.suppress import k_min, suppress
 from core.inventory import Inventory
 
-FLOW_HOURS = 3.0  # "then B within N hours": a walk between spots of one town, not the next day's trip
+FLOW_HOURS = 3.0
+
+
+def _has_sessions_table(path: Path) -> bool:
+    """Whether the store file has visitor sessions at all, asked read-only: a report on a store without visitor
+    sources (or on a read-only copy) must neither create tables nor fail."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'visitors_sessions'"
+                                ).fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False  # "then B within N hours": a walk between spots of one town, not the next day's trip
 
 
 def read_cube(inv: Inventory, start: dt.date, end: dt.date, hours: bool = True, flow_hours: float = FLOW_HOURS,
@@ -24,7 +40,7 @@ def read_cube(inv: Inventory, start: dt.date, end: dt.date, hours: bool = True, 
 
     path = Path(inv.store.path)
     nodata = f"{start} – {end}: " + ("データがありません" if lang == "ja" else "no data")
-    if not path.exists():
+    if not path.exists() or not _has_sessions_table(path):
         raise NoData(nodata)
     first, stop = month_range(start, end)
     lead = RETURN_DAYS * DAY_S if inv.visitors.returning else 0

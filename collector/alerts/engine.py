@@ -73,6 +73,9 @@ class AlertEngine:
         self.states: dict[str, DeviceState] = self.store.load_states()
         self.last_clients: dict[str, int] = {}
         self.enqueued = 0  # messages queued since start: the daemon delivers at once when it grows
+        # A collector group's shared incidents (collector.cluster.incidents.SharedIncidents): asked before a
+        # message is queued, so one outage gives one DOWN and one UP across the group. None on one machine.
+        self.shared: Any = None
         self.reload(inv)
 
     # -- configuration ------------------------------------------------------------------------------
@@ -124,6 +127,10 @@ class AlertEngine:
         windows = self.windows()
         with self.store.tx() as c:
             self.store.save_states(c, changed)
+            if self.shared is not None:
+                from collector.alerts.store import _encode
+
+                self.shared.save_states({d: _encode(s) for d, s in changed.items()})
             points += self._host_network(c, now, all_failing, len(with_data))
             host_lost = self._open(c, HOST, "monitoring_lost") is not None
             for dev, tr in transitions:
@@ -219,24 +226,70 @@ class AlertEngine:
             why = self._suppressed_by(dev, site, role, host_lost, kind, windows, now)
             start = tr.started_at if tr.started_at is not None else now
             iid = self._create(c, dev, site.id, kind, start, tr.cause, why, severity)
-            if why is None:
+            if why is None and self.shared is not None and not self.shared.open(dev, kind, start, severity):
+                log.info("alert already sent by another member", extra=kv(device=dev, kind=kind))
+            elif why is None:
                 self._notify(c, iid, kind, severity, dev, now, {**extra, "since_ts": start,
                                                                  "duration_s": now - start})
             else:
                 log.info("alert suppressed", extra=kv(device=dev, kind=kind, suppressed_by=why))
             return [self._event(site.id, dev, kind, tr.current, tr.previous, severity, iid, None, why, now)]
         opened = self._open(c, dev, CLOSES[kind])
+        tell = bool(opened is not None and opened.notified)
+        if self.shared is not None:
+            opened, tell = self._close_shared(c, dev, site, CLOSES[kind], opened, tell)
         if opened is None:
             return [self._event(site.id, dev, kind, tr.current, tr.previous, "info", None, tr.duration_s, None, now)]
         end = tr.end
         self._close(c, opened, end)
         duration = end - opened.start
-        if opened.notified:  # to the same channels the opening went to, marked resolved
+        if tell:  # to the same channels the opening went to, marked resolved
             self._notify(c, opened.id, kind, RESOLVED, dev, now,
                          {**extra, "since_ts": opened.start, "until_ts": end, "duration_s": duration,
                           "state": tr.current.value}, route_as=opened.severity)
         return [self._event(site.id, dev, kind, tr.current, tr.previous, RESOLVED, opened.id, duration,
                             opened.suppressed_by, now)]
+
+    def _close_shared(self, c: sqlite3.Connection, dev: str, site: Site, kind: str, opened: Incident | None,
+                      tell: bool) -> tuple[Incident | None, bool]:
+        """The group's view of an outage that ends here: the member that removes the shared record tells
+        people, even when another member opened it (its incident is then recorded here to be closed)."""
+        from collector.cluster.incidents import UNKNOWN
+
+        rec = self.shared.close(dev, kind)
+        if rec is UNKNOWN:
+            return opened, tell  # Redis did not answer: this member's own record decides
+        if not isinstance(rec, dict):
+            return opened, False  # never told, or another member already sent the recovery
+        if opened is None:
+            start = float(rec.get("start", self.clock()))
+            severity = str(rec.get("severity", SEVERITY.get(kind, "critical")))
+            self._create(c, dev, site.id, kind, start, f"opened by {rec.get('member', '?')}", None, severity)
+            opened = self._open(c, dev, kind)
+        return opened, True
+
+    def adopt_states(self, devices: Sequence[str]) -> int:
+        """Devices this member takes over: continue the group's state machine for them (shared states)."""
+        if self.shared is None:
+            return 0
+        from collector.alerts.store import _decode
+
+        got = {d: _decode(v) for d, v in self.shared.load_states(devices).items()}
+        self.states.update(got)
+        if got:
+            with self.store.tx() as c:
+                self.store.save_states(c, got)
+        return len(got)
+
+    def group_event(self, kind: str, key: str, values: dict[str, Any], now: float) -> bool:
+        """A group-wide event (a member lost): one incident and one message, for the member that claimed it."""
+        with self.store.tx() as c:
+            iid = self._create(c, f"member:{values.get('member', '?')}", "*", kind, now,
+                               str(values.get("cause", kind)), None, "critical")
+            self._close(c, Incident(iid, "", "*", kind, now, None, None, "", None, True, now, 0, "critical"), now)
+            before = self.enqueued
+            self._notify(c, iid, kind, "critical", None, now, {"since_ts": now, **values}, key=key)
+        return self.enqueued != before
 
     def _create(self, c: sqlite3.Connection, dev: str, site: str, kind: str, start: float, cause: str,
                 why: str | None, severity: str) -> int:
@@ -258,6 +311,9 @@ class AlertEngine:
         for row in rows:
             inc = Incident(*row)
             n = inc.reminders + 1
+            if self.shared is not None and not self.shared.claim(f"{inc.device}:{inc.kind}:reminder:{n}", every / 2):
+                c.execute("UPDATE alert_incidents SET last_notified=?, reminders=? WHERE id=?", (now, n, inc.id))
+                continue
             self._notify(c, inc.id, "reminder", inc.severity, None if inc.device == HOST else inc.device, now,
                          {"since_ts": inc.start, "duration_s": now - inc.start}, key=f"{inc.id}:reminder:{n}")
             c.execute("UPDATE alert_incidents SET last_notified=?, reminders=? WHERE id=?", (now, n, inc.id))
@@ -292,7 +348,7 @@ class AlertEngine:
         ctx["duration"] = fmt_duration(values.get("duration_s"), lang)
         if "duration_s" in values and values["duration_s"] is not None:
             ctx["duration_s"] = round(float(values["duration_s"]), 1)
-        for k in ("cause", "ap_count", "device_count", "channel"):
+        for k in ("cause", "ap_count", "device_count", "channel", "member", "moved", "members"):
             if k in values:
                 ctx[k] = values[k]
         if "cause" in ctx:

@@ -54,7 +54,9 @@ class HourlyReads:
         """(last row id folded into the rollup, the earliest time of a row written after it or None)."""
         row = self._conn.execute("SELECT value FROM store_meta WHERE key='rollup_row'").fetchone()
         done = int(row[0]) if row else 0
-        first = self._conn.execute("SELECT MIN(time_ns) FROM store_points WHERE id > ?", (done,)).fetchone()[0]
+        # time_ns + 0: without it SQLite answers MIN() from the time index, walking every raw row's entry for one
+        # with id > done (0.9 s per call on 5 M rows, and none found); this reads the id range, usually empty
+        first = self._conn.execute("SELECT MIN(time_ns + 0) FROM store_points WHERE id > ?", (done,)).fetchone()[0]
         return done, first
 
     def hourly_columns(self, measurement: str, start_ns: int, end_ns: int, tags: Mapping[str, str] | None = None,

@@ -383,6 +383,8 @@ class SqliteStore(HourlyReads):
         in id order; each with its own copy of its tags."""
         want = dict(tags or {})
         by_id, by_ap = self._series_index(measurement)
+        if aps is None and "ap" in want:
+            aps = (want["ap"],)  # one AP's series from the index, not a pass over the fleet's
         ids = by_id if aps is None else sorted(sid for a in aps for sid in by_ap.get(a, ()))
         out: dict[int, dict[str, str]] = {}
         for sid in ids:

@@ -176,6 +176,12 @@ def register(report: typer.Typer) -> None:
         a, b = _day(start, "--from"), _day(end, "--to")
         if b <= a:
             raise UserError("--to must be after --from")
+        if by == "fy":  # one whole 年度 (April-March): its total is the cube's whole extent
+            fy = a.year if a.month >= 4 else a.year - 1
+            last = b - dt.timedelta(days=1)
+            if (last.year if last.month >= 4 else last.year - 1) != fy:
+                raise UserError("--by fy: --from and --to must fall in one 年度 (April to March)")
+            a, b = dt.date(fy, 4, 1), dt.date(fy + 1, 4, 1)
         if (b - a).days > 400:
             raise UserError("--from/--to: at most 400 days at a time")
         inv = load_inventory(config)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from wifiwatch.common import ConfigOpt, UserError, console, load_inventory
+from wifiwatch.common import ConfigOpt, UserError, console, err, load_inventory, resolver_for
 from wifiwatch.labels import check_lang, label
 
 
@@ -37,7 +37,10 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"no store at {path} yet: the daemon (wifiwatch run) creates it and records what it sees")
         store, alerts = SqliteStore(path, inv.store, reserve_bytes=0), AlertStore(path)
         try:
-            doc = read_status(inv, store, alerts.load_states(), time.time(), lang, alerts.maintenance())
+            if inv.cluster.redis is not None:  # a member of a group: every AP of the group (collector/cluster)
+                doc = _group_status(inv, config, store, alerts, lang)
+            else:
+                doc = read_status(inv, store, alerts.load_states(), time.time(), lang, alerts.maintenance())
         finally:
             store.close()
             alerts.close()
@@ -58,3 +61,34 @@ def register(app: typer.Typer) -> None:
                           markup=False)
         else:
             console.print(taken, highlight=False, markup=False)
+
+
+GROUP_NOTE = {
+    "influxdb": ("グループ全体: 測定値は共有ストア (InfluxDB)、状態は Redis の共有状態から",
+                 "the whole group: measurements from the shared store (InfluxDB), states from Redis"),
+    "local": ("グループ全体の状態は Redis から。測定値はこのメンバーのストアのみ "
+              "([influxdb] がないため、他のメンバーの AP は測定値なし)",
+              "states of the whole group from Redis; measurements from this member's store only "
+              "(no [influxdb]: other members' APs show no measurements)"),
+}
+
+
+def _group_status(inv: Any, config: Any, store: Any, alerts: Any, lang: str) -> dict[str, Any]:
+    from collector.cluster.view import group_states, shared_reader
+    from collector.status import read_status
+    from core.store.influxql import InfluxQLError
+
+    resolver = resolver_for(inv, config)
+    states, problem = group_states(inv, resolver, alerts.load_states())
+    reader, source = shared_reader(inv, resolver), "influxdb"
+    if reader is None:
+        reader, source = store, "local"
+    try:
+        doc = read_status(inv, reader, states, time.time(), lang, alerts.maintenance())
+    except InfluxQLError as e:
+        problem = f"{problem + '; ' if problem else ''}{e}; measurements from this member's store only"
+        doc, source = read_status(inv, store, states, time.time(), lang, alerts.maintenance()), "local"
+    note = GROUP_NOTE[source][0 if lang == "ja" else 1]
+    doc["cluster"] = {"member": inv.cluster.member, "source": source, "note": note, "problem": problem}
+    err.print(note + (f" ({problem})" if problem else ""), highlight=False, markup=False)
+    return doc

@@ -1,0 +1,92 @@
+"""Incident state shared by the members of a group, so one outage gives one DOWN and one UP message.
+
+The alert engine (collector/alerts/engine.py) asks this object before it queues a message:
+- ``open``: the first member to record a device's outage (SET NX of the open-incident record) tells people;
+  another member that sees the same outage (an overlap while the group rebalances) records it quietly;
+- ``close``: whoever removes the record (GETDEL, atomic) sends the recovery, even when another member, now
+  dead, opened the outage;
+- ``claim``: a reminder or escalation is queued by one member only;
+- device states (the alert state machine of each device) are written through, so a member that takes over
+  an AP continues its state (an AP already confirmed down is not announced again).
+
+Redis unreachable: the engine falls back to its own store (fail open: a duplicate message is better than
+none). Keys live under ``wifiwatch:cluster:``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis
+
+log = logging.getLogger("wifiwatch.cluster")
+
+OPEN = "wifiwatch:cluster:incident:"  # + device + ":" + kind -> {"start", "severity", "member"}
+CLAIM = "wifiwatch:cluster:claim:"
+STATES = "wifiwatch:cluster:states"  # HASH device -> the alert store's state encoding
+UNKNOWN = object()  # ``close`` when Redis did not answer
+
+
+class SharedIncidents:
+    def __init__(self, client: redis.Redis, member: str):
+        self.client = client
+        self.member = member
+        self.ops = 0
+
+    def open(self, device: str, kind: str, start: float, severity: str) -> bool:
+        """True when this member opened the group's incident (and so tells people); True too without Redis."""
+        rec = json.dumps({"start": start, "severity": severity, "member": self.member})
+        try:
+            self.ops += 1
+            return bool(self.client.set(f"{OPEN}{device}:{kind}", rec, nx=True))
+        except (redis.RedisError, OSError) as e:
+            log.warning("cluster: shared incident not recorded (Redis); alerting from this member alone",
+                        extra={"device": device, "error": type(e).__name__})
+            return True
+
+    def close(self, device: str, kind: str) -> dict[str, Any] | None | object:
+        """The open record this member removed (it sends the recovery); None: nobody had it open or another
+        member closed it already; UNKNOWN: Redis did not answer."""
+        try:
+            self.ops += 1
+            raw = self.client.getdel(f"{OPEN}{device}:{kind}")
+        except (redis.RedisError, OSError):
+            return UNKNOWN
+        if not raw:
+            return None
+        try:
+            rec = json.loads(str(raw))
+        except ValueError:
+            return None
+        return rec if isinstance(rec, dict) else None
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        """True for exactly one member per ``key`` within ``ttl_s`` (and without Redis: fail open)."""
+        try:
+            self.ops += 1
+            return bool(self.client.set(CLAIM + key, self.member, nx=True, px=max(1000, int(ttl_s * 1000))))
+        except (redis.RedisError, OSError):
+            return True
+
+    def save_states(self, encoded: Mapping[str, str]) -> None:
+        if not encoded:
+            return
+        try:
+            self.ops += 1
+            self.client.hset(STATES, mapping=dict(encoded))  # type: ignore[arg-type]
+        except (redis.RedisError, OSError):
+            pass  # the local store keeps them; the next change writes again
+
+    def load_states(self, devices: Iterable[str]) -> dict[str, str]:
+        ids = list(devices)
+        if not ids:
+            return {}
+        try:
+            self.ops += 1
+            got = self.client.hmget(STATES, ids)
+        except (redis.RedisError, OSError):
+            return {}
+        return {d: str(v) for d, v in zip(ids, got, strict=True) if v}
