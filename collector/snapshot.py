@@ -61,6 +61,12 @@ class DeviceView:
     vendor: str | None
     simulated: bool = False  # what is shown comes from the demo's simulated history only
     incidents: list[Any] = field(default_factory=list)
+    clients_source: str | None = None  # "sessions": counted from open visitor sessions, not SNMP (issue 24)
+
+    @property
+    def clients_from_sessions(self) -> bool:
+        """Whether the count shown is the visitor sessions' (every view labels it, from this one test)."""
+        return self.clients is not None and self.clients_source == "sessions"
 
     @property
     def reason(self) -> str:
@@ -176,7 +182,7 @@ def build_snapshot(inv: Inventory, store: Any, states: Mapping[str, Any], now: f
     """The fleet at ``now``: ``states`` the alert engine's (in memory in the daemon, else read from the store),
     ``adhoc`` the maintenance windows added at run time, ``incidents`` the open ones (attached per device)."""
     pings = _latest(store, "ap_ping", ("reachable", "rtt_ms"))
-    polls = _latest(store, "ap_status", ("clients", "snmp_ok"))
+    polls = _latest(store, "ap_status", ("clients", "snmp_ok", "clients_source"))
     windows: list[Maintenance] = active_windows(inv.maintenance, adhoc)
     live_times = [t for tags, t, _ in pings.values() if tags.get(SIMULATED_TAG) != "true"]
     data_at = max(live_times) / 1e9 if live_times else None
@@ -224,7 +230,8 @@ def build_snapshot(inv: Inventory, store: Any, states: Mapping[str, Any], now: f
                 beat, None if beat is None else max(0.0, now - beat),
                 None if reach is None else bool(reach), _num(ping[2][1]) if ping is not None else None,
                 None if snmp is None else bool(snmp), None if clients is None else int(clients),
-                poll[0].get("vendor") if poll is not None else None, simulated, open_by_dev.get(dev.id, _NONE)))
+                poll[0].get("vendor") if poll is not None else None, simulated, open_by_dev.get(dev.id, _NONE),
+                poll[2][2] if poll is not None else None))
         sites.append(SiteView(site.id, site_name, rows, st.rollup(d.state for d in rows),
                               st.count(d.state for d in rows if d.role == "ap")))
     return FleetSnapshot(now, sites, hb_fleet, data_at, monitor, lang)
@@ -256,7 +263,7 @@ def status_document(snap: FleetSnapshot) -> dict[str, Any]:
         "last_heartbeat": _iso(d.last_beat), "last_heartbeat_ts": d.last_beat,
         "age_s": None if d.age_s is None else round(d.age_s, 1), "stale": d.state == st.State.STALE,
         "simulated": d.simulated, "reachable": d.reachable, "rtt_ms": d.rtt_ms, "snmp_ok": d.snmp_ok,
-        "clients": d.clients, "vendor": d.vendor,
+        "clients": d.clients, "clients_source": "sessions" if d.clients_from_sessions else None, "vendor": d.vendor,
     } for d in snap.devices()]
     return {"generated_at": _iso(snap.at), "last_heartbeat": _iso(snap.data_at), "data_at": _iso(snap.data_at),
             "data_age_s": None if snap.data_age_s is None else round(snap.data_age_s, 1),

@@ -66,13 +66,22 @@ def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException
 
 
 def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
-    return page(request, "error.html", status_code=403, message_key="forbidden", detail=str(exc.detail))
+    """The refusal in the user's words: which role may not do what (the guards put both in ``extra``)."""
+    extra = exc.extra if isinstance(exc.extra, dict) else {}
+    user = current_user(request)
+    t = translator(user.lang if user is not None else "ja")
+    detail = (t("forbidden_detail").format(role=t(f"role_{extra['role']}"), need=t(f"can_{extra['need']}"))
+              if "role" in extra and "need" in extra else "")
+    return page(request, "error.html", status_code=403, message_key="forbidden", detail=detail)
 
 
 def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
-    if request.url.path in MACHINE or current_user(request) is None:
+    user = current_user(request)
+    if request.url.path in MACHINE or user is None:
         return Response("not found\n", status_code=404, media_type="text/plain")
-    return page(request, "error.html", status_code=404, message_key="not_found", detail=str(exc.detail))
+    # the handlers' details are English ("no AP 'x'"): shown to an English reader only
+    return page(request, "error.html", status_code=404, message_key="not_found",
+                detail=str(exc.detail) if user.lang == "en" else "")
 
 
 def _client(request: Request[Any, Any, Any]) -> str:
@@ -155,6 +164,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
     from console.pages import (
         admin,
         alert_settings,
+        cluster,  # 収集グループ (issue 25): 404 unless [cluster] redis
         devices,
         incidents,
         login,
@@ -183,7 +193,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
             *login.handlers, *status.handlers, *devices.handlers, *incidents.handlers, *maintenance.handlers,
             *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers, *alert_settings.handlers,
-            *visitors.handlers,
+            *visitors.handlers, *cluster.handlers,
         ],
         middleware=[sessions.middleware, limit.middleware],
         csrf_config=csrf,

@@ -125,7 +125,7 @@ def logged_in(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRoute
     cast(dict[str, Any], connection.scope)["wifiwatch.user"] = user
     need = handler.opt.get("can")
     if need and not user.can(need):
-        raise PermissionDeniedException(f"role {user.role} may not {need}")
+        raise PermissionDeniedException(f"role {user.role} may not {need}", extra={"role": user.role, "need": need})
 
 
 def user_of(connection: ASGIConnection[Any, Any, Any, Any]) -> User:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from core import state as st
@@ -329,7 +330,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "map_ab": ("地図 (シナリオ A・B)", "Map (scenarios A and B)"),
     "users": ("ユーザー", "Users"),
     "lang": ("言語", "Language"),
-    "roles_help": ("viewer: 閲覧のみ / operator: 障害の確認・保守 / planner: 整備計画 / admin: すべてとユーザー管理",
+    "roles_help": ("閲覧者: 閲覧のみ / 運用担当: 障害の確認・保守 / 計画担当: 整備計画 / 管理者: すべてとユーザー管理",
                    "viewer: look / operator: acknowledge, maintenance / planner: scenarios / admin: all and users"),
     "audit_log": ("操作記録", "Audit log"),
     "action": ("操作", "Action"),
@@ -343,6 +344,82 @@ WORDS: dict[str, tuple[str, str]] = {
     "msg_user_bad": ("変更できません", "Not changed"),
     "internal_error": ("内部エラーが発生しました (詳細はログに記録しました)。", "Internal error (logged)."),
     "no_data": ("この期間のデータはありません。", "No data in this period."),
+    # roles (console.users.ROLES), shown instead of the stored code
+    "role_viewer": ("閲覧者", "viewer"),
+    "role_operator": ("運用担当", "operator"),
+    "role_planner": ("計画担当", "planner"),
+    "role_admin": ("管理者", "admin"),
+    "lang_ja": ("日本語", "Japanese"),
+    "lang_en": ("英語", "English"),
+    # a refused guard (console.auth.logged_in): what the role may not do
+    "forbidden_detail": ("「{role}」の権限では「{need}」はできません。", "Role {role} may not {need}."),
+    "can_users": ("ユーザー・通知設定の管理", "users"),
+    "can_ack": ("障害の確認・当番表の変更", "ack"),
+    "can_maintenance": ("保守期間の変更", "maintenance"),
+    "can_plan": ("整備計画の計算", "plan"),
+    # rota form errors (console/pages/incidents.py add_shift)
+    "rota_err_channel": ("その通知先はありません", "no alert channel {0!r}"),
+    "rota_err_site": ("その施設は登録されていません", "no site {0!r}"),
+    "rota_err_weekdays": ("曜日を選んでください", "choose the weekdays"),
+    "rota_err_time": ("時刻は 08:30 のように 時:分 で入力してください", "times are HH:MM, e.g. 08:30"),
+    "rota_err_same": ("開始と終了が同じ時刻です", "start and end are the same time"),
+    "wd_short_mon": ("月", "Mon"), "wd_short_tue": ("火", "Tue"), "wd_short_wed": ("水", "Wed"),
+    "wd_short_thu": ("木", "Thu"), "wd_short_fri": ("金", "Fri"), "wd_short_sat": ("土", "Sat"),
+    "wd_short_sun": ("日", "Sun"),
+    # 管理's audit log: the action codes console.users.audit stores
+    "audit_ack": ("障害の確認", "ack"),
+    "audit_comment": ("障害へのコメント", "comment"),
+    "audit_rota-add": ("当番の追加", "rota-add"),
+    "audit_rota-remove": ("当番の削除", "rota-remove"),
+    "audit_maintenance-add": ("保守期間の追加", "maintenance-add"),
+    "audit_maintenance-edit": ("保守期間の変更", "maintenance-edit"),
+    "audit_maintenance-end": ("保守期間の終了", "maintenance-end"),
+    "audit_maintenance-cancel": ("保守期間の取り消し", "maintenance-cancel"),
+    "audit_plan-scenario": ("整備計画の計算", "plan-scenario"),
+    "audit_opendata-export": ("オープンデータの書き出し", "opendata-export"),
+    "audit_user-add": ("ユーザーの追加", "user-add"),
+    "audit_user-role": ("権限の変更", "user-role"),
+    "audit_user-passwd": ("パスワードの変更", "user-passwd"),
+    "audit_user-remove": ("ユーザーの削除", "user-remove"),
+    "audit_session-revoke": ("セッションの終了", "session-revoke"),
+    "audit_login": ("ログイン", "login"),
+    "audit_login-failed": ("ログイン失敗", "login-failed"),
+    "audit_login-sso": ("ログイン (シングルサインオン)", "login-sso"),
+    "audit_logout": ("ログアウト", "logout"),
+    "audit_alert-thresholds": ("しきい値の変更", "alert-thresholds"),
+    "audit_channel-add": ("通知先の追加", "channel-add"),
+    "audit_channel-edit": ("通知先の変更", "channel-edit"),
+    "audit_channel-remove": ("通知先の削除", "channel-remove"),
+    "audit_alert-test": ("テスト送信", "alert-test"),
+    "audit_incident": ("障害", "incident"),
+    "audit_shift": ("当番", "shift"),
+    "audit_sent": ("送信済み", "sent"),
+    "audit_failed": ("送信失敗", "failed"),
+    "audit_from": ("接続元", "from"),
+    "audit_header": ("ヘッダー", "header"),
+    "audit_sessions": ("件のセッション", "sessions"),
+    "msgkind_down": ("停止", "down"),
+    "msgkind_up": ("復旧", "up"),
+    "msgkind_reminder": ("再通知", "reminder"),
+    "msgkind_escalation": ("エスカレーション", "escalation"),
+    "msgkind_test": ("テスト", "test"),
+    "msgkind_degraded": ("品質低下", "degraded"),
+    "msgkind_flapping": ("不安定", "flapping"),
+    "msgkind_site_down": ("施設停止", "site down"),
+    # console/users.py UserError, as 管理 shows it
+    "user_err_name": ("ユーザー名は英数字と . _ @ - で 1〜64 文字 (先頭は英数字) にしてください",
+                      "user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"),
+    "user_err_role": ("権限を一覧から選んでください", "choose a role from the list"),
+    "user_err_short": ("パスワードは {0} 文字以上にしてください", "password: at least {0} characters"),
+    "user_err_long": ("パスワードは {0} 文字以下にしてください", "password: at most {0} characters"),
+    "user_err_lang": ("言語は日本語か英語を選んでください", "lang must be ja or en"),
+    "user_err_exists": ("ユーザー「{0}」は既にあります", "user {0!r} already exists"),
+    "user_err_unknown": ("ユーザー「{0}」はありません", "no user {0!r}"),
+    "user_err_last_admin": ("最後の管理者は削除・変更できません (先に別の管理者を追加してください)",
+                            "the last admin cannot be removed or demoted (add another admin first)"),
+    "clients_from_sessions": ("(セッション)", "(sessions)"),
+    "clients_from_sessions_help": ("この AP の接続数は、利用者のセッション (RADIUS・syslog) から数えています。",
+                                   "This AP's client count comes from its open visitor sessions (RADIUS, syslog)."),
 }
 
 
@@ -384,3 +461,53 @@ WORDS.update({
     "loading": ("グラフと障害の記録を読み込み中…", "Loading the charts and the timeline…"),
     "simulated": ("模擬データ", "simulated data"),
 })
+
+
+_WEEKDAY_LIST = re.compile(r"\b((?:mon|tue|wed|thu|fri|sat|sun)(?:,(?:mon|tue|wed|thu|fri|sat|sun))*)\b")
+_THRESHOLD_CHANGE = re.compile(r"\b([a-z_]+) (\S+) -> (\S+)")
+
+
+def audit_text(action: str, target: str, detail: str, lang: str) -> tuple[str, str, str]:
+    """管理's audit row in the reader's language: (action, target, detail). The log stores codes and English
+    fragments (``ack``, ``incident 5``, ``role viewer``, ``mon,tue``); a Japanese reader gets their words, with
+    whatever free text the user typed left as typed. Unknown codes are shown as stored, never dropped."""
+    t = translator(lang)
+    label = t("audit_" + action)
+    if lang != "ja":
+        return action, target, detail
+    label = action if label == "audit_" + action else label
+    kind, _, rest = target.partition(" ")
+    if kind in ("incident", "shift") and rest.isdigit():
+        target = f"{t('audit_' + kind)} {rest}"
+    elif target == "alerts":
+        target = t("alerts_thresholds")
+    elif target == "map":
+        target = t("map")
+    if action == "user-role" and detail in ROLE_CODES:
+        detail = t("role_" + detail)
+    elif action == "user-add" and detail.startswith("role ") and detail[5:] in ROLE_CODES:
+        detail = f"{t('role')} {t('role_' + detail[5:])}"
+    elif action == "alert-test" and detail in ("sent", "failed"):
+        detail = t("audit_" + detail)
+    elif action == "session-revoke" and detail.endswith(" sessions"):
+        detail = detail[: -len(" sessions")] + t("audit_sessions")
+    elif action in ("login-failed", "login-sso"):
+        detail = detail.replace("header ", t("audit_header") + " ").replace("from ", t("audit_from") + " ")
+    elif action == "rota-add":
+        detail = _WEEKDAY_LIST.sub(lambda m: "・".join(t("wd_short_" + d) for d in m[1].split(",")), detail)
+    elif action == "alert-thresholds":
+        detail = _THRESHOLD_CHANGE.sub(lambda m: f"{t('th_' + m[1])} {m[2]} → {m[3]}", detail)
+    elif action in ("channel-add", "channel-edit"):
+        detail = "、".join(_channel_field(k.strip(), t) for k in detail.split(",") if k.strip())
+    return label, target, detail
+
+
+def _channel_field(key: str, t: Callable[[str], str]) -> str:
+    for word in ("channel_" + key, key, key.removeprefix("smtp_")):
+        got = t(word)
+        if got != word:
+            return ("SMTP " + got) if key in ("smtp_host", "smtp_port") else got
+    return key
+
+
+ROLE_CODES = ("viewer", "operator", "planner", "admin")

@@ -75,7 +75,7 @@ def login(url: str, user: str = "tanaka", next_: str = "/") -> httpx.Client:
 def test_trusted_header_sso_only_from_a_trusted_proxy(serve: Callable[..., tuple[str, Any]]) -> None:
     url, ctx = serve('trusted_header = "X-Remote-User"\ntrusted_proxies = ["127.0.0.0/8"]')
     r = httpx.get(url + "/", headers={"X-Remote-User": "tanaka"}, timeout=10)
-    assert r.status_code == 200 and "tanaka (viewer)" in r.text
+    assert r.status_code == 200 and "tanaka (閲覧者)" in r.text
     assert httpx.get(url + "/", headers={"X-Remote-User": "nobody"}, timeout=10).status_code == 303
     assert "login-sso" in [e.action for e in ctx.users.audit_log()]
     url2, _ = serve('trusted_header = "X-Remote-User"\ntrusted_proxies = ["192.0.2.1"]')

@@ -115,7 +115,7 @@ def test_role_change_and_password_from_the_admin_page_end_sessions(serve: Serve)
     assert r.status_code == 303 and "user_saved" in r.headers["location"]
     assert logged_out(tanaka)
     tanaka = login(url)
-    assert "tanaka (operator)" in tanaka.get("/").text
+    assert "tanaka (運用担当)" in tanaka.get("/").text
     r = boss.post("/admin/users/tanaka/password", data={"password": "another password 3",  # type: ignore[attr-defined]
                                                         "_csrf_token": boss.csrf})
     assert r.status_code == 303 and logged_out(tanaka)
@@ -167,7 +167,7 @@ def test_sessions_and_csrf_survive_a_restart_and_only_a_hash_is_stored(serve: Se
     url2, ctx2 = serve()  # the app restarts on the same store
     c.base_url = httpx.URL(url2)
     r = c.get("/")
-    assert r.status_code == 200 and "tanaka (viewer)" in r.text
+    assert r.status_code == 200 and "tanaka (閲覧者)" in r.text
     r = c.post("/lang", data={"back": "/", "_csrf_token": c.csrf})  # type: ignore[attr-defined]  # the old page's form
     assert r.status_code == 303 and r.headers["location"] == "/"
     db = sqlite3.connect(tmp_path / "s.sqlite3")

@@ -69,3 +69,12 @@ def test_wlx_gets_its_client_count_from_open_sessions(sim_fleet, tmp_path):
     assert by_ap["hall-wlx"]["clients"] == 3 and by_ap["hall-wlx"]["clients_source"] == "sessions"
     # the UniFi AP's SNMP counts its own clients: that count stands, unlabelled
     assert "clients_source" not in by_ap["hall-unifi"] and by_ap["hall-unifi"]["clients"] != 1
+    # every view labels the sessions' count from one place (collector.snapshot.DeviceView): 状況, the AP page, /status
+    from collector.snapshot import build_snapshot, status_document
+
+    snap = build_snapshot(inv, store, {}, time.time())
+    views = {d.id: d for d in snap.devices()}
+    assert views["hall-wlx"].clients == 3 and views["hall-wlx"].clients_from_sessions
+    assert not views["hall-unifi"].clients_from_sessions
+    doc = {d["device"]: d for d in status_document(snap)["devices"]}
+    assert doc["hall-wlx"]["clients_source"] == "sessions" and doc["hall-unifi"]["clients_source"] is None

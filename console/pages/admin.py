@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -11,10 +12,29 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from console.auth import logged_in, user_of
+from console.i18n import audit_text, translator
 from console.render import page
 from console.users import ROLES, UserError
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+_USER_ERRORS = [(re.compile(p), key) for p, key in (
+    (r"^user name: ", "user_err_name"), (r"^role must be", "user_err_role"),
+    (r"^password: at least (\d+)", "user_err_short"), (r"^password: at most (\d+)", "user_err_long"),
+    (r"^lang must", "user_err_lang"), (r"^user '(.*)' already exists", "user_err_exists"),
+    (r"^no user '(.*)'$", "user_err_unknown"), (r"^the last admin", "user_err_last_admin"))]
+
+
+def _why(request: Request[Any, Any, Any], e: UserError) -> str:
+    """console.users' refusal (English, as the CLI prints it) in the admin's language."""
+    lang = user_of(request).lang
+    if lang == "ja":
+        for pattern, key in _USER_ERRORS:
+            m = pattern.match(str(e))
+            if m:
+                return translator(lang)(key).format(*m.groups())
+    return str(e)
 
 
 def _back(msg: str, detail: str = "") -> Redirect:
@@ -25,7 +45,7 @@ def _back(msg: str, detail: str = "") -> Redirect:
 def admin_page(request: Request[Any, Any, Any], msg: str = "", detail: str = "") -> Template:
     users = request.app.state.console.users
     return page(request, "admin.html", users=users.all(), roles=ROLES, audit=users.audit_log(300), msg=msg,
-                detail=detail, sessions=users.session_counts())
+                detail=detail, sessions=users.session_counts(), audit_text=audit_text)
 
 
 @post("/admin/users", guards=[logged_in], opt={"can": "users"}, sync_to_thread=True)
@@ -35,7 +55,7 @@ def add_user(request: Request[Any, Any, Any], data: Form) -> Redirect:
     try:
         users.add(name, data.get("password", ""), data.get("role", "viewer"), data.get("lang", "ja"))
     except UserError as e:
-        return _back("user_bad", str(e))
+        return _back("user_bad", _why(request, e))
     users.audit(user_of(request).name, "user-add", name, f"role {data.get('role')}")
     return _back("user_added")
 
@@ -46,7 +66,7 @@ def set_role(request: Request[Any, Any, Any], name: str, data: Form) -> Redirect
     try:
         users.set_role(name, data.get("role", ""))
     except UserError as e:
-        return _back("user_bad", str(e))
+        return _back("user_bad", _why(request, e))
     users.audit(user_of(request).name, "user-role", name, data.get("role", ""))
     return _back("user_saved")
 
@@ -57,7 +77,7 @@ def set_password(request: Request[Any, Any, Any], name: str, data: Form) -> Redi
     try:
         users.set_password(name, data.get("password", ""))
     except UserError as e:
-        return _back("user_bad", str(e))
+        return _back("user_bad", _why(request, e))
     users.audit(user_of(request).name, "user-passwd", name)
     return _back("user_saved")
 
@@ -68,7 +88,7 @@ def remove_user(request: Request[Any, Any, Any], name: str) -> Redirect:
     try:
         users.remove(name)
     except UserError as e:
-        return _back("user_bad", str(e))
+        return _back("user_bad", _why(request, e))
     users.audit(user_of(request).name, "user-remove", name)
     return _back("user_removed")
 
@@ -80,7 +100,7 @@ def revoke_sessions(request: Request[Any, Any, Any], name: str) -> Redirect:
     try:
         n = users.revoke_sessions(name)
     except UserError as e:
-        return _back("user_bad", str(e))
+        return _back("user_bad", _why(request, e))
     users.audit(user_of(request).name, "session-revoke", name, f"{n} sessions")
     return _back("sessions_ended")
 

@@ -12,6 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Template
 
+from collector.alerts.wording import cause_text
 from console.auth import logged_in, user_of
 from console.charts import chart_data, line_chart
 from console.history import METRICS, RANGES, chart, top_aps
@@ -92,7 +93,8 @@ def _timeline(request: Request[Any, Any, Any], device_ids: set[str], site_id: st
     from console.pages.incidents import history_outages
 
     outages = history_outages(ctx, start, time.time(), site_id, device_ids)
-    return {"incidents": sorted(incs, key=lambda i: -i.start), "windows": sorted(set(wins)), "outages": outages}
+    return {"incidents": sorted(incs, key=lambda i: -i.start), "windows": sorted(set(wins)), "outages": outages,
+            "cause_text": cause_text}
 
 
 @get("/aps/{ap_id:str}", guards=[logged_in], sync_to_thread=True)

@@ -20,6 +20,7 @@ from collector.alerts.engine import fmt_duration, fmt_time
 from collector.alerts.wording import cause_text
 from console.auth import logged_in, user_of
 from console.downloads import csv_response
+from console.i18n import translator
 from console.render import page
 from core.maintenance import JST
 
@@ -208,24 +209,35 @@ def acknowledge(request: Request[Any, Any, Any], iid: int, data: Form) -> Redire
     return Redirect(f"{back}?msg={'acked' if done else 'ack_refused'}#i{iid}", status_code=303)
 
 
+def _rota_bad(detail: str) -> Redirect:
+    return Redirect(f"/incidents?{urlencode({'msg': 'rota_bad', 'detail': detail})}#rota", status_code=303)
+
+
 @post("/rota", guards=[logged_in], opt={"can": "ack"}, sync_to_thread=True)
 def add_shift(request: Request[Any, Any, Any], data: Form) -> Redirect:
     ctx = request.app.state.console
     inv = ctx.inventory()
     user = user_of(request)
     channel, target = data.get("channel", ""), data.get("target", "*") or "*"
+    t = translator(user.lang)
+    # each refusal in the user's words (the parsers' own English, e.g. "unconverted data remains", never shown)
+    if channel not in {c.name for c in inv.alerts.channels}:
+        return _rota_bad(t("rota_err_channel").format(channel[:64]))
+    if target != "*" and target not in {s.id for s in inv.sites}:
+        return _rota_bad(t("rota_err_site").format(target[:64]))
+    picked = ",".join(v for k, v in data.items() if k.startswith("day_"))
     try:
-        if channel not in {c.name for c in inv.alerts.channels}:
-            raise ValueError(f"no alert channel {channel!r}")
-        if target != "*" and target not in {s.id for s in inv.sites}:
-            raise ValueError(f"no site {target!r}")
-        days = rota.parse_weekdays(",".join(v for k, v in data.items() if k.startswith("day_")) or
-                                   data.get("weekdays", "*"))
+        if not picked and "weekdays" not in data:  # every box unticked: no day, not every day
+            raise ValueError("no weekday")
+        days = rota.parse_weekdays(picked or data["weekdays"])
+    except ValueError:
+        return _rota_bad(t("rota_err_weekdays"))
+    try:
         start, end = dt.time.fromisoformat(data.get("start", "")), dt.time.fromisoformat(data.get("end", ""))
-        if start == end:
-            raise ValueError("start and end are the same time")
-    except ValueError as e:
-        return Redirect(f"/incidents?msg=rota_bad&detail={str(e)[:200]}#rota", status_code=303)
+    except ValueError:
+        return _rota_bad(t("rota_err_time"))
+    if start == end:
+        return _rota_bad(t("rota_err_same"))
     person = data.get("person", "").strip()[:100]
     with ctx.alerts.tx() as c:
         sid = rota.add_shift(c, channel, target, days, start, end, person)

@@ -51,7 +51,7 @@ def map_view(request: Request[Any, Any, Any]) -> Response[str]:
     query = {k: v for k, v in request.query_params.items() if k.startswith(("a_", "b_")) or k == "compare"}
     if query:  # a scenario: the same role and the same audit entry as the planning page's run
         if not user.can("plan"):
-            raise PermissionDeniedException(f"role {user.role} may not plan")
+            raise PermissionDeniedException(f"role {user.role} may not plan", extra={"role": user.role, "need": "plan"})
         ctx.users.audit(user.name, "plan-scenario", "map",
                         json.dumps({k: v for k, v in query.items() if v}, ensure_ascii=False))
     snap = ctx.fleet(lang)
