@@ -164,6 +164,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
     from console.pages import (
         admin,
         alert_settings,
+        cluster,  # 収集グループ (issue 25): 404 unless [cluster] redis
         devices,
         incidents,
         login,
@@ -192,7 +193,7 @@ def create_app(ctx: ConsoleContext) -> Litestar:
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
             *login.handlers, *status.handlers, *devices.handlers, *incidents.handlers, *maintenance.handlers,
             *reports.handlers, *planning.handlers, *mapview.handlers, *admin.handlers, *alert_settings.handlers,
-            *visitors.handlers,
+            *visitors.handlers, *cluster.handlers,
         ],
         middleware=[sessions.middleware, limit.middleware],
         csrf_config=csrf,

@@ -36,4 +36,5 @@ def page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **c
     monitor = console.monitor() if user is not None and hasattr(console, "monitor") else None
     return Template(template_name=name, status_code=status_code, context={
         "user": user, "lang": lang, "t": translator(lang), "city": inv.city_ja if lang == "ja" else inv.city_en,
-        "path": request.url.path, "state_key": STATE_KEYS, "jst": jst, "st": st, "monitor": monitor, **ctx})
+        "path": request.url.path, "state_key": STATE_KEYS, "jst": jst, "st": st, "monitor": monitor,
+        "group_nav": inv.cluster.redis is not None, **ctx})

@@ -297,6 +297,30 @@ def test_restarted_member_rebalances(group: Group) -> None:
     assert len(group.status(victim)["members"]) == 3
 
 
+def test_console_page_lists_the_members(group: Group, tmp_path: Path) -> None:
+    """収集グループ in the console: every member with its APs and lease age; absent without [cluster] redis."""
+    from console.context import open_context
+    from tests.fixtures_console import ServedConsole
+
+    member = list(group.members.values())[2]
+    for cfg, clustered in ((member.config.read_text(encoding="utf-8"), True), (None, False)):
+        inv = parse_config(cfg, str(member.config), known_vendors()) if cfg else group.inv
+        inv = inv.model_copy(update={"store": inv.store.model_copy(update={"path": str(tmp_path / f"{clustered}.db")})})
+        ctx = open_context(inv, SecretResolver())
+        try:
+            with ServedConsole(ctx) as c:
+                r = c.get("/cluster")
+                home = c.get("/").text
+        finally:
+            ctx.close()
+        if clustered:
+            assert r.status_code == 200, r.text[:500]
+            assert "収集グループ" in r.text and 'href="/cluster"' in home
+            assert all(f'data-member="{n}"' in r.text for n in group.members), r.text
+        else:
+            assert r.status_code == 404 and 'href="/cluster"' not in home
+
+
 def test_redis_down_fail_static_then_resync(group: Group) -> None:
     want = {m: len(d) for m, d in devices_by_member(group.inv, list(group.members)).items()}
     group.redis.stop()

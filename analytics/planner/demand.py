@@ -46,10 +46,14 @@ class ApDemand:
     excess_client_hours: float = 0.0  # client-hours above the busy level: people the AP served badly
     period_days: float = 30.0
     coverage: Coverage | None = None  # the hours these figures rest on (None: built by hand, e.g. in a scenario)
+    # Hours of use one visit stands for: SESSION_H assumed, or measured at the AP's site from its visitor sessions
+    # (client-hours per unique device a day, analytics.planner.observed.with_measured_visitors).
+    session_h: float = SESSION_H
+    session_measured: bool = False
 
     @property
     def overflow_visitors_per_year(self) -> float:
-        return self.excess_client_hours / SESSION_H * 365.0 / max(self.period_days, 1e-9)
+        return self.excess_client_hours / self.session_h * 365.0 / max(self.period_days, 1e-9)
 
 
 @dataclass(frozen=True)

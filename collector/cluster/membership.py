@@ -1,7 +1,7 @@
 """Membership of a collector group: a lease per member in Redis, renewed every lease_s / 3.
 
 Redis's own clock (TIME inside a Lua script) stamps every renewal, so members with skewed clocks still agree on
-who is live. A member whose last renewal is older than ``lease_s`` is not live; the first member that notices
+who is live. A member that missed two renewals (``live_for``) is not live; the first member that notices
 claims its loss once (SET NX), so the group raises one incident per lost member.
 
 Fail static: when Redis cannot be reached the member keeps its last assignment and says so (``problem``);
@@ -54,6 +54,14 @@ class Member:
     info: dict[str, Any]
 
 
+def live_for(lease_s: float) -> float:
+    """How old a member's last renewal may be while it counts as live: two renewals missed (2/3 of the lease).
+
+    Renewals come every lease_s / 3 and the others look as often, so a member that dies is noticed at most
+    lease_s after its death (it renewed at most lease_s / 3 before dying): its APs move within one lease."""
+    return lease_s * 2 / 3
+
+
 def connect(settings: ClusterSettings, password: str | None) -> redis.Redis:
     """A client whose commands give up within about a second: a lost Redis must not stall the daemon."""
     assert settings.redis is not None
@@ -76,7 +84,7 @@ def read_members(client: redis.Redis, lease_s: float, name: str = "", info: str 
         except ValueError:
             extra = {}
         age = max(0.0, (now - ms) / 1000)
-        out.append(Member(m, ms, age, age <= lease_s, extra if isinstance(extra, dict) else {}))
+        out.append(Member(m, ms, age, age <= live_for(lease_s), extra if isinstance(extra, dict) else {}))
     return now, sorted(out, key=lambda x: x.name)
 
 
@@ -190,3 +198,23 @@ class Membership:
         except (redis.RedisError, OSError):
             pass
         self.client.close()
+
+
+def group_document(settings: ClusterSettings, password: str | None) -> dict[str, Any]:
+    """``{"members": [{"name", "aps", "lease_age_s"}], "expired": [...], "lease_s"}`` read from Redis without
+    renewing anything (``wifiwatch cluster status``, the console's 収集グループ page). Raises RedisError/OSError."""
+    client = connect(settings, password)
+    try:
+        _now, members = read_members(client, settings.lease_s)
+    finally:
+        client.close()
+
+    def row(m: Member) -> dict[str, Any]:
+        try:
+            aps = int(m.info.get("aps", 0))
+        except (TypeError, ValueError):
+            aps = 0
+        return {"name": m.name, "aps": aps, "lease_age_s": round(m.age_s, 2)}
+
+    return {"members": [row(m) for m in members if m.live], "expired": [row(m) for m in members if not m.live],
+            "lease_s": settings.lease_s}

@@ -24,7 +24,7 @@ def group_members(config: Any) -> tuple[dict[str, Any], str]:
     """The contract document ``{"members": [...]}`` (live members) plus ``expired`` ones, and the Redis URL."""
     import redis
 
-    from collector.cluster.membership import connect, read_members
+    from collector.cluster.membership import group_document
 
     inv = load_inventory(config)
     c = inv.cluster
@@ -32,20 +32,10 @@ def group_members(config: Any) -> tuple[dict[str, Any], str]:
         raise UserError("no [cluster] redis in the configuration: this collector runs alone "
                         "(cluster status lists the members of a group)")
     password = resolver_for(inv, config).resolve(c.password).reveal() if c.password else None
-    client = connect(c, password)
     try:
-        _now, members = read_members(client, c.lease_s)
+        return group_document(c, password), c.redis
     except (redis.RedisError, OSError) as e:
         raise UserError(f"cannot reach Redis at {c.redis}: {type(e).__name__}: {e}") from None
-    finally:
-        client.close()
-
-    def row(m: Any) -> dict[str, Any]:
-        return {"name": m.name, "aps": int(m.info.get("aps", 0)), "lease_age_s": round(m.age_s, 2)}
-
-    doc = {"members": [row(m) for m in members if m.live], "expired": [row(m) for m in members if not m.live],
-           "lease_s": c.lease_s}
-    return doc, c.redis
 
 
 def register(app: typer.Typer) -> None:
