@@ -27,6 +27,7 @@ ALLOWED = {
     "sites", "ping", "mhz", "ghz", "wlan", "yyyy", "wifiwatch", "rank", "openstreetmap", "leaflet", "gsi",
     "radius", "syslog", "grafana", "influxdb", "uplot", "nas", "mib",
     "english",  # the language switch names English in English, as language pickers do
+    "mac", "ios", "android", "hll",  # 利用分析: MAC address randomisation by iOS and Android; HLL sketches
 }
 WORD = re.compile(r"[A-Za-z]{3,}")
 ADMIN, VIEWER = "kanri", "etsuran"  # user names that are no role names, so a raw role is caught
@@ -81,7 +82,7 @@ def _names(run: ConsoleRun) -> set[str]:
 IDENTIFIER = re.compile(r"\S*[A-Za-z0-9]_[A-Za-z0-9]\S*|(?:/[\w.\-]+){2,}")
 
 
-def english_words(text: str, allowed: set[str]) -> list[str]:
+def english_words(text: str, allowed: set[str] | frozenset[str]) -> list[str]:
     return sorted({w for w in WORD.findall(IDENTIFIER.sub(" ", text)) if w.lower() not in allowed})
 
 
