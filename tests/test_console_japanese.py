@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,8 +19,6 @@ from console.users import UserStore
 from core.paths import known_vendors
 from tests.fixtures_console import ConsoleRun, wait_for
 
-pytest_plugins = ["tests.fixtures_console"]
-
 # terms of art a Japanese page may show as they are, lower case
 ALLOWED = {
     "ssid", "snmp", "csv", "json", "pdf", "rtt", "mbit", "kbit", "gbit", "url", "webhook", "slack", "teams", "smtp",
@@ -27,6 +26,7 @@ ALLOWED = {
     "sites", "ping", "mhz", "ghz", "wlan", "yyyy", "wifiwatch", "rank", "openstreetmap", "leaflet", "gsi",
     "radius", "syslog", "grafana", "influxdb", "uplot", "nas", "mib",
     "english",  # the language switch names English in English, as language pickers do
+    "mac", "ios", "android", "hll",  # 利用分析: MAC address randomisation by iOS and Android; HLL sketches
 }
 WORD = re.compile(r"[A-Za-z]{3,}")
 ADMIN, VIEWER = "kanri", "etsuran"  # user names that are no role names, so a raw role is caught
@@ -81,7 +81,7 @@ def _names(run: ConsoleRun) -> set[str]:
 IDENTIFIER = re.compile(r"\S*[A-Za-z0-9]_[A-Za-z0-9]\S*|(?:/[\w.\-]+){2,}")
 
 
-def english_words(text: str, allowed: set[str]) -> list[str]:
+def english_words(text: str, allowed: set[str] | frozenset[str]) -> list[str]:
     return sorted({w for w in WORD.findall(IDENTIFIER.sub(" ", text)) if w.lower() not in allowed})
 
 
@@ -215,3 +215,31 @@ def test_the_check_catches_english() -> None:
     html = ('<p>原因: no heartbeat reply</p><script>var notShown = 1</script><td title="hidden words">admin (admin)'
             '</td><p>AP 3台 SSID</p>')
     assert english_words(visible_text(html), ALLOWED) == ["admin", "heartbeat", "reply"]
+
+
+def test_no_page_scrolls_sideways_on_a_phone(ja: tuple[ConsoleRun, httpx.Client, httpx.Client, int],
+                                             browser: Any) -> None:
+    """Issue 27.11: on a 390 px phone no page is wider than the screen (a wide table scrolls inside its own box),
+    in the real browser the screenshots use."""
+    run, _, _, iid = ja
+    ctx = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844}, is_mobile=True,
+                              has_touch=True)
+    try:
+        page = ctx.new_page()
+        page.goto(run.url + "/login")
+        page.fill("input[name=user]", ADMIN)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(run.url + "/")
+        wide = {}
+        fragments = ("/fragment/status", "/cluster", f"/sites/{run.inventory.sites[0].id}/detail")  # no page
+        for path in [p for p in _pages(run, iid) if p not in fragments] + ["/login"]:
+            if path == "/login":
+                ctx.clear_cookies()
+            page.goto(run.url + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 391:
+                wide[path] = width
+        assert not wide, wide
+    finally:
+        ctx.close()

@@ -101,7 +101,7 @@ def _demo_login(store_path: Path) -> tuple[str, str]:
     try:
         password = secrets.token_urlsafe(12)
         users.add("demo", password, "admin")
-        users.audit("demo", "user-add", "demo", "one-time demo login")
+        users.audit("demo", "user-add", "demo", "この実行だけのデモ用ログイン")
         return "demo", password
     finally:
         users.close()
