@@ -92,3 +92,16 @@ def test_without_redis_each_member_alerts_on_its_own(tmp_path: Path, redis_serve
     t = _beats(a, 1000.0, DOWN, 4)
     _beats(a, t + 10, UP, 3)
     assert _queued(a) == ["down", "up"]
+
+
+def test_an_outage_across_a_redis_restart_still_ends_with_one_up(tmp_path: Path, redis_server: RedisServer) -> None:
+    """Redis restarted without persistence lost the open record: the member that sent the DOWN sends the UP."""
+    inv = _inv()
+    a, b = _member(tmp_path, "a", redis_server, inv), _member(tmp_path, "b", redis_server, inv)
+    t = _beats(a, 1000.0, DOWN, 4)
+    redis_server.stop()
+    redis_server.start()  # empty: --save '' --appendonly no
+    a.shared._down_until = 0.0  # noqa: SLF001 - no need to wait out the pause after the failure in this test
+    _beats(a, t + 10, UP, 3)
+    _beats(b, t + 10.5, UP, 3)  # b never had it open: nothing to say
+    assert _queued(a, b) == ["down", "up"]

@@ -256,9 +256,9 @@ class AlertEngine:
         people, even when another member opened it (its incident is then recorded here to be closed)."""
         from collector.cluster.incidents import UNKNOWN
 
-        rec = self.shared.close(dev, kind)
+        rec = self.shared.close(dev, kind, opened.start if opened is not None else 0.0, self.clock())
         if rec is UNKNOWN:
-            return opened, tell  # Redis did not answer: this member's own record decides
+            return opened, tell  # Redis did not answer or lost the record: this member's own record decides
         if not isinstance(rec, dict):
             return opened, False  # never told, or another member already sent the recovery
         if opened is None:

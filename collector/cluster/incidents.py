@@ -28,6 +28,16 @@ log = logging.getLogger("wifiwatch.cluster")
 
 OPEN = "wifiwatch:cluster:incident:"  # + device + ":" + kind -> {"start", "severity", "member"}
 CLAIM = "wifiwatch:cluster:claim:"
+CLOSED = "wifiwatch:cluster:closed:"  # + device + ":" + kind -> when the group last closed it (a tombstone, 1 day)
+CLOSE = """
+local rec = redis.call('GET', KEYS[1])
+if rec then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)
+  return {rec, false}
+end
+return {false, redis.call('GET', KEYS[2])}
+"""
 STATES = "wifiwatch:cluster:states"  # HASH device -> the alert store's state encoding
 UNKNOWN = object()  # ``close`` when Redis did not answer
 
@@ -64,15 +74,20 @@ class SharedIncidents:
                         extra={"device": device, "error": type(e).__name__})
             return True
 
-    def close(self, device: str, kind: str) -> dict[str, Any] | None | object:
-        """The open record this member removed (it sends the recovery); None: nobody had it open or another
-        member closed it already; UNKNOWN: Redis did not answer."""
+    def close(self, device: str, kind: str, since: float, now: float) -> dict[str, Any] | None | object:
+        """The open record this member removed (it sends the recovery, and leaves a tombstone); None: another
+        member closed this outage (a tombstone newer than ``since``, the local start); UNKNOWN: Redis did not
+        answer, or lost the record (a restart without persistence): this member's own record decides."""
         try:
-            raw = self._call(self.client.getdel, f"{OPEN}{device}:{kind}")
+            raw, closed_at = self._call(self.client.eval, CLOSE, 2, f"{OPEN}{device}:{kind}",
+                                        f"{CLOSED}{device}:{kind}", now)
         except (redis.RedisError, OSError, RedisDown):
             return UNKNOWN
         if not raw:
-            return None
+            try:
+                return None if closed_at and float(closed_at) >= since else UNKNOWN
+            except ValueError:
+                return UNKNOWN
         try:
             rec = json.loads(str(raw))
         except ValueError:
