@@ -86,7 +86,8 @@ def shoot(url: str, user: str, password: str, iid: int, out: Path, only: set[str
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                          "--lang=ja-JP"])
+                                          "--lang=ja-JP"],
+                                    env={**os.environ, "LANG": "ja_JP.UTF-8", "LANGUAGE": "ja"})  # date inputs
         views = {}
         for suffix, viewport in (("", DESKTOP), ("-phone", PHONE)):
             ctx = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport=viewport,
