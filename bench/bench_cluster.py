@@ -125,7 +125,10 @@ def main() -> None:
             t0 = time.monotonic()
             time.sleep(args.steady_s)
             i1 = redis_info(rport)
-            ops = (i1["total_commands_processed"] - i0["total_commands_processed"]) / (time.monotonic() - t0)
+            span = time.monotonic() - t0
+            ops = (i1["total_commands_processed"] - i0["total_commands_processed"]) / span
+            bytes_in = (i1["total_net_input_bytes"] - i0["total_net_input_bytes"]) / span
+            bytes_out = (i1["total_net_output_bytes"] - i0["total_net_output_bytes"]) / span
             hs = [health(ports[n]) for n in names]
             print(f"# steady: redis {ops:.1f} ops/s ({ops / args.members:.2f} per member), "
                   f"used_memory {i1['used_memory_human']}; last poll cycle s per member: "
@@ -153,6 +156,8 @@ def main() -> None:
                    "failover_max_s": round(max(failovers), 2) if failovers else None,
                    "rebalance_p50_s": round(_p50(rebalances), 2) if rebalances else None,
                    "redis_ops_per_s": round(ops, 1), "redis_ops_per_s_per_member": round(ops / args.members, 2),
+                   "redis_in_bytes_per_s": round(bytes_in), "redis_out_bytes_per_s": round(bytes_out),
+                   "redis_used_memory": i1["used_memory_human"],
                    "load_after": loadavg()}
             print(json.dumps(out), flush=True)
     finally:

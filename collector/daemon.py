@@ -106,11 +106,17 @@ class Daemon:
     def run(self) -> int:
         return asyncio.run(self._main())
 
-    def request_reload(self) -> None:
-        """Re-read the inventory file as SIGHUP does, asked from another thread (the console after an edit)."""
+    def request_reload(self, timeout_s: float = 10.0) -> None:
+        """Re-read the inventory file as SIGHUP does, asked from another thread (the console after an edit), and
+        wait for it: the page that follows the edit then shows the new configuration, not the old one."""
         loop = getattr(self, "_loop", None)
-        if loop is not None and not loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self._reload(), loop)
+        if loop is None or loop.is_closed():
+            return
+        done = asyncio.run_coroutine_threadsafe(self._reload(), loop)
+        try:
+            done.result(timeout_s)
+        except TimeoutError:
+            log.warning("configuration reload still running after the console's edit", extra=kv(after_s=timeout_s))
 
     async def _main(self) -> int:
         loop = asyncio.get_running_loop()

@@ -256,9 +256,9 @@ class AlertEngine:
         people, even when another member opened it (its incident is then recorded here to be closed)."""
         from collector.cluster.incidents import UNKNOWN
 
-        rec = self.shared.close(dev, kind)
+        rec = self.shared.close(dev, kind, opened.start if opened is not None else 0.0, self.clock())
         if rec is UNKNOWN:
-            return opened, tell  # Redis did not answer: this member's own record decides
+            return opened, tell  # Redis did not answer or lost the record: this member's own record decides
         if not isinstance(rec, dict):
             return opened, False  # never told, or another member already sent the recovery
         if opened is None:
@@ -276,9 +276,15 @@ class AlertEngine:
 
         got = {d: _decode(v) for d, v in self.shared.load_states(devices).items()}
         self.states.update(got)
-        if got:
-            with self.store.tx() as c:
-                self.store.save_states(c, got)
+        records = self.shared.open_records([d for d in devices if d in self.devices], OPENS.values())
+        with self.store.tx() as c:
+            self.store.save_states(c, got)
+            for (dev, kind), rec in records.items():  # its open outages go on here: reminders, escalation, UP
+                if self._open(c, dev, kind) is None:
+                    site = self.devices[dev][0]
+                    self._create(c, dev, site.id, kind, float(rec.get("start", self.clock())),
+                                 f"opened by {rec.get('member', '?')}", None,
+                                 str(rec.get("severity", SEVERITY.get(kind, "critical"))))
         return len(got)
 
     def group_event(self, kind: str, key: str, values: dict[str, Any], now: float) -> bool:
@@ -311,7 +317,8 @@ class AlertEngine:
         for row in rows:
             inc = Incident(*row)
             n = inc.reminders + 1
-            if self.shared is not None and not self.shared.claim(f"{inc.device}:{inc.kind}:reminder:{n}", every / 2):
+            if self.shared is not None and not self.shared.claim(
+                    f"{inc.device}:{inc.kind}:{int(inc.start)}:reminder:{n}", 7 * 86400):
                 c.execute("UPDATE alert_incidents SET last_notified=?, reminders=? WHERE id=?", (now, n, inc.id))
                 continue
             self._notify(c, inc.id, "reminder", inc.severity, None if inc.device == HOST else inc.device, now,
@@ -326,6 +333,8 @@ class AlertEngine:
         if a.escalate_after_min is None or ch is None or not self.duty:
             return
         for iid, dev, kind, start, severity in escalation.due(c, now, a.escalate_after_min * 60):
+            if self.shared is not None and not self.shared.claim(f"{dev}:{kind}:{int(start)}:escalate", 7 * 86400):
+                continue  # another member of the group escalated this outage
             device = None if dev == HOST else dev
             msg = render("escalation", ch.lang, self.context(device, ch.lang, {
                 "since_ts": start, "duration_s": now - start, "cause": kind}), severity)

@@ -15,8 +15,10 @@ none). Keys live under ``wifiwatch:cluster:``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,67 +28,111 @@ log = logging.getLogger("wifiwatch.cluster")
 
 OPEN = "wifiwatch:cluster:incident:"  # + device + ":" + kind -> {"start", "severity", "member"}
 CLAIM = "wifiwatch:cluster:claim:"
+CLOSED = "wifiwatch:cluster:closed:"  # + device + ":" + kind -> when the group last closed it (a tombstone, 1 day)
+CLOSE = """
+local rec = redis.call('GET', KEYS[1])
+if rec then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)
+  return {rec, false}
+end
+return {false, redis.call('GET', KEYS[2])}
+"""
 STATES = "wifiwatch:cluster:states"  # HASH device -> the alert store's state encoding
 UNKNOWN = object()  # ``close`` when Redis did not answer
 
 
+class RedisDown(Exception):
+    """Redis failed a moment ago: answer as if it failed again, without waiting on a socket in a heartbeat."""
+
+
 class SharedIncidents:
-    def __init__(self, client: redis.Redis, member: str):
+    def __init__(self, client: redis.Redis, member: str, pause_s: float = 5.0):
         self.client = client
         self.member = member
         self.ops = 0
+        self.pause_s = pause_s  # after a failure, Redis is not asked again for this long (a heartbeat never stalls)
+        self._down_until = 0.0
+
+    def _call(self, fn: Any, *args: Any, **kw: Any) -> Any:
+        if time.monotonic() < self._down_until:
+            raise RedisDown()
+        try:
+            self.ops += 1
+            return fn(*args, **kw)
+        except (redis.RedisError, OSError):
+            self._down_until = time.monotonic() + self.pause_s
+            raise
 
     def open(self, device: str, kind: str, start: float, severity: str) -> bool:
         """True when this member opened the group's incident (and so tells people); True too without Redis."""
         rec = json.dumps({"start": start, "severity": severity, "member": self.member})
         try:
-            self.ops += 1
-            return bool(self.client.set(f"{OPEN}{device}:{kind}", rec, nx=True))
-        except (redis.RedisError, OSError) as e:
+            return bool(self._call(self.client.set, f"{OPEN}{device}:{kind}", rec, nx=True))
+        except (redis.RedisError, OSError, RedisDown) as e:
             log.warning("cluster: shared incident not recorded (Redis); alerting from this member alone",
                         extra={"device": device, "error": type(e).__name__})
             return True
 
-    def close(self, device: str, kind: str) -> dict[str, Any] | None | object:
-        """The open record this member removed (it sends the recovery); None: nobody had it open or another
-        member closed it already; UNKNOWN: Redis did not answer."""
+    def close(self, device: str, kind: str, since: float, now: float) -> dict[str, Any] | None | object:
+        """The open record this member removed (it sends the recovery, and leaves a tombstone); None: another
+        member closed this outage (a tombstone newer than ``since``, the local start); UNKNOWN: Redis did not
+        answer, or lost the record (a restart without persistence): this member's own record decides."""
         try:
-            self.ops += 1
-            raw = self.client.getdel(f"{OPEN}{device}:{kind}")
-        except (redis.RedisError, OSError):
+            raw, closed_at = self._call(self.client.eval, CLOSE, 2, f"{OPEN}{device}:{kind}",
+                                        f"{CLOSED}{device}:{kind}", now)
+        except (redis.RedisError, OSError, RedisDown):
             return UNKNOWN
         if not raw:
-            return None
+            try:
+                return None if closed_at and float(closed_at) >= since else UNKNOWN
+            except ValueError:
+                return UNKNOWN
         try:
             rec = json.loads(str(raw))
         except ValueError:
             return None
         return rec if isinstance(rec, dict) else None
 
+    def open_records(self, devices: Iterable[str], kinds: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The group's open incidents of ``devices`` (a member taking them over continues them)."""
+        pairs = [(d, k) for d in devices for k in sorted(set(kinds))]
+        if not pairs:
+            return {}
+        try:
+            got = self._call(self.client.mget, [f"{OPEN}{d}:{k}" for d, k in pairs])
+        except (redis.RedisError, OSError, RedisDown):
+            return {}
+        out = {}
+        for pair, raw in zip(pairs, got, strict=True):
+            try:
+                rec = json.loads(str(raw)) if raw else None
+            except ValueError:
+                rec = None
+            if isinstance(rec, dict):
+                out[pair] = rec
+        return out
+
     def claim(self, key: str, ttl_s: float) -> bool:
         """True for exactly one member per ``key`` within ``ttl_s`` (and without Redis: fail open)."""
         try:
-            self.ops += 1
-            return bool(self.client.set(CLAIM + key, self.member, nx=True, px=max(1000, int(ttl_s * 1000))))
-        except (redis.RedisError, OSError):
+            return bool(self._call(self.client.set, CLAIM + key, self.member, nx=True,
+                                   px=max(1000, int(ttl_s * 1000))))
+        except (redis.RedisError, OSError, RedisDown):
             return True
 
     def save_states(self, encoded: Mapping[str, str]) -> None:
         if not encoded:
             return
-        try:
-            self.ops += 1
-            self.client.hset(STATES, mapping=dict(encoded))  # type: ignore[arg-type]
-        except (redis.RedisError, OSError):
-            pass  # the local store keeps them; the next change writes again
+        with contextlib.suppress(redis.RedisError, OSError, RedisDown):  # the local store keeps them
+            self._call(self.client.hset, STATES, mapping=dict(encoded))
 
     def load_states(self, devices: Iterable[str]) -> dict[str, str]:
         ids = list(devices)
         if not ids:
             return {}
         try:
-            self.ops += 1
-            got = self.client.hmget(STATES, ids)
-        except (redis.RedisError, OSError):
+            got = self._call(self.client.hmget, STATES, ids)
+        except (redis.RedisError, OSError, RedisDown):
             return {}
         return {d: str(v) for d, v in zip(ids, got, strict=True) if v}

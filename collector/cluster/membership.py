@@ -66,8 +66,12 @@ def connect(settings: ClusterSettings, password: str | None) -> redis.Redis:
     """A client whose commands give up within about a second: a lost Redis must not stall the daemon."""
     assert settings.redis is not None
     timeout = min(2.0, settings.lease_s / 3)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return redis.Redis.from_url(settings.redis, password=password, socket_timeout=timeout,
-                                socket_connect_timeout=timeout, decode_responses=True, health_check_interval=0)
+                                socket_connect_timeout=timeout, decode_responses=True, health_check_interval=0,
+                                retry=Retry(NoBackoff(), 0))  # the lease loop retries; a call never backs off
 
 
 def read_members(client: redis.Redis, lease_s: float, name: str = "", info: str = "") -> tuple[int, list[Member]]:
