@@ -86,7 +86,8 @@ def shoot(url: str, user: str, password: str, iid: int, out: Path, only: set[str
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                          "--lang=ja-JP"])
+                                          "--lang=ja-JP"],
+                                    env={**os.environ, "LANG": "ja_JP.UTF-8", "LANGUAGE": "ja"})  # date inputs
         views = {}
         for suffix, viewport in (("", DESKTOP), ("-phone", PHONE)):
             ctx = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport=viewport,
@@ -198,6 +199,7 @@ def main() -> int:
             english: dict[str, list[str]] = {}
             raw = [*known_vendors(), *(v for s in inv.sites for v in (s.id, s.name_ja, s.name_en))]
             raw += [v or "" for s in inv.sites for a in s.aps for v in (a.id, a.name_ja, a.name_en)]
+            raw += [s.uplink.id for s in inv.sites if s.uplink is not None]
             names = {w.lower() for v in raw for w in WORD.findall(v)}
             wide = shoot(url, user, password, iid, args.out, {s for s in args.only.split(",") if s}, keep_down,
                          english, ALLOWED | names | {user})

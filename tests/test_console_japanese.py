@@ -1,7 +1,8 @@
-"""Issue 27.5: a Japanese user sees Japanese everywhere. Every console page and error page is rendered by the real
-daemon on loopback (the simulated fleet, one AP down, its incident acknowledged and commented, a rota shift, a
-maintenance window), as a `ja` user, and its visible text must hold no ASCII-only word of 3+ letters outside the
-terms of art below and the names the city itself gave (site and AP ids and names, vendors, channel and user names).
+"""Issue 27.5: a Japanese user sees Japanese everywhere. Every console page and error page (403, 404, 405, 413, 429,
+form errors) is rendered by the real daemon on loopback (the simulated fleet, one AP down, its incident
+acknowledged and commented, a rota shift), as a `ja` user, and its visible text must hold no ASCII-only word of 3+
+letters outside the terms of art below and the names the city itself gave (site and AP ids and names, vendors,
+channel and user names). Issue 27.11: no page is wider than a 390 px phone.
 """
 
 from __future__ import annotations
@@ -187,15 +188,25 @@ def test_every_error_is_japanese(ja: tuple[ConsoleRun, httpx.Client, httpx.Clien
         "user": admin.post("/admin/users", data={"name": "x", "password": "short", "role": "viewer"},
                            follow_redirects=True),
     }
+    anon = httpx.Client(base_url=run.url, timeout=20)  # 429: a name that keeps failing must wait (no hash)
+    for _ in range(8):
+        tok = re.search(r'name="_csrf_token" value="([^"]+)"', anon.get("/login").text)
+        assert tok
+        last = anon.post("/login", data={"user": "nobody-here", "password": "wrong-password-0", "_csrf_token": tok[1]})
+        if last.status_code == 429:
+            break
+    anon.close()
+    cases["429"] = last
     found = {}
     for name, r in cases.items():
-        assert r.status_code in (200, 403, 404, 405, 413), (name, r.status_code)
+        assert r.status_code in (200, 403, 404, 405, 413, 429), (name, r.status_code)
         text = visible_text(r.text) if "html" in r.headers.get("content-type", "") else r.text
         bad = english_words(text, allowed)
         if bad:
             found[name] = [_around(text, w) for w in bad]
     assert cases["403"].status_code == 403 and "権限" in visible_text(cases["403"].text)
     assert "時刻" in visible_text(cases["rota time"].text)
+    assert cases["429"].status_code == 429 and "しばらく" in visible_text(cases["429"].text)
     assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
 
 
