@@ -90,6 +90,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "kind_degraded": ("品質低下", "degraded"),
     "kind_flapping": ("不安定 (断続)", "flapping"),
     "kind_monitoring_lost": ("監視不能", "monitoring lost"),
+    "kind_member_lost": ("収集サーバー停止 (グループ)", "collector lost (group)"),
     "not_found": ("見つかりません。", "Not found."),
     "filter_all": ("すべて", "all"),
     "filter_open": ("未解決", "open"),

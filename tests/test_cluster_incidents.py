@@ -105,3 +105,15 @@ def test_an_outage_across_a_redis_restart_still_ends_with_one_up(tmp_path: Path,
     _beats(a, t + 10, UP, 3)
     _beats(b, t + 10.5, UP, 3)  # b never had it open: nothing to say
     assert _queued(a, b) == ["down", "up"]
+
+
+def test_a_member_that_loses_its_network_sends_one_monitoring_lost(tmp_path: Path,
+                                                                  redis_server: RedisServer) -> None:
+    """The host-network check counts this member's own devices, not the whole inventory."""
+    inv = _inv()
+    a = _member(tmp_path, "a", redis_server, inv)
+    mine = ["omachi-1", "omachi-2", "omachi-3"]
+    a.owned = set(mine)
+    for i in range(4):
+        a.observe(1000.0 + i, dict.fromkeys(mine, DOWN))
+    assert _queued(a) == ["monitoring_lost"], _queued(a)

@@ -32,6 +32,7 @@ _JA = {
     # values
     "suspect": "応答なし (確認中)",
     "recovering": "復旧中", "site_down": "拠点停止", "site_up": "拠点復旧", "monitoring_lost": "監視断",
+    "member_lost": "収集サーバー停止",
     "monitoring_restored": "監視復旧", "flapping": "不安定", "yes": "済", "no": "未", "open": "継続中",
     "uplink": "上位回線", "config": "設定ファイル", "added": "追加", "every": "毎週",
     "critical": "重大", "warning": "警告", "info": "情報", "resolved": "解消",
@@ -57,7 +58,8 @@ _EN = {
     "rollup_rows": "hourly rollup rows", "free_disk": "free disk", "backlog": "forwarding backlog",
     "last_forwarded": "last forwarded", "dead_letters": "dead letters", "last_error": "last error",
     "influxdb": "InfluxDB", "when_created": "when", "server_message": "server message", "site_down": "site down",
-    "site_up": "site up", "monitoring_lost": "monitoring lost", "monitoring_restored": "monitoring restored",
+    "site_up": "site up", "monitoring_lost": "monitoring lost",
+    "member_lost": "collector lost", "monitoring_restored": "monitoring restored",
     "title_status": "current status", "title_poll": "poll", "title_incidents": "incidents",
     "title_incidents_open": "open incidents", "title_maintenance": "maintenance windows",
     "title_dead_letters": "dead letters", "id": "id", "config": "config", "added": "added", "every": "every",

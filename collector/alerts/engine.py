@@ -76,6 +76,7 @@ class AlertEngine:
         # A collector group's shared incidents (collector.cluster.incidents.SharedIncidents): asked before a
         # message is queued, so one outage gives one DOWN and one UP across the group. None on one machine.
         self.shared: Any = None
+        self.owned: set[str] | None = None  # in a group: the devices this member polls (None: all of them)
         self.reload(inv)
 
     # -- configuration ------------------------------------------------------------------------------
@@ -183,8 +184,9 @@ class AlertEngine:
     def _host_network(self, c: sqlite3.Connection, now: float, all_failing: bool, n: int) -> list[Point]:
         inc = self._open(c, HOST, "monitoring_lost")
         if all_failing and inc is None:
-            streak = [s.first_fail_at for s in self.states.values() if s.fails >= self.t.down_after]
-            if len(streak) < len(self.devices):
+            mine = self.states if self.owned is None else {d: s for d, s in self.states.items() if d in self.owned}
+            streak = [s.first_fail_at for s in mine.values() if s.fails >= self.t.down_after]
+            if len(streak) < (len(self.devices) if self.owned is None else len(self.owned)):
                 return []
             start = min((s for s in streak if s is not None), default=now)
             iid = self._create(c, HOST, "*", "monitoring_lost", start, "every target failed at once", None, "critical")

@@ -16,6 +16,7 @@ from typing import Any
 from collector.cluster.assignment import devices_by_member
 from collector.cluster.incidents import SharedIncidents
 from collector.cluster.membership import Member, Membership
+from collector.engine import devices_of
 from core.logs import kv
 from core.schema import ROLE_AP
 
@@ -64,6 +65,8 @@ class Group:
         lost = self.owned - owned
         self.owned = owned
         d.engine.owns = owned.__contains__
+        if d.alerts is not None:  # "monitoring lost" means this member lost every device it polls
+            d.alerts.owned = {x.id for x in devices_of(d.inv, owned.__contains__)}
         d.engine.reload(d.inv)
         if d.alerts is not None and gained and getattr(d.alerts, "shared", None) is not None:
             d.alerts.adopt_states(sorted(gained))
