@@ -25,7 +25,7 @@ ALLOWED = {
     "ssid", "snmp", "csv", "json", "pdf", "rtt", "mbit", "kbit", "gbit", "url", "webhook", "slack", "teams", "smtp",
     "starttls", "tls", "html", "jst", "icmp", "lan", "wifi", "fi", "xlsx", "sighup", "env", "file", "toml",
     "sites", "ping", "mhz", "ghz", "wlan", "yyyy", "wifiwatch", "rank", "openstreetmap", "leaflet", "gsi",
-    "radius", "syslog", "grafana", "influxdb", "uplot", "nas", "mib",
+    "radius", "syslog", "grafana", "influxdb", "uplot", "nas", "mib", "redis",
     "english",  # the language switch names English in English, as language pickers do
     "mac", "ios", "android", "hll",  # 利用分析: MAC address randomisation by iOS and Android; HLL sketches
 }

@@ -18,7 +18,7 @@ W = {"ja": {"title": "収集グループ", "member": "メンバー", "aps": "AP�
             "state": "状態", "live": "稼働中", "expired": "期限切れ",
             "note": "各収集サーバーは {lease:g} 秒のリースを Redis で更新し、稼働中のメンバーで AP を分担します "
                     "(ランデブーハッシュ)。期限切れのメンバーの AP は他のメンバーが引き継ぎます。",
-            "error": "Redis に接続できません: {e}。各メンバーは最後の割り当てで監視を続けています (fail static)。"},
+            "error": "Redis に接続できません。各メンバーは最後の割り当てで監視を続けています。"},
      "en": {"title": "Collector group", "member": "Member", "aps": "APs", "age": "Lease age (s)", "state": "State",
             "live": "live", "expired": "expired",
             "note": "Each collector renews a {lease:g} s lease in Redis and the live members share the APs "
