@@ -117,3 +117,22 @@ def test_a_member_that_loses_its_network_sends_one_monitoring_lost(tmp_path: Pat
     for i in range(4):
         a.observe(1000.0 + i, dict.fromkeys(mine, DOWN))
     assert _queued(a) == ["monitoring_lost"], _queued(a)
+
+
+def test_an_acknowledgement_on_one_member_is_seen_by_the_other(tmp_path: Path, redis_server: RedisServer) -> None:
+    """Acked on a's console, the outage b now holds gets no reminder from b either."""
+    from collector.alerts import ack
+
+    inv = _inv(reminder_h=0.001)
+    a, b = _member(tmp_path, "a", redis_server, inv), _member(tmp_path, "b", redis_server, inv)
+    t = _beats(a, 1000.0, DOWN, 4)
+    b.adopt_states([AP])  # b takes the AP over with its open outage
+    inc_a, inc_b = a.store.open_incident(AP, "down"), b.store.open_incident(AP, "down")
+    assert inc_a is not None and inc_b is not None
+    with a.store.tx() as c:
+        assert ack.acknowledge(c, inc_a.id, "duty", "on my way", t + 1)
+    assert a.shared.sync_acks(a.store) == 0 and b.shared.sync_acks(b.store) == 1
+    with b.store.tx() as c:
+        assert ack.acks(c)[inc_b.id].user == "duty"
+    _beats(b, t + 10, DOWN, 2)
+    assert "reminder" not in _queued(a, b), _queued(a, b)

@@ -46,7 +46,10 @@ class Group:
         self.daemon.parts["cluster"] = self.membership.problem
         self.daemon.background.append(self.membership.run)
         if self.daemon.alerts is not None:
-            self.daemon.alerts.shared = SharedIncidents(self.membership.client, self.me)
+            shared = SharedIncidents(self.membership.client, self.me)
+            self.daemon.alerts.shared = shared
+            if getattr(self.daemon.alerts, "duty", False):  # the ack tables exist
+                self.membership.on_tick = lambda: shared.sync_acks(self.daemon.alerts.store)
 
     def aps(self) -> int:
         eng = self.daemon.engine

@@ -38,6 +38,8 @@ if rec then
 end
 return {false, redis.call('GET', KEYS[2])}
 """
+ACKS = "wifiwatch:cluster:acks"  # HASH "device|kind" -> the acknowledgement of its current outage
+SAME_OUTAGE_S = 120.0  # members' starts of one outage differ by a few heartbeats at most
 STATES = "wifiwatch:cluster:states"  # HASH device -> the alert store's state encoding
 UNKNOWN = object()  # ``close`` when Redis did not answer
 
@@ -136,3 +138,34 @@ class SharedIncidents:
         except (redis.RedisError, OSError, RedisDown):
             return {}
         return {d: str(v) for d, v in zip(ids, got, strict=True) if v}
+
+    def sync_acks(self, store: Any) -> int:
+        """Acknowledgements seen by every member: this member's acks of open outages go to Redis, and the
+        others' are recorded here for the same outage (its start within ``SAME_OUTAGE_S``), so whichever member
+        holds the outage stops its reminders and escalation. Returns how many were recorded here."""
+        from collector.alerts import ack
+
+        with store.tx() as c:
+            rows = c.execute("SELECT i.id, i.device, i.kind, i.start, a.user, a.at, a.note FROM alert_incidents i "
+                             "LEFT JOIN alert_ack a ON a.incident_id = i.id WHERE i.end IS NULL").fetchall()
+        mine = {f"{dev}|{kind}": json.dumps({"start": start, "user": user, "at": at, "note": note})
+                for _iid, dev, kind, start, user, at, note in rows if user is not None}
+        need = [(iid, dev, kind, start) for iid, dev, kind, start, user, *_ in rows if user is None]
+        try:
+            if mine:
+                self._call(self.client.hset, ACKS, mapping=mine)
+            got = self._call(self.client.hmget, ACKS, [f"{d}|{k}" for _i, d, k, _s in need]) if need else []
+        except (redis.RedisError, OSError, RedisDown):
+            return 0
+        added = 0
+        with store.tx() as c:
+            for (iid, _dev, _kind, start), raw in zip(need, got, strict=True):
+                try:
+                    rec = json.loads(str(raw)) if raw else None
+                    same = isinstance(rec, dict) and abs(float(rec["start"]) - float(start)) <= SAME_OUTAGE_S
+                except (ValueError, KeyError, TypeError):
+                    same = False
+                if same and ack.acknowledge(c, iid, str(rec["user"]), str(rec.get("note", "")),  # type: ignore[index,union-attr]
+                                            float(rec["at"])):  # type: ignore[index]
+                    added += 1
+        return added

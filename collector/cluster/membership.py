@@ -107,6 +107,7 @@ class Membership:
         self.on_change = on_change
         self.on_lost = on_lost
         self.aps = aps
+        self.on_tick: Callable[[], object] | None = None  # after each renewal Redis accepted (shared acks)
         self.members: list[str] = []
         self.started = time.time()
         self.last_ok: float | None = None  # monotonic time of the last renewal Redis accepted
@@ -155,6 +156,8 @@ class Membership:
                                                             before=",".join(self.members)))
             self.members = live
             self.on_change(live)
+        if self.on_tick is not None:
+            self.on_tick()
         for m in members:
             if not m.live and m.age_s <= self.lease_s * 20 and self._claim_loss(m):
                 log.error("cluster member lost: its lease expired; its APs go to the live members",
