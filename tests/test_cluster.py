@@ -68,6 +68,15 @@ class Group:
     members: dict[str, Member]
     env: dict[str, str]
     devices: set[str] = field(default_factory=set)
+    influx: Any = None  # tests.fixtures_influx.InfluxServer: the shared store
+    database: str = ""
+
+    def ping_times(self, device: str, since: float) -> list[float]:
+        """When the group's shared store has an ap_ping of ``device`` (seconds), from ``since`` on."""
+        doc = self.influx.query(f"SELECT reachable FROM ap_ping WHERE ap = '{device}' AND time >= {int(since * 1e9)}",
+                                self.database)
+        series = doc["results"][0].get("series", [])
+        return sorted(row[0] / 1e9 for s in series for row in s["values"])
 
     def start(self, m: Member) -> None:
         m.proc = subprocess.Popen(
@@ -147,7 +156,7 @@ def group(tmp_path_factory: pytest.TempPathFactory, influxd: Any) -> Iterator[Gr
     fleet = Fleet(inv, SecretResolver(), tmp / "sim")
     redis_server = RedisServer(tmp)
     members: dict[str, Member] = {}
-    g = Group(inv, fleet, redis_server, hook, members, env)
+    g = Group(inv, fleet, redis_server, hook, members, env, influx=influxd, database=database)
     try:
         fleet.start()
         redis_server.start()
@@ -231,6 +240,20 @@ def test_killed_member_fails_over_with_one_down_and_one_up(group: Group) -> None
         assert took <= LEASE_S + 2 * HEARTBEAT_S + 3, took  # a lease, two heartbeats, scheduling slack
     finally:
         group.fleet.up(ap)
+    # the shared store: every device the victim polled has heartbeats again, with no gap over 30 s (issue 25)
+    watched = sorted(set(mine) & {a.id for _s, a in group.inv.aps()})
+
+    def gaps() -> dict[str, float] | None:
+        out = {}
+        for dev in watched:
+            times = [killed - 10, *group.ping_times(dev, killed - 10)]
+            if times[-1] < killed + took:
+                return None  # the forwarder has not delivered the survivors' first heartbeats yet
+            out[dev] = max(b - a for a, b in zip(times, times[1:], strict=False))
+        return out
+
+    found = wait_for(gaps, 15, 0.5)
+    assert found is not None and all(g <= 30 for g in found.values()), (found, watched)
     assert wait_for(lambda: "up" in group.kinds(ap), 20, 0.2), (group.kinds(ap), group.logs())
     lost = [b for b in group.hook.bodies if isinstance(b, dict) and b.get("kind") == "member_lost"]
     assert wait_for(lambda: [b for b in group.hook.bodies if isinstance(b, dict) and b.get("kind") == "member_lost"],
