@@ -185,6 +185,8 @@ def test_every_error_is_japanese(ja: tuple[ConsoleRun, httpx.Client, httpx.Clien
                                                "start": "08:00", "end": "08:00"}, follow_redirects=True),
         "maintenance": admin.post("/maintenance/add", data={"target": "", "start": "x", "end": "y"},
                                   follow_redirects=True),
+        "plan rounds": admin.post("/planning/run", data={"a_rounds": "2029,2031", "a_budget": "1.5"}),
+        "plan rounds only": admin.post("/planning/run", data={"a_rounds": "2029,2031"}),
         "user": admin.post("/admin/users", data={"name": "x", "password": "short", "role": "viewer"},
                            follow_redirects=True),
     }
@@ -206,6 +208,7 @@ def test_every_error_is_japanese(ja: tuple[ConsoleRun, httpx.Client, httpx.Clien
             found[name] = [_around(text, w) for w in bad]
     assert cases["403"].status_code == 403 and "権限" in visible_text(cases["403"].text)
     assert "時刻" in visible_text(cases["rota time"].text)
+    assert "整数ではありません" in visible_text(cases["plan rounds"].text)
     assert cases["429"].status_code == 429 and "しばらく" in visible_text(cases["429"].text)
     assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
 
