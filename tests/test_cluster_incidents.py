@@ -136,3 +136,26 @@ def test_an_acknowledgement_on_one_member_is_seen_by_the_other(tmp_path: Path, r
         assert ack.acks(c)[inc_b.id].user == "duty"
     _beats(b, t + 10, DOWN, 2)
     assert "reminder" not in _queued(a, b), _queued(a, b)
+
+
+def test_maintenance_windows_added_changed_and_removed_anywhere(tmp_path: Path, redis_server: RedisServer) -> None:
+    """A window added on a's console silences b too; its new end and its removal follow; a restarted member
+    takes the group's windows rather than resurrecting removed ones."""
+    inv = _inv()
+    a, b = _member(tmp_path, "a", redis_server, inv), _member(tmp_path, "b", redis_server, inv)
+    la, lb = a.shared.sync_windows(a.store, None), b.shared.sync_windows(b.store, None)
+    a.store.add_maintenance("w1", AP, "2026-12-07T09:00:00+09:00", "2026-12-07T12:00:00+09:00", "工事")
+    la = a.shared.sync_windows(a.store, la)
+    lb = b.shared.sync_windows(b.store, lb)
+    assert [w[0] for w in b.store.maintenance()] == ["w1"]
+    b.store.set_maintenance_end("w1", "2026-12-07T13:00:00+09:00")  # extended on b's console
+    lb = b.shared.sync_windows(b.store, lb)
+    la = a.shared.sync_windows(a.store, la)
+    assert a.store.maintenance()[0][3] == "2026-12-07T13:00:00+09:00"
+    stale = _member(tmp_path, "c", redis_server, inv)  # c was down meanwhile and still has w1 from before
+    stale.store.add_maintenance("w1", AP, "2026-12-07T09:00:00+09:00", "2026-12-07T12:00:00+09:00", "工事")
+    assert a.store.remove_maintenance("w1")
+    la = a.shared.sync_windows(a.store, la)
+    b.shared.sync_windows(b.store, lb)
+    stale.shared.sync_windows(stale.store, None)
+    assert b.store.maintenance() == [] and stale.store.maintenance() == [] and a.store.maintenance() == []

@@ -34,6 +34,7 @@ class Group:
         self.owned: set[str] = set()
         self.assignment: dict[str, list[str]] = {}
         self._started = False
+        self._windows: dict[str, list[str]] | None = None  # maintenance windows as last synchronised
 
     def start(self) -> None:
         """Join (one synchronous renewal), take this member's share, then renew in the daemon's background."""
@@ -48,8 +49,14 @@ class Group:
         if self.daemon.alerts is not None:
             shared = SharedIncidents(self.membership.client, self.me)
             self.daemon.alerts.shared = shared
-            if getattr(self.daemon.alerts, "duty", False):  # the ack tables exist
-                self.membership.on_tick = lambda: shared.sync_acks(self.daemon.alerts.store)
+            self.membership.on_tick = lambda: self._sync(shared)
+
+    def _sync(self, shared: SharedIncidents) -> None:
+        """After each renewal: acknowledgements and console-added maintenance windows, group-wide."""
+        alerts = self.daemon.alerts
+        if getattr(alerts, "duty", False):  # the ack tables exist
+            shared.sync_acks(alerts.store)
+        self._windows = shared.sync_windows(alerts.store, self._windows)
 
     def aps(self) -> int:
         eng = self.daemon.engine

@@ -38,6 +38,7 @@ if rec then
 end
 return {false, redis.call('GET', KEYS[2])}
 """
+WINDOWS = "wifiwatch:cluster:maintenance"  # HASH window id -> {"w": [target, start, end, reason] or null}
 ACKS = "wifiwatch:cluster:acks"  # HASH "device|kind" -> the acknowledgement of its current outage
 SAME_OUTAGE_S = 120.0  # members' starts of one outage differ by a few heartbeats at most
 STATES = "wifiwatch:cluster:states"  # HASH device -> the alert store's state encoding
@@ -169,3 +170,41 @@ class SharedIncidents:
                                             float(rec["at"])):  # type: ignore[index]
                     added += 1
         return added
+
+    def sync_windows(self, store: Any, last: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        """Maintenance windows added, changed or removed in any member's console, seen by every member.
+
+        A three-way merge against ``last`` (the windows as this member last synchronised them): what changed
+        here since then is published (a removal as a tombstone), then the group's versions are applied here.
+        ``last`` None (a member starting): the group's versions win, and only windows it has never heard of
+        are published. Returns the new ``last``; unchanged when Redis does not answer."""
+        local = {w[0]: list(w[1:]) for w in store.maintenance()}
+        try:
+            if last is None:
+                known = self._call(self.client.hkeys, WINDOWS)
+                push = {wid: json.dumps({"w": w}) for wid, w in local.items() if wid not in set(known)}
+            else:
+                push = {wid: json.dumps({"w": w}) for wid, w in local.items() if last.get(wid) != w}
+                push.update({wid: json.dumps({"w": None}) for wid in last if wid not in local})
+            if push:
+                self._call(self.client.hset, WINDOWS, mapping=push)
+            remote = self._call(self.client.hgetall, WINDOWS)
+        except (redis.RedisError, OSError, RedisDown):
+            return last
+        for wid, raw in dict(remote).items():
+            wid = str(wid)
+            if wid in push:
+                continue
+            try:
+                w = json.loads(str(raw)).get("w")
+            except (ValueError, AttributeError):
+                continue
+            if w is None and wid in local:
+                store.remove_maintenance(wid)
+                local.pop(wid)
+            elif isinstance(w, list) and len(w) == 4 and local.get(wid) != w:
+                if wid in local:
+                    store.remove_maintenance(wid)
+                store.add_maintenance(wid, *(str(x) for x in w))
+                local[wid] = [str(x) for x in w]
+        return local
