@@ -159,3 +159,26 @@ def test_maintenance_windows_added_changed_and_removed_anywhere(tmp_path: Path, 
     b.shared.sync_windows(b.store, lb)
     stale.shared.sync_windows(stale.store, None)
     assert b.store.maintenance() == [] and stale.store.maintenance() == [] and a.store.maintenance() == []
+
+
+def test_the_rota_edited_on_one_member_is_every_members(tmp_path: Path, redis_server: RedisServer) -> None:
+    import datetime as dt
+
+    from collector.alerts import rota
+
+    inv = _inv()
+    a, b = _member(tmp_path, "a", redis_server, inv), _member(tmp_path, "b", redis_server, inv)
+    ra, rb = a.shared.sync_rota(a.store, None), b.shared.sync_rota(b.store, None)
+    with a.store.tx() as c:
+        sid = rota.add_shift(c, "duty", "*", ("mon", "tue"), dt.time(9), dt.time(17), "鈴木")
+    ra = a.shared.sync_rota(a.store, ra)
+    rb = b.shared.sync_rota(b.store, rb)
+    with b.store.tx() as c:
+        got = rota.shifts(c)
+    assert [(s.person, s.weekdays, s.start) for s in got] == [("鈴木", ("mon", "tue"), dt.time(9))]
+    with a.store.tx() as c:
+        assert rota.remove_shift(c, sid)
+    a.shared.sync_rota(a.store, ra)
+    b.shared.sync_rota(b.store, rb)
+    with b.store.tx() as c:
+        assert rota.shifts(c) == []

@@ -35,6 +35,7 @@ class Group:
         self.assignment: dict[str, list[str]] = {}
         self._started = False
         self._windows: dict[str, list[str]] | None = None  # maintenance windows as last synchronised
+        self._rota: set[str] | None = None  # the rota's shifts as last synchronised
 
     def start(self) -> None:
         """Join (one synchronous renewal), take this member's share, then renew in the daemon's background."""
@@ -54,8 +55,9 @@ class Group:
     def _sync(self, shared: SharedIncidents) -> None:
         """After each renewal: acknowledgements and console-added maintenance windows, group-wide."""
         alerts = self.daemon.alerts
-        if getattr(alerts, "duty", False):  # the ack tables exist
+        if getattr(alerts, "duty", False):  # the ack and rota tables exist
             shared.sync_acks(alerts.store)
+            self._rota = shared.sync_rota(alerts.store, self._rota)
         self._windows = shared.sync_windows(alerts.store, self._windows)
 
     def aps(self) -> int:

@@ -16,6 +16,7 @@ none). Keys live under ``wifiwatch:cluster:``.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import time
@@ -39,6 +40,7 @@ end
 return {false, redis.call('GET', KEYS[2])}
 """
 WINDOWS = "wifiwatch:cluster:maintenance"  # HASH window id -> {"w": [target, start, end, reason] or null}
+ROTA = "wifiwatch:cluster:rota"  # HASH shift (its content as JSON) -> "1" on the rota, "0" removed
 ACKS = "wifiwatch:cluster:acks"  # HASH "device|kind" -> the acknowledgement of its current outage
 SAME_OUTAGE_S = 120.0  # members' starts of one outage differ by a few heartbeats at most
 STATES = "wifiwatch:cluster:states"  # HASH device -> the alert store's state encoding
@@ -208,3 +210,43 @@ class SharedIncidents:
                 store.add_maintenance(wid, *(str(x) for x in w))
                 local[wid] = [str(x) for x in w]
         return local
+
+    def sync_rota(self, store: Any, last: set[str] | None) -> set[str] | None:
+        """The on-duty rota edited in any member's console, seen by every member: a set of shifts (a shift is
+        its content; ids are each store's own), merged three-way like the maintenance windows."""
+        from collector.alerts import rota
+
+        with store.tx() as c:
+            mine = {self._shift_key(s): s.id for s in rota.shifts(c)}
+        try:
+            if last is None:
+                known = set(self._call(self.client.hkeys, ROTA))
+                push = {k: "1" for k in mine if k not in known}
+            else:
+                push = {k: "1" for k in mine if k not in last}
+                push.update({k: "0" for k in last if k not in mine})
+            if push:
+                self._call(self.client.hset, ROTA, mapping=push)
+            remote = dict(self._call(self.client.hgetall, ROTA))
+        except (redis.RedisError, OSError, RedisDown):
+            return last
+        with store.tx() as c:
+            for key, live in remote.items():
+                key = str(key)
+                if key in push:
+                    continue
+                if str(live) == "0" and key in mine:
+                    rota.remove_shift(c, mine.pop(key))
+                elif str(live) == "1" and key not in mine:
+                    try:
+                        ch, target, days, start, end, person = json.loads(key)
+                        mine[key] = rota.add_shift(c, ch, target, tuple(days), dt.time.fromisoformat(start),
+                                                   dt.time.fromisoformat(end), person)
+                    except (ValueError, TypeError):
+                        continue
+        return set(mine)
+
+    @staticmethod
+    def _shift_key(s: Any) -> str:
+        return json.dumps([s.channel, s.target, list(s.weekdays), s.start.isoformat("minutes"),
+                           s.end.isoformat("minutes"), s.person], ensure_ascii=False)
