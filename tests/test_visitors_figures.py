@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from analytics.visitors.cube import BANDS, COL, DEV, LANGS, PARTITIONS, RETURNS, build_cube, day_start, jst_day
@@ -186,6 +186,10 @@ COUNT_FIELDS = ("unique_devices", *BANDS, *RETURNS)
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sessions_st, st.sampled_from([2, 3, 5, 10]))
+# found by CI: the hour-level site and area cells came back through the day and area-hour equations together
+@example([(0, "a1", 3600, None, None, False, False), (0, "a1", 7200, None, None, False, False),
+          *[(0, "b1", 0, None, None, False, False)] * 4, (1, "a1", 0, None, None, False, False),
+          (1, "b1", 0, None, None, False, False)], 2)
 def test_suppression_property_over_every_output(raw: list[tuple[Any, ...]], k: int) -> None:
     ss = _make(raw)
     c = suppress(build_cube(ss, inventory(), NOV, DEC), k)

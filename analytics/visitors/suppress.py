@@ -175,6 +175,48 @@ def _settle(C: np.ndarray, S: np.ndarray, child: np.ndarray, par: np.ndarray, gi
             break
 
 
+def _close_leaks(C: np.ndarray, S: np.ndarray, child: np.ndarray, par: np.ndarray, gid: np.ndarray,
+                 frozen: np.ndarray, k: int) -> None:
+    """The attacker's check, run on the masks themselves: solve every "parent = sum of children" equation that has
+    a single unknown device count, again and again, as someone holding all the published tables would. Where a
+    hidden non-zero cell comes out, one more shown non-zero, non-frozen member of that equation is hidden (the
+    smallest), and the search starts again; where no member can be, every non-frozen row of the grid is hidden.
+    Rule 2's settling is local; this closes the chains between groups that it can miss."""
+    if not len(gid):
+        return
+    n_groups = int(gid.max()) + 1
+    members = np.concatenate([child, np.unique(np.stack([gid, par], axis=1), axis=0)[:, 1]])
+    groups = np.concatenate([gid, np.unique(np.stack([gid, par], axis=1), axis=0)[:, 0]])
+    nz = C[:, DEV] > 0
+    for _ in range(10_000):
+        known = ~S[:, DEV] | ~nz  # a shown count, or a zero (shown as 0)
+        leaked_group = -1
+        while True:
+            unknown = ~known[members]
+            n_unknown = np.bincount(groups, weights=unknown, minlength=n_groups)
+            solvable = (n_unknown == 1)[groups] & unknown
+            if not solvable.any():
+                break
+            rows = members[solvable]
+            leak = S[rows, DEV] & nz[rows] & (C[rows, DEV] < k)
+            if leak.any():
+                leaked_group = int(groups[np.flatnonzero(solvable)[np.argmax(leak)]])
+                break
+            known[rows] = True
+        if leaked_group < 0:
+            return
+        in_group = members[groups == leaked_group]
+        total = int(par[np.flatnonzero(gid == leaked_group)[0]])
+        cand = [int(r) for r in in_group if not S[r, DEV] and nz[r] and not frozen[r]]
+        if total in cand:  # hide the total first: its parts (the detail people use) stay shown
+            S[total, :] = True
+        elif cand:
+            S[min(cand, key=lambda r: (C[r, DEV], r)), :] = True
+        else:
+            S[~frozen, :] = True
+            return
+
+
 def suppress(c: Cube, k: int) -> Cube:
     """Set the cube's suppression masks for threshold ``k`` (in place; returns the cube).
 
@@ -187,9 +229,16 @@ def suppress(c: Cube, k: int) -> Cube:
     n_dmt = g.parts["H"][0] if "H" in g.parts else len(C)
     frozen = np.zeros(len(C), bool)
     frozen[n_dmt:] = True  # phase 1: only day, month and period rows move
-    _settle(C, S, *_relations(c, g, hours=False), frozen)
+    rel = _relations(c, g, hours=False)
+    _settle(C, S, *rel, frozen)
+    _close_leaks(C, S, *rel, frozen, k)
     if "H" in g.parts:
-        _settle(C, S, *_relations(c, g, hours=True), ~frozen)
+        rel = _relations(c, g, hours=True)
+        _settle(C, S, *rel, ~frozen)
+        # the closure checks the hour grid's own equations (across sites and into the day); the weekday-hour
+        # heatmap's are left to rule 2, whose totals it hides first
+        keep = rel[1] < g.parts["HM"][0]
+        _close_leaks(C, S, rel[0][keep], rel[1][keep], rel[2][keep], ~frozen, k)
     S[:, SES] = S[:, DEV]
     c.k = k
     c.S_D = g.mask("D")
