@@ -135,7 +135,7 @@ def test_push_creates_folder_once_and_overwrites_dashboards(grafana: FakeGrafana
     assert [r["method"] + " " + r["path"] for r in again if "folders" in r["path"]] == [
         f"GET /api/folders/{FOLDER_UID}"]
     assert len(grafana.folders) == 1 and sorted(grafana.dashboards) == sorted(uids)
-    assert len([r for r in again if r["path"] == "/api/dashboards/db"]) == 3
+    assert len([r for r in again if r["path"] == "/api/dashboards/db"]) == len(uids)
 
 
 def test_push_under_a_sub_path_with_another_datasource_uid() -> None:
