@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import Counter
 from typing import Any
@@ -30,7 +31,12 @@ class Group:
         c = daemon.inv.cluster
         password = daemon.resolver.resolve(c.password).reveal() if c.password else None
         self.me = c.member
-        self.membership = Membership(c, password, self._changed, self._lost, self.aps)
+        http = daemon.inv.http
+        host = socket.gethostname() if http.bind in ("0.0.0.0", "::", "") else http.bind
+        url = f"http://[{host}]:{http.port}" if ":" in host else f"http://{host}:{http.port}"
+        token = daemon.resolver.resolve(http.token).reveal() if http.token else None
+        self.membership = Membership(c, password, self._changed, self._lost, self.aps, http_url=url,
+                                     http_token=token, on_partitioned=self._partitioned)
         self.owned: set[str] = set()
         self.assignment: dict[str, list[str]] = {}
         self._started = False
@@ -88,6 +94,23 @@ class Group:
             self.membership.publish()
         log.info("cluster assignment", extra=kv(member=self.me, members=",".join(members), devices=len(owned),
                                                 aps=self.aps(), gained=len(gained), given_up=len(lost)))
+
+    def _partitioned(self) -> None:
+        """Cut off from Redis while a peer reaches it: the others took this member's APs, so it polls none."""
+        if self._started:
+            self.loop.call_soon_threadsafe(self.stand_down)
+
+    def stand_down(self) -> None:
+        d = self.daemon
+        given_up = len(self.owned)
+        self.owned = set()
+        d.engine.owns = self.owned.__contains__
+        if d.alerts is not None:
+            d.alerts.owned = set()
+        d.engine.reload(d.inv)
+        if d.scheduler is not None:
+            d._schedule()
+        log.error("cluster: standing down (partitioned from Redis)", extra=kv(member=self.me, given_up=given_up))
 
     def _lost(self, member: Member, live: list[str]) -> None:
         """This member claimed the loss of ``member``: one incident and one message naming where its APs went."""

@@ -4,9 +4,13 @@ Redis's own clock (TIME inside a Lua script) stamps every renewal, so members wi
 who is live. A member that missed two renewals (``live_for``) is not live; the first member that notices
 claims its loss once (SET NX), so the group raises one incident per lost member.
 
-Fail static: when Redis cannot be reached the member keeps its last assignment and says so (``problem``);
-after a whole lease period it logs loudly, since the others may have taken its APs (duplicate polling, never
-unwatched APs). When Redis answers again it renews, reads the live members and the assignment follows.
+Fail static: when Redis cannot be reached the member keeps its last assignment and says so (``problem``).
+Once the others would count it lost (``live_for``), it asks them over HTTP (their ``/healthz``, at the address
+each publishes with its lease): if one of them still reaches Redis, this member alone is cut off and the others
+have taken its APs, so it stops polling them (``on_partitioned``) until Redis answers it again; if none does (or
+none answers), Redis is down for the group and everyone keeps polling its last assignment (duplicate polling at
+worst, never unwatched APs). When Redis answers again it renews, reads the live members and the assignment
+follows.
 """
 
 from __future__ import annotations
@@ -99,7 +103,8 @@ class Membership:
     def __init__(self, settings: ClusterSettings, password: str | None,
                  on_change: Callable[[list[str]], None],
                  on_lost: Callable[[Member, list[str]], None] | None = None,
-                 aps: Callable[[], int] = lambda: 0):
+                 aps: Callable[[], int] = lambda: 0, http_url: str = "", http_token: str | None = None,
+                 on_partitioned: Callable[[], None] | None = None):
         self.settings = settings
         self.name = settings.member
         self.lease_s = settings.lease_s
@@ -112,6 +117,11 @@ class Membership:
         self.started = time.time()
         self.last_ok: float | None = None  # monotonic time of the last renewal Redis accepted
         self.ops = 0  # Redis commands sent (bench)
+        self.http_url = http_url  # where the others reach this member's /healthz
+        self.http_token = http_token
+        self.on_partitioned = on_partitioned
+        self.peers: dict[str, str] = {}  # live member -> its /healthz base URL, as last read from Redis
+        self.partitioned = False  # cut off from Redis while a peer still reaches it: polling nothing
         self._problem: str | None = None
         self._loud_at = 0.0
         self._lock = threading.Lock()
@@ -126,7 +136,7 @@ class Membership:
             return self._problem
 
     def _info(self) -> str:
-        return json.dumps({"aps": self.aps(), "started": round(self.started, 3)})
+        return json.dumps({"aps": self.aps(), "started": round(self.started, 3), "http": self.http_url})
 
     def publish(self) -> None:
         """Say at once how many APs this member now polls (``cluster status``), not at the next renewal."""
@@ -151,6 +161,13 @@ class Membership:
         if was is not None:
             log.warning("cluster: Redis answers again; resynchronising the assignment", extra=kv(member=self.name))
         live = sorted(m.name for m in members if m.live)
+        self.peers = {m.name: str(m.info.get("http") or "") for m in members
+                      if m.live and m.name != self.name and m.info.get("http")}
+        if self.partitioned:  # back: take the share the group now gives this member
+            self.partitioned = False
+            log.warning("cluster: Redis reachable again after a partition; taking this member's share back",
+                        extra=kv(member=self.name))
+            self.members = []
         if live != self.members:
             log.info("cluster membership changed", extra=kv(member=self.name, live=",".join(live),
                                                             before=",".join(self.members)))
@@ -182,11 +199,39 @@ class Membership:
             first, self._problem = self._problem is None, reason
         if first:
             log.error("cluster: " + reason, extra=kv(member=self.name))
-        if alone and time.monotonic() - self._loud_at > self.lease_s:
+        lost_by_others = since is None or time.monotonic() - since > live_for(self.lease_s)
+        if lost_by_others and not self.partitioned and self.peers and self._peer_reaches_redis():
+            self.partitioned = True
+            with self._lock:
+                self._problem = (f"cut off from Redis while other members reach it: they took this member's APs; "
+                                 f"polling none until Redis answers ({type(e).__name__})")
+            log.error("cluster: partitioned from Redis (a peer still reaches it): stopped polling this member's "
+                      "APs, which the others took over", extra=kv(member=self.name, peers=",".join(self.peers)))
+            if self.on_partitioned is not None:
+                self.on_partitioned()
+            return
+        if alone and not self.partitioned and time.monotonic() - self._loud_at > self.lease_s:
             self._loud_at = time.monotonic()
             log.error("cluster: no lease for over one lease period: other members may poll these APs too "
                       "(duplicate polling until Redis is back, never unwatched APs)",
                       extra=kv(member=self.name, lease_s=self.lease_s))
+
+    def _peer_reaches_redis(self) -> bool:
+        """True when a peer's /healthz answers and does not list a failing ``cluster`` part (it renews its lease);
+        False when every peer is unreachable or also cut off (Redis down for everyone: fail static)."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.http_token}"} if self.http_token else {}
+        for name, url in sorted(self.peers.items()):
+            try:
+                doc = httpx.get(url.rstrip("/") + "/healthz", headers=headers, timeout=min(1.0, self.interval_s))
+                body = doc.json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            if isinstance(body, dict) and "cluster" not in (body.get("failing") or {}) and body.get("cluster"):
+                log.info("cluster: a peer still reaches Redis", extra=kv(member=self.name, peer=name))
+                return True
+        return False
 
     def run(self, stop: threading.Event) -> None:
         """The background loop (the daemon's thread): tick every lease_s / 3 until ``stop``; then leave."""
