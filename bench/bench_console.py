@@ -83,6 +83,22 @@ def batched(it: Iterator[Point], n: int) -> Iterator[list[Point]]:
         yield batch
 
 
+def login(base: str, user: str = "bench", password: str = PASSWORD, timeout: float = 60) -> httpx.Client:
+    """A client logged in to the console at ``base`` through its form (CSRF token and all), waiting up to 5 s
+    for a server that is still starting."""
+    c = httpx.Client(base_url=base, timeout=timeout)
+    tok = None
+    for _ in range(100):
+        try:
+            tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
+            break
+        except httpx.ConnectError:
+            time.sleep(0.05)
+    assert tok, f"no login form at {base}"
+    assert c.post("/login", data={"user": user, "password": password, "_csrf_token": tok[1]}).status_code == 303
+    return c
+
+
 def timed(fn: Callable[[], Any], runs: int) -> dict[str, float]:
     """Wall time per call (median, p95, max) and this process's CPU time per call (server and client are both in
     it): on a shared machine the wall time includes waiting for a core, the CPU time does not."""
@@ -243,16 +259,7 @@ def fleet_scale(args: argparse.Namespace) -> None:
     srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True}, app=create_app(ctx))
     srv.start()
     base = f"http://127.0.0.1:{srv.port}"
-    c = httpx.Client(base_url=base, timeout=120)
-    tok = None
-    for _ in range(100):
-        try:
-            tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
-            break
-        except httpx.ConnectError:
-            time.sleep(0.05)
-    assert tok
-    assert c.post("/login", data={"user": "bench", "password": PASSWORD, "_csrf_token": tok[1]}).status_code == 303
+    c = login(base, timeout=120)
     status = c.get("/")
     assert status.status_code == 200, status.status_code
     site = c.get("/sites/big-site")
@@ -309,15 +316,7 @@ def main() -> None:
     srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True}, app=create_app(ctx))
     srv.start()
     base = f"http://127.0.0.1:{srv.port}"
-    c = httpx.Client(base_url=base, timeout=60)
-    for _ in range(100):
-        try:
-            tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
-            break
-        except httpx.ConnectError:
-            time.sleep(0.05)
-    assert tok
-    assert c.post("/login", data={"user": "bench", "password": PASSWORD, "_csrf_token": tok[1]}).status_code == 303
+    c = login(base)
     status = c.get("/")
     assert status.status_code == 200 and status.text.count("data-device=") == args.aps, status.status_code
     gz = c.get("/", headers={"Accept-Encoding": "gzip"})

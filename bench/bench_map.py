@@ -12,16 +12,13 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from analytics.synthetic import synthetic_history
-from bench.bench_console import PASSWORD, inventory, samples, timed
+from bench.bench_console import PASSWORD, inventory, login, samples, timed
 from collector.http import StatusServer
 from console.app import create_app
 from console.context import open_context
@@ -55,16 +52,7 @@ def measure(inv: Inventory, runs: int) -> dict[str, Any]:
     srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True}, app=create_app(ctx))
     srv.start()
     try:
-        c = httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=120)
-        tok = None
-        for _ in range(100):
-            try:
-                tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
-                break
-            except httpx.ConnectError:
-                time.sleep(0.05)
-        assert tok
-        assert c.post("/login", data={"user": "bench", "password": PASSWORD, "_csrf_token": tok[1]}).status_code == 303
+        c = login(f"http://127.0.0.1:{srv.port}", timeout=120)
         t0 = time.perf_counter()
         first = c.get("/map/view")
         first_ms = (time.perf_counter() - t0) * 1000

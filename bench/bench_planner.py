@@ -115,9 +115,8 @@ def console_bench(runs: int) -> None:
     import re
     import tempfile
 
-    import httpx
-
     from analytics.planner.plan import Scenario, make_plan
+    from bench.bench_console import login
     from collector.http import StatusServer
     from console.app import create_app
     from console.context import open_context
@@ -137,17 +136,7 @@ def console_bench(runs: int) -> None:
     ctx.users.add("bench", "bench-password-0123", "planner")
     srv = StatusServer("127.0.0.1", 0, lambda: {"ok": True}, app=create_app(ctx))
     srv.start()
-    c = httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=60)
-    tok = None
-    for _ in range(100):
-        try:
-            tok = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/login").text)
-            break
-        except httpx.ConnectError:
-            time.sleep(0.05)
-    assert tok
-    assert c.post("/login", data={"user": "bench", "password": "bench-password-0123",
-                                  "_csrf_token": tok[1]}).status_code == 303
+    c = login(f"http://127.0.0.1:{srv.port}", "bench", "bench-password-0123")
     csrf = re.search(r'name="_csrf_token" value="([^"]+)"', c.get("/planning").text)  # also the cold read
     assert csrf
     form = {"_csrf_token": csrf[1], "a_budget": "4000000", "compare": "1", "b_budget": "6000000",
