@@ -5,8 +5,6 @@ the inventory never changes."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -19,9 +17,9 @@ from litestar.response import Template
 from analytics.planner.notes import PlanDiff, compare_plans, plan_notes
 from analytics.planner.plan import PlanResult, Scenario
 from console.auth import logged_in, user_of
+from console.downloads import attachment, csv_bytes
 from console.render import page
 from console.scenario import INT_FIELDS, parse_scenario, run_plan
-from core.escape import spreadsheet_cell
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 CSV_COLS = ("rank", "id", "name_ja", "name_en", "selected", "round", "score", "newly_covered_visitors", "cost_yen",
@@ -79,25 +77,12 @@ def run_scenarios(request: Request[Any, Any, Any], data: Form) -> Template | Res
                 diff=diff, candidates=inv.candidates, fields=INT_FIELDS, map_query=map_query)
 
 
-def _attachment(body: bytes, ctype: str, name: str) -> Response[bytes]:
-    return Response(body, media_type=ctype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _csv(header: tuple[str, ...], rows: list[list[Any]]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(header)
-    for row in rows:
-        w.writerow([spreadsheet_cell(v) for v in row])
-    return ("\ufeff" + buf.getvalue()).encode()  # BOM: Excel opens it as UTF-8
-
-
 def _export(result: PlanResult, kind: str, stem: str) -> Response[bytes]:
     data = result.to_json()
     if kind == "json":
-        return _attachment(json.dumps(data, ensure_ascii=False, indent=1).encode(), "application/json",
+        return attachment(json.dumps(data, ensure_ascii=False, indent=1).encode(), "application/json",
                            stem + ".json")
-    return _attachment(_csv(CSV_COLS, [[c.get(k) for k in CSV_COLS] for c in data["candidates"]]),
+    return attachment(csv_bytes(CSV_COLS, [[c.get(k) for k in CSV_COLS] for c in data["candidates"]]),
                        "text/csv; charset=utf-8", stem + ".csv")
 
 
@@ -105,7 +90,7 @@ def _export_ab(a: PlanResult, b: PlanResult, diff: PlanDiff, kind: str, stem: st
     """Both scenarios and their difference in one file: JSON with a, b and a_minus_b; CSV one row per site."""
     if kind == "json":
         body = {"a": a.to_json(), "b": b.to_json(), "a_minus_b": diff.to_json()}
-        return _attachment(json.dumps(body, ensure_ascii=False, indent=1).encode(), "application/json",
+        return attachment(json.dumps(body, ensure_ascii=False, indent=1).encode(), "application/json",
                            stem + ".json")
     ca = {c.id: c for c in a.candidates}
     cb = {c.id: c for c in b.candidates}
@@ -114,7 +99,7 @@ def _export_ab(a: PlanResult, b: PlanResult, diff: PlanDiff, kind: str, stem: st
             for r in diff.rows]
     rows.append(["total", "合計", "total", diff.a_picks, "", diff.a_covered, diff.b_picks, "", diff.b_covered,
                  diff.covered_a_minus_b, "", "", ""])
-    return _attachment(_csv(AB_COLS, rows), "text/csv; charset=utf-8", stem + ".csv")
+    return attachment(csv_bytes(AB_COLS, rows), "text/csv; charset=utf-8", stem + ".csv")
 
 
 handlers = [planning_page, run_scenarios]
