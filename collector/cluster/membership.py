@@ -191,6 +191,8 @@ class Membership:
             return False
 
     def _unreachable(self, e: BaseException) -> None:
+        if self.partitioned:  # standing down already: /healthz keeps saying why until Redis answers again
+            return
         since = self.last_ok
         alone = since is None or time.monotonic() - since > self.lease_s
         reason = (f"Redis unreachable ({type(e).__name__}); polling the last assignment "
